@@ -1,0 +1,63 @@
+# memcached-operator: targets mirror an Operator SDK project's.
+SHELL := /usr/bin/env bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PROFILE ?= ha
+KUBECONFIG_LOCAL := $(CURDIR)/.cluster/kubeconfig
+MOCHA := node_modules/.bin/mocha
+TSC := node_modules/.bin/tsc
+
+##@ General
+
+.PHONY: help
+help: ## List every target.
+	@awk 'BEGIN {FS = ":.*##"; printf "Usage: make <target> [VAR=value]\n"} \
+	  /^[a-zA-Z0-9_-]+:.*?##/ { printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2 } \
+	  /^##@/ { printf "\n\033[1m%s\033[0m\n", substr($$0, 5) }' $(MAKEFILE_LIST)
+
+##@ Development
+
+node_modules: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch node_modules
+
+.PHONY: build
+build: node_modules ## Compile the operator into dist/.
+	$(TSC) -p tsconfig.json
+
+.PHONY: build-test
+build-test: node_modules
+	rm -rf .build
+	$(TSC) -p tsconfig.test.json
+
+.PHONY: lint
+lint: node_modules ## Run eslint (typescript-eslint, type-aware).
+	node_modules/.bin/eslint .
+
+##@ Local cluster
+
+.PHONY: tools
+tools: ## Build (once) the pinned etcd, Kubernetes and kwok binaries into the cache.
+	test/cluster/build-tools.sh
+
+.PHONY: cluster-up
+cluster-up: ## Start the local cluster: make cluster-up PROFILE=sno|compact|ha|dual|arbiter|external|vanilla.
+	test/cluster/cluster.sh up $(PROFILE)
+
+.PHONY: cluster-down
+cluster-down: ## Stop the local cluster and remove its state.
+	test/cluster/cluster.sh down
+
+##@ Test
+
+.PHONY: test-unit
+test-unit: build-test ## Unit tests: pure logic, no cluster.
+	$(MOCHA) '.build/test/unit/**/*.spec.js'
+
+.PHONY: test-cluster
+test-cluster: build-test ## Prove the local cluster is a real one.
+	$(MOCHA) --timeout 180000 '.build/test/cluster/**/*.spec.js'
+
+.PHONY: test
+test: lint test-unit test-cluster ## Run every suite (lint, unit, cluster, integration, e2e).

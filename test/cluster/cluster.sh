@@ -1,0 +1,247 @@
+#!/usr/bin/env bash
+# Starts and stops the local Kubernetes control plane used by every
+# integration and end-to-end test: real etcd, kube-apiserver,
+# kube-controller-manager and kube-scheduler run as plain processes by
+# kwokctl's binary runtime, with kwok faking nodes and pod status.
+#
+#   cluster.sh up [PROFILE]   start (or reuse) a cluster shaped like PROFILE
+#   cluster.sh down           stop every process and remove all state
+#   cluster.sh profiles       list the profiles
+#
+# Both commands are idempotent and recover from a crash (stale pids, a
+# half-written state directory). The kubeconfig is written to
+# .cluster/kubeconfig at the repository root.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/../.." && pwd)
+state="$root/.cluster"
+name=memcached-operator
+export KWOK_WORKDIR="$state/kwok"
+kubeconfig="$state/kubeconfig"
+
+profiles="sno compact ha dual arbiter external vanilla"
+
+log() { echo "cluster: $*" >&2; }
+die() { echo "cluster: error: $*" >&2; exit 1; }
+
+usage() {
+  cat >&2 <<EOF
+usage: $0 up [PROFILE] | down | profiles
+profiles: $profiles (default: ha)
+EOF
+  exit 2
+}
+
+# ---------------------------------------------------------------- profiles --
+
+# node NAME ZONE ROLES [TAINT_KEYS] prints a fake Node. ROLES and TAINT_KEYS
+# are comma-separated; every taint is NoSchedule, as on a real cluster.
+node() {
+  local name=$1 zone=$2 roles=$3 taints=${4:-}
+  cat <<EOF
+---
+apiVersion: v1
+kind: Node
+metadata:
+  name: $name
+  annotations:
+    node.alpha.kubernetes.io/ttl: "0"
+    kwok.x-k8s.io/node: fake
+  labels:
+    kubernetes.io/hostname: $name
+    kubernetes.io/os: linux
+    kubernetes.io/arch: amd64
+    type: kwok
+EOF
+  if [ -n "$zone" ]; then
+    printf '    topology.kubernetes.io/region: local\n    topology.kubernetes.io/zone: %s\n' "$zone"
+  fi
+  local role
+  for role in ${roles//,/ }; do printf '    node-role.kubernetes.io/%s: ""\n' "$role"; done
+  echo "spec:"
+  if [ -n "$taints" ]; then
+    echo "  taints:"
+    local key
+    for key in ${taints//,/ }; do printf '  - key: %s\n    effect: NoSchedule\n' "$key"; done
+  fi
+  cat <<EOF
+status:
+  allocatable: {cpu: "16", memory: 64Gi, pods: "110"}
+  capacity: {cpu: "16", memory: 64Gi, pods: "110"}
+  nodeInfo:
+    architecture: amd64
+    operatingSystem: linux
+    kubeletVersion: fake
+EOF
+}
+
+# Control-plane nodes carry both role labels real clusters use; a dedicated
+# (non-worker) control plane is also tainted, as are arbiter nodes.
+cp_roles=control-plane,master
+cp_taints=node-role.kubernetes.io/master,node-role.kubernetes.io/control-plane
+arbiter_taint=node-role.kubernetes.io/arbiter
+
+# nodes PROFILE prints the profile's nodes.
+nodes() {
+  local i zones=(a b c)
+  case $1 in
+    sno) node sno-0 zone-a "$cp_roles,worker" ;;
+    compact) for i in 0 1 2; do node "master-$i" "zone-${zones[$i]}" "$cp_roles,worker"; done ;;
+    ha)
+      for i in 0 1 2; do node "master-$i" "zone-${zones[$i]}" "$cp_roles" "$cp_taints"; done
+      for i in 0 1 2; do node "worker-$i" "zone-${zones[$i]}" worker; done
+      ;;
+    dual) for i in 0 1; do node "master-$i" "zone-${zones[$i]}" "$cp_roles,worker"; done ;;
+    arbiter)
+      for i in 0 1; do node "master-$i" "zone-${zones[$i]}" "$cp_roles,worker"; done
+      node arbiter-0 zone-c arbiter "$arbiter_taint"
+      ;;
+    external) for i in 0 1; do node "worker-$i" "zone-${zones[$i]}" worker; done ;;
+    # Like kind: workers with no zone labels and no OpenShift API.
+    vanilla) for i in 0 1 2; do node "worker-$i" "" worker; done ;;
+  esac
+}
+
+# topology PROFILE prints "controlPlane infrastructure", or nothing when the
+# profile has no Infrastructure API.
+topology() {
+  case $1 in
+    sno) echo "SingleReplica SingleReplica" ;;
+    compact | ha) echo "HighlyAvailable HighlyAvailable" ;;
+    dual) echo "DualReplica HighlyAvailable" ;;
+    arbiter) echo "HighlyAvailableArbiter HighlyAvailable" ;;
+    external) echo "External HighlyAvailable" ;;
+    vanilla) ;;
+  esac
+}
+
+# ------------------------------------------------------------------- steps --
+
+kctl() { "$bin/kubectl" --kubeconfig "$kubeconfig" "$@"; }
+
+running_profile() {
+  [ -f "$state/profile" ] && [ -f "$kubeconfig" ] || return 1
+  "$bin/kubectl" --kubeconfig "$kubeconfig" --request-timeout=3s get --raw /readyz >/dev/null 2>&1 || return 1
+  cat "$state/profile"
+}
+
+stop_cluster() {
+  if [ -d "$KWOK_WORKDIR" ] && [ -x "${bin:-}/kwokctl" ]; then
+    "$bin/kwokctl" --name "$name" delete cluster >/dev/null 2>&1 || true
+  fi
+  # Whatever kwokctl lost track of (a crash between writing a pid and
+  # recording it) still has our state directory on its command line.
+  if pgrep -f "$KWOK_WORKDIR" >/dev/null 2>&1; then
+    pkill -TERM -f "$KWOK_WORKDIR" || true
+    for _ in $(seq 1 50); do pgrep -f "$KWOK_WORKDIR" >/dev/null 2>&1 || break; sleep 0.1; done
+    pkill -KILL -f "$KWOK_WORKDIR" || true
+  fi
+  rm -rf "$state"
+}
+
+check_port() {
+  local port=$1
+  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    die "port $port is already in use; stop what listens there (ss -ltnp 'sport = :$port') or choose another with APISERVER_PORT=<port>"
+  fi
+}
+
+start_cluster() {
+  local profile=$1
+  local args=(
+    --name "$name" create cluster --runtime binary --wait 90s --quiet-pull
+    --kubeconfig "$kubeconfig"
+    --etcd-binary "$bin/etcd"
+    --kube-apiserver-binary "$bin/kube-apiserver"
+    --kube-controller-manager-binary "$bin/kube-controller-manager"
+    --kube-scheduler-binary "$bin/kube-scheduler"
+    --kwok-controller-binary "$bin/kwok"
+    --disable-qps-limits
+  )
+  if [ -n "${APISERVER_PORT:-}" ]; then
+    check_port "$APISERVER_PORT"
+    args+=(--kube-apiserver-port "$APISERVER_PORT")
+  fi
+  mkdir -p "$state"
+  log "starting profile $profile"
+  if ! KWOK_KUBECTL_BINARY="$bin/kubectl" "$bin/kwokctl" "${args[@]}" >"$state/kwokctl.log" 2>&1; then
+    cat "$state/kwokctl.log" >&2
+    die "kwokctl could not start the cluster (log above, component logs under $KWOK_WORKDIR/clusters/$name/logs)"
+  fi
+}
+
+install_infrastructure() {
+  local cp=$1 infra=$2
+  kctl apply --server-side -f "$bin/../manifests/infrastructures.config.openshift.io.crd.yaml" >/dev/null
+  kctl wait --for condition=Established --timeout 30s crd/infrastructures.config.openshift.io >/dev/null
+  kctl apply --server-side -f - >/dev/null <<EOF
+apiVersion: config.openshift.io/v1
+kind: Infrastructure
+metadata:
+  name: cluster
+spec:
+  platformSpec:
+    type: None
+EOF
+  kctl patch infrastructure cluster --subresource status --type merge -p "$(cat <<EOF
+{"status": {
+  "controlPlaneTopology": "$cp",
+  "infrastructureTopology": "$infra",
+  "cpuPartitioning": "None",
+  "infrastructureName": "$name",
+  "platform": "None",
+  "platformStatus": {"type": "None"},
+  "apiServerURL": "https://api.$name.local:6443",
+  "apiServerInternalURI": "https://api-int.$name.local:6443",
+  "etcdDiscoveryDomain": ""
+}}
+EOF
+)" >/dev/null
+}
+
+up() {
+  local profile=${1:-ha}
+  case " $profiles " in
+    *" $profile "*) ;;
+    *) die "unknown profile '$profile'; valid profiles: $profiles" ;;
+  esac
+  bin=$("$here/build-tools.sh")
+
+  local current
+  if current=$(running_profile); then
+    if [ "$current" = "$profile" ]; then
+      log "profile $profile is already running"
+      echo "kubeconfig: $kubeconfig"
+      return 0
+    fi
+    log "replacing running profile $current"
+  fi
+  stop_cluster
+  start_cluster "$profile"
+
+  nodes "$profile" | kctl apply --server-side -f - >/dev/null
+  local topo
+  topo=$(topology "$profile")
+  if [ -n "$topo" ]; then
+    # shellcheck disable=SC2086
+    install_infrastructure $topo
+  fi
+  kctl wait --for condition=Ready --timeout 60s node --all >/dev/null
+  echo "$profile" >"$state/profile"
+  log "profile $profile is up: $(kctl get nodes --no-headers | wc -l) nodes${topo:+, topology $topo}"
+  echo "kubeconfig: $kubeconfig"
+}
+
+down() {
+  bin=$("$here/build-tools.sh" --dir)
+  stop_cluster
+  log "stopped and removed $state"
+}
+
+case ${1:-} in
+  up) up "${2:-${PROFILE:-ha}}" ;;
+  down) down ;;
+  profiles) echo "$profiles" ;;
+  *) usage ;;
+esac
