@@ -8,6 +8,9 @@ KUBECONFIG_LOCAL := $(CURDIR)/.cluster/kubeconfig
 MOCHA := node_modules/.bin/mocha
 TSC := node_modules/.bin/tsc
 
+# Each area keeps its targets in its own fragment.
+include $(wildcard make/*.mk)
+
 ##@ General
 
 .PHONY: help
