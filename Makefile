@@ -64,3 +64,9 @@ test-cluster: build-test ## Prove the local cluster is a real one.
 
 .PHONY: test
 test: lint test-unit test-cluster ## Run every suite (lint, unit, cluster, integration, e2e).
+
+##@ Try it
+
+.PHONY: demo
+demo: node_modules ## One command on a fresh machine: local cluster up, operator running, sample Available.
+	scripts/demo.sh

@@ -141,7 +141,10 @@ describe('local cluster', function () {
       expect(error, 'creating a privileged pod must fail').to.be.instanceOf(k8s.ApiException);
       const apiError = error as k8s.ApiException<string>;
       expect(apiError.code).to.equal(403);
-      expect(String(apiError.body)).to.contain('violates PodSecurity "restricted:latest"');
+      const status = JSON.parse(String(apiError.body)) as { reason: string; message: string };
+      expect(status.reason).to.equal('Forbidden');
+      expect(status.message).to.contain('violates PodSecurity "restricted:latest"');
+      expect(status.message).to.contain('privileged');
     });
   });
 });
