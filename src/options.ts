@@ -95,7 +95,7 @@ export function parseDuration(text: string): number {
   let consumed = 0;
   let match: RegExpExecArray | null;
   while ((match = re.exec(trimmed)) !== null) {
-    total += Number(match[1]) * DURATION_UNITS[match[2]!]!;
+    total += Number(match[1]) * DURATION_UNITS[match[2]];
     consumed = re.lastIndex;
   }
   if (consumed === 0 || consumed !== trimmed.length) {
@@ -167,7 +167,7 @@ export function parseOptions(argv: readonly string[], env: Readonly<Record<strin
   };
   const seen = new Set<string>();
   for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
+    const arg = argv[i];
     if (!arg.startsWith('-')) throw new OptionsError(`unexpected argument "${arg}"; flags start with --`);
     const body = arg.replace(/^--?/, '');
     const eq = body.indexOf('=');

@@ -3,6 +3,7 @@
 // running with that profile is reused, so suites stay fast.
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { inspect } from 'node:util';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as k8s from '@kubernetes/client-node';
@@ -69,7 +70,7 @@ export async function eventually<T>(
       last = err;
     }
     if (Date.now() > deadline) {
-      const detail = last instanceof Error ? `: ${last.message}` : last === undefined ? '' : `: ${String(last)}`;
+      const detail = last instanceof Error ? `: ${last.message}` : last === undefined ? '' : `: ${inspect(last)}`;
       throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${detail}`);
     }
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
