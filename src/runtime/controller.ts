@@ -201,7 +201,7 @@ export class Controller {
       },
       onDelete: enqueueMapped,
     });
-    this.sources.push(source as unknown as EventSource<KubernetesObject>);
+    this.sources.push(source);
     return this;
   }
 
