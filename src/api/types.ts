@@ -46,6 +46,8 @@ export interface TopologyStatus {
   infrastructure: string;
   source: 'Infrastructure' | 'Nodes' | 'Override';
   schedulableNodes: number;
+  /** Placement profile applied (Placement.profile), shown in the Topology printer column. */
+  profile?: string;
 }
 
 export interface MemcachedStatus {

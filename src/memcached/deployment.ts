@@ -1,0 +1,194 @@
+// Desired state of a Memcached's Deployment. Pure: the reconciler applies it
+// with server-side apply under a fixed field manager, so this sets only the
+// fields the operator owns, in a stable order, and never an empty object or
+// array the apiserver would drop (which would read back as a difference).
+import type {
+  V1Affinity,
+  V1Container,
+  V1Deployment,
+  V1DeploymentStrategy,
+  V1PodSpec,
+  V1Probe,
+  V1TopologySpreadConstraint,
+} from '@kubernetes/client-node';
+import type { Memcached, MemcachedSpec } from '../api/types.js';
+import type { Placement } from '../topology/types.js';
+import { DEFAULT_PORT, renderArgs } from './args.js';
+import { crName, selectorLabels, standardLabels } from './labels.js';
+import { objectMeta } from './owner.js';
+import { buildResources } from './resources.js';
+
+export const CONTAINER_NAME = 'memcached';
+export const PORT_NAME = 'memcached';
+export const HOSTNAME_TOPOLOGY_KEY = 'kubernetes.io/hostname';
+export const ZONE_TOPOLOGY_KEY = 'topology.kubernetes.io/zone';
+export const NODE_ROLE_LABEL_PREFIX = 'node-role.kubernetes.io/';
+/** uid of the `memcache` user of the official memcached images (Debian and Alpine). */
+export const OFFICIAL_IMAGE_UID = 11211;
+
+export interface DeploymentOptions {
+  /** Image when spec.image is unset (RELATED_IMAGE_MEMCACHED, else the pinned default). */
+  defaultImage: string;
+  /**
+   * Pod runAsUser, or undefined to leave it to the platform.
+   *
+   * The trade-off: the official memcached image declares `USER memcache`, a
+   * name, not a number. With runAsNonRoot and no runAsUser the kubelet cannot
+   * prove a named user is not root and refuses to start the container
+   * (CreateContainerConfigError). Setting runAsUser (11211) fixes that on
+   * plain Kubernetes, but on OpenShift the restricted-v2 SCC assigns an
+   * arbitrary uid from the namespace's range and rejects any other value.
+   * No single pod spec works on both, so the builder leaves it unset by
+   * default (right on OpenShift, and for images with a numeric USER) and the
+   * caller passes OFFICIAL_IMAGE_UID on clusters without OpenShift's SCCs.
+   * memcached needs no particular uid: it writes nothing to disk.
+   */
+  runAsUser?: number;
+}
+
+function probe(periodSeconds: number, failureThreshold: number): V1Probe {
+  return {
+    tcpSocket: { port: PORT_NAME },
+    periodSeconds,
+    timeoutSeconds: 1,
+    successThreshold: 1,
+    failureThreshold,
+  };
+}
+
+/**
+ * With required anti-affinity and as many replicas as nodes, a surge pod can
+ * never schedule, so rollouts replace pods one at a time instead. Otherwise a
+ * new pod starts before an old one stops.
+ */
+function strategy(placement: Placement): V1DeploymentStrategy {
+  return placement.antiAffinity === 'Required'
+    ? { type: 'RollingUpdate', rollingUpdate: { maxSurge: 0, maxUnavailable: 1 } }
+    : { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } };
+}
+
+export function buildAffinity(mc: Memcached, placement: Placement): V1Affinity | undefined {
+  const affinity: V1Affinity = {};
+  const roles = placement.excludedNodeRoles;
+  if (roles.length > 0) {
+    affinity.nodeAffinity = {
+      requiredDuringSchedulingIgnoredDuringExecution: {
+        // One term: its expressions are ANDed, so a node with any excluded role is out.
+        nodeSelectorTerms: [
+          {
+            matchExpressions: roles.map((role) => ({ key: `${NODE_ROLE_LABEL_PREFIX}${role}`, operator: 'DoesNotExist' })),
+          },
+        ],
+      },
+    };
+  }
+  const term = { labelSelector: { matchLabels: selectorLabels(mc) }, topologyKey: HOSTNAME_TOPOLOGY_KEY };
+  if (placement.antiAffinity === 'Required') {
+    affinity.podAntiAffinity = { requiredDuringSchedulingIgnoredDuringExecution: [term] };
+  } else if (placement.antiAffinity === 'Preferred') {
+    affinity.podAntiAffinity = { preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 100, podAffinityTerm: term }] };
+  }
+  return Object.keys(affinity).length > 0 ? affinity : undefined;
+}
+
+export function buildTopologySpread(mc: Memcached, placement: Placement): V1TopologySpreadConstraint[] | undefined {
+  if (!placement.zoneSpread) return undefined;
+  return [
+    {
+      maxSkew: 1,
+      topologyKey: ZONE_TOPOLOGY_KEY,
+      whenUnsatisfiable: 'ScheduleAnyway',
+      labelSelector: { matchLabels: selectorLabels(mc) },
+      // Count only pods of the same revision, so a rollout is spread too.
+      matchLabelKeys: ['pod-template-hash'],
+    },
+  ];
+}
+
+export function buildContainer(spec: MemcachedSpec, placement: Placement, image: string): V1Container {
+  return {
+    name: CONTAINER_NAME,
+    image,
+    // The official image's entrypoint would prepend `memcached` to args that
+    // start with "-"; naming the binary works with any memcached image.
+    command: ['memcached'],
+    args: renderArgs(spec),
+    ports: [{ name: PORT_NAME, containerPort: spec.containerPort ?? DEFAULT_PORT, protocol: 'TCP' }],
+    livenessProbe: probe(10, 3),
+    readinessProbe: probe(5, 1),
+    resources: buildResources(spec, placement.resourceProfile),
+    securityContext: {
+      allowPrivilegeEscalation: false,
+      capabilities: { drop: ['ALL'] },
+      readOnlyRootFilesystem: true,
+      runAsNonRoot: true,
+    },
+  };
+}
+
+/**
+ * The Deployment `<cr name>` of a Memcached. spec must be defaulted and
+ * valid; replicas are spec.size when set, else the placement's.
+ */
+export function buildDeployment(
+  mc: Memcached,
+  spec: MemcachedSpec,
+  placement: Placement,
+  opts: DeploymentOptions,
+): V1Deployment {
+  const podSpec: V1PodSpec = {
+    // memcached talks to no API and reads no environment.
+    automountServiceAccountToken: false,
+    enableServiceLinks: false,
+    // Satisfies PodSecurity "restricted" and OpenShift's restricted-v2 SCC.
+    securityContext: {
+      runAsNonRoot: true,
+      ...(opts.runAsUser !== undefined ? { runAsUser: opts.runAsUser } : {}),
+      seccompProfile: { type: 'RuntimeDefault' },
+    },
+    containers: [buildContainer(spec, placement, spec.image ?? opts.defaultImage)],
+  };
+  if (spec.nodeSelector && Object.keys(spec.nodeSelector).length > 0) podSpec.nodeSelector = { ...spec.nodeSelector };
+  if (spec.tolerations && spec.tolerations.length > 0) podSpec.tolerations = spec.tolerations.map((t) => ({ ...t }));
+  if (spec.priorityClassName) podSpec.priorityClassName = spec.priorityClassName;
+  const affinity = buildAffinity(mc, placement);
+  if (affinity) podSpec.affinity = affinity;
+  const spread = buildTopologySpread(mc, placement);
+  if (spread) podSpec.topologySpreadConstraints = spread;
+
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: objectMeta(mc, crName(mc)),
+    spec: {
+      replicas: spec.size ?? placement.replicas,
+      selector: { matchLabels: selectorLabels(mc) },
+      strategy: strategy(placement),
+      template: {
+        metadata: { labels: standardLabels(mc) },
+        spec: orderPodSpec(podSpec),
+      },
+    },
+  };
+}
+
+const POD_SPEC_ORDER: (keyof V1PodSpec)[] = [
+  'automountServiceAccountToken',
+  'enableServiceLinks',
+  'securityContext',
+  'nodeSelector',
+  'tolerations',
+  'priorityClassName',
+  'affinity',
+  'topologySpreadConstraints',
+  'containers',
+];
+
+/** The pod spec's keys in one fixed order, whatever order they were set in. */
+function orderPodSpec(podSpec: V1PodSpec): V1PodSpec {
+  const ordered: Record<string, unknown> = {};
+  for (const key of POD_SPEC_ORDER) {
+    if (podSpec[key] !== undefined) ordered[key] = podSpec[key];
+  }
+  return ordered as unknown as V1PodSpec;
+}
