@@ -158,6 +158,7 @@ start_cluster() {
     --kube-scheduler-binary "$bin/kube-scheduler"
     --kwok-controller-binary "$bin/kwok"
     --disable-qps-limits
+    --kube-audit-policy "$here/audit-policy.yaml"
   )
   if [ -n "${APISERVER_PORT:-}" ]; then
     check_port "$APISERVER_PORT"
@@ -201,6 +202,18 @@ EOF
 )" >/dev/null
 }
 
+# kwok sets node conditions shortly after the nodes appear; kubectl wait
+# errors out on a node with no conditions yet, so poll with a deadline.
+wait_nodes_ready() {
+  local want=$1 ready deadline=$((SECONDS + 60))
+  while :; do
+    ready=$(kctl get nodes -o jsonpath='{range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}' | grep -c '^True$' || true)
+    [ "$ready" -eq "$want" ] && return 0
+    [ $SECONDS -lt $deadline ] || die "only $ready of $want nodes became Ready within 60s (see $KWOK_WORKDIR/clusters/$name/logs/kwok-controller.log)"
+    sleep 0.2
+  done
+}
+
 up() {
   local profile=${1:-ha}
   case " $profiles " in
@@ -228,7 +241,7 @@ up() {
     # shellcheck disable=SC2086
     install_infrastructure $topo
   fi
-  kctl wait --for condition=Ready --timeout 60s node --all >/dev/null
+  wait_nodes_ready "$(nodes "$profile" | grep -c '^kind: Node')"
   echo "$profile" >"$state/profile"
   log "profile $profile is up: $(kctl get nodes --no-headers | wc -l) nodes${topo:+, topology $topo}"
   echo "kubeconfig: $kubeconfig"
