@@ -32,6 +32,7 @@ import {
   decide,
   leaderHealthProblem,
   observe,
+  renewDeadlinePassed,
   type LeaseRecord,
   type ObservedLease,
   type Observation,
@@ -361,7 +362,11 @@ export class LeaseElector implements LeaderElector {
           lostCtl.abort();
           break;
         }
-        // 'conflict' / 'error': retry next period until the deadline timer fires.
+        // 'conflict' / 'error': retry next period until the deadline passes.
+        if (renewDeadlinePassed(this.lastRenewAt ?? 0, this.clock.now(), this.timings)) {
+          lostCtl.abort();
+          break;
+        }
       }
     } finally {
       this.clock.clearTimeout(deadline);
