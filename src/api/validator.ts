@@ -79,10 +79,25 @@ interface CrdDocument {
 
 let cachedSchema: OpenApiSchema | undefined;
 
+/**
+ * YAML as plain data. loadYaml deserializes a document with apiVersion and
+ * kind into the client's typed model, which renames schema keywords
+ * (`default` to `_default`, `x-kubernetes-validations` to
+ * `x_kubernetes_validations`); without them it returns the data as written.
+ * So the document's own top-level apiVersion and kind lines are left out.
+ */
+export function loadPlainYaml<T>(text: string): T {
+  const withoutTypeLines = text
+    .split('\n')
+    .filter((line) => !/^(apiVersion|kind):/.test(line))
+    .join('\n');
+  return loadYaml<T>(withoutTypeLines);
+}
+
 /** The v1alpha1 openAPIV3Schema of the CRD (read once). */
 export function crdSchema(): OpenApiSchema {
   if (!cachedSchema) {
-    const crd = loadYaml<CrdDocument>(readFileSync(crdPath(), 'utf8'));
+    const crd = loadPlainYaml<CrdDocument>(readFileSync(crdPath(), 'utf8'));
     const version = crd.spec.versions.find((v) => v.name === 'v1alpha1');
     if (!version) throw new Error('CRD has no v1alpha1 version');
     cachedSchema = version.schema.openAPIV3Schema;
@@ -353,7 +368,8 @@ function validator(): ValidateFunction {
     // Only the user's half is validated: status is the operator's own output.
     delete properties.status;
     schema.properties = properties;
-    const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true });
+    // strictTypes is off: a pattern beside int-or-string's anyOf is legitimate Kubernetes schema.
+    const ajv = new Ajv({ allErrors: true, strict: true, strictTypes: false, allowUnionTypes: true });
     compiled = ajv.compile(toJsonSchema(schema));
   }
   return compiled;

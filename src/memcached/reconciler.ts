@@ -1,0 +1,208 @@
+// The Memcached reconciler: reads the world from informer caches, computes the
+// desired children with pure builders, writes only what differs, and reports
+// status (written only when it changed) and Events (only on transitions).
+// Idempotent: any reconcile may be interrupted and simply run again.
+import type * as k8s from '@kubernetes/client-node';
+import { FINALIZER, type Memcached, type MemcachedSpec } from '../api/types.js';
+import { validateMemcached } from '../api/validator.js';
+import type { Reconciler, ReconcileContext, Request, Result } from '../runtime/controller.js';
+import type { EventRecorder } from '../runtime/events.js';
+import { clusterTopology, countZones, schedulableNodes } from '../topology/detect.js';
+import { placementFor, type SizedPlacement } from '../topology/sizing.js';
+import { stagedPlacement, type CurrentPlacement } from '../topology/transition.js';
+import type { AntiAffinity } from '../topology/types.js';
+import { buildDeployment } from './deployment.js';
+import { needsApply, withDesiredHash } from './diff.js';
+import { selectorLabels } from './labels.js';
+import { buildPodDisruptionBudget } from './pdb.js';
+import { buildHeadlessService, buildService } from './services.js';
+import { CONDITION_AVAILABLE, CONDITION_DEGRADED, computeStatus, statusEqual } from './status.js';
+import type { ClusterWriter } from './writer.js';
+
+/** Read access to an informer cache. */
+export interface CacheReader<T> {
+  get(namespace: string, name: string): T | undefined;
+  list(namespace?: string): T[];
+}
+
+/** What the operator currently knows about the cluster's shape. */
+export interface ClusterView {
+  /** The Infrastructure "cluster" object, or undefined when the API or the object is absent. */
+  infrastructure(): unknown;
+  nodes(): k8s.V1Node[];
+}
+
+export interface MemcachedReconcilerDeps {
+  memcacheds: CacheReader<Memcached>;
+  deployments: CacheReader<k8s.V1Deployment>;
+  services: CacheReader<k8s.V1Service>;
+  pdbs: CacheReader<k8s.V1PodDisruptionBudget>;
+  pods: CacheReader<k8s.V1Pod>;
+  cluster: ClusterView;
+  writer: ClusterWriter;
+  events: EventRecorder;
+  defaultImage: string;
+  now?: () => Date;
+}
+
+function antiAffinityOf(d: k8s.V1Deployment): AntiAffinity {
+  const anti = d.spec?.template?.spec?.affinity?.podAntiAffinity;
+  if (anti?.requiredDuringSchedulingIgnoredDuringExecution?.length) return 'Required';
+  if (anti?.preferredDuringSchedulingIgnoredDuringExecution?.length) return 'Preferred';
+  return 'None';
+}
+
+function currentPlacement(d: k8s.V1Deployment | undefined): CurrentPlacement | undefined {
+  if (!d) return undefined;
+  return { replicas: d.spec?.replicas ?? 0, readyReplicas: d.status?.readyReplicas ?? 0, antiAffinity: antiAffinityOf(d) };
+}
+
+function isOwnedBy(obj: k8s.KubernetesObject | undefined, mc: Memcached): boolean {
+  return !!obj?.metadata?.ownerReferences?.some((ref) => ref.controller && ref.uid === mc.metadata.uid);
+}
+
+function matchesSelector(pod: k8s.V1Pod, selector: Record<string, string>): boolean {
+  const labels = pod.metadata?.labels ?? {};
+  return Object.entries(selector).every(([k, v]) => labels[k] === v);
+}
+
+function isReady(pod: k8s.V1Pod): boolean {
+  return !pod.metadata?.deletionTimestamp && !!pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
+}
+
+function conditionStatus(mc: Memcached, type: string): string | undefined {
+  return mc.status?.conditions?.find((c) => c.type === type)?.status;
+}
+
+export class MemcachedReconciler implements Reconciler {
+  private readonly now: () => Date;
+
+  constructor(private readonly deps: MemcachedReconcilerDeps) {
+    this.now = deps.now ?? (() => new Date());
+  }
+
+  async reconcile(req: Request, ctx: ReconcileContext): Promise<Result | void> {
+    let mc = this.deps.memcacheds.get(req.namespace, req.name);
+    if (!mc) return; // Deleted: garbage collection removes the children.
+
+    if (mc.metadata.deletionTimestamp) return this.finalize(mc, ctx);
+    if (!(mc.metadata.finalizers ?? []).includes(FINALIZER)) {
+      mc = await this.deps.writer.setFinalizers(mc, [...(mc.metadata.finalizers ?? []), FINALIZER], ctx.signal);
+    }
+
+    const validation = validateMemcached(mc);
+    if (!validation.valid) {
+      // Children are left exactly as they are: an invalid edit must not take
+      // a working cache down.
+      ctx.log.info('invalid spec; children left untouched', { reason: validation.message });
+      if (conditionStatus(mc, CONDITION_DEGRADED) !== 'True') {
+        this.deps.events.event(mc, 'Warning', 'InvalidSpec', 'Validate', validation.message);
+      }
+      const live = this.deps.deployments.get(req.namespace, req.name);
+      await this.writeStatus(mc, computeStatus({ mc, deployment: isOwnedBy(live, mc) ? live : undefined, invalidMessage: validation.message, now: this.now() }), ctx);
+      return;
+    }
+    const spec = validation.spec;
+
+    const { placement, schedulableNodes: eligibleNodes } = this.placement(spec, ctx);
+    const liveDeployment = this.deps.deployments.get(req.namespace, req.name);
+    const applied = stagedPlacement(currentPlacement(liveDeployment), placement);
+
+    const deployment = withDesiredHash(buildDeployment(mc, spec, applied, { defaultImage: this.deps.defaultImage }));
+    await this.ensure(deployment, liveDeployment, ctx);
+    await this.ensure(withDesiredHash(buildService(mc, spec)), this.deps.services.get(req.namespace, deployment.metadata!.name!), ctx);
+    const headless = withDesiredHash(buildHeadlessService(mc, spec));
+    await this.ensure(headless, this.deps.services.get(req.namespace, headless.metadata!.name!), ctx);
+
+    const pdb = buildPodDisruptionBudget(mc, applied);
+    const livePdb = this.deps.pdbs.get(req.namespace, req.name);
+    if (pdb) {
+      await this.ensure(withDesiredHash(pdb), livePdb, ctx);
+    } else if (livePdb && isOwnedBy(livePdb, mc)) {
+      await this.deps.writer.delete(livePdb, ctx.signal);
+      ctx.log.info('deleted PodDisruptionBudget; the placement no longer wants one', { profile: applied.profile });
+    }
+
+    this.recordTransitions(mc, liveDeployment, deployment, applied);
+
+    const selector = selectorLabels(mc);
+    const readyPods = this.deps.pods
+      .list(req.namespace)
+      .filter((p) => matchesSelector(p, selector) && isReady(p))
+      .map((p) => p.metadata!.name!);
+    const status = computeStatus({
+      mc,
+      deployment: isOwnedBy(liveDeployment, mc) ? liveDeployment : undefined,
+      readyPods,
+      placement: applied,
+      topology: {
+        controlPlane: applied.effectiveTopology.controlPlane,
+        infrastructure: applied.effectiveTopology.infrastructure,
+        source: applied.source,
+        schedulableNodes: eligibleNodes,
+      },
+      now: this.now(),
+    });
+    await this.writeStatus(mc, status, ctx);
+  }
+
+  /** The placement for this object on the cluster as it is now, and the nodes it may use. */
+  private placement(spec: MemcachedSpec, ctx: ReconcileContext): { placement: SizedPlacement; schedulableNodes: number } {
+    const nodes = this.deps.cluster.nodes();
+    const detected = clusterTopology({ infrastructure: this.deps.cluster.infrastructure(), nodes });
+    for (const warning of detected.warnings) ctx.log.warn(warning);
+    // Count the nodes this object's own tolerations and nodeSelector allow.
+    const eligible = schedulableNodes(nodes, spec.tolerations ?? [], spec.nodeSelector ?? {});
+    return { placement: placementFor(spec, detected.topology, eligible.length, countZones(eligible)), schedulableNodes: eligible.length };
+  }
+
+  private async ensure<T extends k8s.KubernetesObject>(desired: T, live: T | undefined, ctx: ReconcileContext): Promise<void> {
+    if (!needsApply(desired, live)) return;
+    await this.deps.writer.apply(desired, ctx.signal);
+    ctx.log.info(live ? 'updated' : 'created', { kind: desired.kind, object: desired.metadata?.name });
+  }
+
+  private recordTransitions(mc: Memcached, before: k8s.V1Deployment | undefined, after: k8s.V1Deployment, placement: SizedPlacement): void {
+    const replicas = after.spec?.replicas ?? 0;
+    if (!before) {
+      this.deps.events.event(mc, 'Normal', 'Created', 'Create', `Created Deployment ${after.metadata?.name} with ${replicas} replicas (${placement.profile})`);
+    } else if ((before.spec?.replicas ?? 0) !== replicas) {
+      this.deps.events.event(mc, 'Normal', 'Scaled', 'Scale', `Scaled from ${before.spec?.replicas ?? 0} to ${replicas} replicas (${placement.profile})`);
+    }
+    const previousProfile = mc.status?.topology?.profile;
+    if (previousProfile !== undefined && previousProfile !== placement.profile) {
+      this.deps.events.event(mc, 'Normal', 'TopologyChanged', 'Resize', `Placement profile changed from ${previousProfile} to ${placement.profile}`);
+    }
+    for (const notice of placement.notices) {
+      if (conditionStatus(mc, notice.type) !== notice.status) {
+        this.deps.events.event(mc, 'Warning', notice.reason, 'Place', notice.message);
+      }
+    }
+  }
+
+  private async writeStatus(mc: Memcached, status: ReturnType<typeof computeStatus>, ctx: ReconcileContext): Promise<void> {
+    if (statusEqual(mc.status, status)) return;
+    const wasDegraded = conditionStatus(mc, CONDITION_DEGRADED) === 'True';
+    const degraded = status.conditions?.find((c) => c.type === CONDITION_DEGRADED);
+    if (degraded?.status === 'True' && !wasDegraded && degraded.reason !== 'InvalidSpec') {
+      this.deps.events.event(mc, 'Warning', degraded.reason, 'Reconcile', degraded.message);
+    }
+    const available = status.conditions?.find((c) => c.type === CONDITION_AVAILABLE);
+    if (available?.status === 'True' && conditionStatus(mc, CONDITION_AVAILABLE) !== 'True') {
+      ctx.log.info('available', { readyReplicas: status.readyReplicas });
+    }
+    await this.deps.writer.patchStatus(mc, status, ctx.signal);
+  }
+
+  private async finalize(mc: Memcached, ctx: ReconcileContext): Promise<Result | void> {
+    const finalizers = mc.metadata.finalizers ?? [];
+    if (!finalizers.includes(FINALIZER)) return;
+    // The children carry controller owner references, so garbage collection
+    // removes them; there is nothing outside the cluster to clean up. The
+    // finalizer exists so deletion is observed and reported, and so future
+    // external cleanup has a place to run with retries.
+    this.deps.events.event(mc, 'Normal', 'Deleting', 'Delete', 'Memcached is being deleted; its Deployment, Services and PodDisruptionBudget follow by garbage collection');
+    await this.deps.writer.setFinalizers(mc, finalizers.filter((f) => f !== FINALIZER), ctx.signal);
+    ctx.log.info('finalizer removed');
+  }
+}

@@ -1,0 +1,103 @@
+// The reconciler's only path to the apiserver for writes. Children are
+// written with server-side apply under one fixed field manager, so fields
+// other actors own (an HPA's replicas aside, labels added by admission, ...)
+// are left alone. Every write first checks the reconcile's AbortSignal: once
+// leadership is lost or shutdown aborts the reconcile, nothing more is sent.
+import * as k8s from '@kubernetes/client-node';
+import { API_VERSION, GROUP, PLURAL, VERSION, type Memcached, type MemcachedStatus } from '../api/types.js';
+
+export const FIELD_MANAGER = 'memcached-operator';
+/** Which operator instance last wrote a child; kept out of the desired-state comparison. */
+export const LAST_WRITER_ANNOTATION = 'cache.example.com/last-writer';
+
+export class AbortedError extends Error {
+  override name = 'AbortedError';
+  constructor() {
+    super('reconcile aborted before a write (leadership lost or shutting down)');
+  }
+}
+
+export interface ClusterWriter {
+  apply<T extends k8s.KubernetesObject>(obj: T, signal: AbortSignal): Promise<T>;
+  delete(obj: k8s.KubernetesObject, signal: AbortSignal): Promise<void>;
+  patchStatus(mc: Memcached, status: MemcachedStatus, signal: AbortSignal): Promise<void>;
+  /** Sets metadata.finalizers, failing with 409 if the object changed since it was read. */
+  setFinalizers(mc: Memcached, finalizers: string[], signal: AbortSignal): Promise<Memcached>;
+}
+
+function check(signal: AbortSignal): void {
+  if (signal.aborted) throw new AbortedError();
+}
+
+const mergePatch = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
+
+export class ApiClusterWriter implements ClusterWriter {
+  private readonly objects: k8s.KubernetesObjectApi;
+  private readonly custom: k8s.CustomObjectsApi;
+
+  constructor(
+    kc: k8s.KubeConfig,
+    private readonly identity: string,
+  ) {
+    this.objects = k8s.KubernetesObjectApi.makeApiClient(kc);
+    this.custom = kc.makeApiClient(k8s.CustomObjectsApi);
+  }
+
+  async apply<T extends k8s.KubernetesObject>(obj: T, signal: AbortSignal): Promise<T> {
+    check(signal);
+    const stamped: T = {
+      ...obj,
+      metadata: { ...obj.metadata, annotations: { ...obj.metadata?.annotations, [LAST_WRITER_ANNOTATION]: this.identity } },
+    };
+    return this.objects.patch(stamped, undefined, undefined, FIELD_MANAGER, true, k8s.PatchStrategy.ServerSideApply);
+  }
+
+  async delete(obj: k8s.KubernetesObject, signal: AbortSignal): Promise<void> {
+    check(signal);
+    try {
+      await this.objects.delete(obj, undefined, undefined, undefined, undefined, 'Background', {
+        apiVersion: 'v1',
+        kind: 'DeleteOptions',
+        preconditions: { uid: obj.metadata?.uid },
+      } as k8s.V1DeleteOptions);
+    } catch (err) {
+      if (err instanceof k8s.ApiException && err.code === 404) return;
+      throw err;
+    }
+  }
+
+  async patchStatus(mc: Memcached, status: MemcachedStatus, signal: AbortSignal): Promise<void> {
+    check(signal);
+    await this.custom.patchNamespacedCustomObjectStatus(
+      {
+        group: GROUP,
+        version: VERSION,
+        namespace: mc.metadata.namespace!,
+        plural: PLURAL,
+        name: mc.metadata.name!,
+        // status.conditions is replaced whole: a merge patch replaces lists.
+        body: { status },
+        fieldManager: FIELD_MANAGER,
+      },
+      mergePatch,
+    );
+  }
+
+  async setFinalizers(mc: Memcached, finalizers: string[], signal: AbortSignal): Promise<Memcached> {
+    check(signal);
+    const updated: unknown = await this.custom.patchNamespacedCustomObject(
+      {
+        group: GROUP,
+        version: VERSION,
+        namespace: mc.metadata.namespace!,
+        plural: PLURAL,
+        name: mc.metadata.name!,
+        // The resourceVersion makes this an optimistic-concurrency write.
+        body: { apiVersion: API_VERSION, metadata: { finalizers, resourceVersion: mc.metadata.resourceVersion } },
+        fieldManager: FIELD_MANAGER,
+      },
+      mergePatch,
+    );
+    return updated as Memcached;
+  }
+}
