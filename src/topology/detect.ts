@@ -145,19 +145,20 @@ export function toleratesTaint(toleration: V1Toleration, taint: V1Taint): boolea
 export function toleratesNodeTaints(taints: readonly V1Taint[] | undefined, tolerations: readonly V1Toleration[]): boolean {
   return (taints ?? []).every(
     (taint) =>
+      !isRecord(taint) ||
       (taint.effect !== 'NoSchedule' && taint.effect !== 'NoExecute') ||
       tolerations.some((toleration) => toleratesTaint(toleration, taint)),
   );
 }
 
 function isReady(node: V1Node): boolean {
-  return (node.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
+  return (node.status?.conditions ?? []).some((c) => isRecord(c) && c.type === 'Ready' && c.status === 'True');
 }
 
 /** Whether the node carries node-role.kubernetes.io/<role> (with any value). */
 export function hasNodeRole(node: V1Node, role: string): boolean {
   const labels = node.metadata?.labels;
-  return labels !== undefined && Object.prototype.hasOwnProperty.call(labels, `${NODE_ROLE_PREFIX}${role}`);
+  return isRecord(labels) && Object.prototype.hasOwnProperty.call(labels, `${NODE_ROLE_PREFIX}${role}`);
 }
 
 /**
@@ -187,6 +188,7 @@ export function schedulableNodes(
 export function countZones(nodes: readonly V1Node[]): number {
   const zones = new Set<string>();
   for (const node of nodes) {
+    if (typeof node !== 'object' || node === null) continue;
     const zone = node.metadata?.labels?.[ZONE_LABEL];
     if (typeof zone === 'string' && zone !== '') zones.add(zone);
   }

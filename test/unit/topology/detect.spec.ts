@@ -1,4 +1,4 @@
-import type { V1Taint, V1Toleration } from '@kubernetes/client-node';
+import type { V1Node, V1Taint, V1Toleration } from '@kubernetes/client-node';
 import { expect } from 'chai';
 import {
   clusterTopology,
@@ -251,6 +251,20 @@ describe('topology: schedulableNodes', () => {
     expect(names(schedulableNodes(nodes, [], { tier: 'cache', disk: 'nvme' }))).to.deep.equal([]);
     expect(names(schedulableNodes(nodes, [], {}))).to.deep.equal(['a', 'b', 'c']);
     expect(names(schedulableNodes(nodes, [], { 'kubernetes.io/hostname': 'c' }))).to.deep.equal(['c']);
+  });
+
+  it('skips malformed node objects instead of throwing', () => {
+    const weird = [
+      null,
+      'node',
+      { metadata: null, spec: null, status: null },
+      { metadata: { name: 'null-labels', labels: null }, status: { conditions: [null, { type: 'Ready', status: 'True' }] } },
+      { metadata: { name: 'null-taint' }, spec: { taints: [null] }, status: { conditions: [{ type: 'Ready', status: 'True' }] } },
+    ] as unknown as V1Node[];
+    expect(names(schedulableNodes(weird))).to.deep.equal(['null-labels', 'null-taint']);
+    expect(names(schedulableNodes(weird, [], { a: 'b' }))).to.deep.equal([]);
+    expect(countZones(weird)).to.equal(0);
+    expect(clusterTopology({ nodes: weird }).topology.schedulableNodes).to.equal(2);
   });
 
   it('counts distinct, non-empty zones', () => {
