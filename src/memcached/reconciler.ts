@@ -30,7 +30,12 @@ export interface ClusterView {
   /** The Infrastructure "cluster" object, or undefined when the API or the object is absent. */
   infrastructure(): unknown;
   nodes(): k8s.V1Node[];
+  /** Why detection had to fall back (missing RBAC, missing object), if it did. */
+  warnings(): string[];
 }
+
+/** Condition reporting a topology that had to be assumed rather than read. */
+export const CONDITION_TOPOLOGY_DETECTED = 'TopologyDetected';
 
 export interface MemcachedReconcilerDeps {
   memcacheds: CacheReader<Memcached>;
@@ -150,10 +155,18 @@ export class MemcachedReconciler implements Reconciler {
   private placement(spec: MemcachedSpec, ctx: ReconcileContext): { placement: SizedPlacement; schedulableNodes: number } {
     const nodes = this.deps.cluster.nodes();
     const detected = clusterTopology({ infrastructure: this.deps.cluster.infrastructure(), nodes });
-    for (const warning of detected.warnings) ctx.log.warn(warning);
+    const warnings = [...this.deps.cluster.warnings(), ...detected.warnings];
     // Count the nodes this object's own tolerations and nodeSelector allow.
     const eligible = schedulableNodes(nodes, spec.tolerations ?? [], spec.nodeSelector ?? {});
-    return { placement: placementFor(spec, detected.topology, eligible.length, countZones(eligible)), schedulableNodes: eligible.length };
+    const placement = placementFor(spec, detected.topology, eligible.length, countZones(eligible));
+    if (warnings.length > 0) {
+      ctx.log.debug('topology assumed', { warnings });
+      placement.notices = [
+        ...placement.notices,
+        { type: CONDITION_TOPOLOGY_DETECTED, status: 'False', reason: 'TopologyAssumed', message: warnings.join('; ') },
+      ];
+    }
+    return { placement, schedulableNodes: eligible.length };
   }
 
   private async ensure<T extends k8s.KubernetesObject>(desired: T, live: T | undefined, ctx: ReconcileContext): Promise<void> {

@@ -1,0 +1,200 @@
+// Watches what decides the cluster's topology: the OpenShift Infrastructure
+// object "cluster" (when the API exists) and the nodes. It is an informer,
+// not a one-time read, because topology changes at runtime (a SingleReplica
+// cluster grows; nodes come and go). Every change that could alter a
+// placement calls the onChange listeners, which re-enqueue every Memcached.
+//
+// Bad input never crashes it: a missing CRD, a missing object, missing RBAC
+// or an apiserver outage each leave a sane default (count nodes) and a clear
+// warning that the reconciler reports as a condition.
+import * as k8s from '@kubernetes/client-node';
+import type winston from 'winston';
+import { ResilientInformer, type ResourceDescriptor } from '../runtime/informer.js';
+import type { ClusterView } from '../memcached/reconciler.js';
+import { realClock, type Clock } from '../runtime/clock.js';
+
+export const INFRASTRUCTURE_RESOURCE: ResourceDescriptor = {
+  apiVersion: 'config.openshift.io/v1',
+  kind: 'Infrastructure',
+  plural: 'infrastructures',
+  namespaced: false,
+};
+export const NODE_RESOURCE: ResourceDescriptor = { apiVersion: 'v1', kind: 'Node', plural: 'nodes', namespaced: false };
+export const INFRASTRUCTURE_NAME = 'cluster';
+
+/** What the Infrastructure API looks like from here. */
+export type InfrastructureApiState = 'unknown' | 'absent' | 'forbidden' | 'present';
+
+/** Pure: the fields of a node that can change a placement. */
+export function nodeFingerprint(node: k8s.V1Node): string {
+  const ready = node.status?.conditions?.find((c) => c.type === 'Ready')?.status ?? 'Unknown';
+  const taints = (node.spec?.taints ?? []).map((t) => `${t.key}=${t.value ?? ''}:${t.effect}`).sort();
+  const labels = Object.entries(node.metadata?.labels ?? {})
+    .map(([k, v]) => `${k}=${v}`)
+    .sort();
+  return JSON.stringify([node.metadata?.name, ready, node.spec?.unschedulable ?? false, taints, labels]);
+}
+
+/** Pure: the fields of the Infrastructure object that can change a placement. */
+export function infrastructureFingerprint(obj: unknown): string {
+  if (obj === undefined) return 'absent';
+  const status = (obj as { status?: Record<string, unknown> } | null)?.status;
+  return JSON.stringify([status?.controlPlaneTopology ?? null, status?.infrastructureTopology ?? null]);
+}
+
+export interface TopologyWatcherOptions {
+  kubeConfig: k8s.KubeConfig;
+  logger: winston.Logger;
+  resyncPeriodMs?: number;
+  /** How often to look again for an absent or forbidden Infrastructure API. */
+  probeIntervalMs?: number;
+  clock?: Clock;
+}
+
+function statusCode(err: unknown): number | undefined {
+  if (err instanceof k8s.ApiException) return err.code;
+  const code = (err as { code?: unknown; statusCode?: unknown } | null)?.code ?? (err as { statusCode?: unknown } | null)?.statusCode;
+  return typeof code === 'number' ? code : undefined;
+}
+
+export class TopologyWatcher implements ClusterView {
+  readonly nodeInformer: ResilientInformer<k8s.V1Node>;
+  private infraInformer: ResilientInformer<k8s.KubernetesObject> | undefined;
+  private apiState: InfrastructureApiState = 'unknown';
+  private readonly listeners: Array<() => void> = [];
+  private readonly logger: winston.Logger;
+  private readonly clock: Clock;
+  private readonly custom: k8s.CustomObjectsApi;
+  private probeTimer: unknown;
+  private stopped = false;
+  private lastFingerprint = '';
+
+  constructor(private readonly options: TopologyWatcherOptions) {
+    this.logger = options.logger.child({ component: 'topology' });
+    this.clock = options.clock ?? realClock;
+    this.custom = options.kubeConfig.makeApiClient(k8s.CustomObjectsApi);
+    this.nodeInformer = new ResilientInformer<k8s.V1Node>({
+      kubeConfig: options.kubeConfig,
+      resource: NODE_RESOURCE,
+      logger: options.logger,
+      resyncPeriodMs: 0,
+    });
+    const changed = (): void => this.maybeNotify();
+    this.nodeInformer.addEventHandlers({ onAdd: changed, onUpdate: changed, onDelete: changed });
+  }
+
+  /** Registers a listener called when anything that can change a placement changed. */
+  onChange(listener: () => void): void {
+    this.listeners.push(listener);
+  }
+
+  /** Resolves once nodes are cached and the Infrastructure API has been probed (and cached, if present). */
+  async start(): Promise<void> {
+    this.nodeInformer.start();
+    await this.probe();
+    await this.nodeInformer.synced;
+    if (this.infraInformer) await this.infraInformer.synced;
+    this.maybeNotify();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.probeTimer !== undefined) this.clock.clearTimeout(this.probeTimer);
+    await Promise.all([this.nodeInformer.stop(), this.infraInformer?.stop()]);
+  }
+
+  hasSynced(): boolean {
+    return this.nodeInformer.hasSynced() && (this.infraInformer?.hasSynced() ?? this.apiState !== 'unknown');
+  }
+
+  infrastructure(): unknown {
+    return this.infraInformer?.get('', INFRASTRUCTURE_NAME);
+  }
+
+  nodes(): k8s.V1Node[] {
+    return this.nodeInformer.list();
+  }
+
+  /** Why detection fell back to counting nodes, if it did for a reason worth reporting. */
+  warnings(): string[] {
+    switch (this.apiState) {
+      case 'forbidden':
+        return [
+          'cannot read config.openshift.io/v1 Infrastructure "cluster" (RBAC forbids get/list/watch on infrastructures); sizing by schedulable nodes instead',
+        ];
+      case 'present':
+        return this.infrastructure() === undefined
+          ? ['the Infrastructure API exists but the object "cluster" does not; sizing by schedulable nodes instead']
+          : [];
+      default:
+        return [];
+    }
+  }
+
+  /** Looks for the Infrastructure API; starts its informer when found, else probes again later. */
+  private async probe(): Promise<void> {
+    if (this.stopped || this.infraInformer) return;
+    let next: InfrastructureApiState;
+    try {
+      await this.custom.listClusterCustomObject({ group: 'config.openshift.io', version: 'v1', plural: 'infrastructures', limit: 1 });
+      next = 'present';
+    } catch (err) {
+      const code = statusCode(err);
+      if (code === 404) next = 'absent';
+      else if (code === 403 || code === 401) next = 'forbidden';
+      else {
+        this.logger.warn('cannot reach the apiserver to look for the Infrastructure API; will retry', {
+          error: err instanceof Error ? err.message : String(err),
+        });
+        next = this.apiState === 'unknown' ? 'absent' : this.apiState;
+      }
+    }
+    if (next !== this.apiState) {
+      const messages: Record<InfrastructureApiState, string> = {
+        unknown: '',
+        absent: 'no config.openshift.io Infrastructure API (plain Kubernetes); sizing by schedulable nodes',
+        forbidden: 'RBAC forbids reading config.openshift.io infrastructures; sizing by schedulable nodes (grant get/list/watch to use the OpenShift topology)',
+        present: 'found the config.openshift.io Infrastructure API; watching Infrastructure "cluster"',
+      };
+      if (next === 'forbidden') this.logger.warn(messages[next]);
+      else this.logger.info(messages[next]);
+      this.apiState = next;
+    }
+    if (next === 'present') {
+      const informer = new ResilientInformer<k8s.KubernetesObject>({
+        kubeConfig: this.options.kubeConfig,
+        resource: INFRASTRUCTURE_RESOURCE,
+        logger: this.options.logger,
+        resyncPeriodMs: 0,
+      });
+      const changed = (): void => this.maybeNotify();
+      informer.addEventHandlers({ onAdd: changed, onUpdate: changed, onDelete: changed });
+      informer.start();
+      this.infraInformer = informer;
+      return;
+    }
+    this.probeTimer = this.clock.setTimeout(() => {
+      this.probeTimer = undefined;
+      void this.probe().then(() => this.maybeNotify());
+    }, this.options.probeIntervalMs ?? 30_000);
+  }
+
+  private maybeNotify(): void {
+    const fingerprint = JSON.stringify([
+      this.apiState,
+      infrastructureFingerprint(this.infrastructure()),
+      this.nodes().map(nodeFingerprint).sort(),
+    ]);
+    if (fingerprint === this.lastFingerprint) return;
+    const first = this.lastFingerprint === '';
+    this.lastFingerprint = fingerprint;
+    if (!first) this.logger.info('cluster topology inputs changed; re-reconciling every Memcached');
+    for (const listener of this.listeners) {
+      try {
+        listener();
+      } catch (err) {
+        this.logger.error('topology listener failed', { error: err instanceof Error ? err.message : String(err) });
+      }
+    }
+  }
+}
