@@ -34,6 +34,7 @@ describe('topology: topologyFromInfrastructure', () => {
     ['null', null, ['the Infrastructure object is null, not an object; treating the cluster as HighlyAvailable']],
     ['a string', 'cluster', ['the Infrastructure object is a string, not an object; treating the cluster as HighlyAvailable']],
     ['an array', [infrastructure('SingleReplica', 'SingleReplica')], ['the Infrastructure object is an array, not an object; treating the cluster as HighlyAvailable']],
+    ['undefined, when called directly', undefined, ['the Infrastructure object is undefined, not an object; treating the cluster as HighlyAvailable']],
     ['a number', 42, ['the Infrastructure object is a number, not an object; treating the cluster as HighlyAvailable']],
     ['no status', { metadata: { name: 'cluster' }, spec: {} }, ['Infrastructure "cluster" has no status yet; treating the cluster as HighlyAvailable']],
     ['a null status', { metadata: { name: 'cluster' }, status: null }, ['Infrastructure "cluster" has no status yet; treating the cluster as HighlyAvailable']],
