@@ -28,7 +28,7 @@ export function desiredHash(obj: unknown): string {
 }
 
 /** Returns the object with its desired-hash annotation set. */
-export function withDesiredHash<T extends KubernetesObject>(obj: T): T {
+export function withDesiredHash<T extends KubernetesObject>(obj: T): T & { metadata: { annotations: Record<string, string> } } {
   const hash = desiredHash(obj);
   return {
     ...obj,
