@@ -587,7 +587,13 @@ export class LeaseElector implements LeaderElector {
     const body: EventsV1Event = {
       apiVersion: 'events.k8s.io/v1',
       kind: 'Event',
-      metadata: { generateName: `${this.name}.`, namespace: this.namespace },
+      // client-go's naming: <regarding name>.<unique hex suffix> (generateName may not end in '.').
+      metadata: {
+        name: `${this.name}.${now.toString(16)}${Math.floor(this.random() * 0xffff)
+          .toString(16)
+          .padStart(4, '0')}`,
+        namespace: this.namespace,
+      },
       eventTime: new V1MicroTime(now),
       reportingController: this.reportingController,
       reportingInstance: this.identity.slice(0, 128),
