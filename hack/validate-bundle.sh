@@ -5,15 +5,15 @@
 set -euo pipefail
 sdk=${1:?usage: validate-bundle.sh OPERATOR_SDK BUNDLE_DIR}
 dir=${2:?usage: validate-bundle.sh OPERATOR_SDK BUNDLE_DIR}
-out=$(mktemp)
-trap 'rm -f "$out"' EXIT
+out=$(mktemp) err=$(mktemp)
+trap 'rm -f "$out" "$err"' EXIT
 status=0
-"$sdk" bundle validate "$dir" --select-optional suite=operatorframework --output json-alpha1 >"$out" 2>&1 || status=$?
+"$sdk" bundle validate "$dir" --select-optional suite=operatorframework --output json-alpha1 >"$out" 2>"$err" || status=$?
 # Print every result, then fail on errors and warnings alike.
 node -e '
 const text = require("fs").readFileSync(process.argv[1], "utf8");
 const start = text.indexOf("{");
-if (start < 0) { console.error(text); process.exit(1); }
+if (start < 0) { console.error(text + require("fs").readFileSync(process.argv[2], "utf8")); process.exit(1); }
 const report = JSON.parse(text.slice(start));
 const outputs = report.outputs ?? [];
 for (const o of outputs) console.log(`${o.type}: ${o.message}`);
@@ -23,4 +23,4 @@ if (!report.passed || bad.length > 0) {
   process.exit(1);
 }
 console.log("bundle validation: passed with no errors and no warnings (suite=operatorframework)");
-' "$out" || { [ "$status" -eq 0 ] || echo "operator-sdk exited $status" >&2; exit 1; }
+' "$out" "$err" || { [ "$status" -eq 0 ] || echo "operator-sdk exited $status" >&2; exit 1; }
