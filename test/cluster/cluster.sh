@@ -7,6 +7,7 @@
 #   cluster.sh up [PROFILE]   start (or reuse) a cluster shaped like PROFILE
 #   cluster.sh down           stop every process and remove all state
 #   cluster.sh profiles       list the profiles
+#   cluster.sh stop-apiserver | start-apiserver   fault injection for tests
 #
 # Both commands are idempotent and recover from a crash (stale pids, a
 # half-written state directory). The kubeconfig is written to
@@ -253,7 +254,41 @@ down() {
   log "stopped and removed $state"
 }
 
+# Fault injection for tests: stop the kube-apiserver alone (clients get
+# connection refused) and start it again with the exact same command line.
+apiserver_pidfile() { echo "$KWOK_WORKDIR/clusters/$name/pids/kube-apiserver.pid"; }
+
+stop_apiserver() {
+  local pidfile pid
+  pidfile=$(apiserver_pidfile)
+  [ -f "$pidfile" ] || die "no running cluster (no $pidfile)"
+  pid=$(cat "$pidfile")
+  [ -d "/proc/$pid" ] || die "kube-apiserver (pid $pid) is not running"
+  tr '\0' '\n' <"/proc/$pid/cmdline" >"$state/apiserver.cmdline"
+  readlink "/proc/$pid/cwd" >"$state/apiserver.cwd"
+  kill "$pid"
+  for _ in $(seq 1 100); do [ -d "/proc/$pid" ] || break; sleep 0.1; done
+  [ -d "/proc/$pid" ] && kill -9 "$pid"
+  log "kube-apiserver stopped"
+}
+
+start_apiserver() {
+  [ -f "$state/apiserver.cmdline" ] || die "the apiserver was not stopped with stop-apiserver"
+  local cmd=()
+  mapfile -t cmd <"$state/apiserver.cmdline"
+  (cd "$(cat "$state/apiserver.cwd")" && setsid "${cmd[@]}" >>"$KWOK_WORKDIR/clusters/$name/logs/kube-apiserver.log" 2>&1 & echo $! >"$(apiserver_pidfile)")
+  local deadline=$((SECONDS + 60))
+  until "$bin/kubectl" --kubeconfig "$kubeconfig" --request-timeout=2s get --raw /readyz >/dev/null 2>&1; do
+    [ $SECONDS -lt $deadline ] || die "kube-apiserver did not become ready within 60s"
+    sleep 0.2
+  done
+  rm -f "$state/apiserver.cmdline" "$state/apiserver.cwd"
+  log "kube-apiserver started"
+}
+
 case ${1:-} in
+  stop-apiserver) stop_apiserver ;;
+  start-apiserver) bin=$("$here/build-tools.sh" --dir); start_apiserver ;;
   up) up "${2:-${PROFILE:-ha}}" ;;
   down) down ;;
   profiles) echo "$profiles" ;;
