@@ -190,8 +190,8 @@ function canonical(value: unknown): string {
   );
 }
 
-function comparable(s: MemcachedStatus | undefined): unknown {
-  if (!s) return {};
+function comparable(status: MemcachedStatus | undefined): unknown {
+  const s = status ?? {};
   const conditions = [...(s.conditions ?? [])]
     .map(({ lastTransitionTime: _ignored, ...rest }) => rest)
     .sort((a, b) => (a.type < b.type ? -1 : a.type > b.type ? 1 : 0));

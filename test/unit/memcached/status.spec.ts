@@ -1,0 +1,222 @@
+import { expect } from 'chai';
+import type { V1Deployment } from '@kubernetes/client-node';
+import type { Condition, MemcachedStatus } from '../../../src/api/types.js';
+import { computeStatus, formatTime, setCondition, statusEqual, type StatusInput } from '../../../src/memcached/status.js';
+import { HIGHLY_AVAILABLE, SINGLE_NODE, memcached } from './fixtures.js';
+
+const T0 = new Date('2025-01-01T00:00:00.000Z');
+const T1 = new Date('2025-01-01T00:05:00.250Z');
+const TOPOLOGY = { controlPlane: 'HighlyAvailable', infrastructure: 'HighlyAvailable', source: 'Infrastructure' as const, schedulableNodes: 3 };
+
+function deployment(status: NonNullable<V1Deployment['status']>, replicas = 3, generation = 2): V1Deployment {
+  return { metadata: { name: 'cache', generation }, spec: { replicas, selector: {}, template: {} }, status: { observedGeneration: generation, ...status } };
+}
+
+function byType(s: MemcachedStatus): Record<string, Condition> {
+  return Object.fromEntries((s.conditions ?? []).map((c) => [c.type, c]));
+}
+
+function summary(s: MemcachedStatus): Record<string, string> {
+  return Object.fromEntries((s.conditions ?? []).map((c) => [c.type, `${c.status}/${c.reason}`]));
+}
+
+describe('memcached/status', () => {
+  describe('setCondition', () => {
+    const base: Condition = { type: 'Available', status: 'False', reason: 'ReplicasNotReady', message: '0/3', lastTransitionTime: formatTime(T0), observedGeneration: 1 };
+
+    it('adds a new condition with lastTransitionTime now, at second precision', () => {
+      expect(setCondition([], { type: 'Available', status: 'True', reason: 'AllReplicasReady', message: 'm' }, T1)).to.deep.equal([
+        { type: 'Available', status: 'True', reason: 'AllReplicasReady', message: 'm', lastTransitionTime: '2025-01-01T00:05:00Z' },
+      ]);
+    });
+
+    const cases: { name: string; update: Omit<Condition, 'lastTransitionTime'>; transition: boolean }[] = [
+      { name: 'same status, new message: keeps the time', update: { ...base, message: '1/3' }, transition: false },
+      { name: 'same status, new reason and generation: keeps the time', update: { ...base, reason: 'Other', observedGeneration: 2 }, transition: false },
+      { name: 'new status: moves the time', update: { ...base, status: 'True', reason: 'AllReplicasReady' }, transition: true },
+      { name: 'to Unknown: moves the time', update: { ...base, status: 'Unknown' }, transition: true },
+    ];
+    for (const c of cases) {
+      it(c.name, () => {
+        const { lastTransitionTime: _t, ...update } = c.update as Condition;
+        const [got] = setCondition([base], update, T1);
+        expect(got.lastTransitionTime).to.equal(c.transition ? '2025-01-01T00:05:00Z' : base.lastTransitionTime);
+        expect(got).to.deep.include({ status: update.status, reason: update.reason, message: update.message });
+        expect(got.observedGeneration).to.equal(update.observedGeneration);
+      });
+    }
+
+    it('keeps the position of an existing condition and does not mutate its input', () => {
+      const list: Condition[] = [base, { ...base, type: 'Degraded' }];
+      const copy = structuredClone(list);
+      const got = setCondition(list, { type: 'Available', status: 'True', reason: 'R', message: 'm' }, T1);
+      expect(got.map((c) => c.type)).to.deep.equal(['Available', 'Degraded']);
+      expect(list).to.deep.equal(copy);
+    });
+
+    it('appends a condition of a new type', () => {
+      expect(setCondition([base], { type: 'Degraded', status: 'False', reason: 'AsExpected', message: '' }, T1).map((c) => c.type)).to.deep.equal([
+        'Available',
+        'Degraded',
+      ]);
+    });
+  });
+
+  describe('computeStatus', () => {
+    const cases: { name: string; input: Partial<StatusInput>; want: Record<string, string>; replicas?: [number, number] }[] = [
+      {
+        name: 'no Deployment yet',
+        input: { deployment: undefined },
+        want: { Available: 'False/ReplicasNotReady', Progressing: 'True/Creating', Degraded: 'False/AsExpected' },
+        replicas: [0, 0],
+      },
+      {
+        name: 'invalid spec, nothing deployed',
+        input: { deployment: undefined, invalidMessage: 'spec.threads: must be <= 64', placement: undefined },
+        want: { Available: 'False/ReplicasNotReady', Progressing: 'False/InvalidSpec', Degraded: 'True/InvalidSpec' },
+      },
+      {
+        name: 'all replicas ready',
+        input: { deployment: deployment({ replicas: 3, readyReplicas: 3, updatedReplicas: 3, availableReplicas: 3 }) },
+        want: { Available: 'True/AllReplicasReady', Progressing: 'False/RolloutComplete', Degraded: 'False/AsExpected' },
+        replicas: [3, 3],
+      },
+      {
+        name: 'some replicas not ready',
+        input: { deployment: deployment({ replicas: 3, readyReplicas: 2, updatedReplicas: 3, availableReplicas: 2 }) },
+        want: { Available: 'False/ReplicasNotReady', Progressing: 'True/RollingOut', Degraded: 'False/AsExpected' },
+        replicas: [3, 2],
+      },
+      {
+        name: 'a rollout replacing old pods',
+        input: { deployment: deployment({ replicas: 4, readyReplicas: 3, updatedReplicas: 1, availableReplicas: 3 }) },
+        want: { Available: 'True/AllReplicasReady', Progressing: 'True/RollingOut', Degraded: 'False/AsExpected' },
+      },
+      {
+        name: 'the Deployment controller has not seen the new generation',
+        input: { deployment: { ...deployment({ replicas: 3, readyReplicas: 3, updatedReplicas: 3, availableReplicas: 3 }), metadata: { generation: 3 } } },
+        want: { Available: 'True/AllReplicasReady', Progressing: 'True/RollingOut', Degraded: 'False/AsExpected' },
+      },
+      {
+        name: 'pods cannot be created',
+        input: {
+          deployment: deployment({
+            replicas: 0,
+            conditions: [{ type: 'ReplicaFailure', status: 'True', reason: 'FailedCreate', message: 'quota exceeded' }],
+          }),
+        },
+        want: { Available: 'False/ReplicasNotReady', Progressing: 'True/RollingOut', Degraded: 'True/DeploymentFailed' },
+      },
+      {
+        name: 'progress deadline exceeded',
+        input: {
+          deployment: deployment({
+            replicas: 3,
+            readyReplicas: 1,
+            updatedReplicas: 3,
+            availableReplicas: 1,
+            conditions: [{ type: 'Progressing', status: 'False', reason: 'ProgressDeadlineExceeded', message: 'timed out' }],
+          }),
+        },
+        want: { Available: 'False/ReplicasNotReady', Progressing: 'True/RollingOut', Degraded: 'True/DeploymentFailed' },
+      },
+      {
+        name: 'invalid spec with the old Deployment still serving',
+        input: { invalidMessage: 'bad', deployment: deployment({ replicas: 3, readyReplicas: 3, updatedReplicas: 3, availableReplicas: 3 }) },
+        want: { Available: 'True/AllReplicasReady', Progressing: 'False/RolloutComplete', Degraded: 'True/InvalidSpec' },
+      },
+      {
+        name: 'a placement notice becomes a condition',
+        input: {
+          placement: SINGLE_NODE,
+          deployment: deployment({ replicas: 1, readyReplicas: 1, updatedReplicas: 1, availableReplicas: 1 }, 1),
+        },
+        want: {
+          Available: 'True/AllReplicasReady',
+          Progressing: 'False/RolloutComplete',
+          Degraded: 'False/AsExpected',
+          HighAvailabilityUnavailable: 'True/SingleNode',
+        },
+      },
+    ];
+    for (const c of cases) {
+      it(c.name, () => {
+        const s = computeStatus({ mc: memcached(), placement: HIGHLY_AVAILABLE, topology: TOPOLOGY, now: T0, ...c.input });
+        expect(summary(s)).to.deep.equal(c.want);
+        expect(s.observedGeneration).to.equal(3);
+        for (const cond of s.conditions!) {
+          expect(cond.observedGeneration).to.equal(3);
+          expect(cond.reason).to.match(/^[A-Z][A-Za-z]*$/);
+          expect(cond.lastTransitionTime).to.equal('2025-01-01T00:00:00Z');
+        }
+        if (c.replicas) expect([s.replicas, s.readyReplicas]).to.deep.equal(c.replicas);
+      });
+    }
+
+    it('carries the validator message into Degraded', () => {
+      const s = computeStatus({ mc: memcached(), now: T0, invalidMessage: 'spec.threads: must be <= 64' });
+      expect(byType(s).Degraded.message).to.equal('spec.threads: must be <= 64');
+    });
+
+    it('reports topology with the placement profile, and sorted ready pods', () => {
+      const s = computeStatus({ mc: memcached(), placement: HIGHLY_AVAILABLE, topology: TOPOLOGY, readyPods: ['cache-b', 'cache-a'], now: T0 });
+      expect(s.topology).to.deep.equal({ ...TOPOLOGY, profile: 'HighlyAvailable' });
+      expect(s.nodes).to.deep.equal(['cache-a', 'cache-b']);
+    });
+
+    it('keeps lastTransitionTime of unchanged conditions and moves it for changed ones', () => {
+      const ready = deployment({ replicas: 3, readyReplicas: 3, updatedReplicas: 3, availableReplicas: 3 });
+      const first = computeStatus({ mc: memcached(), placement: HIGHLY_AVAILABLE, deployment: ready, now: T0 });
+      const mc = { ...memcached(), status: first };
+      const degraded = deployment({ replicas: 3, readyReplicas: 2, updatedReplicas: 3, availableReplicas: 2 });
+      const second = computeStatus({ mc, placement: HIGHLY_AVAILABLE, deployment: degraded, now: T1 });
+      expect(byType(second).Available.lastTransitionTime).to.equal('2025-01-01T00:05:00Z');
+      expect(byType(second).Degraded.lastTransitionTime).to.equal('2025-01-01T00:00:00Z');
+      const third = computeStatus({ mc, placement: HIGHLY_AVAILABLE, deployment: ready, now: T1 });
+      expect(third.conditions).to.deep.equal(first.conditions);
+      expect(statusEqual(first, third)).to.equal(true);
+    });
+
+    it('drops a notice condition the placement no longer has', () => {
+      const withNotice = computeStatus({ mc: memcached(), placement: SINGLE_NODE, now: T0 });
+      expect(byType(withNotice)).to.have.property('HighAvailabilityUnavailable');
+      const after = computeStatus({ mc: { ...memcached(), status: withNotice }, placement: HIGHLY_AVAILABLE, now: T1 });
+      expect(byType(after)).to.not.have.property('HighAvailabilityUnavailable');
+    });
+
+    it('keeps the previous topology when none was observed', () => {
+      const previous: MemcachedStatus = { topology: { ...TOPOLOGY, profile: 'HighlyAvailable' } };
+      const s = computeStatus({ mc: { ...memcached(), status: previous }, now: T0 });
+      expect(s.topology).to.deep.equal(previous.topology);
+    });
+  });
+
+  describe('statusEqual', () => {
+    const a = computeStatus({ mc: memcached(), placement: HIGHLY_AVAILABLE, topology: TOPOLOGY, readyPods: ['p1'], now: T0 });
+    const cases: { name: string; b: () => MemcachedStatus; equal: boolean }[] = [
+      { name: 'itself', b: () => structuredClone(a), equal: true },
+      {
+        name: 'only lastTransitionTime differs',
+        b: () => ({ ...a, conditions: a.conditions!.map((c) => ({ ...c, lastTransitionTime: '2030-01-01T00:00:00Z' })) }),
+        equal: true,
+      },
+      { name: 'conditions in another order', b: () => ({ ...a, conditions: [...a.conditions!].reverse() }), equal: true },
+      { name: 'keys in another order', b: () => Object.fromEntries(Object.entries(a).reverse()) as MemcachedStatus, equal: true },
+      { name: 'a message differs', b: () => ({ ...a, conditions: a.conditions!.map((c, i) => (i === 0 ? { ...c, message: 'x' } : c)) }), equal: false },
+      { name: 'a status differs', b: () => ({ ...a, conditions: a.conditions!.map((c, i) => (i === 0 ? { ...c, status: 'True' as const } : c)) }), equal: false },
+      { name: 'a condition is missing', b: () => ({ ...a, conditions: a.conditions!.slice(1) }), equal: false },
+      { name: 'readyReplicas differs', b: () => ({ ...a, readyReplicas: 1 }), equal: false },
+      { name: 'observedGeneration differs', b: () => ({ ...a, observedGeneration: 4 }), equal: false },
+      { name: 'nodes differ', b: () => ({ ...a, nodes: ['p2'] }), equal: false },
+      { name: 'topology differs', b: () => ({ ...a, topology: { ...a.topology!, schedulableNodes: 4 } }), equal: false },
+    ];
+    for (const c of cases) {
+      it(`${c.equal ? 'equal' : 'different'}: ${c.name}`, () => expect(statusEqual(a, c.b())).to.equal(c.equal));
+    }
+
+    it('treats undefined as empty', () => {
+      expect(statusEqual(undefined, {})).to.equal(true);
+      expect(statusEqual(undefined, a)).to.equal(false);
+    });
+  });
+});
