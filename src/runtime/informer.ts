@@ -273,6 +273,7 @@ class WatchStream<T extends KubernetesObject> {
 }
 
 export class ResilientInformer<T extends KubernetesObject> implements EventSource<T> {
+  readonly name: string;
   readonly resource: ResourceDescriptor;
   readonly synced: Promise<void>;
   private readonly streams: WatchStream<T>[];
@@ -292,6 +293,7 @@ export class ResilientInformer<T extends KubernetesObject> implements EventSourc
     }
     const resyncPeriodMs = options.resyncPeriodMs ?? DEFAULT_RESYNC_PERIOD_MS;
     if (!(resyncPeriodMs >= 0)) throw new RangeError(`resyncPeriodMs must be >= 0, got ${resyncPeriodMs}`);
+    this.name = `${options.resource.plural}.${options.resource.apiVersion}`;
     this.resource = options.resource;
     this.clock = options.clock ?? realClock;
     this.logger = options.logger.child({ informer: options.resource.kind });
