@@ -62,8 +62,8 @@ function sortedKeys(m: Record<string, string>): Record<string, string> {
  *   a cache evicted under node memory pressure loses its contents.
  */
 export function buildResources(spec: MemcachedSpec, profile: Placement['resourceProfile']): V1ResourceRequirements {
-  const userRequests = asQuantityMap(spec.resources?.requests as Record<string, string | number> | undefined);
-  const userLimits = asQuantityMap(spec.resources?.limits as Record<string, string | number> | undefined);
+  const userRequests = asQuantityMap(spec.resources?.requests);
+  const userLimits = asQuantityMap(spec.resources?.limits);
   const requests: Record<string, string> = { ...userRequests };
   const limits: Record<string, string> = { ...userLimits };
 
