@@ -44,6 +44,9 @@ export function withDesiredHash<T extends KubernetesObject>(obj: T): T & { metad
  */
 export function isSubset(desired: unknown, live: unknown): boolean {
   if (desired === undefined) return true;
+  // The apiserver omits zero values (Go's omitempty): false, 0, "", [] and {}
+  // we ask for read back as absent.
+  if (live === undefined && isZeroValue(desired)) return true;
   if (Array.isArray(desired)) {
     return Array.isArray(live) && live.length === desired.length && desired.every((d, i) => isSubset(d, live[i]));
   }
@@ -54,6 +57,12 @@ export function isSubset(desired: unknown, live: unknown): boolean {
   }
   if (desired === live) return true;
   return (typeof desired === 'number' || typeof desired === 'string') && String(desired) === String(live);
+}
+
+function isZeroValue(v: unknown): boolean {
+  if (v === false || v === 0 || v === '' || v === null) return true;
+  if (Array.isArray(v)) return v.length === 0;
+  return typeof v === 'object' && v !== null && Object.values(v).every((x) => x === undefined || isZeroValue(x));
 }
 
 /** Whether the desired object (already carrying its hash annotation) must be applied over `live`. */

@@ -53,7 +53,7 @@ export class ApiEventRecorder implements EventRecorder {
       apiVersion: 'events.k8s.io/v1',
       kind: 'Event',
       metadata: { name: `${meta.name ?? 'object'}.${randomBytes(8).toString('hex')}`, namespace },
-      eventTime: new Date(now) as unknown as k8s.V1MicroTime,
+      eventTime: new k8s.V1MicroTime(now),
       type,
       reason,
       action,

@@ -16,7 +16,10 @@ set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
-state="$root/.cluster"
+# CLUSTER_STATE_DIR lets several clusters run side by side (one per
+# developer task); the default is the documented .cluster/.
+state="${CLUSTER_STATE_DIR:-$root/.cluster}"
+case $state in /*) ;; *) state="$root/$state" ;; esac
 name=memcached-operator
 export KWOK_WORKDIR="$state/kwok"
 kubeconfig="$state/kubeconfig"
@@ -151,7 +154,7 @@ check_port() {
 start_cluster() {
   local profile=$1
   local args=(
-    --name "$name" create cluster --runtime binary --wait 90s --quiet-pull
+    --name "$name" --config "$here/kwokctl.yaml" create cluster --runtime binary --wait 90s --quiet-pull
     --kubeconfig "$kubeconfig"
     --etcd-binary "$bin/etcd"
     --kube-apiserver-binary "$bin/kube-apiserver"

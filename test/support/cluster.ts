@@ -19,7 +19,11 @@ export const repoRoot = (() => {
   return dir;
 })();
 
-export const kubeconfigPath = path.join(repoRoot, '.cluster', 'kubeconfig');
+/** The cluster's state directory: CLUSTER_STATE_DIR (as cluster.sh reads it), else .cluster/. */
+export const clusterStateDir = path.resolve(repoRoot, process.env.CLUSTER_STATE_DIR ?? '.cluster');
+export const kubeconfigPath = path.join(clusterStateDir, 'kubeconfig');
+/** The apiserver's audit log: every write, at Metadata level (see test/cluster/audit-policy.yaml). */
+export const auditLogPath = path.join(clusterStateDir, 'kwok', 'clusters', 'memcached-operator', 'logs', 'audit.log');
 const clusterScript = path.join(repoRoot, 'test', 'cluster', 'cluster.sh');
 
 export type Profile = 'sno' | 'compact' | 'ha' | 'dual' | 'arbiter' | 'external' | 'vanilla';
@@ -27,6 +31,16 @@ export type Profile = 'sno' | 'compact' | 'ha' | 'dual' | 'arbiter' | 'external'
 /** Starts (or reuses) the local cluster with the given profile and returns its KubeConfig. */
 export function ensureCluster(profile: Profile): k8s.KubeConfig {
   execFileSync(clusterScript, ['up', profile], { stdio: ['ignore', 'ignore', 'inherit'] });
+  return loadKubeConfig();
+}
+
+/** Stops the kube-apiserver alone (clients see connection refused) until startApiserver(). */
+export function stopApiserver(): void {
+  execFileSync(clusterScript, ['stop-apiserver'], { stdio: ['ignore', 'ignore', 'inherit'] });
+}
+
+export function startApiserver(): k8s.KubeConfig {
+  execFileSync(clusterScript, ['start-apiserver'], { stdio: ['ignore', 'ignore', 'inherit'] });
   return loadKubeConfig();
 }
 

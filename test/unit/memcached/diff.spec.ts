@@ -15,6 +15,8 @@ describe('desired-state diff', () => {
     ['undefined desired values are not wanted', { a: undefined }, {}, true],
     ['object vs array', { a: {} }, { a: [] }, false],
     ['null live', { a: 1 }, null, false],
+    ['zero values read back as absent (omitempty)', { a: false, b: 0, c: '', d: [], e: {} }, {}, true],
+    ['a non-zero value missing from live', { a: true }, {}, false],
   ];
   for (const [name, desired, live, expected] of cases) {
     it(`isSubset: ${name}`, () => {

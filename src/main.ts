@@ -1,0 +1,294 @@
+#!/usr/bin/env node
+// Entry point: flags and environment in, a running manager out. Everything
+// that can be decided without I/O lives in options.ts and the pure modules;
+// this file only wires the pieces together.
+import { existsSync, readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import * as k8s from '@kubernetes/client-node';
+import type winston from 'winston';
+import { Registry } from 'prom-client';
+import { API_VERSION, KIND, PLURAL, type Memcached } from './api/types.js';
+import { LeaderElectionConfigError, newIdentity, timingsFor } from './leaderelection/config.js';
+import { LeaderForLife, LeaderForLifeOutOfClusterError } from './leaderelection/leaderforlife.js';
+import { LeaseElector } from './leaderelection/lease.js';
+import type { LeaderElector } from './leaderelection/support.js';
+import { MANAGED_BY } from './memcached/labels.js';
+import { MemcachedReconciler } from './memcached/reconciler.js';
+import { ApiClusterWriter } from './memcached/writer.js';
+import { OptionsError, parseOptions, usage, type Options } from './options.js';
+import { Controller } from './runtime/controller.js';
+import { ApiEventRecorder } from './runtime/events.js';
+import { ResilientInformer, type ResourceDescriptor } from './runtime/informer.js';
+import { createLogger } from './runtime/logger.js';
+import { installSignalHandlers, Manager } from './runtime/manager.js';
+import { registerProcessMetrics } from './runtime/metrics.js';
+import { clusterTopology } from './topology/detect.js';
+import { TopologyWatcher } from './topology/watcher.js';
+import { VERSION } from './version.js';
+
+const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
+const CONTROLLER_NAME = 'memcached';
+
+class StartupError extends Error {
+  override name = 'StartupError';
+}
+
+function inCluster(env: NodeJS.ProcessEnv): boolean {
+  return !!env.KUBERNETES_SERVICE_HOST && existsSync(`${SERVICE_ACCOUNT_DIR}/token`);
+}
+
+/** --kubeconfig, else in-cluster config, else $KUBECONFIG / ~/.kube/config, as controller-runtime does. */
+function loadKubeConfig(opts: Options, env: NodeJS.ProcessEnv): k8s.KubeConfig {
+  const kc = new k8s.KubeConfig();
+  if (opts.kubeconfig) {
+    if (!existsSync(opts.kubeconfig)) throw new StartupError(`--kubeconfig ${opts.kubeconfig}: no such file`);
+    kc.loadFromFile(opts.kubeconfig);
+  } else if (inCluster(env)) {
+    kc.loadFromCluster();
+  } else {
+    kc.loadFromDefault();
+  }
+  if (!kc.getCurrentCluster()) {
+    throw new StartupError('no Kubernetes cluster configured: pass --kubeconfig, set KUBECONFIG, or run in a cluster');
+  }
+  return kc;
+}
+
+function leaderElectionNamespace(opts: Options, env: NodeJS.ProcessEnv): string {
+  if (opts.leaderElectionNamespace) return opts.leaderElectionNamespace;
+  if (inCluster(env)) return readFileSync(`${SERVICE_ACCOUNT_DIR}/namespace`, 'utf8').trim();
+  throw new StartupError('--leader-election-namespace is required when running outside a cluster (there is no in-cluster namespace to default to)');
+}
+
+const resource = (apiVersion: string, kind: string, plural: string): ResourceDescriptor => ({ apiVersion, kind, plural, namespaced: true });
+
+/** Waits, with a clear log line, until the Memcached CRD is served. Returns false if shutdown came first. */
+async function waitForCrd(kc: k8s.KubeConfig, logger: winston.Logger, stopped: () => boolean): Promise<boolean> {
+  const custom = kc.makeApiClient(k8s.CustomObjectsApi);
+  let reported = '';
+  for (let attempt = 0; !stopped(); attempt++) {
+    try {
+      await custom.listClusterCustomObject({ group: 'cache.example.com', version: 'v1alpha1', plural: PLURAL, limit: 1 });
+      if (reported) logger.info('the Memcached API is available');
+      return true;
+    } catch (err) {
+      const code = err instanceof k8s.ApiException ? err.code : undefined;
+      const message =
+        code === 404
+          ? 'the Memcached CRD (memcacheds.cache.example.com) is not installed; install it with `make install` (or kubectl apply -f config/crd/bases/). Waiting for it'
+          : code === 403 || code === 401
+            ? 'RBAC forbids listing memcacheds.cache.example.com for this identity; check the operator\'s ClusterRole. Retrying'
+            : `cannot reach the apiserver (${err instanceof Error ? err.message : String(err)}); retrying`;
+      if (message !== reported) logger.error(message);
+      reported = message;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(1000 * 2 ** attempt, 10_000)));
+    }
+  }
+  return false;
+}
+
+export async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  let opts: Options;
+  try {
+    opts = parseOptions(argv, env);
+  } catch (err) {
+    if (err instanceof OptionsError) {
+      process.stderr.write(`error: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  if (opts.help) {
+    process.stdout.write(usage() + '\n');
+    return 0;
+  }
+  if (opts.version) {
+    process.stdout.write(`memcached-operator ${VERSION}\n`);
+    return 0;
+  }
+
+  const logger = createLogger(opts.logLevel);
+  let kc: k8s.KubeConfig;
+  try {
+    kc = loadKubeConfig(opts, env);
+  } catch (err) {
+    logger.error(err instanceof Error ? err.message : String(err));
+    return 2;
+  }
+  const identity = newIdentity(hostname());
+  logger.info('starting memcached-operator', {
+    version: VERSION,
+    identity,
+    apiserver: kc.getCurrentCluster()?.server,
+    watchNamespaces: opts.watchNamespaces.length > 0 ? opts.watchNamespaces : 'all',
+    leaderElect: opts.leaderElect,
+  });
+
+  const registry = new Registry();
+  registerProcessMetrics(registry);
+
+  // Informers: the Memcacheds, their children (only ours, by label), and
+  // the cluster's shape. Caches run on every replica so a new leader starts warm.
+  const namespaces = opts.watchNamespaces;
+  const owned = `app.kubernetes.io/managed-by=${MANAGED_BY}`;
+  const informerOptions = { kubeConfig: kc, logger, namespaces, resyncPeriodMs: opts.resyncPeriodMs };
+  const memcacheds = new ResilientInformer<Memcached>({ ...informerOptions, resource: resource(API_VERSION, KIND, PLURAL) });
+  const childOptions = { ...informerOptions, labelSelector: owned, resyncPeriodMs: 0 };
+  const deployments = new ResilientInformer<k8s.V1Deployment>({ ...childOptions, resource: resource('apps/v1', 'Deployment', 'deployments') });
+  const services = new ResilientInformer<k8s.V1Service>({ ...childOptions, resource: resource('v1', 'Service', 'services') });
+  const pdbs = new ResilientInformer<k8s.V1PodDisruptionBudget>({
+    ...childOptions,
+    resource: resource('policy/v1', 'PodDisruptionBudget', 'poddisruptionbudgets'),
+  });
+  const pods = new ResilientInformer<k8s.V1Pod>({ ...childOptions, resource: resource('v1', 'Pod', 'pods') });
+  const topology = new TopologyWatcher({ kubeConfig: kc, logger });
+
+  let elector: LeaderElector | undefined;
+  if (opts.leaderElect) {
+    try {
+      elector = await createElector(opts, env, kc, registry, logger, identity, topology);
+    } catch (err) {
+      if (err instanceof StartupError || err instanceof LeaderElectionConfigError || err instanceof LeaderForLifeOutOfClusterError) {
+        logger.error(err.message);
+        return 2;
+      }
+      throw err;
+    }
+  }
+
+  let exitCode = 0;
+  let stopping = false;
+  // Declared before the manager so its leadership callback can use it.
+  // eslint-disable-next-line prefer-const
+  let stop: (reason: string) => Promise<void>;
+  const manager = new Manager({
+    kubeConfig: kc,
+    logger,
+    registry,
+    healthProbeBindAddress: opts.healthProbeBindAddress,
+    metricsBindAddress: opts.metricsBindAddress,
+    gracefulShutdownTimeoutMs: opts.gracefulShutdownTimeoutMs,
+    ...(elector ? { leaderElection: elector } : {}),
+    onLeadershipLost: (reason) => {
+      // Exit non-zero so the pod restarts as a fresh candidate; nothing is
+      // written after this point (in-flight reconciles were aborted).
+      logger.error('exiting: leadership lost', { reason });
+      exitCode = 1;
+      void stop(`leadership lost: ${reason}`);
+    },
+  });
+  if (elector && 'healthCheck' in elector && typeof elector.healthCheck === 'function') {
+    const check = elector.healthCheck.bind(elector) as () => void;
+    manager.addHealthzCheck('leader-election', check);
+  }
+
+  const reconciler = new MemcachedReconciler({
+    memcacheds,
+    deployments,
+    services,
+    pdbs,
+    pods,
+    cluster: topology,
+    writer: new ApiClusterWriter(kc, identity),
+    events: new ApiEventRecorder(kc, { controller: 'cache.example.com/memcached-operator', instance: identity, logger }),
+    defaultImage: opts.defaultImage,
+  });
+  const controller = new Controller({
+    name: CONTROLLER_NAME,
+    reconciler,
+    logger,
+    registry,
+    maxConcurrentReconciles: opts.maxConcurrentReconciles,
+  })
+    .for(memcacheds)
+    .owns(deployments, KIND, API_VERSION)
+    .owns(services, KIND, API_VERSION)
+    .owns(pdbs, KIND, API_VERSION)
+    // Pods belong to ReplicaSets; their instance label names the Memcached.
+    .watches(pods, (pod) => {
+      const name = pod.metadata?.labels?.['app.kubernetes.io/instance'];
+      return name && pod.metadata?.namespace ? [{ namespace: pod.metadata.namespace, name }] : [];
+    });
+  topology.onChange(() => {
+    for (const mc of memcacheds.list()) controller.enqueue({ namespace: mc.metadata.namespace!, name: mc.metadata.name! });
+  });
+
+  for (const cache of [memcacheds, deployments, services, pdbs, pods]) {
+    manager.addCache({ name: cache.resource.kind, start: () => cache.start(), stop: () => cache.stop(), hasSynced: () => cache.hasSynced() });
+  }
+  manager.addCache({
+    name: 'topology',
+    // Not awaited: an unreachable apiserver must not block startup; /readyz reports it.
+    start: () => void topology.start().catch((err: unknown) => logger.error('topology watcher failed to start', { error: String(err) })),
+    stop: () => topology.stop(),
+    hasSynced: () => topology.hasSynced(),
+  });
+  manager.addLeaderRunnable(controller);
+
+  // One path to shutdown for signals and lost leadership; `stopped` resolves when it is complete.
+  let resolveStopped: () => void = () => undefined;
+  const stopped = new Promise<void>((resolve) => (resolveStopped = resolve));
+  stop = (reason: string): Promise<void> => {
+    stopping = true;
+    const done = manager.shutdown(reason);
+    void done.then(resolveStopped);
+    return done;
+  };
+  installSignalHandlers({ shutdown: stop, logger });
+
+  if (!(await waitForCrd(kc, logger, () => stopping))) return exitCode;
+  const addresses = await manager.start();
+  logger.info('manager started', {
+    health: addresses.healthAddress ? `${addresses.healthAddress.address}:${addresses.healthAddress.port}` : 'disabled',
+    metrics: addresses.metricsAddress ? `${addresses.metricsAddress.address}:${addresses.metricsAddress.port}` : 'disabled',
+  });
+  await stopped;
+  return exitCode;
+}
+
+async function createElector(
+  opts: Options,
+  env: NodeJS.ProcessEnv,
+  kc: k8s.KubeConfig,
+  registry: Registry,
+  logger: winston.Logger,
+  identity: string,
+  topology: TopologyWatcher,
+): Promise<LeaderElector> {
+  if (opts.leaderElectionMode === 'leader-for-life') {
+    return new LeaderForLife({
+      kubeConfig: kc,
+      lockName: opts.leaderElectionId,
+      env,
+      skipOutOfCluster: opts.leaderElectionSkipOutOfCluster,
+      registry,
+      logger: logger.child({ component: 'leader-for-life' }),
+    });
+  }
+  const namespace = leaderElectionNamespace(opts, env);
+  // Like OpenShift's library-go: on a single-node cluster, longer timings cut
+  // API load (nobody to fail over to). Explicit flags always win.
+  await Promise.race([topology.start(), new Promise((resolve) => setTimeout(resolve, 10_000))]);
+  const detected = clusterTopology({ infrastructure: topology.infrastructure(), nodes: topology.nodes() });
+  const shape = detected.topology.controlPlane === 'SingleReplica' ? 'SingleReplica' : 'HighlyAvailable';
+  const explicit = { leaseDurationMs: opts.leaseDurationMs, renewDeadlineMs: opts.renewDeadlineMs, retryPeriodMs: opts.retryPeriodMs };
+  const timings = timingsFor(shape, explicit);
+  logger.info('leader election', { mode: 'lease', namespace, id: opts.leaderElectionId, topology: shape, ...timings });
+  return new LeaseElector({
+    kubeConfig: kc,
+    namespace,
+    name: opts.leaderElectionId,
+    registry,
+    identity,
+    timings,
+    logger: logger.child({ component: 'leader-election' }),
+  });
+}
+
+run(process.argv.slice(2), process.env).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`fatal: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  },
+);
