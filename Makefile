@@ -70,3 +70,11 @@ test: lint test-unit test-cluster ## Run every suite (lint, unit, cluster, integ
 .PHONY: demo
 demo: node_modules ## One command on a fresh machine: local cluster up, operator running, sample Available.
 	scripts/demo.sh
+
+##@ Run
+
+KUBECONFIG_RUN := $(or $(KUBECONFIG),$(if $(wildcard $(HOME)/.kube/config),$(HOME)/.kube/config),$(KUBECONFIG_LOCAL))
+
+.PHONY: run
+run: build ## Run the operator on the host against $KUBECONFIG (else ~/.kube/config, else .cluster/kubeconfig).
+	node dist/main.js --kubeconfig "$(KUBECONFIG_RUN)" $(ARGS)
