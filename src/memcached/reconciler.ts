@@ -11,7 +11,7 @@ import { clusterTopology, countZones, schedulableNodes } from '../topology/detec
 import { placementFor, type SizedPlacement } from '../topology/sizing.js';
 import { stagedPlacement, type CurrentPlacement } from '../topology/transition.js';
 import type { AntiAffinity } from '../topology/types.js';
-import { buildDeployment } from './deployment.js';
+import { buildDeployment, OFFICIAL_IMAGE_UID } from './deployment.js';
 import { needsApply, withDesiredHash } from './diff.js';
 import { selectorLabels } from './labels.js';
 import { buildPodDisruptionBudget } from './pdb.js';
@@ -32,6 +32,8 @@ export interface ClusterView {
   nodes(): k8s.V1Node[];
   /** Why detection had to fall back (missing RBAC, missing object), if it did. */
   warnings(): string[];
+  /** Whether this is OpenShift (the config.openshift.io API is served). */
+  isOpenShift(): boolean;
 }
 
 /** Condition reporting a topology that had to be assumed rather than read. */
@@ -113,7 +115,13 @@ export class MemcachedReconciler implements Reconciler {
     const liveDeployment = this.deps.deployments.get(req.namespace, req.name);
     const applied = stagedPlacement(currentPlacement(liveDeployment), placement);
 
-    const deployment = withDesiredHash(buildDeployment(mc, spec, applied, { defaultImage: this.deps.defaultImage }));
+    // The official image names its user ("memcache"), which the kubelet
+    // cannot verify as non-root, so plain Kubernetes needs its numeric uid.
+    // OpenShift's restricted-v2 SCC assigns a uid itself and rejects others.
+    const runAsUser = this.deps.cluster.isOpenShift() ? undefined : OFFICIAL_IMAGE_UID;
+    const deployment = withDesiredHash(
+      buildDeployment(mc, spec, applied, { defaultImage: this.deps.defaultImage, ...(runAsUser !== undefined ? { runAsUser } : {}) }),
+    );
     await this.ensure(deployment, liveDeployment, ctx);
     await this.ensure(withDesiredHash(buildService(mc, spec)), this.deps.services.get(req.namespace, deployment.metadata!.name!), ctx);
     const headless = withDesiredHash(buildHeadlessService(mc, spec));

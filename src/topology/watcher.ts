@@ -111,6 +111,10 @@ export class TopologyWatcher implements ClusterView {
     return this.infraInformer?.get('', INFRASTRUCTURE_NAME);
   }
 
+  isOpenShift(): boolean {
+    return this.apiState === 'present';
+  }
+
   nodes(): k8s.V1Node[] {
     return this.nodeInformer.list();
   }

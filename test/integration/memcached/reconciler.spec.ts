@@ -1,0 +1,314 @@
+// The operator against the real local cluster (ha profile): create, scale,
+// drift repair, deletion with garbage collection, readiness, idle quiet,
+// invalid objects, restarts and scale. Never a mocked apiserver.
+import { expect } from 'chai';
+import * as k8s from '@kubernetes/client-node';
+import { createNamespace, deleteNamespace, ensureCluster, eventually, kubectl } from '../../support/cluster.js';
+import { condition, installCrd, Memcacheds, sampleManifest } from '../../support/memcached.js';
+import { startOperator, type OperatorProcess } from '../../support/operator.js';
+
+describe('memcached reconciler on the local cluster', function () {
+  this.timeout(180_000);
+
+  let kc: k8s.KubeConfig;
+  let namespace: string;
+  let apps: k8s.AppsV1Api;
+  let core: k8s.CoreV1Api;
+  let policy: k8s.PolicyV1Api;
+  let mcs: Memcacheds;
+  let operator: OperatorProcess | undefined;
+
+  before(async () => {
+    kc = ensureCluster('ha');
+    installCrd();
+    namespace = await createNamespace(kc, 'reconciler', { 'pod-security.kubernetes.io/enforce': 'restricted' });
+    apps = kc.makeApiClient(k8s.AppsV1Api);
+    core = kc.makeApiClient(k8s.CoreV1Api);
+    policy = kc.makeApiClient(k8s.PolicyV1Api);
+    mcs = new Memcacheds(kc, namespace);
+    operator = await startOperator({ args: ['--max-concurrent-reconciles=4'], env: { WATCH_NAMESPACE: namespace } });
+  });
+
+  after(async () => {
+    await operator?.stop();
+    await deleteNamespace(kc, namespace);
+  });
+
+  afterEach(function () {
+    if (this.currentTest?.state === 'failed' && operator) {
+      // The operator's own account of what happened is the best failure message.
+      console.error(operator.output().split('\n').slice(-40).join('\n'));
+    }
+  });
+
+  it('turns the sample into an Available memcached with every replica Ready, under PodSecurity restricted', async () => {
+    kubectl(['apply', '-n', namespace, '-f', '-'], sampleManifest());
+    const mc = await mcs.waitAvailable('memcached-sample');
+    const deployment = await apps.readNamespacedDeployment({ namespace, name: 'memcached-sample' });
+    expect(mc.status?.readyReplicas).to.equal(deployment.spec?.replicas);
+    expect(mc.status?.readyReplicas).to.be.greaterThan(0);
+    expect(mc.status?.nodes).to.have.length(mc.status!.readyReplicas!);
+    expect(condition(mc, 'Degraded')?.status).to.equal('False');
+    expect(condition(mc, 'Available')?.reason).to.equal('AllReplicasReady');
+    expect(mc.metadata.finalizers).to.include('cache.example.com/finalizer');
+
+    // Owned, with controller references, so garbage collection follows the CR.
+    const owner = deployment.metadata?.ownerReferences?.[0];
+    expect(owner).to.include({ kind: 'Memcached', name: 'memcached-sample', controller: true, uid: mc.metadata.uid });
+    const services = await core.listNamespacedService({ namespace });
+    expect(services.items.map((s) => s.metadata?.name).sort()).to.deep.equal(['memcached-sample', 'memcached-sample-headless']);
+    expect(services.items.find((s) => s.metadata?.name === 'memcached-sample-headless')?.spec?.clusterIP).to.equal('None');
+
+    const pod = deployment.spec!.template.spec!;
+    expect(pod.securityContext).to.include({ runAsNonRoot: true });
+    expect(pod.securityContext?.seccompProfile?.type).to.equal('RuntimeDefault');
+    const container = pod.containers[0]!;
+    expect(container.securityContext).to.deep.include({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true });
+    expect(container.securityContext?.capabilities?.drop).to.deep.equal(['ALL']);
+    expect(container.livenessProbe?.tcpSocket).to.not.equal(undefined);
+    expect(container.readinessProbe?.tcpSocket).to.not.equal(undefined);
+
+    const events = await eventually('a Created event', async () => {
+      const list = await kc.makeApiClient(k8s.EventsV1Api).listNamespacedEvent({ namespace });
+      const created = list.items.filter((e) => e.regarding?.name === 'memcached-sample' && e.reason === 'Created');
+      return created.length > 0 ? created : undefined;
+    });
+    expect(events[0]!.type).to.equal('Normal');
+  });
+
+  it('scales with spec.size and reports the new readiness', async () => {
+    await mcs.create('scaled', { size: 2 });
+    await mcs.waitAvailable('scaled');
+    await mcs.patchSpec('scaled', { size: 3 });
+    const mc = await mcs.waitAvailable('scaled');
+    expect(mc.status?.readyReplicas).to.equal(3);
+    const deployment = await apps.readNamespacedDeployment({ namespace, name: 'scaled' });
+    expect(deployment.spec?.replicas).to.equal(3);
+  });
+
+  it('repairs hand-made drift: image, args, ports, labels and replicas', async () => {
+    await mcs.create('drift', { size: 2 });
+    await mcs.waitAvailable('drift');
+    const before = await apps.readNamespacedDeployment({ namespace, name: 'drift' });
+    const container = before.spec!.template.spec!.containers[0]!;
+    const patch = {
+      metadata: { labels: { 'app.kubernetes.io/managed-by': 'someone-else' } },
+      spec: {
+        replicas: 1,
+        template: {
+          spec: {
+            containers: [{ name: container.name, image: 'example.invalid/evil:1', args: ['-p', '1'], ports: [{ containerPort: 1, name: 'memcached' }] }],
+          },
+        },
+      },
+    };
+    await apps.patchNamespacedDeployment(
+      { namespace, name: 'drift', body: patch },
+      k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.StrategicMergePatch),
+    );
+    const repaired = await eventually('the Deployment to be repaired', async () => {
+      const d = await apps.readNamespacedDeployment({ namespace, name: 'drift' });
+      const c = d.spec!.template.spec!.containers[0]!;
+      return c.image === container.image && d.spec?.replicas === 2 ? d : undefined;
+    });
+    const c = repaired.spec!.template.spec!.containers[0]!;
+    expect(c.args).to.deep.equal(container.args);
+    expect(c.ports?.map((p) => p.containerPort)).to.deep.equal(container.ports?.map((p) => p.containerPort));
+    expect(repaired.metadata?.labels?.['app.kubernetes.io/managed-by']).to.equal('memcached-operator');
+  });
+
+  it('recreates a deleted child', async () => {
+    await mcs.create('recreate', { size: 1 });
+    await mcs.waitAvailable('recreate');
+    await core.deleteNamespacedService({ namespace, name: 'recreate-headless' });
+    const svc = await eventually('the headless Service to come back', async () =>
+      core.readNamespacedService({ namespace, name: 'recreate-headless' }).catch(() => undefined),
+    );
+    expect(svc.spec?.clusterIP).to.equal('None');
+  });
+
+  it('deletes its children by garbage collection when the Memcached is deleted', async () => {
+    await mcs.create('doomed', { size: 2 });
+    await mcs.waitAvailable('doomed');
+    await mcs.delete('doomed');
+    await eventually('the Memcached to be gone (finalizer removed)', async () => ((await mcs.get('doomed')) ? undefined : true));
+    await eventually(
+      'the Deployment, Services and PDB to be garbage collected',
+      async () => {
+        const [d, s, p] = await Promise.all([
+          apps.listNamespacedDeployment({ namespace, fieldSelector: 'metadata.name=doomed' }),
+          core.listNamespacedService({ namespace, labelSelector: 'app.kubernetes.io/instance=doomed' }),
+          policy.listNamespacedPodDisruptionBudget({ namespace, fieldSelector: 'metadata.name=doomed' }),
+        ]);
+        return d.items.length + s.items.length + p.items.length === 0 ? true : undefined;
+      },
+      { timeoutMs: 90_000 },
+    );
+  });
+
+  it('writes nothing while idle: resourceVersions stay put for 30 s', async () => {
+    await mcs.create('quiet', { size: 2 });
+    await mcs.waitAvailable('quiet');
+    const versions = async () => {
+      const [mc, d, s, h, p] = await Promise.all([
+        mcs.get('quiet'),
+        apps.readNamespacedDeployment({ namespace, name: 'quiet' }),
+        core.readNamespacedService({ namespace, name: 'quiet' }),
+        core.readNamespacedService({ namespace, name: 'quiet-headless' }),
+        policy.readNamespacedPodDisruptionBudget({ namespace, name: 'quiet' }),
+      ]);
+      return [mc, d, s, h, p].map((o) => `${o?.kind ?? ''}/${o?.metadata?.name}@${o?.metadata?.resourceVersion}`);
+    };
+    // Let the Deployment's own status settle before the observation window.
+    const settled = await eventually('the children to settle', async () => {
+      const first = await versions();
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+      const second = await versions();
+      return first.join() === second.join() ? second : undefined;
+    });
+    // An observation window is the test itself here: nothing may change during it.
+    await new Promise((resolve) => setTimeout(resolve, 30_000));
+    expect(await versions()).to.deep.equal(settled);
+  });
+
+  it('marks an invalid object Degraded with the validator message and leaves it without children', async () => {
+    // The apiserver validates new objects, so an invalid one can only exist
+    // if it was stored before a CRD upgrade. Recreate that: serve a
+    // permissive schema, store the object, restore the real CRD.
+    const permissive = {
+      apiVersion: 'apiextensions.k8s.io/v1',
+      kind: 'CustomResourceDefinition',
+      metadata: { name: 'memcacheds.cache.example.com' },
+      spec: {
+        group: 'cache.example.com',
+        names: { kind: 'Memcached', listKind: 'MemcachedList', plural: 'memcacheds', singular: 'memcached', shortNames: ['mc'] },
+        scope: 'Namespaced',
+        versions: [
+          {
+            name: 'v1alpha1',
+            served: true,
+            storage: true,
+            subresources: { status: {} },
+            schema: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } },
+          },
+        ],
+      },
+    };
+    kubectl(['apply', '--server-side', '--force-conflicts', '-f', '-'], JSON.stringify(permissive));
+    try {
+      await eventually('the permissive schema to accept an invalid object', async () => {
+        await mcs.create('invalid', { threads: 1000, extraArgs: ['-p', '1'] } as never);
+        return true;
+      });
+    } finally {
+      installCrd();
+    }
+    const mc = await eventually('the object to be Degraded with InvalidSpec', async () => {
+      const obj = await mcs.get('invalid');
+      return condition(obj, 'Degraded')?.reason === 'InvalidSpec' ? obj : undefined;
+    });
+    expect(condition(mc, 'Degraded')?.status).to.equal('True');
+    expect(condition(mc, 'Degraded')?.message).to.match(/threads/);
+    expect(condition(mc, 'Available')?.status).to.equal('False');
+    const deployments = await apps.listNamespacedDeployment({ namespace, fieldSelector: 'metadata.name=invalid' });
+    expect(deployments.items).to.have.length(0);
+    expect(operator!.child.exitCode).to.equal(null);
+
+    // Fixing the spec (the real schema is back, so the fix must be valid) heals it.
+    await mcs.patchSpec('invalid', { threads: 2, extraArgs: [] });
+    const healed = await mcs.waitAvailable('invalid');
+    expect(condition(healed, 'Degraded')?.status).to.equal('False');
+  });
+
+  it('converges 100 objects', async () => {
+    const names = Array.from({ length: 100 }, (_, i) => `bulk-${i}`);
+    for (let i = 0; i < names.length; i += 20) {
+      await Promise.all(names.slice(i, i + 20).map((name) => mcs.create(name, { size: 1 })));
+    }
+    await eventually(
+      'all 100 to be Available',
+      async () => {
+        const list = await mcs.list();
+        const ready = list.filter((mc) => mc.metadata.name?.startsWith('bulk-') && condition(mc, 'Available')?.status === 'True');
+        return ready.length === 100 ? ready : undefined;
+      },
+      { timeoutMs: 150_000, intervalMs: 1000 },
+    );
+  });
+});
+
+describe('memcached operator restarts and outages', function () {
+  this.timeout(240_000);
+
+  let kc: k8s.KubeConfig;
+  let namespace: string;
+  let mcs: Memcacheds;
+
+  before(async () => {
+    kc = ensureCluster('ha');
+    installCrd();
+    namespace = await createNamespace(kc, 'restart');
+    mcs = new Memcacheds(kc, namespace);
+  });
+
+  after(async () => {
+    await deleteNamespace(kc, namespace);
+  });
+
+  it('converges without duplicates after being killed mid-reconcile', async () => {
+    const apps = kc.makeApiClient(k8s.AppsV1Api);
+    const names = Array.from({ length: 30 }, (_, i) => `restart-${i}`);
+    await Promise.all(names.map((name) => mcs.create(name, { size: 1 })));
+    const first = await startOperator({ env: { WATCH_NAMESPACE: namespace } });
+    // Kill it as soon as it has written some but (very likely) not all children.
+    await eventually('the first operator to have created some Deployments', async () => {
+      const list = await apps.listNamespacedDeployment({ namespace });
+      return list.items.length > 0 ? true : undefined;
+    });
+    await first.stop('SIGKILL');
+
+    const second = await startOperator({ env: { WATCH_NAMESPACE: namespace } });
+    try {
+      await eventually(
+        'all 30 to be Available after the restart',
+        async () => {
+          const list = await mcs.list();
+          const ready = list.filter((mc) => condition(mc, 'Available')?.status === 'True');
+          return ready.length === names.length ? true : undefined;
+        },
+        { timeoutMs: 120_000, intervalMs: 500 },
+      );
+      const deployments = await apps.listNamespacedDeployment({ namespace });
+      expect(deployments.items.map((d) => d.metadata?.name).sort()).to.deep.equal([...names].sort());
+      const services = await kc.makeApiClient(k8s.CoreV1Api).listNamespacedService({ namespace });
+      expect(services.items).to.have.length(names.length * 2);
+    } finally {
+      await second.stop();
+    }
+  });
+
+  it('survives the apiserver being down for 30 s and converges afterwards without a restart', async () => {
+    const { startApiserver, stopApiserver } = await import('../../support/cluster.js');
+    const operator = await startOperator({ env: { WATCH_NAMESPACE: namespace } });
+    try {
+      await mcs.create('outage', { size: 1 });
+      await mcs.waitAvailable('outage');
+      stopApiserver();
+      try {
+        // The outage itself is the test: the operator must ride it out.
+        await new Promise((resolve) => setTimeout(resolve, 30_000));
+        expect(operator.child.exitCode, 'the operator must not exit during the outage').to.equal(null);
+      } finally {
+        startApiserver();
+      }
+      await mcs.patchSpec('outage', { size: 2 });
+      const mc = await mcs.waitAvailable('outage', 90_000);
+      expect(mc.status?.readyReplicas).to.equal(2);
+      expect(operator.child.exitCode).to.equal(null);
+      const healthz = await fetch(`http://127.0.0.1:${operator.healthPort}/healthz`);
+      expect(healthz.status).to.equal(200);
+    } finally {
+      await operator.stop();
+    }
+  });
+});
