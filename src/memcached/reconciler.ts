@@ -34,6 +34,8 @@ export interface ClusterView {
   warnings(): string[];
   /** Whether this is OpenShift (the config.openshift.io API is served). */
   isOpenShift(): boolean;
+  /** False until nodes and the Infrastructure API are known; sizing waits for it. */
+  hasSynced?(): boolean;
 }
 
 /** Condition reporting a topology that had to be assumed rather than read. */
@@ -110,6 +112,13 @@ export class MemcachedReconciler implements Reconciler {
       return;
     }
     const spec = validation.spec;
+
+    // Sizing from a half-filled node cache (or before the Infrastructure API
+    // was probed) would resize a running cache on every operator restart.
+    if (this.deps.cluster.hasSynced?.() === false) {
+      ctx.log.debug('cluster topology not known yet; requeued');
+      return { requeueAfterMs: 250 };
+    }
 
     const { placement, schedulableNodes: eligibleNodes } = this.placement(spec, ctx);
     const liveDeployment = this.deps.deployments.get(req.namespace, req.name);

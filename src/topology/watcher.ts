@@ -12,6 +12,7 @@ import type winston from 'winston';
 import { ResilientInformer, type ResourceDescriptor } from '../runtime/informer.js';
 import type { ClusterView } from '../memcached/reconciler.js';
 import { realClock, type Clock } from '../runtime/clock.js';
+import { clusterTopology, topologyFromInfrastructure } from './detect.js';
 
 export const INFRASTRUCTURE_RESOURCE: ResourceDescriptor = {
   apiVersion: 'config.openshift.io/v1',
@@ -35,11 +36,15 @@ export function nodeFingerprint(node: k8s.V1Node): string {
   return JSON.stringify([node.metadata?.name, ready, node.spec?.unschedulable ?? false, taints, labels]);
 }
 
-/** Pure: the fields of the Infrastructure object that can change a placement. */
+/**
+ * Pure: what the Infrastructure object says about the topology, warnings
+ * included, so that any change of what detection reads or reports (a value,
+ * or a status that appears, disappears or changes shape) counts as a change.
+ */
 export function infrastructureFingerprint(obj: unknown): string {
   if (obj === undefined) return 'absent';
-  const status = (obj as { status?: Record<string, unknown> } | null)?.status;
-  return JSON.stringify([status?.controlPlaneTopology ?? null, status?.infrastructureTopology ?? null]);
+  const { controlPlane, infrastructure, warnings } = topologyFromInfrastructure(obj);
+  return JSON.stringify([controlPlane, infrastructure, warnings]);
 }
 
 export interface TopologyWatcherOptions {
@@ -67,7 +72,9 @@ export class TopologyWatcher implements ClusterView {
   private readonly custom: k8s.CustomObjectsApi;
   private probeTimer: unknown;
   private stopped = false;
+  private starting: Promise<void> | undefined;
   private lastFingerprint = '';
+  private lastWarnings = '';
 
   constructor(private readonly options: TopologyWatcherOptions) {
     this.logger = options.logger.child({ component: 'topology' });
@@ -88,13 +95,21 @@ export class TopologyWatcher implements ClusterView {
     this.listeners.push(listener);
   }
 
-  /** Resolves once nodes are cached and the Infrastructure API has been probed (and cached, if present). */
-  async start(): Promise<void> {
-    this.nodeInformer.start();
-    await this.probe();
-    await this.nodeInformer.synced;
-    if (this.infraInformer) await this.infraInformer.synced;
-    this.maybeNotify();
+  /**
+   * Resolves once nodes are cached and the Infrastructure API has been probed
+   * (and cached, if present). Idempotent: main.ts starts the watcher early to
+   * pick leader-election timings and the manager starts it again; a second
+   * call must not start a second probe loop (or a second informer).
+   */
+  start(): Promise<void> {
+    this.starting ??= (async () => {
+      this.nodeInformer.start();
+      await this.probe();
+      await this.nodeInformer.synced;
+      if (this.infraInformer) await this.infraInformer.synced;
+      this.maybeNotify();
+    })();
+    return this.starting;
   }
 
   async stop(): Promise<void> {
@@ -132,6 +147,36 @@ export class TopologyWatcher implements ClusterView {
           : [];
       default:
         return [];
+    }
+  }
+
+  /**
+   * One info line with the topology as detected (before any per-object
+   * tolerations or override), and one warning line whenever the reasons it
+   * had to be assumed change: the warnings the reconciler also reports as the
+   * TopologyDetected condition.
+   */
+  private logTopology(first: boolean): void {
+    const { topology, warnings: detectionWarnings } = clusterTopology({
+      infrastructure: this.infrastructure(),
+      nodes: this.nodes(),
+    });
+    const warnings = [...this.warnings(), ...detectionWarnings];
+    this.logger.info(first ? 'cluster topology detected' : 'cluster topology inputs changed; re-reconciling every Memcached', {
+      controlPlane: topology.controlPlane,
+      infrastructure: topology.infrastructure,
+      source: topology.source,
+      schedulableNodes: topology.schedulableNodes,
+      zones: topology.zones,
+      infrastructureApi: this.apiState,
+    });
+    const key = JSON.stringify(warnings);
+    if (key === this.lastWarnings) return;
+    this.lastWarnings = key;
+    if (warnings.length > 0) {
+      this.logger.warn('cluster topology assumed, not read: using a default', { warnings });
+    } else if (!first) {
+      this.logger.info('cluster topology read without problems again');
     }
   }
 
@@ -175,6 +220,9 @@ export class TopologyWatcher implements ClusterView {
       informer.addEventHandlers({ onAdd: changed, onUpdate: changed, onDelete: changed });
       informer.start();
       this.infraInformer = informer;
+      // Events during the initial list are not reported (see maybeNotify);
+      // report the object, or its absence, once the cache holds it.
+      void informer.synced.then(changed);
       return;
     }
     this.probeTimer = this.clock.setTimeout(() => {
@@ -184,6 +232,9 @@ export class TopologyWatcher implements ClusterView {
   }
 
   private maybeNotify(): void {
+    // Nothing is reported while the caches fill: a half-listed node set would
+    // log (and size for) a topology the cluster never had.
+    if (this.stopped || !this.hasSynced()) return;
     const fingerprint = JSON.stringify([
       this.apiState,
       infrastructureFingerprint(this.infrastructure()),
@@ -192,7 +243,7 @@ export class TopologyWatcher implements ClusterView {
     if (fingerprint === this.lastFingerprint) return;
     const first = this.lastFingerprint === '';
     this.lastFingerprint = fingerprint;
-    if (!first) this.logger.info('cluster topology inputs changed; re-reconciling every Memcached');
+    this.logTopology(first);
     for (const listener of this.listeners) {
       try {
         listener();
