@@ -176,11 +176,21 @@ start_cluster() {
   fi
 }
 
+# kubectl wait fails at once ("accessor error") on a CRD whose status has no
+# conditions yet, which is how a just-created CRD looks for a moment: poll.
+wait_crd_established() {
+  local crd=$1 deadline=$((SECONDS + 30))
+  until [ "$(kctl get crd "$crd" -o jsonpath='{.status.conditions[?(@.type=="Established")].status}' 2>/dev/null)" = True ]; do
+    [ $SECONDS -lt $deadline ] || die "CRD $crd was not Established within 30s"
+    sleep 0.2
+  done
+}
+
 install_infrastructure() {
   local cp=$1 infra=$2
   # The real CRD declares format "ip", which the apiserver warns it does not check.
   kctl apply --server-side -f "$bin/../manifests/infrastructures.config.openshift.io.crd.yaml" 2>&1 >/dev/null | { grep -v 'unrecognized format' >&2 || true; }
-  kctl wait --for condition=Established --timeout 30s crd/infrastructures.config.openshift.io >/dev/null
+  wait_crd_established infrastructures.config.openshift.io
   kctl apply --server-side -f - >/dev/null <<EOF
 apiVersion: config.openshift.io/v1
 kind: Infrastructure
