@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+/* global console, process, structuredClone -- a Node.js script */
 // Generates the OLM bundle (registry+v1) from config/manifests, deterministically:
 //
 //   node hack/generate-bundle.js --version 0.1.0 --img quay.io/org/memcached-operator:v0.1.0 \

@@ -14,6 +14,7 @@ IMG ?= $(IMAGE_TAG_BASE):v$(VERSION)
 BUNDLE_IMG ?= $(IMAGE_TAG_BASE)-bundle:v$(VERSION)
 CATALOG_IMG ?= $(IMAGE_TAG_BASE)-catalog:v$(VERSION)
 CONTAINER_TOOL ?= docker
+UNDEPLOY_TIMEOUT ?= 120s
 
 TOOLS_BIN := $(shell test/cluster/build-tools.sh --dir)
 OLM_TOOLS_BIN := $(shell test/cluster/build-olm-tools.sh --dir)
@@ -26,6 +27,9 @@ RENDER = KUBECTL=$(KUBECTL) hack/render.sh
 define require-container-tool
 	@command -v $(CONTAINER_TOOL) >/dev/null 2>&1 || { \
 	  echo "error: no container engine: '$(CONTAINER_TOOL)' is not installed. Install docker or podman (make $@ CONTAINER_TOOL=podman)." >&2; \
+	  exit 1; }
+	@$(CONTAINER_TOOL) info >/dev/null 2>&1 || { \
+	  echo "error: no container engine: '$(CONTAINER_TOOL)' is installed but its engine is not running (or not reachable): start it, or use CONTAINER_TOOL=podman." >&2; \
 	  exit 1; }
 endef
 
@@ -54,7 +58,11 @@ deploy: $(KUBECTL) ## Deploy the operator (IMG) with server-side apply into memc
 	$(RENDER) config/default $(IMG) | $(KUBECTL_APPLY) -f -
 
 .PHONY: undeploy
-undeploy: $(KUBECTL) ## Remove everything make deploy created, the CRD included.
+undeploy: $(KUBECTL) ## Remove every Memcached (while the operator runs), then everything make deploy created.
+	@if $(KUBECTL) get crd memcacheds.cache.example.com >/dev/null 2>&1; then \
+	  $(KUBECTL) delete memcacheds.cache.example.com --all --all-namespaces --wait --timeout=$(UNDEPLOY_TIMEOUT) || { \
+	    echo "error: Memcacheds were not finalized within $(UNDEPLOY_TIMEOUT): is the operator running? (kubectl get memcacheds -A)" >&2; exit 1; }; \
+	fi
 	$(RENDER) config/default $(IMG) | $(KUBECTL) delete --ignore-not-found --wait -f -
 
 .PHONY: build-installer

@@ -25,7 +25,7 @@ export const CRD = 'memcacheds.cache.example.com';
 export function clusterKubeconfig(): string {
   if (inCluster) {
     const kc = process.env.KUBECONFIG ?? path.join(os.homedir(), '.kube', 'config');
-    return kc.split(path.delimiter)[0]!;
+    return kc.split(path.delimiter)[0];
   }
   ensureCluster('ha');
   return localKubeconfig;
@@ -107,7 +107,7 @@ export function serviceAccountKubeconfig(namespace: string, sa: string, dir: str
   const cfg = JSON.parse(k(['config', 'view', '--raw', '--minify', '--flatten', '-o', 'json'])) as {
     clusters: { name: string; cluster: Record<string, unknown> }[];
   };
-  const cluster = cfg.clusters[0]!;
+  const cluster = cfg.clusters[0];
   const file = path.join(dir, `${namespace}-${sa}.kubeconfig`);
   writeFileSync(
     file,

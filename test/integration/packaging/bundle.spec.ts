@@ -20,7 +20,7 @@ const yaml = createRequire(requireHere.resolve('@kubernetes/client-node'))('js-y
   loadAll(text: string): unknown[];
 };
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
+/* eslint-disable @typescript-eslint/no-explicit-any, @typescript-eslint/no-unsafe-assignment, @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-return, @typescript-eslint/no-unsafe-call, @typescript-eslint/no-unsafe-argument -- parsed manifests are checked field by field */
 type Obj = any;
 
 const VERSION = '0.1.0';

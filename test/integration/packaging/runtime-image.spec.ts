@@ -24,7 +24,7 @@ function stages(): Stage[] {
     const line = raw.trim();
     if (line === '' || line.startsWith('#')) continue;
     const from = /^FROM\s+(\S+)(?:\s+AS\s+(\S+))?/i.exec(line);
-    if (from) out.push({ from: from[1]!, name: from[2] ?? '', lines: [] });
+    if (from) out.push({ from: from[1], name: from[2] ?? '', lines: [] });
     else out.at(-1)!.lines.push(line);
   }
   return out;

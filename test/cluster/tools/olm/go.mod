@@ -2,7 +2,11 @@ module memcached-operator/test/cluster/tools/olm
 
 go 1.26.0
 
-require github.com/operator-framework/operator-lifecycle-manager v0.38.0
+require (
+	github.com/operator-framework/api v0.36.0
+	github.com/operator-framework/operator-lifecycle-manager v0.38.0
+	sigs.k8s.io/yaml v1.6.0
+)
 
 require (
 	cel.dev/expr v0.24.0 // indirect
@@ -83,7 +87,6 @@ require (
 	github.com/opencontainers/runtime-spec v1.2.1 // indirect
 	github.com/openshift/api v0.0.0-20221021112143-4226c2167e40 // indirect
 	github.com/openshift/client-go v0.0.0-20220525160904-9e1acff93e4a // indirect
-	github.com/operator-framework/api v0.36.0 // indirect
 	github.com/operator-framework/operator-registry v1.61.0 // indirect
 	github.com/otiai10/copy v1.14.1 // indirect
 	github.com/otiai10/mint v1.6.3 // indirect
@@ -151,5 +154,4 @@ require (
 	sigs.k8s.io/json v0.0.0-20241014173422-cfa47c3a1cc8 // indirect
 	sigs.k8s.io/randfill v1.0.0 // indirect
 	sigs.k8s.io/structured-merge-diff/v6 v6.3.0 // indirect
-	sigs.k8s.io/yaml v1.6.0 // indirect
 )
