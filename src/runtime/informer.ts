@@ -400,8 +400,16 @@ export class ResilientInformer<T extends KubernetesObject> implements EventSourc
 /** Lists through the generic object API, which resolves the resource by discovery and works for core and CRDs alike. */
 export function defaultListFunc<T extends KubernetesObject>(kubeConfig: KubeConfig, resource: ResourceDescriptor, labelSelector?: string): ListFunc<T> {
   let client: KubernetesObjectApi | undefined;
-  return (namespace) => {
+  return async (namespace) => {
     client ??= KubernetesObjectApi.makeApiClient(kubeConfig);
-    return client.list<T>(resource.apiVersion, resource.kind, namespace, undefined, undefined, undefined, undefined, labelSelector);
+    const list = await client.list<T>(resource.apiVersion, resource.kind, namespace, undefined, undefined, undefined, undefined, labelSelector);
+    // A list's items carry no apiVersion/kind (watch events do). Cached objects
+    // must look the same whichever way they arrived, or a compare-before-apply
+    // sees every listed child as different and rewrites it on every restart.
+    for (const item of list.items ?? []) {
+      item.apiVersion ??= resource.apiVersion;
+      item.kind ??= resource.kind;
+    }
+    return list;
   };
 }
