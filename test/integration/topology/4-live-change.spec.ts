@@ -165,4 +165,23 @@ describe('topology: a live change of the Infrastructure status', function () {
     await expectHealthy(op!);
     expect(errorLines(op!, ns)).to.deep.equal([]);
   });
+
+  it('an operator restart changes nothing: the topology is known before anything is sized', async function () {
+    const before = await cluster.deployment(ns, 'cache');
+    const start = Date.now();
+    await op!.stop();
+    op = await startOperator();
+    // Whatever the restarted operator would change, it changes on its first successful reconcile.
+    await eventually('a successful reconcile by the restarted operator', async () => {
+      const res = await fetch(`http://127.0.0.1:${op!.metricsPort}/metrics`);
+      const line = (await res.text()).split('\n').find((l) => l.startsWith('controller_runtime_reconcile_total{') && l.includes('result="success"'));
+      return line !== undefined && Number(line.split(' ').pop()) >= 1 ? true : undefined;
+    });
+    recorder!.check();
+    const changed = recorder!.since(start).filter((o) => o.replicas !== 3 || o.antiAffinity !== 'Required');
+    expect(changed, 'Deployment versions other than 3 replicas Required after the restart').to.deep.equal([]);
+    const after = await cluster.deployment(ns, 'cache');
+    expect(after?.metadata?.generation, 'Deployment generation').to.equal(before?.metadata?.generation);
+    await expectHealthy(op);
+  });
 });
