@@ -31,6 +31,7 @@ import { DEFAULT_TIMINGS, jittered, newIdentity, validateTimings, type Timings }
 import {
   decide,
   leaderHealthProblem,
+  nextAttemptDelay,
   observe,
   renewDeadlinePassed,
   type LeaseRecord,
@@ -142,6 +143,8 @@ export class LeaseElector implements LeaderElector {
   private everHeld = false;
   private lastRenewAt: number | undefined;
   private observation: Observation | undefined;
+  /** From the last 'wait' decision: when the holder's lease expires by our clock. */
+  private expiresInMs: number | undefined;
   private leaseUid: string | undefined;
 
   // Acquire-phase wake-ups (watch-driven fast handover).
@@ -319,7 +322,10 @@ export class LeaseElector implements LeaderElector {
         const result = await this.attempt(stop);
         if (result === 'held') return true;
         if (stop.aborted) return false;
-        await this.waitOrWake(jittered(this.timings.retryPeriodMs, this.timings.jitterFactor, this.random), stop);
+        const expiresInMs = this.expiresInMs;
+        this.expiresInMs = undefined;
+        const retryMs = jittered(this.timings.retryPeriodMs, this.timings.jitterFactor, this.random);
+        await this.waitOrWake(nextAttemptDelay(retryMs, expiresInMs), stop);
       }
     } finally {
       this.acquiring = false;
@@ -404,6 +410,7 @@ export class LeaseElector implements LeaderElector {
       let written: V1Lease;
       switch (action.kind) {
         case 'wait':
+          this.expiresInMs = action.expiresInMs;
           this.log.debug('lease is held by another candidate', {
             lease: this.name,
             holder: action.holder,

@@ -139,6 +139,22 @@ export function decide(input: DecideInput): LeaseAction {
   return { kind: 'wait', holder: rec.holderIdentity, expiresInMs: expiresAt - now };
 }
 
+/** How long after the lease expires (by the local clock) a waiting candidate tries to take it over. */
+export const EXPIRY_MARGIN_MS = 20;
+
+/**
+ * The wait before a waiting candidate's next attempt: the jittered
+ * RetryPeriod, but no later than just after the lease expires. client-go
+ * polls on the RetryPeriod alone, so with jitter 1.2 a takeover can come up to
+ * 2.2 × RetryPeriod after expiry; waking at expiry bounds the failover after a
+ * crash by LeaseDuration plus one round trip. The lease is still only taken
+ * once the local clock says it expired.
+ */
+export function nextAttemptDelay(jitteredRetryMs: number, expiresInMs: number | undefined): number {
+  if (expiresInMs === undefined || !Number.isFinite(expiresInMs)) return jitteredRetryMs;
+  return Math.max(0, Math.min(jitteredRetryMs, expiresInMs + EXPIRY_MARGIN_MS));
+}
+
 /** True when a leader whose last successful renewal started at `lastRenewAt` must step down. */
 export function renewDeadlinePassed(lastRenewAt: number, now: number, timings: Timings): boolean {
   return now - lastRenewAt >= timings.renewDeadlineMs;

@@ -372,7 +372,7 @@ export class ElectionLab {
     ];
     const env: Record<string, string> = { WATCH_NAMESPACE: this.namespace };
     if (this.mode === 'leader-for-life') Object.assign(env, { POD_NAME: name, POD_NAMESPACE: this.namespace });
-    const proc = await startOperator({ kubeconfig, args, env });
+    const proc = await startWithFreePorts({ kubeconfig, args, env });
     const started = proc.logs().find((l) => l.msg === 'starting memcached-operator');
     const candidate: Candidate = {
       name,
@@ -650,6 +650,39 @@ export class ElectionLab {
     return this.candidates
       .map((c) => `--- ${c.name} (${c.identity}) exit=${c.exitCode}\n${c.proc.output().split('\n').slice(-40).join('\n')}`)
       .join('\n');
+  }
+}
+
+/**
+ * startOperator picks its probe ports by binding and releasing them; on a busy
+ * machine another socket can take one in between (EADDRINUSE). Try again then.
+ */
+async function startWithFreePorts(options: Parameters<typeof startOperator>[0]): Promise<OperatorProcess> {
+  for (let attempt = 1; ; attempt++) {
+    const proc = await startOperator({ ...options, waitReady: false });
+    let ready = false;
+    const crashed = proc.exited.then((code) => {
+      if (!ready) throw new Error(`operator exited with ${code} before it was ready:\n${proc.output()}`);
+    });
+    crashed.catch(() => undefined);
+    try {
+      await Promise.race([
+        eventually(
+          'the operator to report ready on /readyz',
+          async () => {
+            const res = await fetch(`http://127.0.0.1:${proc.healthPort}/readyz`).catch(() => undefined);
+            return res?.status === 200 ? true : undefined;
+          },
+          { timeoutMs: 30_000, intervalMs: 50 },
+        ),
+        crashed,
+      ]);
+      ready = true;
+      return proc;
+    } catch (err) {
+      await proc.stop('SIGKILL');
+      if (attempt >= 3 || !proc.output().includes('EADDRINUSE')) throw err;
+    }
   }
 }
 

@@ -70,4 +70,41 @@ describe('leader election (lease) under process faults, on the local cluster', f
     }
     expectNoOverlappingWriters(report);
   });
+
+  it('partition: the cut-off leader stops before its RenewDeadline ends and exits 1; the new one starts only after LeaseDuration', async () => {
+    const report = await measureFailover('partition', 2, {
+      inspect: (lab, r) => {
+        // The apiserver's record: the old leader's last write of any kind came before its deadline.
+        for (const run of r.runs) {
+          const old = lab.candidates.find((c) => c.name === run.oldLeader.name)!;
+          const lastWrite = lab
+            .audit()
+            .filter((w) => w.user === old.user && w.resource !== 'events')
+            .pop();
+          expect(lastWrite, `${old.name} wrote before the cut`).to.not.equal(undefined);
+          expect(lastWrite!.completed).to.be.at.most(run.oldLastLockWriteAt! + T.renewDeadlineMs);
+          expect(old.proc.logs().some((l) => l.msg === 'exiting: leadership lost'), `${old.name} exits because it lost leadership`).to.equal(
+            true,
+          );
+        }
+      },
+    });
+    recordFailoverReport(report);
+    console.log(`      ${summary(report)}`);
+    for (const run of report.runs) {
+      expect(run.oldLeader.exitCode, 'a leader that lost its lease exits non-zero').to.equal(1);
+      expect(run.oldLastLockWriteAt).to.be.a('number');
+      expect(run.oldStoppedLeadingAt, 'the old leader logged the loss').to.be.a('number');
+      // The deadline timer runs from the start of the last successful renewal,
+      // which precedes its completion at the apiserver; 250 ms covers timer
+      // and logging latency.
+      expect(run.oldStoppedLeadingAt! - run.oldLastLockWriteAt!, 'stopped within RenewDeadline of the last renewal').to.be.at.most(
+        T.renewDeadlineMs + 250,
+      );
+      expect(run.takeoverAt - run.oldLastLockWriteAt!, 'takeover only after LeaseDuration').to.be.at.least(T.leaseDurationMs);
+      expect(run.oldStoppedLeadingAt!).to.be.below(run.takeoverAt);
+      expect(run.failoverMs).to.be.at.most(T.leaseDurationMs + T.retryPeriodMs + 1_000 + RECONCILE_SLACK_MS);
+    }
+    expectNoOverlappingWriters(report);
+  });
 });

@@ -3,7 +3,9 @@ import { DEFAULT_TIMINGS, type Timings } from '../../../src/leaderelection/confi
 import {
   decide,
   effectiveLeaseMs,
+  EXPIRY_MARGIN_MS,
   leaderHealthProblem,
+  nextAttemptDelay,
   observe,
   renewDeadlinePassed,
   toMicroTime,
@@ -203,6 +205,19 @@ describe('lease state machine', () => {
       expect(leaderHealthProblem(true, T0, T0 + 35_001, timings, 20_000)).to.match(/not renewed for 35s/);
       expect(leaderHealthProblem(false, T0, T0 + 999_000, timings, 20_000)).to.equal(undefined);
       expect(leaderHealthProblem(true, undefined, T0, timings, 20_000)).to.equal(undefined);
+    });
+  });
+
+  describe('next attempt of a waiting candidate', () => {
+    it('polls on the jittered RetryPeriod while the lease is far from expiry', () => {
+      expect(nextAttemptDelay(2_400, 12_000)).to.equal(2_400);
+      expect(nextAttemptDelay(2_400, undefined)).to.equal(2_400);
+    });
+
+    it('wakes just after expiry when that comes before the next poll', () => {
+      expect(nextAttemptDelay(4_000, 1_000)).to.equal(1_000 + EXPIRY_MARGIN_MS);
+      expect(nextAttemptDelay(4_000, 0)).to.equal(EXPIRY_MARGIN_MS);
+      expect(nextAttemptDelay(4_000, -50)).to.equal(0);
     });
   });
 
