@@ -131,6 +131,10 @@ running_profile() {
 }
 
 stop_cluster() {
+  # The operator `make demo` left running against this cluster.
+  if [ -f "$state/operator.pid" ]; then
+    kill "$(cat "$state/operator.pid")" 2>/dev/null || true
+  fi
   if [ -d "$KWOK_WORKDIR" ] && [ -x "${bin:-}/kwokctl" ]; then
     "$bin/kwokctl" --name "$name" delete cluster >/dev/null 2>&1 || true
   fi
@@ -277,6 +281,9 @@ stop_apiserver() {
   [ -f "$pidfile" ] || die "no running cluster (no $pidfile)"
   pid=$(cat "$pidfile")
   [ -d "/proc/$pid" ] || die "kube-apiserver (pid $pid) is not running"
+  # Never act on a recycled pid: the process must be this cluster's apiserver.
+  tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q "$KWOK_WORKDIR/.*kube-apiserver" ||
+    die "pid $pid in $pidfile is not this cluster's kube-apiserver"
   tr '\0' '\n' <"/proc/$pid/cmdline" >"$state/apiserver.cmdline"
   readlink "/proc/$pid/cwd" >"$state/apiserver.cwd"
   kill "$pid"
@@ -289,7 +296,10 @@ start_apiserver() {
   [ -f "$state/apiserver.cmdline" ] || die "the apiserver was not stopped with stop-apiserver"
   local cmd=()
   mapfile -t cmd <"$state/apiserver.cmdline"
-  (cd "$(cat "$state/apiserver.cwd")" && setsid "${cmd[@]}" >>"$KWOK_WORKDIR/clusters/$name/logs/kube-apiserver.log" 2>&1 & echo $! >"$(apiserver_pidfile)")
+  # exec: the pid recorded is the apiserver's own, not a wrapper subshell's
+  # (whose command line would be this script's).
+  (cd "$(cat "$state/apiserver.cwd")" && exec setsid "${cmd[@]}" >>"$KWOK_WORKDIR/clusters/$name/logs/kube-apiserver.log" 2>&1 </dev/null) &
+  echo $! >"$(apiserver_pidfile)"
   local deadline=$((SECONDS + 60))
   until "$bin/kubectl" --kubeconfig "$kubeconfig" --request-timeout=2s get --raw /readyz >/dev/null 2>&1; do
     [ $SECONDS -lt $deadline ] || die "kube-apiserver did not become ready within 60s"
