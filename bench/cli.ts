@@ -1,0 +1,90 @@
+// make bench / make bench-smoke entry point.
+//
+//   node .build/bench/cli.js [--sizes 1,100,1000] [--smoke] [--operator-cmd '<command>']
+//                            [--out bench/results] [--fresh] [--cpu-prof DIR]
+//                            [--concurrency 4] [--idle-seconds 60] [--churn-seconds 60]
+//                            [--failover-runs 5] [--operator-args '--flag=value ...']
+//                            [--operator-main dist/main.js]
+//
+// The cluster is the one in CLUSTER_STATE_DIR (default .cluster-bench, the
+// benchmark's own); --fresh tears it down and starts it anew.
+import path from 'node:path';
+
+interface Parsed {
+  [key: string]: string | boolean | undefined;
+}
+
+function parse(argv: string[]): Parsed {
+  const out: Parsed = {};
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (!arg.startsWith('--')) throw new Error(`unexpected argument ${arg}`);
+    const eq = arg.indexOf('=');
+    if (eq > 0) out[arg.slice(2, eq)] = arg.slice(eq + 1);
+    else if (['smoke', 'fresh', 'help'].includes(arg.slice(2))) out[arg.slice(2)] = true;
+    else out[arg.slice(2)] = argv[++i];
+  }
+  return out;
+}
+
+const USAGE = `usage: node .build/bench/cli.js [--sizes 1,100,1000] [--smoke] [--operator-cmd '<command>'] [--out bench/results]
+  [--fresh] [--cpu-prof DIR] [--concurrency 4] [--idle-seconds 60] [--churn-seconds 60] [--failover-runs 5] [--operator-args '...'] [--operator-main dist/main.js]
+--operator-cmd runs convergence, idle and footprint against another operator too; {kubeconfig} and {namespace}
+in the command are replaced, and KUBECONFIG / WATCH_NAMESPACE are set in its environment.`;
+
+async function main(): Promise<number> {
+  const a = parse(process.argv.slice(2));
+  if (a.help) {
+    process.stdout.write(USAGE + '\n');
+    return 0;
+  }
+  process.env.CLUSTER_STATE_DIR ??= '.cluster-bench';
+  // Imported only now, so the state directory above is the one they use.
+  const { runBench } = await import('./run.js');
+  const { writeResults } = await import('./report.js');
+  const { repoRoot } = await import('./env.js');
+  const smoke = a.smoke === true;
+  if (typeof a['operator-main'] === 'string') (await import('./operator.js')).setOperatorMain(a['operator-main']);
+  const num = (key: string, full: number, small: number): number => (typeof a[key] === 'string' ? Number(a[key]) : smoke ? small : full);
+  const sizes = (typeof a.sizes === 'string' ? a.sizes : smoke ? '1,5' : '1,100,1000').split(',').map(Number);
+  if (sizes.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`--sizes takes positive integers, got ${String(a.sizes)}`);
+  const log = (msg: string): void => void process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+  const results = await runBench({
+    sizes,
+    smoke,
+    operatorCmd: typeof a['operator-cmd'] === 'string' ? a['operator-cmd'] : undefined,
+    out: path.resolve(repoRoot, typeof a.out === 'string' ? a.out : 'bench/results'),
+    name: smoke ? 'smoke' : 'latest',
+    fresh: a.fresh === true,
+    concurrency: num('concurrency', 4, 4),
+    idleSeconds: num('idle-seconds', 60, 5),
+    backgroundSeconds: num('background-seconds', 30, 5),
+    churnSeconds: num('churn-seconds', 60, 5),
+    failoverRuns: num('failover-runs', 5, 1),
+    cpuProfDir: typeof a['cpu-prof'] === 'string' ? path.resolve(repoRoot, a['cpu-prof']) : undefined,
+    operatorArgs: typeof a['operator-args'] === 'string' ? a['operator-args'].split(/\s+/).filter(Boolean) : [],
+    log,
+  });
+  const dir = path.resolve(repoRoot, typeof a.out === 'string' ? a.out : 'bench/results');
+  const files = writeResults(dir, smoke ? 'smoke' : 'latest', results);
+  log(`wrote ${files.map((f) => path.relative(repoRoot, f)).join(', ')}`);
+  return 0;
+}
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    void import('./children.js').then(({ killAll }) => {
+      killAll();
+      process.exit(130);
+    });
+  });
+}
+
+main().then(
+  (code) => process.exit(code),
+  async (err: unknown) => {
+    (await import('./children.js')).killAll();
+    process.stderr.write(`bench: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  },
+);

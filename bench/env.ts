@@ -1,0 +1,329 @@
+// The benchmark's environment: its own local cluster (CLUSTER_STATE_DIR,
+// .cluster-bench by default), client identities minted for the operator and
+// the floor so the apiserver's audit log tells their writes apart, the
+// apiserver's own request counters, and /proc readings of a process tree.
+import { execFileSync } from 'node:child_process';
+import { randomInt } from 'node:crypto';
+import { availableParallelism } from 'node:os';
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { auditLogPath, clusterStateDir, kubeconfigPath, kubectl, loadKubeConfig, repoRoot, toolsBin, type Profile } from '../test/support/cluster.js';
+
+const clusterScript = path.join(repoRoot, 'test', 'cluster', 'cluster.sh');
+export const usersDir = path.join(clusterStateDir, 'bench-users');
+export const pkiDir = path.join(clusterStateDir, 'kwok', 'clusters', 'memcached-operator', 'pki');
+
+export { auditLogPath, clusterStateDir, kubectl, loadKubeConfig, repoRoot };
+
+function clusterSh(args: string[]): void {
+  execFileSync(clusterScript, args, { stdio: ['ignore', 'ignore', 'inherit'], env: process.env });
+}
+
+/**
+ * Starts the cluster. fresh: tear down whatever ran in this state directory
+ * first. kwokctl picks its ports while other clusters start on the same
+ * machine, so a start that loses a port race is retried from scratch.
+ */
+export function startCluster(profile: Profile, fresh: boolean, log: (msg: string) => void): void {
+  if (fresh) clusterSh(['down']);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      clusterSh(['up', profile]);
+      return;
+    } catch (err) {
+      if (attempt >= 3) throw err;
+      log(`cluster start failed (attempt ${attempt}), retrying from scratch: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
+      clusterSh(['down']);
+    }
+  }
+}
+
+/**
+ * Raises the capacity of the (fake) worker nodes so N objects × replicas fit:
+ * pods (110 by default) and the CPU and memory the pods request (each
+ * memcached pod asks for a share of the 16 cores and 64Gi a kwok node has).
+ */
+export function raiseNodeCapacity(pods: number): void {
+  const names = kubectl(['get', 'nodes', '-l', 'node-role.kubernetes.io/worker', '-o', 'jsonpath={.items[*].metadata.name}']).trim().split(/\s+/).filter(Boolean);
+  const resources = { pods: String(pods), cpu: String(Math.max(16, pods)), memory: `${Math.max(64, Math.ceil(pods / 4))}Gi` };
+  const patch = JSON.stringify({ status: { allocatable: resources, capacity: resources } });
+  for (const name of names) kubectl(['patch', 'node', name, '--subresource=status', '--type=merge', '-p', patch]);
+}
+
+export function applyCrd(file: string): void {
+  kubectl(['apply', '--server-side', '--force-conflicts', '--field-manager=memcached-bench', '-f', file]);
+  kubectl(['wait', '--for', 'condition=Established', '--timeout', '60s', '-f', file]);
+}
+
+/**
+ * A client certificate for user `name` signed by the cluster's CA, bound to
+ * cluster-admin, and a kubeconfig using it. The audit log records the user,
+ * so the operator's writes and the floor's are counted apart from everyone
+ * else's (all other local clients are kwok-admin).
+ */
+export function mintUser(name: string): string {
+  mkdirSync(usersDir, { recursive: true });
+  const key = path.join(usersDir, `${name}.key`);
+  const csr = path.join(usersDir, `${name}.csr`);
+  const crt = path.join(usersDir, `${name}.crt`);
+  const kubeconfig = path.join(usersDir, `${name}.kubeconfig`);
+  if (!existsSync(crt)) {
+    execFileSync('openssl', ['req', '-new', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-subj', `/CN=${name}/O=memcached-bench`, '-out', csr], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      ['x509', '-req', '-in', csr, '-CA', path.join(pkiDir, 'ca.crt'), '-CAkey', path.join(pkiDir, 'ca.key'), '-set_serial', String(randomInt(1, 2 ** 47)), '-days', '7', '-out', crt],
+      { stdio: 'ignore' },
+    );
+  }
+  const server = loadKubeConfig().getCurrentCluster()!.server;
+  writeFileSync(
+    kubeconfig,
+    [
+      'apiVersion: v1',
+      'kind: Config',
+      'clusters:',
+      `- name: bench`,
+      `  cluster: {server: "${server}", certificate-authority: "${path.join(pkiDir, 'ca.crt')}"}`,
+      'users:',
+      `- name: ${name}`,
+      `  user: {client-certificate: "${crt}", client-key: "${key}"}`,
+      'contexts:',
+      `- name: ${name}`,
+      `  context: {cluster: bench, user: ${name}}`,
+      `current-context: ${name}`,
+      '',
+    ].join('\n'),
+  );
+  kubectl(
+    ['apply', '--server-side', '--force-conflicts', '--field-manager=memcached-bench', '-f', '-'],
+    JSON.stringify({
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRoleBinding',
+      metadata: { name: `memcached-bench-${name}` },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'cluster-admin' },
+      subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name }],
+    }),
+  );
+  return kubeconfig;
+}
+
+/** A kubeconfig like `base` whose server is `server` (for a proxy in front of the apiserver). */
+export function kubeconfigWithServer(base: string, server: string, out: string): string {
+  const text = readFileSync(base, 'utf8').replace(/server: "[^"]*"/, `server: "${server}"`);
+  writeFileSync(out, text);
+  return out;
+}
+
+export function apiserverUrl(): URL {
+  return new URL(loadKubeConfig().getCurrentCluster()!.server);
+}
+
+// ------------------------------------------------------------- /metrics --
+
+export interface RequestCounts {
+  total: number;
+  /** "VERB resource[/subresource]" → count. */
+  byVerbResource: Record<string, number>;
+}
+
+/** apiserver_request_total from the apiserver's own /metrics (all clients: 1.36 has no client label). */
+let kubectlBinary: string | undefined;
+
+/** The apiserver's /metrics text (large: kubectl with a big output buffer). */
+export function apiserverMetricsText(): string {
+  kubectlBinary ??= path.join(toolsBin(), 'kubectl');
+  return execFileSync(kubectlBinary, ['--kubeconfig', kubeconfigPath, 'get', '--raw', '/metrics'], { encoding: 'utf8', maxBuffer: 512 * 1024 * 1024 });
+}
+
+export function apiserverRequests(): RequestCounts {
+  const text = apiserverMetricsText();
+  const counts: RequestCounts = { total: 0, byVerbResource: {} };
+  for (const line of text.split('\n')) {
+    if (!line.startsWith('apiserver_request_total{')) continue;
+    const close = line.lastIndexOf('}');
+    const value = Number(line.slice(close + 1).trim());
+    const labels = Object.fromEntries([...line.slice(0, close).matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]));
+    const key = `${labels.verb} ${labels.resource || '-'}${labels.subresource ? '/' + labels.subresource : ''}`;
+    counts.total += value;
+    counts.byVerbResource[key] = (counts.byVerbResource[key] ?? 0) + value;
+  }
+  return counts;
+}
+
+export function diffCounts(after: RequestCounts, before: RequestCounts): RequestCounts {
+  const byVerbResource: Record<string, number> = {};
+  for (const [k, v] of Object.entries(after.byVerbResource)) {
+    const d = v - (before.byVerbResource[k] ?? 0);
+    if (d > 0) byVerbResource[k] = d;
+  }
+  return { total: after.total - before.total, byVerbResource };
+}
+
+// ------------------------------------------------------------ audit log --
+
+export interface AuditWrite {
+  user: string;
+  userAgent: string;
+  verb: string;
+  resource: string;
+  namespace: string;
+  /** requestReceivedTimestamp, ms since the epoch. */
+  at: number;
+  code: number;
+}
+
+/** The audit log's size now: pass it to auditWrites to read only what came after. */
+export function auditMark(): number {
+  return existsSync(auditLogPath) ? fstatSize(auditLogPath) : 0;
+}
+
+function fstatSize(file: string): number {
+  const fd = openSync(file, 'r');
+  try {
+    return fstatSync(fd).size;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Writes recorded in the audit log after byte offset `from` (the policy logs writes only). */
+export function auditWrites(from: number, filter: { user?: string; fromMs?: number; toMs?: number } = {}): AuditWrite[] {
+  if (!existsSync(auditLogPath)) return [];
+  const size = fstatSize(auditLogPath);
+  if (size <= from) return [];
+  const fd = openSync(auditLogPath, 'r');
+  const out: AuditWrite[] = [];
+  try {
+    const chunk = Buffer.alloc(Math.min(size - from, 64 * 1024 * 1024));
+    let offset = from;
+    let rest = '';
+    while (offset < size) {
+      const n = readSync(fd, chunk, 0, Math.min(chunk.length, size - offset), offset);
+      if (n <= 0) break;
+      offset += n;
+      const text = rest + chunk.subarray(0, n).toString('utf8');
+      const lines = text.split('\n');
+      rest = lines.pop() ?? '';
+      for (const line of lines) {
+        const w = parseAudit(line);
+        if (!w) continue;
+        if (filter.user !== undefined && w.user !== filter.user) continue;
+        if (filter.fromMs !== undefined && w.at < filter.fromMs) continue;
+        if (filter.toMs !== undefined && w.at > filter.toMs) continue;
+        out.push(w);
+      }
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return out;
+}
+
+function parseAudit(line: string): AuditWrite | undefined {
+  if (!line.trim()) return undefined;
+  try {
+    const e = JSON.parse(line) as {
+      verb?: string;
+      user?: { username?: string };
+      userAgent?: string;
+      objectRef?: { resource?: string; subresource?: string; namespace?: string };
+      requestReceivedTimestamp?: string;
+      responseStatus?: { code?: number };
+    };
+    return {
+      user: e.user?.username ?? '',
+      userAgent: e.userAgent ?? '',
+      verb: e.verb ?? '',
+      resource: `${e.objectRef?.resource ?? ''}${e.objectRef?.subresource ? '/' + e.objectRef.subresource : ''}`,
+      namespace: e.objectRef?.namespace ?? '',
+      at: Date.parse(e.requestReceivedTimestamp ?? ''),
+      code: e.responseStatus?.code ?? 0,
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+/** "verb resource" → count. */
+export function tally(writes: readonly AuditWrite[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const w of writes) out[`${w.verb} ${w.resource}`] = (out[`${w.verb} ${w.resource}`] ?? 0) + 1;
+  return Object.fromEntries(Object.entries(out).sort(([a], [b]) => (a < b ? -1 : 1)));
+}
+
+// ---------------------------------------------------------------- /proc --
+
+let clockTicks: number | undefined;
+function ticksPerSecond(): number {
+  if (clockTicks === undefined) {
+    try {
+      clockTicks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+    } catch {
+      clockTicks = 100;
+    }
+  }
+  return clockTicks;
+}
+
+function statFields(pid: number): string[] | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // comm may hold spaces and parentheses: fields start after the last ')'.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return undefined;
+  }
+}
+
+/** pid and every descendant (a shell running the operator, and what it started). */
+export function processTree(root: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const fields = statFields(Number(entry));
+    if (!fields) continue;
+    const ppid = Number(fields[1]);
+    children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
+  }
+  const out: number[] = [];
+  const todo = [root];
+  while (todo.length > 0) {
+    const pid = todo.pop()!;
+    out.push(pid);
+    todo.push(...(children.get(pid) ?? []));
+  }
+  return out;
+}
+
+export interface Footprint {
+  rssMB: number;
+  cpuSeconds: number;
+}
+
+/** RSS (VmRSS, /proc/<pid>/status) and user+system CPU seconds (/proc/<pid>/stat) summed over the process tree. */
+export function footprintOf(pid: number): Footprint {
+  let rssKB = 0;
+  let ticks = 0;
+  for (const p of processTree(pid)) {
+    try {
+      const status = readFileSync(`/proc/${p}/status`, 'utf8');
+      rssKB += Number(/^VmRSS:\s+(\d+)/m.exec(status)?.[1] ?? 0);
+    } catch {
+      continue;
+    }
+    const fields = statFields(p);
+    if (fields) ticks += Number(fields[11]) + Number(fields[12]);
+  }
+  return { rssMB: Math.round((rssKB / 1024) * 10) / 10, cpuSeconds: Math.round((ticks / ticksPerSecond()) * 100) / 100 };
+}
+
+export function machine(): { cores: number; memoryMB: number; cpuModel: string; loadAverage: number[] } {
+  const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
+  const meminfo = readFileSync('/proc/meminfo', 'utf8');
+  return {
+    cores: availableParallelism(),
+    memoryMB: Math.round(Number(/^MemTotal:\s+(\d+)/m.exec(meminfo)?.[1] ?? 0) / 1024),
+    cpuModel: /^model name\s*:\s*(.*)$/m.exec(cpuinfo)?.[1]?.trim() ?? 'unknown',
+    loadAverage: readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).map(Number),
+  };
+}

@@ -1,0 +1,161 @@
+// Writes a run's results: JSON (stable keys, read by other tools), a markdown
+// summary, and a hand-written SVG chart (time-to-Available distribution and
+// scale behaviour). No dependencies.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Results } from './run.js';
+
+const fmt = (v: number | null | undefined, unit = ''): string => (v === null || v === undefined ? '–' : `${v}${unit}`);
+
+export function summaryMarkdown(r: Results): string {
+  const lines: string[] = [];
+  lines.push(`# Benchmark results${r.smoke ? ' (smoke)' : ''}`, '');
+  lines.push(
+    `${r.date} · commit \`${r.commit.slice(0, 12)}\` · ${r.machine.cores} cores, ${Math.round(r.machine.memoryMB / 1024)} GiB · load average at start ${r.machine.loadAverage.join(' ')} · ` +
+      `local kwok cluster, ha profile · \`--max-concurrent-reconciles=${r.operator.maxConcurrentReconciles}\` (the floor uses the same) · run took ${Math.round(r.durationSeconds / 60)} min`,
+    '',
+  );
+  lines.push('## Convergence (N objects created at once, until all Available)', '');
+  lines.push('| N | operator | floor | ratio | objects/s | p50 | p90 | p99 | floor p50 / p99 |');
+  lines.push('|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  for (const c of r.convergence) {
+    lines.push(
+      `| ${c.n} | ${c.seconds} s | ${c.floorSeconds} s | **${fmt(c.ratio)}** | ${fmt(c.throughput)} | ${fmt(c.p50Ms, ' ms')} | ${fmt(c.p90Ms, ' ms')} | ${fmt(c.p99Ms, ' ms')} | ${fmt(c.floorP50Ms, ' ms')} / ${fmt(c.floorP99Ms, ' ms')} |`,
+    );
+  }
+  lines.push('', '## API cost per converged object (writes in the audit log, by client)', '');
+  lines.push('| N | operator writes/object | floor writes/object | ratio | all clients, requests/object |');
+  lines.push('|---:|---:|---:|---:|---:|');
+  for (const a of r.apiCost) lines.push(`| ${a.n} | ${a.writesPerObject} | ${a.floorWritesPerObject} | ${fmt(a.ratio)} | ${a.allClientRequestsPerObject} |`);
+  const biggest = r.apiCost[r.apiCost.length - 1];
+  if (biggest) {
+    lines.push('', `Operator writes at N=${biggest.n}: ${Object.entries(biggest.writesByResource).map(([k, v]) => `${k} ${v}`).join(', ')}.`);
+    lines.push(`Floor writes at N=${biggest.n}: ${Object.entries(biggest.floorWritesByResource).map(([k, v]) => `${k} ${v}`).join(', ')}.`);
+  }
+  if (r.idle) {
+    lines.push('', `## Idle (N=${r.idle.n} converged, ${r.idle.windowSeconds} s window)`, '');
+    lines.push(`- Writes by the operator: **${r.idle.writes}** (target 0)${r.idle.writes ? ': ' + Object.entries(r.idle.writesByResource).map(([k, v]) => `${k} ${v}`).join(', ') : ''}.`);
+    lines.push(
+      `- API requests/minute attributable to the operator: **${fmt(r.idle.requestsPerMinute)}** (apiserver_request_total: ${r.idle.requestsPerMinuteAllClients}/min with it running, ${r.idle.requestsPerMinuteWithoutOperator}/min without it).`,
+    );
+  }
+  if (r.churn) {
+    lines.push('', `## Churn (N=${r.churn.n}: ${r.churn.perSecond} spec.size changes per second for ${r.churn.seconds} s)`, '');
+    lines.push(`- ${r.churn.reflected}/${r.churn.changes} changes reached their Deployment; lag p50 ${fmt(r.churn.p50Ms, ' ms')}, p90 ${fmt(r.churn.p90Ms, ' ms')}, p99 ${fmt(r.churn.p99Ms, ' ms')}, max ${fmt(r.churn.maxMs, ' ms')}.`);
+    lines.push(`- A restarted operator on ${r.churn.n} converged objects wrote ${r.churn.restartWrites} times in its first seconds (target 0).`);
+  }
+  lines.push('', '## Footprint (a fresh operator process after converging N objects)', '');
+  lines.push('| N | RSS | CPU seconds |', '|---:|---:|---:|');
+  for (const f of r.footprint) lines.push(`| ${f.n} | ${f.rssMB} MB | ${f.cpuSeconds} s |`);
+  lines.push('', '## Failover (time from the fault until a new leader has written a change)', '');
+  lines.push('| fault | runs | min | median | max |', '|---|---:|---:|---:|---:|');
+  for (const [kind, f] of Object.entries(r.failover)) lines.push(`| ${kind} | ${f.runs} | ${fmt(f.minMs, ' ms')} | ${fmt(f.medianMs, ' ms')} | ${fmt(f.maxMs, ' ms')} |`);
+  for (const o of r.others) {
+    lines.push('', `## Other operator: \`${o.command}\``, '');
+    lines.push('| N | seconds | floor | ratio | p50 | p99 | writes/object |', '|---:|---:|---:|---:|---:|---:|---:|');
+    for (const c of o.convergence) lines.push(`| ${c.n} | ${c.seconds} s | ${c.floorSeconds} s | ${fmt(c.ratio)} | ${fmt(c.p50Ms, ' ms')} | ${fmt(c.p99Ms, ' ms')} | ${c.writesPerObject} |`);
+    if (o.idle) lines.push('', `Idle: ${o.idle.writes} writes, ~${fmt(o.idle.requestsPerMinute)} requests/min. Footprint: ${o.footprint.map((f) => `N=${f.n} ${f.rssMB} MB / ${f.cpuSeconds} s`).join(', ')}.`);
+  }
+  if (r.notes.length > 0) lines.push('', '## Notes', '', ...r.notes.map((n) => `- ${n}`));
+  lines.push('', `![time to Available and scale](${r.smoke ? 'smoke' : 'latest'}.svg)`, '');
+  return lines.join('\n');
+}
+
+const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e'];
+
+function niceMax(v: number): number {
+  if (v <= 0) return 1;
+  const p = 10 ** Math.floor(Math.log10(v));
+  for (const m of [1, 2, 2.5, 5, 10]) if (m * p >= v) return m * p;
+  return 10 * p;
+}
+
+/** Two panels: the CDF of per-object time-to-Available (operator solid, floor dashed) and total convergence time by N. */
+export function chartSvg(r: Results): string {
+  const W = 960;
+  const H = 400;
+  const panelW = 400;
+  const top = 50;
+  const plotH = 280;
+  const out: string[] = [];
+  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`);
+  out.push(`<rect width="${W}" height="${H}" fill="white"/>`);
+  out.push(`<text x="${W / 2}" y="22" text-anchor="middle" font-size="15" font-weight="bold">memcached-operator vs the floor (${esc(r.date.slice(0, 10))}, ${r.machine.cores} cores${r.smoke ? ', smoke' : ''})</text>`);
+
+  // Panel 1: CDF.
+  const x1 = 70;
+  const maxMs = niceMax(Math.max(1, ...r.timeToAvailable.flatMap((t) => [...t.operatorMs, ...t.floorMs])) / 1000) * 1000;
+  const sx = (ms: number): number => x1 + (ms / maxMs) * panelW;
+  const sy = (f: number): number => top + plotH - f * plotH;
+  out.push(`<text x="${x1 + panelW / 2}" y="${top - 10}" text-anchor="middle" font-weight="bold">Time to Available per object (CDF)</text>`);
+  out.push(`<rect x="${x1}" y="${top}" width="${panelW}" height="${plotH}" fill="none" stroke="#999"/>`);
+  for (let i = 0; i <= 4; i++) {
+    const f = i / 4;
+    out.push(`<line x1="${x1}" x2="${x1 + panelW}" y1="${sy(f)}" y2="${sy(f)}" stroke="#eee"/><text x="${x1 - 6}" y="${sy(f) + 4}" text-anchor="end">${Math.round(f * 100)}%</text>`);
+    const ms = (maxMs * i) / 4;
+    out.push(`<text x="${sx(ms)}" y="${top + plotH + 16}" text-anchor="middle">${round1(ms / 1000)} s</text>`);
+  }
+  out.push(`<text x="${x1 + panelW / 2}" y="${top + plotH + 34}" text-anchor="middle">seconds from creation to Available</text>`);
+  r.timeToAvailable.forEach((t, i) => {
+    const color = COLORS[i % COLORS.length];
+    for (const [series, dash] of [
+      [t.operatorMs, ''],
+      [t.floorMs, ' stroke-dasharray="5,3"'],
+    ] as const) {
+      if (series.length === 0) continue;
+      const pts: string[] = [`${sx(0).toFixed(1)},${sy(0).toFixed(1)}`];
+      const step = Math.max(1, Math.floor(series.length / 400));
+      for (let k = 0; k < series.length; k += step) {
+        pts.push(`${sx(series[k]).toFixed(1)},${sy(k / series.length).toFixed(1)}`, `${sx(series[k]).toFixed(1)},${sy((k + 1) / series.length).toFixed(1)}`);
+      }
+      pts.push(`${sx(series[series.length - 1]).toFixed(1)},${sy(1).toFixed(1)}`);
+      out.push(`<polyline fill="none" stroke="${color}" stroke-width="1.8"${dash} points="${pts.join(' ')}"/>`);
+    }
+    const ly = top + 14 + i * 16;
+    out.push(`<line x1="${x1 + panelW - 150}" x2="${x1 + panelW - 130}" y1="${ly + 150}" y2="${ly + 150}" stroke="${color}" stroke-width="2"/><text x="${x1 + panelW - 125}" y="${ly + 154}">N=${t.n}</text>`);
+  });
+  out.push(`<text x="${x1 + panelW - 150}" y="${top + 150}" font-size="11">solid: operator, dashed: floor</text>`);
+
+  // Panel 2: total convergence time by N (grouped bars).
+  const x2 = x1 + panelW + 90;
+  const groups = r.convergence;
+  const maxS = niceMax(Math.max(0.001, ...groups.flatMap((c) => [c.seconds, c.floorSeconds])));
+  const by = (s: number): number => top + plotH - (s / maxS) * plotH;
+  out.push(`<text x="${x2 + panelW / 2}" y="${top - 10}" text-anchor="middle" font-weight="bold">Time until all N are Available</text>`);
+  out.push(`<rect x="${x2}" y="${top}" width="${panelW}" height="${plotH}" fill="none" stroke="#999"/>`);
+  for (let i = 0; i <= 4; i++) {
+    const s = (maxS * i) / 4;
+    out.push(`<line x1="${x2}" x2="${x2 + panelW}" y1="${by(s)}" y2="${by(s)}" stroke="#eee"/><text x="${x2 - 6}" y="${by(s) + 4}" text-anchor="end">${round1(s)} s</text>`);
+  }
+  const gw = panelW / Math.max(1, groups.length);
+  groups.forEach((c, i) => {
+    const gx = x2 + i * gw;
+    const bw = Math.min(40, gw / 3);
+    const ox = gx + gw / 2 - bw - 2;
+    const fx = gx + gw / 2 + 2;
+    out.push(`<rect x="${ox}" y="${by(c.seconds)}" width="${bw}" height="${top + plotH - by(c.seconds)}" fill="#1f77b4"/>`);
+    out.push(`<rect x="${fx}" y="${by(c.floorSeconds)}" width="${bw}" height="${top + plotH - by(c.floorSeconds)}" fill="#aec7e8"/>`);
+    out.push(`<text x="${gx + gw / 2}" y="${top + plotH + 16}" text-anchor="middle">N=${c.n}</text>`);
+    out.push(`<text x="${gx + gw / 2}" y="${Math.min(by(c.seconds), by(c.floorSeconds)) - 6}" text-anchor="middle" font-size="11">×${c.ratio ?? '–'}</text>`);
+    out.push(`<text x="${gx + gw / 2}" y="${top + plotH + 30}" text-anchor="middle" font-size="10">${c.throughput ?? '–'} obj/s</text>`);
+  });
+  out.push(`<rect x="${x2 + 10}" y="${top + 10}" width="12" height="12" fill="#1f77b4"/><text x="${x2 + 27}" y="${top + 20}">operator</text>`);
+  out.push(`<rect x="${x2 + 90}" y="${top + 10}" width="12" height="12" fill="#aec7e8"/><text x="${x2 + 107}" y="${top + 20}">floor (×ratio above)</text>`);
+  out.push(`<text x="${W / 2}" y="${H - 12}" text-anchor="middle" font-size="11" fill="#555">Same cluster, same clock, same concurrency (${r.operator.maxConcurrentReconciles}); shared ${r.machine.cores}-core machine: read ratios, not absolute times.</text>`);
+  out.push('</svg>');
+  return out.join('\n') + '\n';
+}
+
+function round1(v: number): number {
+  return Math.round(v * 10) / 10;
+}
+
+export function writeResults(dir: string, name: string, r: Results): string[] {
+  mkdirSync(dir, { recursive: true });
+  const files = [path.join(dir, `${name}.json`), path.join(dir, `${name}.md`), path.join(dir, `${name}.svg`)];
+  writeFileSync(files[0], JSON.stringify(r, null, 2) + '\n');
+  writeFileSync(files[1], summaryMarkdown(r));
+  writeFileSync(files[2], chartSvg(r));
+  return files;
+}

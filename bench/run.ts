@@ -1,0 +1,639 @@
+// The benchmark run: convergence against a floor measured in the same run,
+// idle cost, API cost, footprint, churn and failover. Benchmarks assert
+// nothing about time; they record.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as k8s from '@kubernetes/client-node';
+import { API_VERSION, GROUP, KIND, PLURAL, VERSION } from '../src/api/types.js';
+import { CRD_RELATIVE_PATH } from '../src/api/validator.js';
+import { track } from './children.js';
+import { getOperatorMain, launchOperator } from './operator.js';
+import {
+  apiserverRequests,
+  applyCrd,
+  auditMark,
+  auditWrites,
+  diffCounts,
+  footprintOf,
+  loadKubeConfig,
+  machine,
+  mintUser,
+  raiseNodeCapacity,
+  repoRoot,
+  startCluster,
+  tally,
+  type Footprint,
+  type RequestCounts,
+} from './env.js';
+import { measureFailoverKind, type FaultKind } from './failover.js';
+import { percentile, ratio, round, spread, type Spread } from './stats.js';
+import { AvailabilityWatch, ReflectionTracker } from './watchers.js';
+
+export interface BenchOptions {
+  sizes: number[];
+  smoke: boolean;
+  /** Another operator to run convergence, idle and footprint against, as a shell command. */
+  operatorCmd?: string;
+  out: string;
+  /** Base name of the result files: latest or smoke. */
+  name: string;
+  fresh: boolean;
+  concurrency: number;
+  idleSeconds: number;
+  backgroundSeconds: number;
+  churnSeconds: number;
+  failoverRuns: number;
+  /** Write a V8 CPU profile of the operator at the largest size into this directory. */
+  cpuProfDir?: string;
+  /** Extra flags for our operator. */
+  operatorArgs: string[];
+  log: (msg: string) => void;
+}
+
+export const OPERATOR_USER = 'bench-operator';
+export const FLOOR_USER = 'bench-floor';
+export const OTHER_USER = 'bench-other';
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+interface Launched {
+  pid: number;
+  stop(): Promise<void>;
+  output(): string;
+}
+
+interface Contender {
+  label: 'operator' | 'floor' | 'other';
+  user: string;
+  /** What "converged" means for it. */
+  mode: 'memcached' | 'deployment';
+  launch(namespace: string, extraEnv?: Record<string, string>): Promise<Launched>;
+}
+
+export interface ConvergenceSample {
+  n: number;
+  complete: boolean;
+  available: number;
+  seconds: number;
+  throughput: number | null;
+  p50Ms: number | null;
+  p90Ms: number | null;
+  p99Ms: number | null;
+  maxMs: number | null;
+  /** Writes by this client (audit log) from the first create until 5 s after the last object was available. */
+  writes: number;
+  writesByResource: Record<string, number>;
+  /** apiserver_request_total over the same span, every client (kube-controller-manager, scheduler, kwok included). */
+  allClientRequests: number;
+  timesMs: number[];
+}
+
+function objectName(i: number): string {
+  return `mc-${String(i).padStart(5, '0')}`;
+}
+
+async function createNamespace(kc: k8s.KubeConfig, name: string): Promise<string> {
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  await core.createNamespace({ body: { metadata: { name, labels: { 'memcached-bench': 'true' } } } });
+  return name;
+}
+
+/** Creates n Memcacheds "at once" (16 requests in flight); returns when each create was sent. */
+async function createObjects(kc: k8s.KubeConfig, namespace: string, n: number, spec: Record<string, unknown>): Promise<Map<string, number>> {
+  const custom = kc.makeApiClient(k8s.CustomObjectsApi);
+  const sentAt = new Map<string, number>();
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < n) {
+      const name = objectName(next++);
+      sentAt.set(name, Date.now());
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await custom.createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: PLURAL, body: { apiVersion: API_VERSION, kind: KIND, metadata: { name }, spec } });
+          break;
+        } catch (err) {
+          if (err instanceof k8s.ApiException && err.code === 409) break;
+          if (attempt >= 5) throw err;
+          await sleep(200 * (attempt + 1));
+        }
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(16, n) }, worker));
+  return sentAt;
+}
+
+async function measureConvergence(
+  kc: k8s.KubeConfig,
+  contender: Contender,
+  namespace: string,
+  n: number,
+  opts: BenchOptions,
+): Promise<ConvergenceSample> {
+  const watch = new AvailabilityWatch(kc, namespace, contender.mode);
+  await watch.start();
+  const mark = auditMark();
+  const before = apiserverRequests();
+  const t0 = Date.now();
+  const sentAt = await createObjects(kc, namespace, n, { size: 3 });
+  const names = [...sentAt.keys()];
+  const timeoutMs = opts.smoke ? 180_000 : 180_000 + 2_000 * n;
+  const complete = await watch.waitFor(names, timeoutMs, (done) => opts.log(`  ${contender.label} N=${n}: ${done}/${n} available after ${Math.round((Date.now() - t0) / 1000)} s`));
+  watch.stop();
+  const settleMs = opts.smoke ? 1_500 : 5_000;
+  const available = names.filter((x) => watch.availableAt.has(x));
+  const tEnd = available.length > 0 ? Math.max(...available.map((x) => watch.availableAt.get(x)!)) : Date.now();
+  await sleep(settleMs);
+  const after = apiserverRequests();
+  const writes = auditWrites(mark, { user: contender.user, fromMs: t0 - 1000, toMs: tEnd + settleMs });
+  // Per object: from creation (creationTimestamp has second precision, so
+  // the later of it and the moment the create was sent) to the watch event
+  // that showed it available.
+  const timesMs = available
+    .map((x) => watch.availableAt.get(x)! - Math.max(sentAt.get(x)!, watch.createdAt.get(x) ?? 0))
+    .sort((a, b) => a - b);
+  const seconds = (complete ? tEnd - t0 : Date.now() - t0) / 1000;
+  return {
+    n,
+    complete,
+    available: available.length,
+    seconds: round(seconds, 2)!,
+    throughput: complete ? round(n / seconds, 2) : null,
+    p50Ms: round(percentile(timesMs, 50)),
+    p90Ms: round(percentile(timesMs, 90)),
+    p99Ms: round(percentile(timesMs, 99)),
+    maxMs: round(timesMs[timesMs.length - 1]),
+    writes: writes.length,
+    writesByResource: tally(writes),
+    allClientRequests: diffCounts(after, before).total,
+    timesMs: timesMs.map((t) => Math.round(t)),
+  };
+}
+
+// ----------------------------------------------------------- contenders --
+
+function operatorContender(kubeconfig: string, opts: BenchOptions): Contender {
+  return {
+    label: 'operator',
+    user: OPERATOR_USER,
+    mode: 'memcached',
+    launch: async (namespace, extraEnv = {}) => {
+      const op = await launchOperator({
+        kubeconfig,
+        args: [`--max-concurrent-reconciles=${opts.concurrency}`, ...opts.operatorArgs],
+        env: { WATCH_NAMESPACE: namespace, ...extraEnv },
+      });
+      return { pid: op.child.pid!, output: () => op.output(), stop: async () => void (await op.stop('SIGTERM')) };
+    },
+  };
+}
+
+function childHandle(child: ChildProcess, group: boolean): Launched {
+  track(child, group);
+  let text = '';
+  child.stdout?.on('data', (c: Buffer) => (text += c.toString()));
+  child.stderr?.on('data', (c: Buffer) => (text += c.toString()));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const signal = (sig: NodeJS.Signals): void => {
+    try {
+      if (group) process.kill(-child.pid!, sig);
+      else child.kill(sig);
+    } catch {
+      // already gone
+    }
+  };
+  return {
+    pid: child.pid!,
+    output: () => text,
+    stop: async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      signal('SIGTERM');
+      const done = await Promise.race([exited.then(() => true), sleep(15_000).then(() => false)]);
+      if (!done) {
+        signal('SIGKILL');
+        await exited;
+      }
+    },
+  };
+}
+
+function floorContender(kubeconfig: string, opts: BenchOptions): Contender {
+  return {
+    label: 'floor',
+    user: FLOOR_USER,
+    mode: 'memcached',
+    launch: async (namespace) => {
+      const child = spawn(process.execPath, [path.join(here, 'floor.js'), '--kubeconfig', kubeconfig, '--namespace', namespace, '--concurrency', String(opts.concurrency)], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      const handle = childHandle(child, false);
+      const deadline = Date.now() + 60_000;
+      while (!handle.output().includes('"ready":true')) {
+        if (child.exitCode !== null) throw new Error(`the floor exited with ${child.exitCode}:\n${handle.output()}`);
+        if (Date.now() > deadline) throw new Error(`the floor did not get ready in 60 s:\n${handle.output()}`);
+        await sleep(50);
+      }
+      return handle;
+    },
+  };
+}
+
+function otherContender(command: string, kubeconfig: string): Contender {
+  return {
+    label: 'other',
+    user: OTHER_USER,
+    mode: 'deployment',
+    launch: async (namespace) => {
+      const child = spawn('sh', ['-c', command.replaceAll('{kubeconfig}', kubeconfig).replaceAll('{namespace}', namespace)], {
+        detached: true,
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, KUBECONFIG: kubeconfig, WATCH_NAMESPACE: namespace },
+      });
+      const handle = childHandle(child, true);
+      // No common readiness endpoint: give it a few seconds to start and sync.
+      await sleep(5_000);
+      if (child.exitCode !== null) throw new Error(`--operator-cmd exited with ${child.exitCode}:\n${handle.output()}`);
+      return handle;
+    },
+  };
+}
+
+// -------------------------------------------------------------- phases --
+
+interface IdleResult {
+  n: number;
+  windowSeconds: number;
+  writes: number;
+  writesByResource: Record<string, number>;
+  requestsPerMinute: number | null;
+  requestsPerMinuteAllClients: number;
+  requestsPerMinuteWithoutOperator: number;
+  byVerbResource: Record<string, number>;
+}
+
+async function rateWindow(seconds: number): Promise<{ counts: RequestCounts; perMinute: number }> {
+  const before = apiserverRequests();
+  await sleep(seconds * 1000);
+  const counts = diffCounts(apiserverRequests(), before);
+  // The scrape itself is one request; leave it out.
+  return { counts, perMinute: round(((counts.total - 1) * 60) / seconds, 1)! };
+}
+
+/** Idle cost of a converged contender; stops it at the end to measure the same cluster without it. */
+async function measureIdle(contender: Contender, running: Launched, n: number, opts: BenchOptions): Promise<IdleResult> {
+  await sleep(opts.smoke ? 1_000 : 5_000);
+  const mark = auditMark();
+  const start = Date.now();
+  const withOp = await rateWindow(opts.idleSeconds);
+  const end = Date.now();
+  await sleep(1_000);
+  const writes = auditWrites(mark, { user: contender.user, fromMs: start, toMs: end });
+  await running.stop();
+  await sleep(opts.smoke ? 1_000 : 3_000);
+  const without = await rateWindow(opts.backgroundSeconds);
+  return {
+    n,
+    windowSeconds: opts.idleSeconds,
+    writes: writes.length,
+    writesByResource: tally(writes),
+    // apiserver_request_total has no client label in 1.36: the operator's
+    // share is the rate with it running less the rate without it.
+    requestsPerMinute: round(Math.max(0, withOp.perMinute - without.perMinute), 1),
+    requestsPerMinuteAllClients: withOp.perMinute,
+    requestsPerMinuteWithoutOperator: without.perMinute,
+    byVerbResource: withOp.counts.byVerbResource,
+  };
+}
+
+interface ChurnResult {
+  n: number;
+  seconds: number;
+  perSecond: number;
+  changes: number;
+  reflected: number;
+  p50Ms: number | null;
+  p90Ms: number | null;
+  p99Ms: number | null;
+  maxMs: number | null;
+  restartWrites: number;
+}
+
+async function measureChurn(kc: k8s.KubeConfig, contender: Contender, namespace: string, n: number, opts: BenchOptions): Promise<ChurnResult> {
+  // A fresh process on converged objects: first count what a restart writes (target 0).
+  const mark = auditMark();
+  const start = Date.now();
+  const running = await contender.launch(namespace);
+  await sleep(opts.smoke ? 3_000 : 10_000);
+  const restartWrites = auditWrites(mark, { user: contender.user, fromMs: start }).length;
+
+  const custom = kc.makeApiClient(k8s.CustomObjectsApi);
+  const tracker = new ReflectionTracker(kc, namespace);
+  await tracker.start();
+  await sleep(500);
+  const perSecond = Math.max(1, Math.ceil(n / 10));
+  const value = new Map<string, number>();
+  let cursor = 0;
+  const inflight = new Set<Promise<void>>();
+  const churnStart = Date.now();
+  for (let tick = 0; tick < opts.churnSeconds; tick++) {
+    const due = churnStart + tick * 1000;
+    if (Date.now() < due) await sleep(due - Date.now());
+    for (let k = 0; k < perSecond; k++) {
+      const name = objectName(cursor++ % n);
+      const size = (value.get(name) ?? 3) === 3 ? 2 : 3;
+      value.set(name, size);
+      const sentAt = Date.now();
+      tracker.sent(name, size, sentAt);
+      const p = custom
+        .patchNamespacedCustomObject(
+          { group: GROUP, version: VERSION, namespace, plural: PLURAL, name, body: { spec: { size } } },
+          k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
+        )
+        .then(
+          () => undefined,
+          (err: unknown) => opts.log(`churn: patch ${name} failed: ${err instanceof Error ? err.message : String(err)}`),
+        );
+      inflight.add(p);
+      void p.finally(() => inflight.delete(p));
+    }
+  }
+  await Promise.all(inflight);
+  const drainDeadline = Date.now() + 60_000;
+  while (tracker.outstanding() > 0 && Date.now() < drainDeadline) await sleep(200);
+  tracker.stop();
+  await running.stop();
+  const lags = tracker.lagsMs;
+  return {
+    n,
+    seconds: opts.churnSeconds,
+    perSecond,
+    changes: tracker.changes,
+    reflected: lags.length,
+    p50Ms: round(percentile(lags, 50)),
+    p90Ms: round(percentile(lags, 90)),
+    p99Ms: round(percentile(lags, 99)),
+    maxMs: round(lags.length ? Math.max(...lags) : undefined),
+    restartWrites,
+  };
+}
+
+type FailoverResult = Spread & { runs: number; samplesMs: number[]; source: string; error?: string };
+
+type Measure = (kind: FaultKind, runs: number) => Promise<number[]>;
+
+/**
+ * test/support/failover.ts (the leader-election suite's fault harness) when it
+ * is built next to us and exports measureFailover(kind, runs); undefined otherwise.
+ */
+async function sharedFailover(log: (m: string) => void): Promise<Measure | undefined> {
+  const shared = path.join(here, '..', 'test', 'support', 'failover.js');
+  if (!existsSync(shared)) return undefined;
+  try {
+    const mod = (await import(shared)) as { measureFailover?: (kind: FaultKind, runs: number) => Promise<unknown> };
+    const fn = mod.measureFailover;
+    if (typeof fn !== 'function') return undefined;
+    return async (kind, runs) => {
+      const out = (await fn(kind, runs)) as { runs?: Array<{ failoverMs?: unknown }> };
+      if (!Array.isArray(out?.runs)) throw new Error('measureFailover returned no runs');
+      return out.runs.map((r) => Number(r.failoverMs));
+    };
+  } catch (err) {
+    log(`failover: test/support/failover.js could not be loaded: ${firstLine(err)}`);
+    return undefined;
+  }
+}
+
+function firstLine(err: unknown): string {
+  return (err instanceof Error ? err.message : String(err)).split('\n')[0].slice(0, 300);
+}
+
+// ---------------------------------------------------------------- run --
+
+export interface Results {
+  schema: 1;
+  date: string;
+  commit: string;
+  machine: ReturnType<typeof machine>;
+  smoke: boolean;
+  profile: 'ha';
+  operator: { command: string; maxConcurrentReconciles: number };
+  convergence: Array<{
+    n: number;
+    seconds: number;
+    floorSeconds: number;
+    ratio: number | null;
+    p50Ms: number | null;
+    p90Ms: number | null;
+    p99Ms: number | null;
+    maxMs: number | null;
+    throughput: number | null;
+    floorThroughput: number | null;
+    floorP50Ms: number | null;
+    floorP90Ms: number | null;
+    floorP99Ms: number | null;
+    complete: boolean;
+  }>;
+  apiCost: Array<{
+    n: number;
+    writesPerObject: number;
+    floorWritesPerObject: number;
+    ratio: number | null;
+    allClientRequestsPerObject: number;
+    floorAllClientRequestsPerObject: number;
+    writesByResource: Record<string, number>;
+    floorWritesByResource: Record<string, number>;
+  }>;
+  idle: IdleResult;
+  footprint: Array<{ n: number; rssMB: number; cpuSeconds: number }>;
+  churn: ChurnResult | null;
+  failover: Record<FaultKind, FailoverResult>;
+  timeToAvailable: Array<{ n: number; operatorMs: number[]; floorMs: number[] }>;
+  others: Array<{
+    command: string;
+    convergence: Array<{ n: number; seconds: number; floorSeconds: number; ratio: number | null; p50Ms: number | null; p90Ms: number | null; p99Ms: number | null; complete: boolean; writesPerObject: number }>;
+    idle: IdleResult | null;
+    footprint: Array<{ n: number; rssMB: number; cpuSeconds: number }>;
+  }>;
+  notes: string[];
+  durationSeconds: number;
+}
+
+function gitCommit(): string {
+  try {
+    const sha = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: repoRoot, encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src'], { cwd: repoRoot, encoding: 'utf8' }).trim();
+    return dirty ? `${sha}+dirty-src` : sha;
+  } catch {
+    return 'unknown';
+  }
+}
+
+export async function runBench(opts: BenchOptions): Promise<Results> {
+  const started = Date.now();
+  const log = opts.log;
+  const notes: string[] = [];
+  if (!existsSync(getOperatorMain())) throw new Error(`${getOperatorMain()} is missing: run make build first`);
+
+  log(`cluster: ${opts.fresh ? 'fresh' : 'reusing'} ha profile in ${process.env.CLUSTER_STATE_DIR ?? '.cluster'}`);
+  startCluster('ha', opts.fresh, log);
+  const maxN = Math.max(...opts.sizes);
+  if (maxN * 3 > 60) raiseNodeCapacity(maxN * 4 + 500);
+  applyCrd(path.join(repoRoot, CRD_RELATIVE_PATH));
+  const operatorKubeconfig = mintUser(OPERATOR_USER);
+  const floorKubeconfig = mintUser(FLOOR_USER);
+  const otherKubeconfig = opts.operatorCmd ? mintUser(OTHER_USER) : undefined;
+  const kc = loadKubeConfig();
+  const run = Date.now().toString(36);
+  const ns = (who: string, n: number): string => `bench-${run}-${who}-${n}`;
+
+  const operator = operatorContender(operatorKubeconfig, opts);
+  const floor = floorContender(floorKubeconfig, opts);
+  const results: Results = {
+    schema: 1,
+    date: new Date().toISOString(),
+    commit: gitCommit(),
+    machine: machine(),
+    smoke: opts.smoke,
+    profile: 'ha',
+    operator: { command: `node ${path.relative(repoRoot, getOperatorMain())} --max-concurrent-reconciles=${opts.concurrency} ${opts.operatorArgs.join(' ')}`.trim(), maxConcurrentReconciles: opts.concurrency },
+    convergence: [],
+    apiCost: [],
+    idle: undefined as unknown as IdleResult,
+    footprint: [],
+    churn: null,
+    failover: {} as Record<FaultKind, FailoverResult>,
+    timeToAvailable: [],
+    others: [],
+    notes,
+    durationSeconds: 0,
+  };
+
+  // Footprint of a contender that has just converged N objects (N=0: started on an empty namespace).
+  const footprintAfter = (l: Launched, n: number): { n: number } & Footprint => ({ n, ...footprintOf(l.pid) });
+
+  // Another operator first: it may watch every namespace, so it runs while only its own objects exist.
+  if (opts.operatorCmd) {
+    const other = otherContender(opts.operatorCmd, otherKubeconfig!);
+    const entry: Results['others'][number] = { command: opts.operatorCmd, convergence: [], idle: null, footprint: [] };
+    results.others.push(entry);
+    const ns0 = await createNamespace(kc, ns('other', 0));
+    const idle0 = await other.launch(ns0);
+    await sleep(5_000);
+    entry.footprint.push(footprintAfter(idle0, 0));
+    await idle0.stop();
+    for (const n of opts.sizes) {
+      const namespace = await createNamespace(kc, ns('other', n));
+      const launched = await other.launch(namespace);
+      log(`other operator: converging N=${n}`);
+      const sample = await measureConvergence(kc, other, namespace, n, opts);
+      await sleep(opts.smoke ? 1_000 : 5_000);
+      entry.footprint.push(footprintAfter(launched, n));
+      entry.convergence.push({ n, seconds: sample.seconds, floorSeconds: 0, ratio: null, p50Ms: sample.p50Ms, p90Ms: sample.p90Ms, p99Ms: sample.p99Ms, complete: sample.complete, writesPerObject: round(sample.writes / n, 2)! });
+      if (n === maxN) entry.idle = await measureIdle(other, launched, n, opts);
+      else await launched.stop();
+    }
+  }
+
+  // N=0 footprint.
+  {
+    const namespace = await createNamespace(kc, ns('op', 0));
+    const launched = await operator.launch(namespace);
+    await sleep(opts.smoke ? 2_000 : 10_000);
+    results.footprint.push(footprintAfter(launched, 0));
+    await launched.stop();
+  }
+
+  for (const n of opts.sizes) {
+    // The floor first, then the operator, each on its own fresh namespace.
+    const floorNs = await createNamespace(kc, ns('floor', n));
+    const floorProc = await floor.launch(floorNs);
+    log(`floor: converging N=${n}`);
+    const floorSample = await measureConvergence(kc, floor, floorNs, n, opts);
+    await floorProc.stop();
+    log(`floor: N=${n} in ${floorSample.seconds} s (p50 ${floorSample.p50Ms} ms, p99 ${floorSample.p99Ms} ms, ${floorSample.writes} writes)`);
+
+    const opNs = await createNamespace(kc, ns('op', n));
+    const profiling = opts.cpuProfDir !== undefined && n === maxN;
+    if (profiling) mkdirSync(opts.cpuProfDir!, { recursive: true });
+    const launched = await operator.launch(opNs, profiling ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${opts.cpuProfDir}` } : {});
+    await sleep(opts.smoke ? 500 : 2_000);
+    log(`operator: converging N=${n}`);
+    const sample = await measureConvergence(kc, operator, opNs, n, opts);
+    log(`operator: N=${n} in ${sample.seconds} s (p50 ${sample.p50Ms} ms, p99 ${sample.p99Ms} ms, ${sample.writes} writes); ratio ${ratio(sample.seconds, floorSample.seconds)}`);
+    if (!sample.complete) notes.push(`operator N=${n}: only ${sample.available}/${n} Available before the deadline`);
+    if (!floorSample.complete) notes.push(`floor N=${n}: only ${floorSample.available}/${n} Available before the deadline`);
+    await sleep(opts.smoke ? 1_000 : 5_000);
+    results.footprint.push(footprintAfter(launched, n));
+    results.convergence.push({
+      n,
+      seconds: sample.seconds,
+      floorSeconds: floorSample.seconds,
+      ratio: ratio(sample.seconds, floorSample.seconds),
+      p50Ms: sample.p50Ms,
+      p90Ms: sample.p90Ms,
+      p99Ms: sample.p99Ms,
+      maxMs: sample.maxMs,
+      throughput: sample.throughput,
+      floorThroughput: floorSample.throughput,
+      floorP50Ms: floorSample.p50Ms,
+      floorP90Ms: floorSample.p90Ms,
+      floorP99Ms: floorSample.p99Ms,
+      complete: sample.complete && floorSample.complete,
+    });
+    results.apiCost.push({
+      n,
+      writesPerObject: round(sample.writes / n, 2)!,
+      floorWritesPerObject: round(floorSample.writes / n, 2)!,
+      ratio: ratio(sample.writes, floorSample.writes),
+      allClientRequestsPerObject: round(sample.allClientRequests / n, 1)!,
+      floorAllClientRequestsPerObject: round(floorSample.allClientRequests / n, 1)!,
+      writesByResource: sample.writesByResource,
+      floorWritesByResource: floorSample.writesByResource,
+    });
+    results.timeToAvailable.push({ n, operatorMs: sample.timesMs, floorMs: floorSample.timesMs });
+    for (const o of results.others) {
+      const c = o.convergence.find((x) => x.n === n);
+      if (c) {
+        c.floorSeconds = floorSample.seconds;
+        c.ratio = ratio(c.seconds, floorSample.seconds);
+      }
+    }
+
+    if (n === maxN) {
+      log(`idle: ${opts.idleSeconds} s with N=${n} converged, then ${opts.backgroundSeconds} s without the operator`);
+      results.idle = await measureIdle(operator, launched, n, opts);
+      log(`idle: ${results.idle.writes} writes, ~${results.idle.requestsPerMinute} requests/min by the operator (${results.idle.requestsPerMinuteAllClients} all clients, ${results.idle.requestsPerMinuteWithoutOperator} without it)`);
+      log(`churn: ${opts.churnSeconds} s, ${Math.ceil(n / 10)} changes/s`);
+      results.churn = await measureChurn(kc, operator, opNs, n, opts);
+      log(`churn: ${results.churn.reflected}/${results.churn.changes} reflected, p50 ${results.churn.p50Ms} ms, p99 ${results.churn.p99Ms} ms; restart wrote ${results.churn.restartWrites}`);
+    } else {
+      await launched.stop();
+    }
+  }
+
+  const shared = await sharedFailover(log);
+  const ours: Measure = (kind, runs) => measureFailoverKind(kind, runs, { kc, operatorKubeconfig, log });
+  for (const kind of ['sigkill', 'sigterm', 'partition'] as FaultKind[]) {
+    log(`failover: ${kind} × ${opts.failoverRuns}`);
+    const attempts: Array<[string, Measure]> = [...(shared ? [['test/support/failover.ts', shared] as [string, Measure]] : []), ['bench/failover.ts', ours]];
+    const errors: string[] = [];
+    for (const [source, measure] of attempts) {
+      try {
+        const samples = await measure(kind, opts.failoverRuns);
+        results.failover[kind] = { ...spread(samples), runs: samples.length, samplesMs: samples, source };
+        log(`failover ${kind} (${source}): ${samples.join(', ')} ms`);
+        break;
+      } catch (err) {
+        errors.push(`${source}: ${firstLine(err)}`);
+        log(`failover ${kind} with ${source} failed: ${firstLine(err)}`);
+      }
+    }
+    if (errors.length > 0) notes.push(`failover ${kind}: ${errors.join('; ')}`);
+    results.failover[kind] ??= { ...spread([]), runs: 0, samplesMs: [], source: 'none', error: errors.join('; ') };
+  }
+  results.durationSeconds = Math.round((Date.now() - started) / 1000);
+  return results;
+}

@@ -1,0 +1,108 @@
+// The benchmark harness's smoke size, run as CI runs it: proves that the
+// harness works end to end and that its results keep their stable keys.
+// It asserts shapes and sane values, never timing thresholds: benchmarks
+// measure, they do not judge (the machines are shared and noisy).
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { expect } from 'chai';
+import { repoRoot } from '../support/cluster.js';
+
+const run = promisify(execFile);
+
+interface Smoke {
+  convergence: Array<Record<string, unknown>>;
+  idle: Record<string, unknown>;
+  footprint: Array<Record<string, unknown>>;
+  failover: Record<string, Record<string, unknown>>;
+  apiCost: Array<Record<string, unknown>>;
+  churn: Record<string, unknown>;
+  date: string;
+  commit: string;
+  machine: { cores: number; memoryMB: number };
+  timeToAvailable: Array<{ n: number; operatorMs: number[]; floorMs: number[] }>;
+}
+
+const isNonNegative = (v: unknown): boolean => typeof v === 'number' && Number.isFinite(v) && v >= 0;
+
+describe('benchmark harness (smoke size)', function () {
+  this.timeout(600_000);
+  let out: string;
+  let results: Smoke;
+  let stderr = '';
+
+  before(async () => {
+    out = mkdtempSync(path.join(tmpdir(), 'bench-smoke-'));
+    // The smoke run uses whatever cluster the suite runs on (CLUSTER_STATE_DIR, else .cluster).
+    const env = { ...process.env, CLUSTER_STATE_DIR: process.env.CLUSTER_STATE_DIR ?? '.cluster' };
+    try {
+      const res = await run(process.execPath, [path.join(repoRoot, '.build', 'bench', 'cli.js'), '--smoke', '--out', out], {
+        cwd: repoRoot,
+        env,
+        maxBuffer: 64 * 1024 * 1024,
+      });
+      stderr = res.stderr;
+    } catch (err) {
+      const e = err as { stderr?: string; message: string };
+      throw new Error(`the smoke run failed: ${e.message}\n${e.stderr ?? ''}`);
+    }
+    results = JSON.parse(readFileSync(path.join(out, 'smoke.json'), 'utf8')) as Smoke;
+  });
+
+  after(() => {
+    if (out) rmSync(out, { recursive: true, force: true });
+  });
+
+  it('writes the JSON, the summary and the chart under the smoke name', () => {
+    expect(readFileSync(path.join(out, 'smoke.md'), 'utf8')).to.match(/^# Benchmark results \(smoke\)/);
+    const svg = readFileSync(path.join(out, 'smoke.svg'), 'utf8');
+    expect(svg).to.match(/^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/);
+    expect(svg.trim()).to.match(/<\/svg>$/);
+  });
+
+  it('reports convergence for N=1 and N=5 against the floor, with the stable keys', () => {
+    expect(results.convergence.map((c) => c.n)).to.deep.equal([1, 5]);
+    for (const c of results.convergence) {
+      expect(c).to.include.all.keys('n', 'seconds', 'floorSeconds', 'ratio', 'p50Ms', 'p90Ms', 'p99Ms');
+      expect(c.complete, `N=${String(c.n)} did not converge:\n${stderr}`).to.equal(true);
+      for (const key of ['seconds', 'floorSeconds', 'ratio', 'p50Ms', 'p90Ms', 'p99Ms']) expect(isNonNegative(c[key]), `${key} of N=${String(c.n)}`).to.equal(true);
+      expect(Number(c.p50Ms)).to.be.at.most(Number(c.p90Ms));
+      expect(Number(c.p90Ms)).to.be.at.most(Number(c.p99Ms));
+    }
+    expect(results.timeToAvailable.find((t) => t.n === 5)?.operatorMs).to.have.length(5);
+  });
+
+  it('counts API writes per object: the floor makes exactly Deployment, two Services, PDB and status', () => {
+    for (const a of results.apiCost) {
+      expect(a.floorWritesPerObject).to.equal(5);
+      expect(a.writesPerObject).to.be.at.least(5);
+    }
+  });
+
+  it('reports idle cost, footprint, churn and failover with the stable keys', () => {
+    expect(results.idle).to.include.all.keys('writes', 'requestsPerMinute');
+    expect(isNonNegative(results.idle.writes)).to.equal(true);
+    expect(results.footprint.map((f) => f.n)).to.deep.equal([0, 1, 5]);
+    for (const f of results.footprint) {
+      expect(f.rssMB).to.be.greaterThan(10);
+      expect(isNonNegative(f.cpuSeconds)).to.equal(true);
+    }
+    expect(results.churn.changes).to.be.greaterThan(0);
+    expect(results.churn.reflected).to.equal(results.churn.changes);
+    expect(results.failover).to.have.all.keys('sigkill', 'sigterm', 'partition');
+    for (const [kind, f] of Object.entries(results.failover)) {
+      expect(f, kind).to.include.all.keys('minMs', 'medianMs', 'maxMs');
+      expect(f.runs, `${kind}: ${String(f.error)}`).to.equal(1);
+      expect((f.minMs as number) > 0 && (f.minMs as number) <= (f.maxMs as number), kind).to.equal(true);
+    }
+  });
+
+  it('records when, on what and on which commit it ran', () => {
+    expect(Date.parse(results.date)).to.be.greaterThan(0);
+    expect(results.commit).to.match(/^[0-9a-f]{40}/);
+    expect(results.machine.cores).to.be.greaterThan(0);
+    expect(results.machine.memoryMB).to.be.greaterThan(0);
+  });
+});
