@@ -288,7 +288,11 @@ stop_apiserver() {
   readlink "/proc/$pid/cwd" >"$state/apiserver.cwd"
   kill "$pid"
   for _ in $(seq 1 100); do [ -d "/proc/$pid" ] || break; sleep 0.1; done
-  [ -d "/proc/$pid" ] && kill -9 "$pid"
+  if [ -d "/proc/$pid" ]; then
+    kill -9 "$pid"
+    # Until it is gone its port is taken, and start-apiserver would fail to bind.
+    for _ in $(seq 1 50); do [ -d "/proc/$pid" ] || break; sleep 0.1; done
+  fi
   log "kube-apiserver stopped"
 }
 
