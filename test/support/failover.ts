@@ -686,6 +686,11 @@ async function startWithFreePorts(options: Parameters<typeof startOperator>[0]):
   }
 }
 
+/** Waits until the candidate's process has exited (its exit code is then set). */
+export async function eventuallyExited(c: Candidate, timeoutMs: number): Promise<void> {
+  await eventually(`${c.name} to exit`, () => (c.exitCode !== undefined ? true : undefined), { timeoutMs, intervalMs: 50 });
+}
+
 /** The time (ms) of the first log line of `c` whose msg matches. */
 export function logTime(c: Candidate, msg: string | RegExp): number | undefined {
   const line = c.proc.logs().find((l) => (typeof msg === 'string' ? l.msg === msg : msg.test(String(l.msg))));
