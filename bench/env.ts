@@ -50,6 +50,19 @@ export function raiseNodeCapacity(pods: number): void {
   for (const name of names) kubectl(['patch', 'node', name, '--subresource=status', '--type=merge', '-p', patch]);
 }
 
+/**
+ * Adds a /16 of Service ClusterIPs (a ServiceCIDR, GA since Kubernetes 1.33):
+ * the local cluster's default range is a /24, and every Memcached has a
+ * ClusterIP Service, so N=1000 for both the operator and the floor would run
+ * out after ~250 objects (creates fail with 500 "range is full").
+ */
+export function extendServiceCidr(): void {
+  kubectl(
+    ['apply', '--server-side', '--force-conflicts', '--field-manager=memcached-bench', '-f', '-'],
+    JSON.stringify({ apiVersion: 'networking.k8s.io/v1', kind: 'ServiceCIDR', metadata: { name: 'memcached-bench' }, spec: { cidrs: ['10.96.0.0/16'] } }),
+  );
+}
+
 export function applyCrd(file: string): void {
   kubectl(['apply', '--server-side', '--force-conflicts', '--field-manager=memcached-bench', '-f', file]);
   kubectl(['wait', '--for', 'condition=Established', '--timeout', '60s', '-f', file]);

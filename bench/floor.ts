@@ -5,7 +5,8 @@
 //   Deployment, Service, headless Service, PodDisruptionBudget (where the
 //   placement has one), then one status write once the Deployment reports
 //   every replica ready — the operator's Available signal.
-// No finalizer, no Events, no intermediate status, no compare-before-apply.
+// No finalizer, no Events, no intermediate status, no compare-before-apply;
+// an object's children are applied in parallel (they are independent).
 // Concurrency: --concurrency workers over a de-duplicating queue, the same
 // bound as the operator's --max-concurrent-reconciles.
 //
@@ -91,11 +92,11 @@ async function main(): Promise<void> {
     const placement = placementFor(spec, detected.topology, eligible.length, countZones(eligible));
     const deployment = withDesiredHash(buildDeployment(mc, spec, placement, { defaultImage: DEFAULT_MEMCACHED_IMAGE }));
     if (!applied.has(name)) {
-      await writer.apply(deployment, signal);
-      await writer.apply(withDesiredHash(buildService(mc, spec)), signal);
-      await writer.apply(withDesiredHash(buildHeadlessService(mc, spec)), signal);
+      // The children do not depend on one another: one round trip, not four.
       const pdb = buildPodDisruptionBudget(mc, placement);
-      if (pdb) await writer.apply(withDesiredHash(pdb), signal);
+      const children: k8s.KubernetesObject[] = [deployment, withDesiredHash(buildService(mc, spec)), withDesiredHash(buildHeadlessService(mc, spec))];
+      if (pdb) children.push(withDesiredHash(pdb));
+      await Promise.all(children.map((child) => writer.apply(child, signal)));
       applied.add(name);
     }
     const live = deployments.get(name, namespace);

@@ -47,6 +47,14 @@ export function summaryMarkdown(r: Results): string {
   lines.push('', '## Footprint (a fresh operator process after converging N objects)', '');
   lines.push('| N | RSS | CPU seconds |', '|---:|---:|---:|');
   for (const f of r.footprint) lines.push(`| ${f.n} | ${f.rssMB} MB | ${f.cpuSeconds} s |`);
+  if (r.operatorStats?.length) {
+    lines.push('', '## Where the operator spends its time (its own /metrics after converging N)', '');
+    lines.push('| N | reconciles | per object | errors | queue adds | mean queue wait | mean reconcile | event-loop lag p99 |');
+    lines.push('|---:|---:|---:|---:|---:|---:|---:|---:|');
+    for (const s of r.operatorStats) {
+      lines.push(`| ${s.n} | ${s.reconciles} | ${round1(s.reconciles / s.n)} | ${s.reconcileErrors} | ${s.queueAdds} | ${fmt(s.meanQueueWaitMs, ' ms')} | ${fmt(s.meanReconcileMs, ' ms')} | ${fmt(s.eventLoopLagP99Ms, ' ms')} |`);
+    }
+  }
   lines.push('', '## Failover (time from the fault until a new leader has written a change)', '');
   lines.push('| fault | runs | min | median | max |', '|---|---:|---:|---:|---:|');
   for (const [kind, f] of Object.entries(r.failover)) lines.push(`| ${kind} | ${f.runs} | ${fmt(f.minMs, ' ms')} | ${fmt(f.medianMs, ' ms')} | ${fmt(f.maxMs, ' ms')} |`);

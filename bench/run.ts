@@ -20,6 +20,7 @@ import {
   loadKubeConfig,
   machine,
   mintUser,
+  extendServiceCidr,
   raiseNodeCapacity,
   repoRoot,
   startCluster,
@@ -61,6 +62,8 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 
 interface Launched {
   pid: number;
+  /** Prometheus endpoint of the process, when it has one we know of. */
+  metricsUrl?: string;
   stop(): Promise<void>;
   output(): string;
 }
@@ -186,7 +189,12 @@ function operatorContender(kubeconfig: string, opts: BenchOptions): Contender {
         args: [`--max-concurrent-reconciles=${opts.concurrency}`, ...opts.operatorArgs],
         env: { WATCH_NAMESPACE: namespace, ...extraEnv },
       });
-      return { pid: op.child.pid!, output: () => op.output(), stop: async () => void (await op.stop('SIGTERM')) };
+      return {
+        pid: op.child.pid!,
+        metricsUrl: `http://127.0.0.1:${op.metricsPort}/metrics`,
+        output: () => op.output(),
+        stop: async () => void (await op.stop('SIGTERM')),
+      };
     },
   };
 }
@@ -258,6 +266,45 @@ function otherContender(command: string, kubeconfig: string): Contender {
       if (child.exitCode !== null) throw new Error(`--operator-cmd exited with ${child.exitCode}:\n${handle.output()}`);
       return handle;
     },
+  };
+}
+
+/** Where the operator's time went, from its own /metrics (cumulative since the process started). */
+export interface OperatorStats {
+  reconciles: number;
+  reconcileErrors: number;
+  queueAdds: number;
+  /** Mean time a key waited in the work queue before a worker took it. */
+  meanQueueWaitMs: number | null;
+  /** Mean time a worker spent on one reconcile (API round trips included). */
+  meanReconcileMs: number | null;
+  eventLoopLagP99Ms: number | null;
+}
+
+async function scrapeOperator(url: string | undefined): Promise<OperatorStats | null> {
+  if (!url) return null;
+  const text = await fetch(url)
+    .then((r) => r.text())
+    .catch(() => '');
+  if (!text) return null;
+  const sum = (name: string): number => {
+    let total = 0;
+    for (const line of text.split('\n')) {
+      if (line.startsWith(name + '{') || line.startsWith(name + ' ')) total += Number(line.slice(line.lastIndexOf(' ') + 1)) || 0;
+    }
+    return total;
+  };
+  const mean = (base: string): number | null => {
+    const count = sum(`${base}_count`);
+    return count > 0 ? round((sum(`${base}_sum`) / count) * 1000, 1) : null;
+  };
+  return {
+    reconciles: sum('controller_runtime_reconcile_total'),
+    reconcileErrors: sum('controller_runtime_reconcile_errors_total'),
+    queueAdds: sum('workqueue_adds_total'),
+    meanQueueWaitMs: mean('workqueue_queue_duration_seconds'),
+    meanReconcileMs: mean('controller_runtime_reconcile_time_seconds'),
+    eventLoopLagP99Ms: text.includes('nodejs_eventloop_lag_p99_seconds') ? round(sum('nodejs_eventloop_lag_p99_seconds') * 1000, 1) : null,
   };
 }
 
@@ -448,6 +495,8 @@ export interface Results {
   }>;
   idle: IdleResult;
   footprint: Array<{ n: number; rssMB: number; cpuSeconds: number }>;
+  /** The operator's own metrics after converging each N: queue wait vs reconcile time. */
+  operatorStats: Array<{ n: number } & OperatorStats>;
   churn: ChurnResult | null;
   failover: Record<FaultKind, FailoverResult>;
   timeToAvailable: Array<{ n: number; operatorMs: number[]; floorMs: number[] }>;
@@ -481,6 +530,9 @@ export async function runBench(opts: BenchOptions): Promise<Results> {
   startCluster('ha', opts.fresh, log);
   const maxN = Math.max(...opts.sizes);
   if (maxN * 3 > 60) raiseNodeCapacity(maxN * 4 + 500);
+  // Each contender's objects need a ClusterIP each; all sizes stay in the cluster.
+  const clusterIps = opts.sizes.reduce((a, b) => a + b, 0) * (opts.operatorCmd ? 3 : 2);
+  if (clusterIps > 150) extendServiceCidr();
   applyCrd(path.join(repoRoot, CRD_RELATIVE_PATH));
   const operatorKubeconfig = mintUser(OPERATOR_USER);
   const floorKubeconfig = mintUser(FLOOR_USER);
@@ -503,6 +555,7 @@ export async function runBench(opts: BenchOptions): Promise<Results> {
     apiCost: [],
     idle: undefined as unknown as IdleResult,
     footprint: [],
+    operatorStats: [],
     churn: null,
     failover: {} as Record<FaultKind, FailoverResult>,
     timeToAvailable: [],
@@ -565,6 +618,8 @@ export async function runBench(opts: BenchOptions): Promise<Results> {
     log(`operator: N=${n} in ${sample.seconds} s (p50 ${sample.p50Ms} ms, p99 ${sample.p99Ms} ms, ${sample.writes} writes); ratio ${ratio(sample.seconds, floorSample.seconds)}`);
     if (!sample.complete) notes.push(`operator N=${n}: only ${sample.available}/${n} Available before the deadline`);
     if (!floorSample.complete) notes.push(`floor N=${n}: only ${floorSample.available}/${n} Available before the deadline`);
+    const stats = await scrapeOperator(launched.metricsUrl);
+    if (stats) results.operatorStats.push({ n, ...stats });
     await sleep(opts.smoke ? 1_000 : 5_000);
     results.footprint.push(footprintAfter(launched, n));
     results.convergence.push({

@@ -79,6 +79,13 @@ function isReady(pod: k8s.V1Pod): boolean {
   return !pod.metadata?.deletionTimestamp && !!pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
 }
 
+/** Waits for every promise; rejects with the first failure once all have settled. */
+async function allSettledOrThrow(promises: Promise<unknown>[]): Promise<void> {
+  const results = await Promise.allSettled(promises);
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+}
+
 function conditionStatus(mc: Memcached, type: string): string | undefined {
   return mc.status?.conditions?.find((c) => c.type === type)?.status;
 }
@@ -131,19 +138,27 @@ export class MemcachedReconciler implements Reconciler {
     const deployment = withDesiredHash(
       buildDeployment(mc, spec, applied, { defaultImage: this.deps.defaultImage, ...(runAsUser !== undefined ? { runAsUser } : {}) }),
     );
-    await this.ensure(deployment, liveDeployment, ctx);
-    await this.ensure(withDesiredHash(buildService(mc, spec)), this.deps.services.get(req.namespace, deployment.metadata!.name!), ctx);
+    const service = withDesiredHash(buildService(mc, spec));
     const headless = withDesiredHash(buildHeadlessService(mc, spec));
-    await this.ensure(headless, this.deps.services.get(req.namespace, headless.metadata!.name!), ctx);
-
     const pdb = buildPodDisruptionBudget(mc, applied);
     const livePdb = this.deps.pdbs.get(req.namespace, req.name);
-    if (pdb) {
-      await this.ensure(withDesiredHash(pdb), livePdb, ctx);
-    } else if (livePdb && isOwnedBy(livePdb, mc)) {
-      await this.deps.writer.delete(livePdb, ctx.signal);
-      ctx.log.info('deleted PodDisruptionBudget; the placement no longer wants one', { profile: applied.profile });
-    }
+    // The children do not depend on one another, so they are written
+    // concurrently: one API round trip per reconcile instead of four (the
+    // benchmark found reconciles waiting on sequential writes at N=1000).
+    // Every write is attempted; the first failure fails the reconcile.
+    await allSettledOrThrow([
+      this.ensure(deployment, liveDeployment, ctx),
+      this.ensure(service, this.deps.services.get(req.namespace, service.metadata.name!), ctx),
+      this.ensure(headless, this.deps.services.get(req.namespace, headless.metadata.name!), ctx),
+      (async () => {
+        if (pdb) {
+          await this.ensure(withDesiredHash(pdb), livePdb, ctx);
+        } else if (livePdb && isOwnedBy(livePdb, mc)) {
+          await this.deps.writer.delete(livePdb, ctx.signal);
+          ctx.log.info('deleted PodDisruptionBudget; the placement no longer wants one', { profile: applied.profile });
+        }
+      })(),
+    ]);
 
     this.recordTransitions(mc, liveDeployment, deployment, applied);
 
