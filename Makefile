@@ -62,8 +62,12 @@ test-unit: build-test ## Unit tests: pure logic, no cluster.
 test-cluster: build-test ## Prove the local cluster is a real one.
 	$(MOCHA) --timeout 180000 '.build/test/cluster/**/*.spec.js'
 
+.PHONY: test-integration
+test-integration: build build-test ## Integration suites on the local cluster: reconciler, topology, leader election, packaging, bench smoke.
+	$(MOCHA) --timeout 600000 '.build/test/integration/**/*.spec.js'
+
 .PHONY: test
-test: lint test-unit test-cluster ## Run every suite (lint, unit, cluster, integration, e2e).
+test: lint test-unit test-cluster test-integration ## Run every suite (lint, unit, cluster, integration, e2e).
 
 ##@ Try it
 
