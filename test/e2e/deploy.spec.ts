@@ -90,7 +90,12 @@ const paths: InstallPath[] = [
       if (built.status !== 0) return built;
       return kRun(['apply', '--server-side', '-f', path.join(repoRoot, 'dist', 'install.yaml')]);
     },
-    uninstall: () => kRun(['delete', '--ignore-not-found', '--wait', '-f', path.join(repoRoot, 'dist', 'install.yaml')]),
+    uninstall: () => {
+      // As docs/install.md says: Memcacheds first, while the operator runs, then the rest.
+      const crs = kRun(['delete', 'memcacheds.cache.example.com', '--all', '--all-namespaces', '--wait', '--timeout=120s']);
+      if (crs.status !== 0) return crs;
+      return kRun(['delete', '--ignore-not-found', '--wait', '-f', path.join(repoRoot, 'dist', 'install.yaml')]);
+    },
   },
 ];
 
@@ -146,9 +151,10 @@ for (const p of paths) {
       // Leader election happened in the operator's own namespace.
       const leases = k(['get', 'leases', '-n', OPERATOR_NAMESPACE, '-o', 'name']);
       expect(leases).to.contain('memcached-operator-lock');
+      // Deleted while the operator runs, which removes its finalizer.
+      k(['delete', 'memcached', 'memcached-sample', '-n', sampleNamespace, '--wait', '--timeout=120s']);
       await operator?.stop();
       operator = undefined;
-      k(['delete', 'memcached', 'memcached-sample', '-n', sampleNamespace, '--wait', '--timeout=60s']);
     });
 
     it('removing it leaves nothing behind', async () => {

@@ -148,7 +148,7 @@ describe('install with OLM (the real olm operator, out of cluster)', function ()
 
         operator = await runOperatorAs(operatorNs, SA, { watchNamespace: annotation });
         await sampleBecomesAvailable(sampleNs, () => operator?.output() ?? '');
-        k(['delete', 'memcached', 'memcached-sample', '-n', sampleNs, '--wait', '--timeout=60s']);
+        k(['delete', 'memcached', 'memcached-sample', '-n', sampleNs, '--wait', '--timeout=120s']);
       } finally {
         await operator?.stop();
         kRun(['delete', 'csv', CSV_NAME, '-n', operatorNs, '--wait', '--timeout=60s']);
