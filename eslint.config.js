@@ -3,7 +3,7 @@ import eslint from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', '.build/', 'node_modules/', 'bundle/', '.cluster/', 'bench/results/'] },
+  { ignores: ['dist/', '.build*/', '.bench*/', 'node_modules/', 'bundle/', '.cluster*/', 'bench/results/'] },
   eslint.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

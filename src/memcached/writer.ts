@@ -59,7 +59,7 @@ export class ApiClusterWriter implements ClusterWriter {
         apiVersion: 'v1',
         kind: 'DeleteOptions',
         preconditions: { uid: obj.metadata?.uid },
-      } as k8s.V1DeleteOptions);
+      });
     } catch (err) {
       if (err instanceof k8s.ApiException && err.code === 404) return;
       throw err;

@@ -62,7 +62,7 @@ describe('memcached reconciler on the local cluster', function () {
     const pod = deployment.spec!.template.spec!;
     expect(pod.securityContext).to.include({ runAsNonRoot: true });
     expect(pod.securityContext?.seccompProfile?.type).to.equal('RuntimeDefault');
-    const container = pod.containers[0]!;
+    const container = pod.containers[0];
     expect(container.securityContext).to.deep.include({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true });
     expect(container.securityContext?.capabilities?.drop).to.deep.equal(['ALL']);
     expect(container.livenessProbe?.tcpSocket).to.not.equal(undefined);
@@ -73,7 +73,7 @@ describe('memcached reconciler on the local cluster', function () {
       const created = list.items.filter((e) => e.regarding?.name === 'memcached-sample' && e.reason === 'Created');
       return created.length > 0 ? created : undefined;
     });
-    expect(events[0]!.type).to.equal('Normal');
+    expect(events[0].type).to.equal('Normal');
   });
 
   it('scales with spec.size and reports the new readiness', async () => {
@@ -90,7 +90,7 @@ describe('memcached reconciler on the local cluster', function () {
     await mcs.create('drift', { size: 2 });
     await mcs.waitAvailable('drift');
     const before = await apps.readNamespacedDeployment({ namespace, name: 'drift' });
-    const container = before.spec!.template.spec!.containers[0]!;
+    const container = before.spec!.template.spec!.containers[0];
     // A hand edit of fields the operator owns: a JSON patch, as `kubectl edit` would do.
     const patch = [
       { op: 'replace', path: '/metadata/labels/app.kubernetes.io~1managed-by', value: 'someone-else' },
@@ -105,10 +105,10 @@ describe('memcached reconciler on the local cluster', function () {
     );
     const repaired = await eventually('the Deployment to be repaired', async () => {
       const d = await apps.readNamespacedDeployment({ namespace, name: 'drift' });
-      const c = d.spec!.template.spec!.containers[0]!;
+      const c = d.spec!.template.spec!.containers[0];
       return c.image === container.image && d.spec?.replicas === 2 ? d : undefined;
     });
-    const c = repaired.spec!.template.spec!.containers[0]!;
+    const c = repaired.spec!.template.spec!.containers[0];
     expect(c.args).to.deep.equal(container.args);
     expect(c.ports?.map((p) => [p.name, p.containerPort])).to.deep.equal(container.ports?.map((p) => [p.name, p.containerPort]));
     expect(repaired.metadata?.labels?.['app.kubernetes.io/managed-by']).to.equal('memcached-operator');
@@ -194,7 +194,7 @@ describe('memcached reconciler on the local cluster', function () {
     kubectl(['apply', '--server-side', '--force-conflicts', '-f', '-'], JSON.stringify(permissive));
     try {
       await eventually('the permissive schema to accept an invalid object', async () => {
-        await mcs.create('invalid', { threads: 1000, extraArgs: ['-p', '1'] } as never);
+        await mcs.create('invalid', { threads: 1000, extraArgs: ['-p', '1'] });
         return true;
       });
     } finally {
