@@ -5,6 +5,8 @@
 // leadership is lost or shutdown aborts the reconcile, nothing more is sent.
 import * as k8s from '@kubernetes/client-node';
 import { API_VERSION, GROUP, PLURAL, VERSION, type Memcached, type MemcachedStatus } from '../api/types.js';
+import { realClock } from '../leaderelection/clock.js';
+import { callWithTimeout } from '../leaderelection/support.js';
 
 export const FIELD_MANAGER = 'memcached-operator';
 /** Which operator instance last wrote a child; kept out of the desired-state comparison. */
@@ -29,7 +31,23 @@ function check(signal: AbortSignal): void {
   if (signal.aborted) throw new AbortedError();
 }
 
-const mergePatch = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
+/**
+ * No single write may hang a worker: a request that neither answers nor
+ * fails (a half-open connection) is abandoned after this long and the
+ * reconcile is retried with backoff.
+ */
+export const WRITE_TIMEOUT_MS = 30_000;
+
+function bounded<T>(what: string, signal: AbortSignal, fn: (options: k8s.ConfigurationOptions) => Promise<T>): Promise<T> {
+  check(signal);
+  return callWithTimeout(realClock, WRITE_TIMEOUT_MS, what, fn, signal);
+}
+
+const mergePatchHeader = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
+/** Merge-patch content type plus the per-call abort middleware. */
+function mergePatch(options: k8s.ConfigurationOptions): k8s.ConfigurationOptions {
+  return { ...options, middleware: [...(mergePatchHeader.middleware ?? []), ...(options.middleware ?? [])], middlewareMergeStrategy: 'append' };
+}
 
 export class ApiClusterWriter implements ClusterWriter {
   private readonly objects: k8s.KubernetesObjectApi;
@@ -44,22 +62,22 @@ export class ApiClusterWriter implements ClusterWriter {
   }
 
   async apply<T extends k8s.KubernetesObject>(obj: T, signal: AbortSignal): Promise<T> {
-    check(signal);
     const stamped: T = {
       ...obj,
       metadata: { ...obj.metadata, annotations: { ...obj.metadata?.annotations, [LAST_WRITER_ANNOTATION]: this.identity } },
     };
-    return this.objects.patch(stamped, undefined, undefined, FIELD_MANAGER, true, k8s.PatchStrategy.ServerSideApply);
+    return bounded(`apply ${obj.kind} ${obj.metadata?.name}`, signal, () =>
+      this.objects.patch(stamped, undefined, undefined, FIELD_MANAGER, true, k8s.PatchStrategy.ServerSideApply),
+    );
   }
 
   async delete(obj: k8s.KubernetesObject, signal: AbortSignal): Promise<void> {
-    check(signal);
     try {
-      await this.objects.delete(obj, undefined, undefined, undefined, undefined, 'Background', {
+      await bounded(`delete ${obj.kind} ${obj.metadata?.name}`, signal, () => this.objects.delete(obj, undefined, undefined, undefined, undefined, 'Background', {
         apiVersion: 'v1',
         kind: 'DeleteOptions',
         preconditions: { uid: obj.metadata?.uid },
-      });
+      }));
     } catch (err) {
       if (err instanceof k8s.ApiException && err.code === 404) return;
       throw err;
@@ -67,8 +85,7 @@ export class ApiClusterWriter implements ClusterWriter {
   }
 
   async patchStatus(mc: Memcached, status: MemcachedStatus, signal: AbortSignal): Promise<void> {
-    check(signal);
-    await this.custom.patchNamespacedCustomObjectStatus(
+    await bounded(`status of ${mc.metadata.name}`, signal, (options) => this.custom.patchNamespacedCustomObjectStatus(
       {
         group: GROUP,
         version: VERSION,
@@ -79,13 +96,12 @@ export class ApiClusterWriter implements ClusterWriter {
         body: { status },
         fieldManager: FIELD_MANAGER,
       },
-      mergePatch,
-    );
+      mergePatch(options),
+    ));
   }
 
   async setFinalizers(mc: Memcached, finalizers: string[], signal: AbortSignal): Promise<Memcached> {
-    check(signal);
-    const updated: unknown = await this.custom.patchNamespacedCustomObject(
+    const updated: unknown = await bounded(`finalizers of ${mc.metadata.name}`, signal, (options) => this.custom.patchNamespacedCustomObject(
       {
         group: GROUP,
         version: VERSION,
@@ -96,8 +112,8 @@ export class ApiClusterWriter implements ClusterWriter {
         body: { apiVersion: API_VERSION, metadata: { finalizers, resourceVersion: mc.metadata.resourceVersion } },
         fieldManager: FIELD_MANAGER,
       },
-      mergePatch,
-    );
+      mergePatch(options),
+    ));
     return updated as Memcached;
   }
 }
