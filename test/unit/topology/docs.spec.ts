@@ -144,6 +144,21 @@ describe('topology: docs/topology.md sizing table', () => {
   }
 });
 
+describe('topology: the README carries the same sizing table', () => {
+  it('README.md has the table of docs/topology.md, unchanged', () => {
+    const docPath = findDoc();
+    const readme = readFileSync(docPath.replace(/docs\/topology\.md$/, 'README.md'), 'utf8');
+    const doc = readFileSync(docPath, 'utf8');
+    const table = (text: string) => {
+      const start = text.indexOf(START);
+      const end = text.indexOf(END);
+      if (start < 0 || end < start) throw new Error('the sizing table markers are missing');
+      return text.slice(start, end);
+    };
+    expect(table(readme)).to.equal(table(doc));
+  });
+});
+
 describe('topology: the sizing table parser', () => {
   const doc = (table: string) => `intro\n${START} -->\n${table}\n${END}\nafter`;
 
