@@ -36,6 +36,20 @@ export function leaderForLifeBackoff(attempt: number, random: () => number = Mat
   return jittered(base, LEADER_FOR_LIFE_JITTER, random);
 }
 
+/**
+ * The backoff step for the wait after `action` (`attempt` is the step the
+ * loop would use next). leader.Become keeps doubling up to 16 s whatever
+ * happened; after this candidate deleted the owner Pod (and the lock), or
+ * while the owner Pod is already gone and only garbage collection of the lock
+ * is pending, the lock is about to be free, so the wait restarts from the
+ * short end instead of sitting out a full 16 s.
+ */
+export function backoffStepAfter(action: LockAction, attempt: number): number {
+  if (action.kind === 'delete-pod' || action.kind === 'delete-pod-and-lock') return 0;
+  if (action.kind === 'wait' && action.reason.startsWith('owner Pod is gone')) return Math.min(attempt, 2);
+  return attempt;
+}
+
 /** What the candidate knows about the lock and its owner. */
 export interface LockOwnerState {
   /** Whether the ConfigMap lock exists. */
@@ -294,6 +308,7 @@ export class LeaderForLife implements LeaderElector {
             this.log.info('not the leader; waiting', { lock: this.lockName, reason: action.reason });
             break;
         }
+        attempt = backoffStepAfter(action, attempt);
       } catch (err) {
         if (stop.aborted) return false;
         this.log.warn('leader-for-life attempt failed; retrying', { lock: this.lockName, error: errorMessage(err) });

@@ -636,13 +636,39 @@ export class ElectionLab {
     this.thawKwok();
     await Promise.all(this.candidates.map((c) => c.proc.stop('SIGKILL')));
     await Promise.all(this.candidates.map((c) => c.proxy?.cut()));
+    // Stand-in Pods go at once (grace 0): with their node gone no kubelet would confirm a graceful delete.
+    await this.core.deleteCollectionNamespacedPod({ namespace: this.namespace, gracePeriodSeconds: 0 }).catch(() => undefined);
     for (const node of this.nodes) await this.core.deleteNode({ name: node }).catch(() => undefined);
+    // With every operator gone nobody removes the Memcacheds' finalizer; do it, or the namespace never goes.
+    await this.dropFinalizers().catch(() => undefined);
     try {
       kubectl(['delete', 'clusterrolebinding', `le-${this.namespace}`, '--ignore-not-found']);
     } catch {
       // best effort
     }
     await deleteNamespace(this.kc, this.namespace);
+  }
+
+  private async dropFinalizers(): Promise<void> {
+    const list = (await this.custom.listNamespacedCustomObject({
+      group: 'cache.example.com',
+      version: 'v1alpha1',
+      namespace: this.namespace,
+      plural: 'memcacheds',
+    })) as { items?: Array<{ metadata?: { name?: string } }> };
+    for (const item of list.items ?? []) {
+      await this.custom.patchNamespacedCustomObject(
+        {
+          group: 'cache.example.com',
+          version: 'v1alpha1',
+          namespace: this.namespace,
+          plural: 'memcacheds',
+          name: item.metadata!.name!,
+          body: { metadata: { finalizers: null } },
+        },
+        k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
+      );
+    }
   }
 
   /** Every candidate's output, for a failing test's message. */
@@ -770,6 +796,7 @@ export async function measureFailover(kind: FailoverKind, runs: number, options:
       await lab.setSize(mc, size);
       const next = await lab.waitForLeader({ not: [old], timeoutMs: 90_000 });
       await lab.waitForDeployment(mc, size, 90_000);
+      lab.thawKwok(); // new nodes (for replacement candidates) need kwok again
       if (kind === 'sigterm' || kind === 'partition' || kind === 'apiserver-outage') {
         await eventually(`${old.name} to exit`, () => (old.exitCode !== undefined ? true : undefined), { timeoutMs: 30_000 });
       }

@@ -6,6 +6,7 @@ import {
   LEADER_FOR_LIFE_MAX_BACKOFF_MS,
   LeaderForLife,
   LeaderForLifeOutOfClusterError,
+  backoffStepAfter,
   decideLockOwner,
   isNodeReady,
   leaderForLifeBackoff,
@@ -167,6 +168,25 @@ describe('leader-for-life', () => {
     it('stays bounded for huge attempt counts', () => {
       expect(leaderForLifeBackoff(10_000, () => 0.999999)).to.be.below(16_000 * 1.2);
       expect(leaderForLifeBackoff(-3, () => 0)).to.equal(1000);
+    });
+  });
+
+  describe('backoffStepAfter', () => {
+    it('keeps doubling while the lock is held by a live Pod, or was just created by someone else', () => {
+      expect(backoffStepAfter({ kind: 'wait', reason: 'lock is held by a running Pod' }, 5)).to.equal(5);
+      expect(backoffStepAfter({ kind: 'create' }, 3)).to.equal(3);
+    });
+
+    it('starts again from 1 s after deleting the owner Pod (and the lock): the lock is about to be free', () => {
+      expect(backoffStepAfter({ kind: 'delete-pod', reason: 'owner Pod failed with reason Evicted' }, 6)).to.equal(0);
+      expect(backoffStepAfter({ kind: 'delete-pod-and-lock', reason: "owner Pod's node n is NotReady" }, 6)).to.equal(0);
+    });
+
+    it('polls at most every ~4 s while only garbage collection of the lock is pending', () => {
+      const gone = decideLockOwner({ lockExists: true, lockOwnerUid: 'old', myPodUid: 'me' });
+      expect(gone.kind).to.equal('wait');
+      expect(backoffStepAfter(gone, 7)).to.equal(2);
+      expect(backoffStepAfter(gone, 1)).to.equal(1);
     });
   });
 
