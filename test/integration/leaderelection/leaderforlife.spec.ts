@@ -17,7 +17,7 @@ const TAKEOVER_BOUND_MS = 19_200 + 1_200 + 5_000;
 
 function expectTakenOver(report: FailoverReport): void {
   expect(report.runs).to.have.length(1);
-  const run = report.runs[0]!;
+  const run = report.runs[0];
   expect(run.newLeader.name).to.not.equal(run.oldLeader.name);
   expect(run.failoverMs, 'fault → first write by the new leader').to.be.at.most(TAKEOVER_BOUND_MS);
   expect(report.overlap.writesChecked).to.be.greaterThan(0);
@@ -39,9 +39,11 @@ describe('leader election (leader-for-life) on the local cluster', function () {
   it('an Evicted leader Pod is deleted by a waiting candidate, which then becomes the leader', async () => {
     const report = await measureFailover('lfl-evicted', 1, {
       candidates: 2,
+      // The standby waits its longest (16 s) backoff first: the worst case a long-running deployment sees.
+      settle: true,
       inspect: async (l, r) => {
         const core = l.kc.makeApiClient(k8s.CoreV1Api);
-        const old = await core.readNamespacedPod({ name: r.runs[0]!.oldLeader.name, namespace: l.namespace }).catch((e: unknown) => e);
+        const old = await core.readNamespacedPod({ name: r.runs[0].oldLeader.name, namespace: l.namespace }).catch((e: unknown) => e);
         expect(old instanceof k8s.ApiException && old.code === 404, 'the evicted Pod was deleted').to.equal(true);
       },
     });
@@ -53,10 +55,10 @@ describe('leader election (leader-for-life) on the local cluster', function () {
     const report = await measureFailover('lfl-node-notready', 1, {
       candidates: 2,
       inspect: (l, r) => {
-        const old = l.candidates.find((c) => c.name === r.runs[0]!.oldLeader.name)!;
+        const old = l.candidates.find((c) => c.name === r.runs[0].oldLeader.name)!;
         // Partitioned on its lost node, it kept believing it led, but could not write; the kubelet killed it.
         expect(old.exitCode, 'the old leader was killed once its Pod was deleted').to.equal(null);
-        const winner = l.candidates.find((c) => c.name === r.runs[0]!.newLeader.name)!;
+        const winner = l.candidates.find((c) => c.name === r.runs[0].newLeader.name)!;
         expect(winner.proc.logs().some((x) => x.msg === 'removing the lock owner so the lock is freed' && /NotReady/.test(String(x.reason)))).to.equal(
           true,
         );
