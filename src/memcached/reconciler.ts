@@ -146,8 +146,15 @@ export class MemcachedReconciler implements Reconciler {
     // concurrently: one API round trip per reconcile instead of four (the
     // benchmark found reconciles waiting on sequential writes at N=1000).
     // Every write is attempted; the first failure fails the reconcile.
+    // Status must describe the Deployment as it is after this reconcile's
+    // write, not the cache's older copy: right after a scale-up the cache
+    // still says "2 of 2 ready", which would report Available for a
+    // generation whose new replicas do not exist yet.
+    let currentDeployment = liveDeployment;
     await allSettledOrThrow([
-      this.ensure(deployment, liveDeployment, ctx),
+      this.ensure(deployment, liveDeployment, ctx).then((d) => {
+        currentDeployment = d;
+      }),
       this.ensure(service, this.deps.services.get(req.namespace, service.metadata.name!), ctx),
       this.ensure(headless, this.deps.services.get(req.namespace, headless.metadata.name!), ctx),
       (async () => {
@@ -169,7 +176,7 @@ export class MemcachedReconciler implements Reconciler {
       .map((p) => p.metadata!.name!);
     const status = computeStatus({
       mc,
-      deployment: isOwnedBy(liveDeployment, mc) ? liveDeployment : undefined,
+      deployment: isOwnedBy(currentDeployment, mc) ? currentDeployment : undefined,
       readyPods,
       placement: applied,
       topology: {
@@ -201,10 +208,12 @@ export class MemcachedReconciler implements Reconciler {
     return { placement, schedulableNodes: eligible.length };
   }
 
-  private async ensure<T extends k8s.KubernetesObject>(desired: T, live: T | undefined, ctx: ReconcileContext): Promise<void> {
-    if (!needsApply(desired, live)) return;
-    await this.deps.writer.apply(desired, ctx.signal);
+  /** Applies desired if it differs from live; returns the object as it now is. */
+  private async ensure<T extends k8s.KubernetesObject>(desired: T, live: T | undefined, ctx: ReconcileContext): Promise<T | undefined> {
+    if (!needsApply(desired, live)) return live;
+    const written = await this.deps.writer.apply(desired, ctx.signal);
     ctx.log.info(live ? 'updated' : 'created', { kind: desired.kind, object: desired.metadata?.name });
+    return written;
   }
 
   private recordTransitions(mc: Memcached, before: k8s.V1Deployment | undefined, after: k8s.V1Deployment, placement: SizedPlacement): void {
