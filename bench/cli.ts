@@ -5,6 +5,7 @@
 //                            [--concurrency 4] [--idle-seconds 60] [--churn-seconds 60]
 //                            [--failover-runs 5] [--operator-args '--flag=value ...']
 //                            [--operator-main dist/main.js]
+//       node .build/bench/cli.js --render bench/results/latest.json   (re-render its .md and .svg)
 //
 // The cluster is the one in CLUSTER_STATE_DIR (default .cluster-bench, the
 // benchmark's own); --fresh tears it down and starts it anew.
@@ -29,13 +30,24 @@ function parse(argv: string[]): Parsed {
 
 const USAGE = `usage: node .build/bench/cli.js [--sizes 1,100,1000] [--smoke] [--operator-cmd '<command>'] [--out bench/results]
   [--fresh] [--cpu-prof DIR] [--concurrency 4] [--idle-seconds 60] [--churn-seconds 60] [--failover-runs 5] [--operator-args '...'] [--operator-main dist/main.js]
+       node .build/bench/cli.js --render bench/results/latest.json   (re-render its .md and .svg)
 --operator-cmd runs convergence, idle and footprint against another operator too; {kubeconfig} and {namespace}
-in the command are replaced, and KUBECONFIG / WATCH_NAMESPACE are set in its environment.`;
+in the command are replaced, and KUBECONFIG / WATCH_NAMESPACE are set in its environment.
+--render FILE.json re-renders FILE.md and FILE.svg from an existing results file.`;
 
 async function main(): Promise<number> {
   const a = parse(process.argv.slice(2));
   if (a.help) {
     process.stdout.write(USAGE + '\n');
+    return 0;
+  }
+  if (typeof a.render === 'string') {
+    // Re-render the summary and chart of an existing results file.
+    const { readFileSync } = await import('node:fs');
+    const { writeResults } = await import('./report.js');
+    const file = path.resolve(a.render);
+    const results = JSON.parse(readFileSync(file, 'utf8')) as Parameters<typeof writeResults>[2];
+    writeResults(path.dirname(file), path.basename(file, '.json'), results);
     return 0;
   }
   process.env.CLUSTER_STATE_DIR ??= '.cluster-bench';

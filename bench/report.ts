@@ -5,7 +5,10 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Results } from './run.js';
 
-const fmt = (v: number | null | undefined, unit = ''): string => (v === null || v === undefined ? '–' : `${v}${unit}`);
+const fmtPlain = (v: number | null | undefined, unit = ''): string => (v === null || v === undefined ? '–' : `${v}${unit}`);
+/** Milliseconds as "850 ms" or, from 10 s up, "12.3 s". */
+const fmt = (v: number | null | undefined, unit = ''): string =>
+  unit === ' ms' && typeof v === 'number' && v >= 10_000 ? `${Math.round(v / 100) / 10} s` : fmtPlain(v, unit);
 
 export function summaryMarkdown(r: Results): string {
   const lines: string[] = [];
@@ -72,13 +75,6 @@ export function summaryMarkdown(r: Results): string {
 const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e'];
 
-function niceMax(v: number): number {
-  if (v <= 0) return 1;
-  const p = 10 ** Math.floor(Math.log10(v));
-  for (const m of [1, 2, 2.5, 5, 10]) if (m * p >= v) return m * p;
-  return 10 * p;
-}
-
 /** Two panels: the CDF of per-object time-to-Available (operator solid, floor dashed) and total convergence time by N. */
 export function chartSvg(r: Results): string {
   const W = 960;
@@ -91,20 +87,24 @@ export function chartSvg(r: Results): string {
   out.push(`<rect width="${W}" height="${H}" fill="white"/>`);
   out.push(`<text x="${W / 2}" y="22" text-anchor="middle" font-size="15" font-weight="bold">memcached-operator vs the floor (${esc(r.date.slice(0, 10))}, ${r.machine.cores} cores${r.smoke ? ', smoke' : ''})</text>`);
 
-  // Panel 1: CDF.
+  // Panel 1: CDF, log time axis (N=1 and N=1000 differ by orders of magnitude).
   const x1 = 70;
-  const maxMs = niceMax(Math.max(1, ...r.timeToAvailable.flatMap((t) => [...t.operatorMs, ...t.floorMs])) / 1000) * 1000;
-  const sx = (ms: number): number => x1 + (ms / maxMs) * panelW;
+  const all = r.timeToAvailable.flatMap((t) => [...t.operatorMs, ...t.floorMs]).filter((v) => v > 0);
+  const lo = 10 ** Math.floor(Math.log10(Math.max(1, Math.min(...all, 100))));
+  const hi = 10 ** Math.ceil(Math.log10(Math.max(lo * 10, ...all)));
+  const sx = (ms: number): number => x1 + (Math.log10(Math.max(lo, ms) / lo) / Math.log10(hi / lo)) * panelW;
   const sy = (f: number): number => top + plotH - f * plotH;
   out.push(`<text x="${x1 + panelW / 2}" y="${top - 10}" text-anchor="middle" font-weight="bold">Time to Available per object (CDF)</text>`);
   out.push(`<rect x="${x1}" y="${top}" width="${panelW}" height="${plotH}" fill="none" stroke="#999"/>`);
   for (let i = 0; i <= 4; i++) {
     const f = i / 4;
     out.push(`<line x1="${x1}" x2="${x1 + panelW}" y1="${sy(f)}" y2="${sy(f)}" stroke="#eee"/><text x="${x1 - 6}" y="${sy(f) + 4}" text-anchor="end">${Math.round(f * 100)}%</text>`);
-    const ms = (maxMs * i) / 4;
-    out.push(`<text x="${sx(ms)}" y="${top + plotH + 16}" text-anchor="middle">${round1(ms / 1000)} s</text>`);
   }
-  out.push(`<text x="${x1 + panelW / 2}" y="${top + plotH + 34}" text-anchor="middle">seconds from creation to Available</text>`);
+  for (let ms = lo; ms <= hi; ms *= 10) {
+    out.push(`<line x1="${sx(ms)}" x2="${sx(ms)}" y1="${top}" y2="${top + plotH}" stroke="#eee"/>`);
+    out.push(`<text x="${sx(ms)}" y="${top + plotH + 16}" text-anchor="middle">${ms >= 1000 ? `${ms / 1000} s` : `${ms} ms`}</text>`);
+  }
+  out.push(`<text x="${x1 + panelW / 2}" y="${top + plotH + 34}" text-anchor="middle">from creation to Available (log scale)</text>`);
   r.timeToAvailable.forEach((t, i) => {
     const color = COLORS[i % COLORS.length];
     for (const [series, dash] of [
@@ -112,7 +112,7 @@ export function chartSvg(r: Results): string {
       [t.floorMs, ' stroke-dasharray="5,3"'],
     ] as const) {
       if (series.length === 0) continue;
-      const pts: string[] = [`${sx(0).toFixed(1)},${sy(0).toFixed(1)}`];
+      const pts: string[] = [];
       const step = Math.max(1, Math.floor(series.length / 400));
       for (let k = 0; k < series.length; k += step) {
         pts.push(`${sx(series[k]).toFixed(1)},${sy(k / series.length).toFixed(1)}`, `${sx(series[k]).toFixed(1)},${sy((k + 1) / series.length).toFixed(1)}`);
@@ -120,21 +120,22 @@ export function chartSvg(r: Results): string {
       pts.push(`${sx(series[series.length - 1]).toFixed(1)},${sy(1).toFixed(1)}`);
       out.push(`<polyline fill="none" stroke="${color}" stroke-width="1.8"${dash} points="${pts.join(' ')}"/>`);
     }
-    const ly = top + 14 + i * 16;
-    out.push(`<line x1="${x1 + panelW - 150}" x2="${x1 + panelW - 130}" y1="${ly + 150}" y2="${ly + 150}" stroke="${color}" stroke-width="2"/><text x="${x1 + panelW - 125}" y="${ly + 154}">N=${t.n}</text>`);
+    const ly = top + 30 + i * 16;
+    out.push(`<line x1="${x1 + 10}" x2="${x1 + 30}" y1="${ly}" y2="${ly}" stroke="${color}" stroke-width="2"/><text x="${x1 + 35}" y="${ly + 4}">N=${t.n}</text>`);
   });
-  out.push(`<text x="${x1 + panelW - 150}" y="${top + 150}" font-size="11">solid: operator, dashed: floor</text>`);
+  out.push(`<text x="${x1 + 10}" y="${top + 16}" font-size="11">solid: operator, dashed: floor</text>`);
 
-  // Panel 2: total convergence time by N (grouped bars).
+  // Panel 2: time until all N are Available, by N (log scale), operator and floor side by side.
   const x2 = x1 + panelW + 90;
   const groups = r.convergence;
-  const maxS = niceMax(Math.max(0.001, ...groups.flatMap((c) => [c.seconds, c.floorSeconds])));
-  const by = (s: number): number => top + plotH - (s / maxS) * plotH;
-  out.push(`<text x="${x2 + panelW / 2}" y="${top - 10}" text-anchor="middle" font-weight="bold">Time until all N are Available</text>`);
+  const secs = groups.flatMap((c) => [c.seconds, c.floorSeconds]).filter((v) => v > 0);
+  const slo = 10 ** Math.floor(Math.log10(Math.max(0.01, Math.min(...secs, 1))));
+  const shi = 10 ** Math.ceil(Math.log10(Math.max(slo * 10, ...secs)));
+  const by = (v: number): number => top + plotH - (Math.log10(Math.max(slo, v) / slo) / Math.log10(shi / slo)) * plotH;
+  out.push(`<text x="${x2 + panelW / 2}" y="${top - 10}" text-anchor="middle" font-weight="bold">Time until all N are Available (log scale)</text>`);
   out.push(`<rect x="${x2}" y="${top}" width="${panelW}" height="${plotH}" fill="none" stroke="#999"/>`);
-  for (let i = 0; i <= 4; i++) {
-    const s = (maxS * i) / 4;
-    out.push(`<line x1="${x2}" x2="${x2 + panelW}" y1="${by(s)}" y2="${by(s)}" stroke="#eee"/><text x="${x2 - 6}" y="${by(s) + 4}" text-anchor="end">${round1(s)} s</text>`);
+  for (let v = slo; v <= shi; v *= 10) {
+    out.push(`<line x1="${x2}" x2="${x2 + panelW}" y1="${by(v)}" y2="${by(v)}" stroke="#eee"/><text x="${x2 - 6}" y="${by(v) + 4}" text-anchor="end">${round1(v) || v} s</text>`);
   }
   const gw = panelW / Math.max(1, groups.length);
   groups.forEach((c, i) => {
@@ -149,7 +150,7 @@ export function chartSvg(r: Results): string {
     out.push(`<text x="${gx + gw / 2}" y="${top + plotH + 30}" text-anchor="middle" font-size="10">${c.throughput ?? '–'} obj/s</text>`);
   });
   out.push(`<rect x="${x2 + 10}" y="${top + 10}" width="12" height="12" fill="#1f77b4"/><text x="${x2 + 27}" y="${top + 20}">operator</text>`);
-  out.push(`<rect x="${x2 + 90}" y="${top + 10}" width="12" height="12" fill="#aec7e8"/><text x="${x2 + 107}" y="${top + 20}">floor (×ratio above)</text>`);
+  out.push(`<rect x="${x2 + 90}" y="${top + 10}" width="12" height="12" fill="#aec7e8"/><text x="${x2 + 107}" y="${top + 20}">floor (×ratio above the bars)</text>`);
   out.push(`<text x="${W / 2}" y="${H - 12}" text-anchor="middle" font-size="11" fill="#555">Same cluster, same clock, same concurrency (${r.operator.maxConcurrentReconciles}); shared ${r.machine.cores}-core machine: read ratios, not absolute times.</text>`);
   out.push('</svg>');
   return out.join('\n') + '\n';
