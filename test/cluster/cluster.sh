@@ -232,6 +232,18 @@ wait_nodes_ready() {
   done
 }
 
+create_profile() {
+  local profile=$1 topo
+  start_cluster "$profile"
+  nodes "$profile" | kctl apply --server-side -f - >/dev/null
+  topo=$(topology "$profile")
+  if [ -n "$topo" ]; then
+    # shellcheck disable=SC2086
+    install_infrastructure $topo
+  fi
+  wait_nodes_ready "$(nodes "$profile" | grep -c '^kind: Node')"
+}
+
 up() {
   local profile=${1:-ha}
   case " $profiles " in
@@ -250,16 +262,16 @@ up() {
     log "replacing running profile $current"
   fi
   stop_cluster
-  start_cluster "$profile"
-
-  nodes "$profile" | kctl apply --server-side -f - >/dev/null
+  # kwokctl picks free ports when it starts; another cluster starting at the
+  # same moment can take one first. That race is the only expected failure,
+  # so one clean retry is enough.
+  if ! (create_profile "$profile"); then
+    log "starting profile $profile failed; retrying once from scratch"
+    stop_cluster
+    (create_profile "$profile") || die "could not start profile $profile (see the messages above)"
+  fi
   local topo
   topo=$(topology "$profile")
-  if [ -n "$topo" ]; then
-    # shellcheck disable=SC2086
-    install_infrastructure $topo
-  fi
-  wait_nodes_ready "$(nodes "$profile" | grep -c '^kind: Node')"
   echo "$profile" >"$state/profile"
   log "profile $profile is up: $(kctl get nodes --no-headers | wc -l) nodes${topo:+, topology $topo}"
   echo "kubeconfig: $kubeconfig"
