@@ -305,6 +305,15 @@ stop_apiserver() {
     # Until it is gone its port is taken, and start-apiserver would fail to bind.
     for _ in $(seq 1 50); do [ -d "/proc/$pid" ] || break; sleep 0.1; done
   fi
+  # Hold the port while the apiserver is down, so that another cluster
+  # starting meanwhile (parallel test runs) cannot take it. Connections are
+  # reset at once, so clients still see an apiserver that is down.
+  local port
+  port=$(grep -o -- '--secure-port=[0-9]*' "$state/apiserver.cmdline" | cut -d= -f2 || true)
+  if [ -n "$port" ]; then
+    node -e "require('net').createServer((s) => s.destroy()).listen($port, '0.0.0.0')" </dev/null >/dev/null 2>&1 &
+    echo $! >"$state/apiserver.placeholder.pid"
+  fi
   log "kube-apiserver stopped"
 }
 
@@ -312,6 +321,13 @@ start_apiserver() {
   [ -f "$state/apiserver.cmdline" ] || die "the apiserver was not stopped with stop-apiserver"
   local cmd=()
   mapfile -t cmd <"$state/apiserver.cmdline"
+  if [ -f "$state/apiserver.placeholder.pid" ]; then
+    local holder
+    holder=$(cat "$state/apiserver.placeholder.pid")
+    kill "$holder" 2>/dev/null || true
+    for _ in $(seq 1 50); do [ -d "/proc/$holder" ] || break; sleep 0.1; done
+    rm -f "$state/apiserver.placeholder.pid"
+  fi
   # exec: the pid recorded is the apiserver's own, not a wrapper subshell's
   # (whose command line would be this script's).
   (cd "$(cat "$state/apiserver.cwd")" && exec setsid "${cmd[@]}" >>"$KWOK_WORKDIR/clusters/$name/logs/kube-apiserver.log" 2>&1 </dev/null) &
