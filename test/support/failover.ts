@@ -266,6 +266,7 @@ export class ElectionLab {
   private readonly nodes: string[] = [];
   private kubeletTimer: NodeJS.Timeout | undefined;
   private kwokFrozen = false;
+  private disposed = false;
   private readonly core: k8s.CoreV1Api;
   private readonly custom: k8s.CustomObjectsApi;
   private readonly apps: k8s.AppsV1Api;
@@ -603,6 +604,7 @@ export class ElectionLab {
    */
   private startFakeKubelet(): void {
     const tick = async (): Promise<void> => {
+      if (this.disposed) return;
       try {
         const pods = await this.core.listNamespacedPod({ namespace: this.namespace });
         const present = new Set(pods.items.filter((p) => !p.metadata?.deletionTimestamp).map((p) => p.metadata?.name));
@@ -612,7 +614,8 @@ export class ElectionLab {
       } catch {
         // the apiserver may be down in a fault test; try again
       }
-      this.kubeletTimer = setTimeout(() => void tick(), 100);
+      // dispose() may have run while this tick was waiting for the apiserver.
+      if (!this.disposed) this.kubeletTimer = setTimeout(() => void tick(), 100);
     };
     this.kubeletTimer = setTimeout(() => void tick(), 100);
   }
@@ -631,6 +634,7 @@ export class ElectionLab {
   // ---- teardown -----------------------------------------------------------
 
   async dispose(): Promise<void> {
+    this.disposed = true;
     clearTimeout(this.kubeletTimer);
     this.kubeletTimer = undefined;
     this.thawKwok();
