@@ -311,7 +311,14 @@ stop_apiserver() {
   local port
   port=$(grep -o -- '--secure-port=[0-9]*' "$state/apiserver.cmdline" | cut -d= -f2 || true)
   if [ -n "$port" ]; then
-    node -e "require('net').createServer((s) => s.destroy()).listen($port, '0.0.0.0')" </dev/null >/dev/null 2>&1 &
+    # The dying apiserver may hold the port for a moment: retry the bind.
+    # (`command`: this script has a function named node, for fake Nodes.)
+    command node -e "
+      const server = require('net').createServer((s) => s.destroy());
+      let tries = 0;
+      server.on('error', () => { if (++tries < 100) setTimeout(() => server.listen($port), 100); });
+      server.listen($port);
+    " </dev/null >/dev/null 2>&1 &
     echo $! >"$state/apiserver.placeholder.pid"
   fi
   log "kube-apiserver stopped"
