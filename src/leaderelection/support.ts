@@ -10,6 +10,7 @@ import {
 } from '@kubernetes/client-node';
 import { Gauge, type Registry } from 'prom-client';
 import winston from 'winston';
+import type { LeaderElection } from '../runtime/manager.js';
 import type { Clock } from './clock.js';
 
 /** The subset of a winston Logger used here. */
@@ -29,18 +30,11 @@ export function defaultLogger(component: string): Logger {
   });
 }
 
-/** The leader election callbacks the manager passes to run(). */
-export interface LeaderCallbacks {
-  /** Called once leadership is acquired; `signal` aborts when leadership ends for any reason. */
-  onStartedLeading(signal: AbortSignal): void;
-  /** Called when leadership is lost involuntarily (not on stop()/release()). */
-  onStoppedLeading(): void;
-}
+/** The callbacks and contract come from the manager that drives election. */
+export type { LeaderCallbacks } from '../runtime/manager.js';
 
 /** What the manager drives; implemented by LeaseElector and LeaderForLife. */
-export interface LeaderElector {
-  run(callbacks: LeaderCallbacks): Promise<void>;
-  release(): Promise<void>;
+export interface LeaderElector extends LeaderElection {
   isLeader(): boolean;
   stop(): void;
 }

@@ -13,7 +13,9 @@ import { MetricsServer } from './metrics.js';
 import { parseBindAddress } from './httpserver.js';
 
 export interface LeaderCallbacks {
+  /** Called once leadership is acquired; `signal` aborts when leadership ends for any reason. */
   onStartedLeading(signal: AbortSignal): void;
+  /** Called when leadership is lost involuntarily (not on stop()/release()). */
   onStoppedLeading(): void;
 }
 

@@ -40,7 +40,7 @@ describe('leaderelection support', () => {
       clock.advance(101);
       expect(fired).to.deep.equal(['a', 'b']);
       expect(clock.now()).to.equal(1200);
-      expect(clock.pending()).to.equal(0);
+      expect(clock.pendingTimers()).to.equal(0);
     });
 
     it('sleep resolves true when the time elapses and false when aborted', async () => {
@@ -52,7 +52,7 @@ describe('leaderelection support', () => {
       const aborted = sleep(clock, 500, ctl.signal);
       ctl.abort();
       expect(await aborted).to.equal(false);
-      expect(clock.pending()).to.equal(0);
+      expect(clock.pendingTimers()).to.equal(0);
     });
   });
 
@@ -84,7 +84,7 @@ describe('leaderelection support', () => {
     it('returns the result and clears its timer when the call succeeds', async () => {
       const clock = new FakeClock();
       expect(await callWithTimeout(clock, 3000, 'x', () => Promise.resolve(42))).to.equal(42);
-      expect(clock.pending()).to.equal(0);
+      expect(clock.pendingTimers()).to.equal(0);
     });
 
     it('rejects at once when the outer signal aborts', async () => {
