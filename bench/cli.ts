@@ -33,6 +33,7 @@ const USAGE = `usage: node .build/bench/cli.js [--sizes 1,100,1000] [--smoke] [-
        node .build/bench/cli.js --render bench/results/latest.json   (re-render its .md and .svg)
 --operator-cmd runs convergence, idle and footprint against another operator too; {kubeconfig} and {namespace}
 in the command are replaced, and KUBECONFIG / WATCH_NAMESPACE are set in its environment.
+--only churn --namespace NS --n N re-measures churn on converged objects and updates the results file.
 --render FILE.json re-renders FILE.md and FILE.svg from an existing results file.`;
 
 async function main(): Promise<number> {
@@ -61,7 +62,7 @@ async function main(): Promise<number> {
   const sizes = (typeof a.sizes === 'string' ? a.sizes : smoke ? '1,5' : '1,100,1000').split(',').map(Number);
   if (sizes.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`--sizes takes positive integers, got ${String(a.sizes)}`);
   const log = (msg: string): void => void process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
-  const results = await runBench({
+  const benchOptions = {
     sizes,
     smoke,
     operatorCmd: typeof a['operator-cmd'] === 'string' ? a['operator-cmd'] : undefined,
@@ -76,7 +77,20 @@ async function main(): Promise<number> {
     cpuProfDir: typeof a['cpu-prof'] === 'string' ? path.resolve(repoRoot, a['cpu-prof']) : undefined,
     operatorArgs: typeof a['operator-args'] === 'string' ? a['operator-args'].split(/\s+/).filter(Boolean) : [],
     log,
-  });
+  };
+  if (a.only === 'churn') {
+    // Re-measure churn on an existing namespace and put it into the results file.
+    const { readFileSync } = await import('node:fs');
+    const { runChurnOnly } = await import('./run.js');
+    if (typeof a.namespace !== 'string' || typeof a.n !== 'string') throw new Error('--only churn needs --namespace NS --n N');
+    const file = path.join(benchOptions.out, `${benchOptions.name}.json`);
+    const previous = JSON.parse(readFileSync(file, 'utf8')) as Parameters<typeof writeResults>[2];
+    previous.churn = await runChurnOnly(benchOptions, a.namespace, Number(a.n));
+    previous.notes = [...previous.notes, `churn re-measured on ${new Date().toISOString()} (--only churn) on the same cluster and objects`];
+    writeResults(benchOptions.out, benchOptions.name, previous);
+    return 0;
+  }
+  const results = await runBench(benchOptions);
   const dir = path.resolve(repoRoot, typeof a.out === 'string' ? a.out : 'bench/results');
   const files = writeResults(dir, smoke ? 'smoke' : 'latest', results);
   log(`wrote ${files.map((f) => path.relative(repoRoot, f)).join(', ')}`);

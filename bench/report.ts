@@ -10,7 +10,7 @@ const fmtPlain = (v: number | null | undefined, unit = ''): string => (v === nul
 const fmt = (v: number | null | undefined, unit = ''): string =>
   unit === ' ms' && typeof v === 'number' && v >= 10_000 ? `${Math.round(v / 100) / 10} s` : fmtPlain(v, unit);
 
-export function summaryMarkdown(r: Results): string {
+export function summaryMarkdown(r: Results, name = r.smoke ? 'smoke' : 'latest'): string {
   const lines: string[] = [];
   lines.push(`# Benchmark results${r.smoke ? ' (smoke)' : ''}`, '');
   lines.push(
@@ -68,7 +68,7 @@ export function summaryMarkdown(r: Results): string {
     if (o.idle) lines.push('', `Idle: ${o.idle.writes} writes, ~${fmt(o.idle.requestsPerMinute)} requests/min. Footprint: ${o.footprint.map((f) => `N=${f.n} ${f.rssMB} MB / ${f.cpuSeconds} s`).join(', ')}.`);
   }
   if (r.notes.length > 0) lines.push('', '## Notes', '', ...r.notes.map((n) => `- ${n}`));
-  lines.push('', `![time to Available and scale](${r.smoke ? 'smoke' : 'latest'}.svg)`, '');
+  lines.push('', `![time to Available and scale](${name}.svg)`, '');
   return lines.join('\n');
 }
 
@@ -164,7 +164,7 @@ export function writeResults(dir: string, name: string, r: Results): string[] {
   mkdirSync(dir, { recursive: true });
   const files = [path.join(dir, `${name}.json`), path.join(dir, `${name}.md`), path.join(dir, `${name}.svg`)];
   writeFileSync(files[0], JSON.stringify(r, null, 2) + '\n');
-  writeFileSync(files[1], summaryMarkdown(r));
+  writeFileSync(files[1], summaryMarkdown(r, name));
   writeFileSync(files[2], chartSvg(r));
   return files;
 }

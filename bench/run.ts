@@ -393,14 +393,16 @@ async function measureChurn(kc: k8s.KubeConfig, contender: Contender, namespace:
       const size = (value.get(name) ?? 3) === 3 ? 2 : 3;
       value.set(name, size);
       const sentAt = Date.now();
-      tracker.sent(name, size, sentAt);
       const p = custom
         .patchNamespacedCustomObject(
           { group: GROUP, version: VERSION, namespace, plural: PLURAL, name, body: { spec: { size } } },
           k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
         )
         .then(
-          () => undefined,
+          (updated: unknown) => {
+            const generation = (updated as { metadata?: { generation?: number } }).metadata?.generation;
+            if (typeof generation === 'number') tracker.sent(name, generation, sentAt);
+          },
           (err: unknown) => opts.log(`churn: patch ${name} failed: ${err instanceof Error ? err.message : String(err)}`),
         );
       inflight.add(p);
@@ -458,6 +460,20 @@ function firstLine(err: unknown): string {
 }
 
 // ---------------------------------------------------------------- run --
+
+/**
+ * Churn alone, on a namespace of N objects an earlier run converged: for
+ * re-measuring one scenario without a full run (its result replaces `churn`).
+ */
+export async function runChurnOnly(opts: BenchOptions, namespace: string, n: number): Promise<ChurnResult> {
+  startCluster('ha', false, opts.log);
+  const operatorKubeconfig = mintUser(OPERATOR_USER);
+  const kc = loadKubeConfig();
+  opts.log(`churn only: ${namespace}, N=${n}, ${opts.churnSeconds} s`);
+  const churn = await measureChurn(kc, operatorContender(operatorKubeconfig, opts), namespace, n, opts);
+  opts.log(`churn: ${churn.reflected}/${churn.changes} reflected, p50 ${churn.p50Ms} ms, p99 ${churn.p99Ms} ms; restart wrote ${churn.restartWrites}`);
+  return churn;
+}
 
 export interface Results {
   schema: 1;
@@ -677,7 +693,7 @@ export async function runBench(opts: BenchOptions): Promise<Results> {
     const errors: string[] = [];
     for (const [source, measure] of attempts) {
       try {
-        const samples = await measure(kind, opts.failoverRuns);
+        const samples = (await measure(kind, opts.failoverRuns)).map((v) => Math.round(v));
         results.failover[kind] = { ...spread(samples), runs: samples.length, samplesMs: samples, source };
         log(`failover ${kind} (${source}): ${samples.join(', ')} ms`);
         break;

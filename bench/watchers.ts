@@ -110,27 +110,29 @@ export class AvailabilityWatch {
 }
 
 /**
- * Churn bookkeeping: each spec.size change is pending until the object's
- * Deployment is seen with that many replicas. A change overtaken by a later
- * one before it showed counts as reflected when the later one shows.
+ * Churn bookkeeping. Each spec.size patch returns the Memcached's new
+ * metadata.generation; the change counts as reflected when the object's
+ * status.observedGeneration reaches it. The operator writes status after the
+ * Deployment in the same reconcile, so by then the Deployment has the change
+ * (or a later one). Matching Deployment replicas by value instead would be
+ * ambiguous: sizes alternate, and an operator that is behind skips values.
  */
 export class ReflectionTracker {
   readonly lagsMs: number[] = [];
-  private readonly pending = new Map<string, Array<{ value: number; sentAt: number }>>();
+  private readonly pending = new Map<string, Array<{ generation: number; sentAt: number }>>();
+  private readonly observed = new Map<string, { generation: number; at: number }>();
   private readonly watch: RestartingWatch;
   changes = 0;
 
   constructor(kc: k8s.KubeConfig, namespace: string) {
-    this.watch = new RestartingWatch(kc, deploymentsPath(namespace), (type, obj, at) => {
+    this.watch = new RestartingWatch(kc, memcachedsPath(namespace), (type, obj, at) => {
       if (type !== 'ADDED' && type !== 'MODIFIED') return;
-      const d = obj as k8s.V1Deployment;
-      const owner = d.metadata?.ownerReferences?.find((r) => r.kind === 'Memcached')?.name ?? d.metadata?.name;
-      const list = owner ? this.pending.get(owner) : undefined;
-      if (!list || list.length === 0) return;
-      const replicas = d.spec?.replicas;
-      const hit = list.findIndex((p) => p.value === replicas);
-      if (hit < 0) return;
-      for (const p of list.splice(0, hit + 1)) this.lagsMs.push(at - p.sentAt);
+      const name = obj.metadata?.name;
+      const generation = (obj as { status?: { observedGeneration?: number } }).status?.observedGeneration;
+      if (!name || typeof generation !== 'number') return;
+      const previous = this.observed.get(name);
+      if (!previous || generation > previous.generation) this.observed.set(name, { generation, at });
+      this.resolve(name);
     });
   }
 
@@ -142,11 +144,21 @@ export class ReflectionTracker {
     this.watch.stop();
   }
 
-  sent(name: string, value: number, sentAt: number): void {
+  sent(name: string, generation: number, sentAt: number): void {
     this.changes++;
     const list = this.pending.get(name) ?? [];
-    list.push({ value, sentAt });
+    list.push({ generation, sentAt });
     this.pending.set(name, list);
+    this.resolve(name);
+  }
+
+  private resolve(name: string): void {
+    const seen = this.observed.get(name);
+    const list = this.pending.get(name);
+    if (!seen || !list) return;
+    const still = list.filter((p) => p.generation > seen.generation);
+    for (const p of list) if (p.generation <= seen.generation) this.lagsMs.push(Math.max(0, seen.at - p.sentAt));
+    this.pending.set(name, still);
   }
 
   outstanding(): number {

@@ -6,11 +6,14 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
 import { repoRoot } from '../support/cluster.js';
 
 const run = promisify(execFile);
+// The harness compiled next to this spec (.build/test/integration → .build/bench).
+const cli = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'bench', 'cli.js');
 
 interface Smoke {
   convergence: Array<Record<string, unknown>>;
@@ -38,7 +41,7 @@ describe('benchmark harness (smoke size)', function () {
     // The smoke run uses whatever cluster the suite runs on (CLUSTER_STATE_DIR, else .cluster).
     const env = { ...process.env, CLUSTER_STATE_DIR: process.env.CLUSTER_STATE_DIR ?? '.cluster' };
     try {
-      const res = await run(process.execPath, [path.join(repoRoot, '.build', 'bench', 'cli.js'), '--smoke', '--out', out], {
+      const res = await run(process.execPath, [cli, '--smoke', '--out', out], {
         cwd: repoRoot,
         env,
         maxBuffer: 64 * 1024 * 1024,
