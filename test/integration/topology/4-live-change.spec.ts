@@ -140,13 +140,18 @@ describe('topology: a live change of the Infrastructure status', function () {
         expect(s.deployment?.status?.replicas, 'no old pods left').to.equal(3);
         expect(s.pdb?.spec?.maxUnavailable).to.equal(1);
         expect(s.mc?.status?.topology).to.include({ controlPlane: 'HighlyAvailable', infrastructure: 'HighlyAvailable', profile: 'HighlyAvailable' });
+        // The pod list can lag the Deployment's counts by a moment (a
+        // replaced pod still listed): wait for the pods themselves too.
+        const readyNodes = s.pods.filter(isPodReady).map((p) => p.spec?.nodeName);
+        expect(readyNodes).to.have.length(3);
+        expect(new Set(readyNodes).size).to.equal(3);
         return s;
       },
       { timeoutMs: 60_000, intervalMs: 50 },
     );
     const done = since(start);
     console.log(`      (SingleReplica -> HA: Deployment scaled in ${scaled} ms, Required anti-affinity with 3 Ready in ${done} ms; target ${TARGET_MS} ms)`);
-    const nodes = s.pods.map((p) => p.spec?.nodeName);
+    const nodes = s.pods.filter(isPodReady).map((p) => p.spec?.nodeName);
     expect(new Set(nodes)).to.deep.equal(new Set(['worker-0', 'worker-1', 'worker-2']));
 
     recorder!.check();

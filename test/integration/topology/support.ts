@@ -55,8 +55,9 @@ function isNotFound(err: unknown): boolean {
   return err instanceof k8s.ApiException && err.code === 404;
 }
 
+/** Ready and not on its way out (a deleted pod can still report Ready for a moment). */
 export function isPodReady(pod: k8s.V1Pod): boolean {
-  return !!pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
+  return !pod.metadata?.deletionTimestamp && !!pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
 }
 
 /** Everything about one Memcached that the topology decides, read from the API. */
