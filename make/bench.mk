@@ -11,7 +11,7 @@ BENCH = CLUSTER_STATE_DIR=$(BENCH_STATE_DIR) node .build/bench/cli.js
 ##@ Benchmarks
 
 .PHONY: bench
-bench: build build-test ## Full benchmark on a fresh ha cluster (N=1,100,1000; ~30 min): bench/results/latest.{json,md,svg}.
+bench: build build-test ## Full benchmark on a fresh ha cluster (N=1,100,1000; ~20 min): bench/results/latest.{json,md,svg}.
 	$(BENCH) --fresh --sizes $(BENCH_SIZES) --out bench/results $(BENCH_ARGS)
 
 .PHONY: bench-smoke
