@@ -25,6 +25,10 @@ node_modules: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	@touch node_modules
 
+.PHONY: deps
+deps: node_modules ## Install what a fresh machine lacks: Debian packages (memcached) and npm packages.
+	scripts/install-deps.sh
+
 .PHONY: build
 build: node_modules ## Compile the operator into dist/.
 	$(TSC) -p tsconfig.json
@@ -67,7 +71,7 @@ test-integration: build build-test ## Integration suites on the local cluster: r
 	$(MOCHA) --timeout 600000 '.build/test/integration/**/*.spec.js'
 
 .PHONY: test
-test: lint test-unit test-cluster test-integration test-e2e ## Run every suite (lint, unit, cluster, integration, e2e).
+test: deps lint test-unit test-cluster test-integration test-e2e ## Run every suite (lint, unit, cluster, integration, e2e).
 
 ##@ Try it
 

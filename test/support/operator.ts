@@ -36,6 +36,14 @@ export interface StartOptions {
   kubeconfig?: string;
   /** Wait until /readyz answers 200. Default true. */
   waitReady?: boolean;
+  /** How long to wait for /readyz. Default 30 s. */
+  readyTimeoutMs?: number;
+  /** The operator's entry point. Default dist/main.js (the benchmark passes a private build). */
+  main?: string;
+  /** Keep only about this much output (a long benchmark logs a great deal). Default unbounded. */
+  maxOutputBytes?: number;
+  /** Called with the child process as soon as it is spawned. */
+  onSpawn?: (child: ChildProcess) => void;
 }
 
 export async function startOperator(options: StartOptions = {}): Promise<OperatorProcess> {
@@ -44,7 +52,7 @@ export async function startOperator(options: StartOptions = {}): Promise<Operato
   const child = spawn(
     process.execPath,
     [
-      path.join(repoRoot, 'dist', 'main.js'),
+      options.main ?? path.join(repoRoot, 'dist', 'main.js'),
       '--kubeconfig',
       options.kubeconfig ?? kubeconfigPath,
       `--health-probe-bind-address=127.0.0.1:${healthPort}`,
@@ -53,9 +61,17 @@ export async function startOperator(options: StartOptions = {}): Promise<Operato
     ],
     { env: { ...process.env, KUBECONFIG: undefined, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
-  let text = '';
-  child.stdout?.on('data', (chunk: Buffer) => (text += chunk.toString()));
-  child.stderr?.on('data', (chunk: Buffer) => (text += chunk.toString()));
+  options.onSpawn?.(child);
+  const chunks: string[] = [];
+  let size = 0;
+  const keep = (chunk: Buffer): void => {
+    chunks.push(chunk.toString());
+    size += chunk.length;
+    while (options.maxOutputBytes !== undefined && size > options.maxOutputBytes && chunks.length > 1) size -= chunks.shift()!.length;
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  const text = (): string => chunks.join('');
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   let exitCode: number | null | undefined;
   void exited.then((code) => (exitCode = code));
@@ -65,15 +81,17 @@ export async function startOperator(options: StartOptions = {}): Promise<Operato
     healthPort,
     metricsPort,
     exited,
-    output: () => text,
+    output: text,
     logs: () =>
-      text.split('\n').flatMap((line) => {
-        try {
-          return [JSON.parse(line) as Record<string, unknown>];
-        } catch {
-          return [];
-        }
-      }),
+      text()
+        .split('\n')
+        .flatMap((line) => {
+          try {
+            return [JSON.parse(line) as Record<string, unknown>];
+          } catch {
+            return [];
+          }
+        }),
     stop: async (signal = 'SIGTERM') => {
       if (exitCode === undefined) child.kill(signal);
       return exited;
@@ -83,11 +101,11 @@ export async function startOperator(options: StartOptions = {}): Promise<Operato
     await eventually(
       'the operator to report ready on /readyz',
       async () => {
-        if (exitCode !== undefined) throw new Error(`operator exited with ${exitCode}:\n${text}`);
+        if (exitCode !== undefined) throw new Error(`operator exited with ${exitCode}:\n${text()}`);
         const res = await fetch(`http://127.0.0.1:${healthPort}/readyz`).catch(() => undefined);
         return res?.status === 200 ? true : undefined;
       },
-      { timeoutMs: 30_000 },
+      { timeoutMs: options.readyTimeoutMs ?? 30_000 },
     );
   }
   return proc;
