@@ -1,6 +1,7 @@
 // Command-line flags and environment, parsed into one validated options
 // object. Pure: main.ts passes process.argv and process.env in, so every
 // bad input has a unit test and a clear message.
+import { DEFAULT_MEMCACHED_IMAGE } from './api/validator.js';
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
 export type LeaderElectionMode = 'lease' | 'leader-for-life';
@@ -33,7 +34,7 @@ export interface Options {
 }
 
 /** The memcached image when neither spec.image nor RELATED_IMAGE_MEMCACHED says otherwise. */
-export const DEFAULT_MEMCACHED_IMAGE = 'docker.io/library/memcached:1.6.39-alpine';
+export { DEFAULT_MEMCACHED_IMAGE };
 
 export class OptionsError extends Error {
   override name = 'OptionsError';

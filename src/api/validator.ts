@@ -20,14 +20,8 @@ import type { MemcachedSpec } from './types.js';
 
 export const CRD_RELATIVE_PATH = join('config', 'crd', 'bases', 'cache.example.com_memcacheds.yaml');
 
-/** Used when spec.image is unset and RELATED_IMAGE_MEMCACHED is not set either. */
+/** Used when spec.image is unset and RELATED_IMAGE_MEMCACHED is not set either (see options.ts). */
 export const DEFAULT_MEMCACHED_IMAGE = 'docker.io/library/memcached:1.6.39-alpine';
-
-/** The image for a Memcached without spec.image: RELATED_IMAGE_MEMCACHED (set by OLM), else the pinned default. */
-export function defaultImage(env: NodeJS.ProcessEnv = process.env): string {
-  const related = env.RELATED_IMAGE_MEMCACHED?.trim();
-  return related ? related : DEFAULT_MEMCACHED_IMAGE;
-}
 
 export type ValidationResult =
   | { valid: true; spec: MemcachedSpec }

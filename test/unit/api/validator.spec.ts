@@ -9,7 +9,6 @@ import {
   collectCelRules,
   crdPath,
   crdSchema,
-  defaultImage,
   toJsonSchema,
   validateMemcached,
 } from '../../../src/api/validator.js';
@@ -321,13 +320,6 @@ describe('api/validator', () => {
   });
 
   describe('default image', () => {
-    const cases: { name: string; env: NodeJS.ProcessEnv; want: string }[] = [
-      { name: 'RELATED_IMAGE_MEMCACHED wins', env: { RELATED_IMAGE_MEMCACHED: 'registry.example/memcached@sha256:abc' }, want: 'registry.example/memcached@sha256:abc' },
-      { name: 'unset falls back to the pinned image', env: {}, want: DEFAULT_MEMCACHED_IMAGE },
-      { name: 'blank falls back to the pinned image', env: { RELATED_IMAGE_MEMCACHED: '  ' }, want: DEFAULT_MEMCACHED_IMAGE },
-    ];
-    for (const c of cases) it(c.name, () => expect(defaultImage(c.env)).to.equal(c.want));
-
     it('pins a memcached 1.6 image by tag', () => {
       expect(DEFAULT_MEMCACHED_IMAGE).to.match(/^docker\.io\/library\/memcached:1\.6\.\d+-alpine$/);
     });
