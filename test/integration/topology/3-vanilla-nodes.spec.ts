@@ -73,15 +73,18 @@ describe('topology: vanilla Kubernetes falls back to counting schedulable nodes'
     // Pods bound to the deleted nodes stay until the pod garbage collector's
     // 40 s quarantine ends; delete them as it would, then the one replica is
     // Ready on the remaining node.
-    for (const p of await cluster.pods(ns, 'cache')) {
-      if (REMOVED.includes(p.spec?.nodeName ?? '')) {
-        kubectl(['delete', 'pod', '-n', ns, p.metadata!.name!, '--grace-period=0', '--force', '--wait=false']);
-      }
-    }
+    // The Deployment may still be rolling (the placement changed), so look
+    // again on every poll; pods on their way out do not count.
     await eventually('one Ready pod on worker-0', async () => {
       const pods = await cluster.pods(ns, 'cache');
-      expect(pods.map((p) => [p.spec?.nodeName, isPodReady(p)])).to.deep.equal([['worker-0', true]]);
-      return pods;
+      for (const p of pods) {
+        if (REMOVED.includes(p.spec?.nodeName ?? '') && !p.metadata?.deletionTimestamp) {
+          kubectl(['delete', 'pod', '-n', ns, p.metadata!.name!, '--grace-period=0', '--force', '--wait=false']);
+        }
+      }
+      const live = pods.filter((p) => !p.metadata?.deletionTimestamp && !REMOVED.includes(p.spec?.nodeName ?? ''));
+      expect(live.map((p) => [p.spec?.nodeName, isPodReady(p)])).to.deep.equal([['worker-0', true]]);
+      return live;
     });
     await expectHealthy(op!);
   });
