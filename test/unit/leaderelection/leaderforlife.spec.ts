@@ -1,4 +1,3 @@
-import { KubeConfig } from '@kubernetes/client-node';
 import { expect } from 'chai';
 import { Registry } from 'prom-client';
 import { FakeClock } from '../../../src/leaderelection/clock.js';
@@ -14,21 +13,10 @@ import {
   type LockOwnerState,
 } from '../../../src/leaderelection/leaderforlife.js';
 import type { Logger } from '../../../src/leaderelection/support.js';
+import { offlineKubeConfig } from './fixtures.js';
 
 const MY_UID = 'uid-mine';
 const OTHER_UID = 'uid-other';
-
-/** A KubeConfig pointing at an unroutable server: nothing in these tests talks to it. */
-function offlineKubeConfig(): KubeConfig {
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ name: 'c', server: 'https://127.0.0.1:9', skipTLSVerify: true }],
-    users: [{ name: 'u' }],
-    contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
-    currentContext: 'x',
-  });
-  return kc;
-}
 
 function recordingLogger(): Logger & { lines: string[] } {
   const lines: string[] = [];

@@ -1,4 +1,4 @@
-import { KubeConfig, RequestContext, HttpMethod } from '@kubernetes/client-node';
+import { RequestContext, HttpMethod } from '@kubernetes/client-node';
 import { expect } from 'chai';
 import { Registry } from 'prom-client';
 import { FakeClock, sleep } from '../../../src/leaderelection/clock.js';
@@ -12,19 +12,9 @@ import {
   statusCode,
   type Logger,
 } from '../../../src/leaderelection/support.js';
+import { offlineKubeConfig } from './fixtures.js';
 
 const silent: Logger = { error: () => 0, warn: () => 0, info: () => 0, debug: () => 0 };
-
-function offlineKubeConfig(): KubeConfig {
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ name: 'c', server: 'https://127.0.0.1:9', skipTLSVerify: true }],
-    users: [{ name: 'u' }],
-    contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
-    currentContext: 'x',
-  });
-  return kc;
-}
 
 describe('leaderelection support', () => {
   describe('FakeClock and sleep', () => {
