@@ -547,7 +547,9 @@ export class ElectionLab {
     await eventually(
       `Pod ${name} to run`,
       async () => ((await this.core.readNamespacedPod({ name, namespace: this.namespace })).status?.phase === 'Running' ? true : undefined),
-      { timeoutMs: 30_000 },
+      // kwok marks the pod Running; right after an earlier suite restarted the
+      // apiserver, kwok can need most of a minute to re-establish its watches.
+      { timeoutMs: 120_000 },
     );
   }
 
