@@ -44,6 +44,8 @@ export interface DeploymentOptions {
    * memcached needs no particular uid: it writes nothing to disk.
    */
   runAsUser?: number;
+  /** The Deployment as it runs now, if it exists: the rollout strategy depends on it. */
+  live?: V1Deployment;
 }
 
 function probe(periodSeconds: number, failureThreshold: number): V1Probe {
@@ -56,15 +58,42 @@ function probe(periodSeconds: number, failureThreshold: number): V1Probe {
   };
 }
 
+/** Replace pods one at a time: stop one, then start its successor. */
+export const ONE_AT_A_TIME: V1DeploymentStrategy = { type: 'RollingUpdate', rollingUpdate: { maxSurge: 0, maxUnavailable: 1 } };
+/** Start a new pod before an old one stops, so capacity never dips. */
+export const SURGE_FIRST: V1DeploymentStrategy = { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } };
+
 /**
- * With required anti-affinity and as many replicas as nodes, a surge pod can
- * never schedule, so rollouts replace pods one at a time instead. Otherwise a
- * new pod starts before an old one stops.
+ * How the Deployment rolls to a new template.
+ *
+ * A surge pod needs a node that no pod of the instance repels. A pod with
+ * Required anti-affinity repels every other pod of the instance from its
+ * node, and with as many replicas as nodes there is no free node. So while
+ * any such pod may run, pods are replaced one at a time: when the placement
+ * wants Required, when the live template has it, and until a rollout away
+ * from it has finished. Surging there deadlocks: on the one node left after
+ * nodes are removed, the new pod stays Pending beside the old Required pod,
+ * which maxUnavailable 0 never stops.
+ * Otherwise a new pod starts before an old one stops.
  */
-function strategy(placement: Placement): V1DeploymentStrategy {
-  return placement.antiAffinity === 'Required'
-    ? { type: 'RollingUpdate', rollingUpdate: { maxSurge: 0, maxUnavailable: 1 } }
-    : { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } };
+export function rolloutStrategy(placement: Placement, live: V1Deployment | undefined): V1DeploymentStrategy {
+  if (placement.antiAffinity === 'Required') return ONE_AT_A_TIME;
+  if (live === undefined) return SURGE_FIRST;
+  if (live.spec?.template?.spec?.affinity?.podAntiAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.length) return ONE_AT_A_TIME;
+  const surge = live.spec?.strategy?.rollingUpdate?.maxSurge;
+  const wasOneAtATime = surge !== undefined && String(surge) === '0';
+  return wasOneAtATime && !rolloutFinished(live) ? ONE_AT_A_TIME : SURGE_FIRST;
+}
+
+/**
+ * The Deployment controller has seen the latest spec, and every pod it
+ * counts runs the latest template (pods of older templates are gone or
+ * terminating).
+ */
+export function rolloutFinished(d: V1Deployment): boolean {
+  const status = d.status;
+  if (!status || (status.observedGeneration ?? 0) < (d.metadata?.generation ?? 0)) return false;
+  return (status.updatedReplicas ?? 0) === (status.replicas ?? 0);
 }
 
 export function buildAffinity(mc: Memcached, placement: Placement): V1Affinity | undefined {
@@ -163,7 +192,7 @@ export function buildDeployment(
     spec: {
       replicas: spec.size ?? placement.replicas,
       selector: { matchLabels: selectorLabels(mc) },
-      strategy: strategy(placement),
+      strategy: rolloutStrategy(placement, opts.live),
       template: {
         metadata: { labels: standardLabels(mc) },
         spec: orderPodSpec(podSpec),

@@ -136,7 +136,11 @@ export class MemcachedReconciler implements Reconciler {
     // OpenShift's restricted-v2 SCC assigns a uid itself and rejects others.
     const runAsUser = this.deps.cluster.isOpenShift() ? undefined : OFFICIAL_IMAGE_UID;
     const deployment = withDesiredHash(
-      buildDeployment(mc, spec, applied, { defaultImage: this.deps.defaultImage, ...(runAsUser !== undefined ? { runAsUser } : {}) }),
+      buildDeployment(mc, spec, applied, {
+        defaultImage: this.deps.defaultImage,
+        ...(runAsUser !== undefined ? { runAsUser } : {}),
+        ...(liveDeployment ? { live: liveDeployment } : {}),
+      }),
     );
     const service = withDesiredHash(buildService(mc, spec));
     const headless = withDesiredHash(buildHeadlessService(mc, spec));

@@ -10,6 +10,18 @@ import { Cluster, condition, errorLines, expectHealthy, fakeNodeManifest, isPodR
 const WORKERS = ['worker-0', 'worker-1', 'worker-2'];
 const REMOVED = ['worker-1', 'worker-2'];
 
+/** One line per pod, for a failure message that says what the cluster was doing. */
+function describePods(pods: k8s.V1Pod[]): string {
+  return pods
+    .map((p) => {
+      const owner = p.metadata?.ownerReferences?.[0]?.name ?? 'no owner';
+      const scheduled = p.status?.conditions?.find((c) => c.type === 'PodScheduled');
+      const why = scheduled?.status === 'False' ? ` (${scheduled.reason}: ${scheduled.message})` : '';
+      return `${p.metadata?.name} of ${owner} on ${p.spec?.nodeName ?? 'no node'}, ${p.status?.phase}, ready=${isPodReady(p)}${why}`;
+    })
+    .join('; ');
+}
+
 function addWorkers(names: string[]): void {
   kubectl(['apply', '--server-side', '-f', '-'], names.map((n) => fakeNodeManifest(n, { 'node-role.kubernetes.io/worker': '' })).join('\n'));
 }
@@ -43,8 +55,16 @@ describe('topology: vanilla Kubernetes falls back to counting schedulable nodes'
   });
 
   it('goes to SingleReplica (1 replica, no PDB) when nodes are deleted down to one', async function () {
+    const onRemoved = (await cluster.pods(ns, 'cache')).filter((p) => REMOVED.includes(p.spec?.nodeName ?? ''));
+    expect(onRemoved, 'pods on the nodes to remove').to.have.length(2);
     const start = Date.now();
     kubectl(['delete', 'node', ...REMOVED, '--wait=false']);
+    // Pods bound to deleted nodes stay until the pod garbage collector's 40 s
+    // quarantine ends; delete them as it would. The old ReplicaSet's one
+    // surviving pod is then the one on worker-0, with Required anti-affinity:
+    // the case where a surge rollout to the new template deadlocked (the new
+    // pod Pending beside it, the old one never stopped).
+    kubectl(['delete', 'pod', '-n', ns, ...onRemoved.map((p) => p.metadata!.name!), '--grace-period=0', '--force', '--wait=false']);
     const s = await eventually(
       'the Memcached to fall back to SingleReplica',
       async () => {
@@ -70,11 +90,10 @@ describe('topology: vanilla Kubernetes falls back to counting schedulable nodes'
     const events = await cluster.eventsFor(ns, 'cache');
     expect(events.map((e) => e.reason)).to.include('TopologyChanged');
 
-    // Pods bound to the deleted nodes stay until the pod garbage collector's
-    // 40 s quarantine ends; delete them as it would, then the one replica is
-    // Ready on the remaining node.
-    // The Deployment may still be rolling (the placement changed), so look
-    // again on every poll; pods on their way out do not count.
+    // The one replica ends Ready on the remaining node. The Deployment may
+    // still be rolling (the placement changed), so look again on every poll:
+    // a replacement pod may still have been bound to a removed node, and pods
+    // on their way out do not count.
     await eventually('one Ready pod on worker-0', async () => {
       const pods = await cluster.pods(ns, 'cache');
       for (const p of pods) {
@@ -83,8 +102,15 @@ describe('topology: vanilla Kubernetes falls back to counting schedulable nodes'
         }
       }
       const live = pods.filter((p) => !p.metadata?.deletionTimestamp && !REMOVED.includes(p.spec?.nodeName ?? ''));
-      expect(live.map((p) => [p.spec?.nodeName, isPodReady(p)])).to.deep.equal([['worker-0', true]]);
+      expect(live.map((p) => [p.spec?.nodeName, isPodReady(p)]), describePods(pods)).to.deep.equal([['worker-0', true]]);
       return live;
+    });
+    // Pods were replaced one at a time while Required pods could be left;
+    // once the rollout is done, later rollouts start a new pod first again.
+    await eventually('the rollout strategy back to surge-first', async () => {
+      const s = await cluster.snapshot(ns, 'cache');
+      expect(s.deployment?.spec?.strategy?.rollingUpdate).to.deep.equal({ maxSurge: 1, maxUnavailable: 0 });
+      return s;
     });
     await expectHealthy(op!);
   });
