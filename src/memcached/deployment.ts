@@ -46,6 +46,8 @@ export interface DeploymentOptions {
   runAsUser?: number;
   /** The Deployment as it runs now, if it exists: the rollout strategy depends on it. */
   live?: V1Deployment;
+  /** Nodes the pods may run on (0 when unknown): with more nodes than replicas a surge pod always finds one. */
+  schedulableNodes?: number;
 }
 
 function probe(periodSeconds: number, failureThreshold: number): V1Probe {
@@ -66,23 +68,32 @@ export const SURGE_FIRST: V1DeploymentStrategy = { type: 'RollingUpdate', rollin
 /**
  * How the Deployment rolls to a new template.
  *
- * A surge pod needs a node that no pod of the instance repels. A pod with
- * Required anti-affinity repels every other pod of the instance from its
- * node, and with as many replicas as nodes there is no free node. So while
- * any such pod may run, pods are replaced one at a time: when the placement
- * wants Required, when the live template has it, and until a rollout away
- * from it has finished. Surging there deadlocks: on the one node left after
- * nodes are removed, the new pod stays Pending beside the old Required pod,
- * which maxUnavailable 0 never stops.
- * Otherwise a new pod starts before an old one stops.
+ * A surge pod needs a node that no pod of the instance repels, and a pod
+ * with Required anti-affinity repels every other pod of the instance from
+ * its node. While such pods may run and the nodes are no more than the
+ * replicas, there is no free node: surging would leave the new pod Pending
+ * beside an old one that maxUnavailable 0 never stops (after nodes are
+ * removed down to one, say). Pods are then replaced one at a time.
+ * Otherwise a new pod starts before an old one stops, so a single replica
+ * is never down during a rollout if another node can take its successor.
  */
-export function rolloutStrategy(placement: Placement, live: V1Deployment | undefined): V1DeploymentStrategy {
+export function rolloutStrategy(placement: Placement, live: V1Deployment | undefined, schedulableNodes: number): V1DeploymentStrategy {
   if (placement.antiAffinity === 'Required') return ONE_AT_A_TIME;
-  if (live === undefined) return SURGE_FIRST;
-  if (live.spec?.template?.spec?.affinity?.podAntiAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.length) return ONE_AT_A_TIME;
+  if (!requiredPodsMayRun(live)) return SURGE_FIRST;
+  return schedulableNodes > placement.replicas ? SURGE_FIRST : ONE_AT_A_TIME;
+}
+
+/**
+ * Pods with Required anti-affinity may still run under this Deployment: its
+ * template has it, or a one-at-a-time rollout away from it (the only time
+ * this operator pairs one-at-a-time with another template) has not finished.
+ */
+export function requiredPodsMayRun(live: V1Deployment | undefined): boolean {
+  if (live === undefined) return false;
+  if (live.spec?.template?.spec?.affinity?.podAntiAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.length) return true;
   const surge = live.spec?.strategy?.rollingUpdate?.maxSurge;
-  const wasOneAtATime = surge !== undefined && String(surge) === '0';
-  return wasOneAtATime && !rolloutFinished(live) ? ONE_AT_A_TIME : SURGE_FIRST;
+  const oneAtATime = surge !== undefined && String(surge) === '0';
+  return oneAtATime && !rolloutFinished(live);
 }
 
 /**
@@ -157,7 +168,7 @@ export function buildContainer(spec: MemcachedSpec, placement: Placement, image:
 
 /**
  * The Deployment `<cr name>` of a Memcached. spec must be defaulted and
- * valid; replicas are spec.size when set, else the placement's.
+ * valid; replicas are the placement's.
  */
 export function buildDeployment(
   mc: Memcached,
@@ -190,9 +201,11 @@ export function buildDeployment(
     kind: 'Deployment',
     metadata: objectMeta(mc, crName(mc)),
     spec: {
-      replicas: spec.size ?? placement.replicas,
+      // The placement already honours spec.size; it may hold replicas back
+      // while a transition is staged.
+      replicas: placement.replicas,
       selector: { matchLabels: selectorLabels(mc) },
-      strategy: rolloutStrategy(placement, opts.live),
+      strategy: rolloutStrategy(placement, opts.live, opts.schedulableNodes ?? 0),
       template: {
         metadata: { labels: standardLabels(mc) },
         spec: orderPodSpec(podSpec),

@@ -11,7 +11,7 @@ import { clusterTopology, countZones, schedulableNodes } from '../topology/detec
 import { placementFor, type SizedPlacement } from '../topology/sizing.js';
 import { stagedPlacement, type CurrentPlacement } from '../topology/transition.js';
 import type { AntiAffinity } from '../topology/types.js';
-import { buildDeployment, OFFICIAL_IMAGE_UID } from './deployment.js';
+import { buildDeployment, OFFICIAL_IMAGE_UID, rolloutFinished } from './deployment.js';
 import { needsApply, withDesiredHash } from './diff.js';
 import { selectorLabels } from './labels.js';
 import { buildPodDisruptionBudget } from './pdb.js';
@@ -63,7 +63,12 @@ function antiAffinityOf(d: k8s.V1Deployment): AntiAffinity {
 
 function currentPlacement(d: k8s.V1Deployment | undefined): CurrentPlacement | undefined {
   if (!d) return undefined;
-  return { replicas: d.spec?.replicas ?? 0, readyReplicas: d.status?.readyReplicas ?? 0, antiAffinity: antiAffinityOf(d) };
+  return {
+    replicas: d.spec?.replicas ?? 0,
+    readyReplicas: d.status?.readyReplicas ?? 0,
+    antiAffinity: antiAffinityOf(d),
+    rolloutFinished: rolloutFinished(d),
+  };
 }
 
 function isOwnedBy(obj: k8s.KubernetesObject | undefined, mc: Memcached): boolean {
@@ -140,6 +145,7 @@ export class MemcachedReconciler implements Reconciler {
         defaultImage: this.deps.defaultImage,
         ...(runAsUser !== undefined ? { runAsUser } : {}),
         ...(liveDeployment ? { live: liveDeployment } : {}),
+        schedulableNodes: eligibleNodes,
       }),
     );
     const service = withDesiredHash(buildService(mc, spec));

@@ -7,59 +7,11 @@ import * as k8s from '@kubernetes/client-node';
 import { expect } from 'chai';
 import { createNamespace, deleteNamespace, eventually } from '../../support/cluster.js';
 import { startOperator, type OperatorProcess } from '../../support/operator.js';
-import { antiAffinityOf, Cluster, errorLines, expectHealthy, isPodReady, since, useCluster, type AntiAffinityKind } from './support.js';
+import { Cluster, DeploymentRecorder, errorLines, expectHealthy, isPodReady, since, useCluster } from './support.js';
 
 /** The issue's target; asserted with a generous deadline, the measured time is printed. */
 const TARGET_MS = 10_000;
 const DEADLINE_MS = 30_000;
-
-interface Observation {
-  at: number;
-  replicas: number;
-  readyReplicas: number;
-  antiAffinity: AntiAffinityKind;
-}
-
-/** Records every version of one Deployment, from a watch. */
-class DeploymentRecorder {
-  readonly seen: Observation[] = [];
-  private abort: AbortController | undefined;
-  private failed: unknown;
-
-  constructor(private readonly kc: k8s.KubeConfig, private readonly namespace: string, private readonly name: string) {}
-
-  async start(): Promise<void> {
-    this.abort = await new k8s.Watch(this.kc).watch(
-      `/apis/apps/v1/namespaces/${this.namespace}/deployments`,
-      { fieldSelector: `metadata.name=${this.name}` },
-      (type: string, d: k8s.V1Deployment) => {
-        if (type !== 'ADDED' && type !== 'MODIFIED') return;
-        this.seen.push({
-          at: Date.now(),
-          replicas: d.spec?.replicas ?? 0,
-          readyReplicas: d.status?.readyReplicas ?? 0,
-          antiAffinity: antiAffinityOf(d),
-        });
-      },
-      (err: unknown) => {
-        if (err && !this.abort?.signal.aborted) this.failed = err;
-      },
-    );
-  }
-
-  stop(): void {
-    this.abort?.abort();
-  }
-
-  /** Throws if the watch ended early: the record would have a gap. */
-  check(): void {
-    if (this.failed) throw new Error(`the Deployment watch failed: ${this.failed instanceof Error ? this.failed.message : JSON.stringify(this.failed)}`);
-  }
-
-  since(t: number): Observation[] {
-    return this.seen.filter((o) => o.at >= t);
-  }
-}
 
 describe('topology: a live change of the Infrastructure status', function () {
   let kc: k8s.KubeConfig;

@@ -254,3 +254,51 @@ export function fakeNodeManifest(name: string, labels: Record<string, string> = 
 export function since(start: number): number {
   return Date.now() - start;
 }
+
+export interface Observation {
+  at: number;
+  replicas: number;
+  readyReplicas: number;
+  antiAffinity: AntiAffinityKind;
+}
+
+/** Records every version of one Deployment, from a watch. */
+export class DeploymentRecorder {
+  readonly seen: Observation[] = [];
+  private abort: AbortController | undefined;
+  private failed: unknown;
+
+  constructor(private readonly kc: k8s.KubeConfig, private readonly namespace: string, private readonly name: string) {}
+
+  async start(): Promise<void> {
+    this.abort = await new k8s.Watch(this.kc).watch(
+      `/apis/apps/v1/namespaces/${this.namespace}/deployments`,
+      { fieldSelector: `metadata.name=${this.name}` },
+      (type: string, d: k8s.V1Deployment) => {
+        if (type !== 'ADDED' && type !== 'MODIFIED') return;
+        this.seen.push({
+          at: Date.now(),
+          replicas: d.spec?.replicas ?? 0,
+          readyReplicas: d.status?.readyReplicas ?? 0,
+          antiAffinity: antiAffinityOf(d),
+        });
+      },
+      (err: unknown) => {
+        if (err && !this.abort?.signal.aborted) this.failed = err;
+      },
+    );
+  }
+
+  stop(): void {
+    this.abort?.abort();
+  }
+
+  /** Throws if the watch ended early: the record would have a gap. */
+  check(): void {
+    if (this.failed) throw new Error(`the Deployment watch failed: ${this.failed instanceof Error ? this.failed.message : JSON.stringify(this.failed)}`);
+  }
+
+  since(t: number): Observation[] {
+    return this.seen.filter((o) => o.at >= t);
+  }
+}
