@@ -73,20 +73,22 @@ export const SURGE_FIRST: V1DeploymentStrategy = { type: 'RollingUpdate', rollin
  * its node. While such pods may run and the nodes are no more than the
  * replicas, there is no free node: surging would leave the new pod Pending
  * beside an old one that maxUnavailable 0 never stops (after nodes are
- * removed down to one, say). Pods are then replaced one at a time.
+ * removed down to one, say). Pods are then replaced one at a time, as
+ * they are when the placement asks for it (a staged transition).
  * Otherwise a new pod starts before an old one stops, so a single replica
  * is never down during a rollout if another node can take its successor.
  */
 export function rolloutStrategy(placement: Placement, live: V1Deployment | undefined, schedulableNodes: number): V1DeploymentStrategy {
-  if (placement.antiAffinity === 'Required') return ONE_AT_A_TIME;
+  if (placement.antiAffinity === 'Required' || placement.oneAtATime) return ONE_AT_A_TIME;
   if (!requiredPodsMayRun(live)) return SURGE_FIRST;
   return schedulableNodes > placement.replicas ? SURGE_FIRST : ONE_AT_A_TIME;
 }
 
 /**
  * Pods with Required anti-affinity may still run under this Deployment: its
- * template has it, or a one-at-a-time rollout away from it (the only time
- * this operator pairs one-at-a-time with another template) has not finished.
+ * template has it, or a one-at-a-time rollout away from it has not finished.
+ * (Only such rollouts pair one-at-a-time with another template; a rollout
+ * away from Required that surges needs no tracking, as a node is free.)
  */
 export function requiredPodsMayRun(live: V1Deployment | undefined): boolean {
   if (live === undefined) return false;

@@ -11,7 +11,7 @@ import { clusterTopology, countZones, schedulableNodes } from '../topology/detec
 import { placementFor, type SizedPlacement } from '../topology/sizing.js';
 import { stagedPlacement, type CurrentPlacement } from '../topology/transition.js';
 import type { AntiAffinity } from '../topology/types.js';
-import { buildDeployment, OFFICIAL_IMAGE_UID, rolloutFinished } from './deployment.js';
+import { buildDeployment, OFFICIAL_IMAGE_UID, requiredPodsMayRun } from './deployment.js';
 import { needsApply, withDesiredHash } from './diff.js';
 import { selectorLabels } from './labels.js';
 import { buildPodDisruptionBudget } from './pdb.js';
@@ -67,7 +67,7 @@ function currentPlacement(d: k8s.V1Deployment | undefined): CurrentPlacement | u
     replicas: d.spec?.replicas ?? 0,
     readyReplicas: d.status?.readyReplicas ?? 0,
     antiAffinity: antiAffinityOf(d),
-    rolloutFinished: rolloutFinished(d),
+    requiredPodsMayRun: requiredPodsMayRun(d),
   };
 }
 

@@ -15,8 +15,8 @@ export interface CurrentPlacement {
   replicas: number;
   readyReplicas: number;
   antiAffinity: AntiAffinity;
-  /** The workload controller has rolled every pod to the latest template. */
-  rolloutFinished: boolean;
+  /** Pods with Required anti-affinity may still run: the template has it, or a rollout away from it is unfinished. */
+  requiredPodsMayRun: boolean;
 }
 
 /** The condition type of the notice a staged (not yet final) placement carries. */
@@ -36,8 +36,8 @@ function count(n: number): number {
  * The placement to apply now on the way to target:
  * - no previous workload (first creation): the target, as nothing can drop;
  * - target without Required anti-affinity and more replicas than now, while
- *   the previous template is Required or a rollout is unfinished: the target
- *   at today's replica count, plus a ScalingUp notice;
+ *   pods with Required anti-affinity may run: the target at today's replica
+ *   count, rolled out one pod at a time, plus a ScalingUp notice;
  * - any other target without Required anti-affinity, or previous already Required: the target;
  * - target Required and fewer Ready replicas than target.replicas: the target's
  *   replicas with Preferred anti-affinity, plus a ScalingUp notice;
@@ -48,12 +48,9 @@ function count(n: number): number {
 export function stagedPlacement<P extends Placement>(previous: CurrentPlacement | undefined, target: P): P {
   if (previous === undefined) return target;
   const running = count(previous.replicas);
-  // Until the rollout that relaxed it has finished, pods with Required
-  // anti-affinity may still run (an unrelated rollout only delays the scale-up).
-  const mayHaveRequiredPods = previous.antiAffinity === 'Required' || !previous.rolloutFinished;
-  if (target.antiAffinity !== 'Required' && mayHaveRequiredPods && target.replicas > running) {
+  if (target.antiAffinity !== 'Required' && previous.requiredPodsMayRun && target.replicas > running) {
     return staged(
-      { ...target, replicas: running },
+      { ...target, replicas: running, oneAtATime: true },
       `relaxing pod anti-affinity on the ${running} running replicas first; scaling up to ${target.replicas} ` +
         `once no pod with Required anti-affinity is left (such a pod keeps every new one off its node)`,
     );

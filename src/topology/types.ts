@@ -49,4 +49,10 @@ export interface Placement {
   /** Default requests/limits when the spec sets none: Small on a single node. */
   resourceProfile: 'Small' | 'Standard';
   notices: PlacementNotice[];
+  /**
+   * Replace pods one at a time whatever the anti-affinity. Set while a move
+   * away from Required anti-affinity is staged, so the rollout stays
+   * recognisable (and careful) until it has finished.
+   */
+  oneAtATime?: true;
 }

@@ -62,6 +62,13 @@ describe('memcached/deployment rollout strategy', () => {
       want: SURGE_FIRST,
     },
     { name: 'leaving Required for Preferred on 3 nodes: one at a time', placement: COMPACT, live: live({ required: true, strategy: ONE_AT_A_TIME }), nodes: 3, want: ONE_AT_A_TIME },
+    {
+      name: 'a staged placement asks for one at a time, even with nodes to spare',
+      placement: { ...COMPACT, oneAtATime: true },
+      live: live({ required: true, strategy: ONE_AT_A_TIME }),
+      nodes: 6,
+      want: ONE_AT_A_TIME,
+    },
     { name: 'node count unknown (0): one at a time', placement: SINGLE_NODE, live: live({ required: true, strategy: ONE_AT_A_TIME }), nodes: 0, want: ONE_AT_A_TIME },
     {
       name: 'rollout away from Required not yet observed: one at a time',

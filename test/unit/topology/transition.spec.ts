@@ -10,16 +10,16 @@ describe('topology: stagedPlacement', () => {
   // [description, previous, target, anti-affinity applied now, staged?]
   const table: [string, CurrentPlacement | undefined, Placement, AntiAffinity, boolean][] = [
     ['first creation applies the target at once', undefined, target(), 'Required', false],
-    ['SingleReplica -> HA, 1 Ready of 3: scale up with Preferred', { replicas: 1, readyReplicas: 1, antiAffinity: 'None', rolloutFinished: true }, target(), 'Preferred', true],
-    ['scaled, 2 of 3 Ready: still Preferred', { replicas: 3, readyReplicas: 2, antiAffinity: 'Preferred', rolloutFinished: true }, target(), 'Preferred', true],
-    ['scaled, 3 of 3 Ready: Required', { replicas: 3, readyReplicas: 3, antiAffinity: 'Preferred', rolloutFinished: true }, target(), 'Required', false],
-    ['more Ready than needed (scaling down): Required', { replicas: 5, readyReplicas: 5, antiAffinity: 'Preferred', rolloutFinished: true }, target(), 'Required', false],
-    ['0 Ready (for example all pods just created): Preferred', { replicas: 1, readyReplicas: 0, antiAffinity: 'None', rolloutFinished: true }, target(), 'Preferred', true],
-    ['already Required, scaling up: keep Required', { replicas: 2, readyReplicas: 2, antiAffinity: 'Required', rolloutFinished: true }, target(), 'Required', false],
-    ['target Preferred (not enough nodes): the target', { replicas: 1, readyReplicas: 1, antiAffinity: 'None', rolloutFinished: true }, target({ size: 5 }), 'Preferred', false],
-    ['target None (one replica): the target', { replicas: 3, readyReplicas: 0, antiAffinity: 'Required', rolloutFinished: true }, target({ size: 1 }), 'None', false],
-    ['nonsense ready counts count as 0', { replicas: 3, readyReplicas: Number.NaN, antiAffinity: 'None', rolloutFinished: true }, target(), 'Preferred', true],
-    ['negative ready counts count as 0', { replicas: 3, readyReplicas: -2, antiAffinity: 'Preferred', rolloutFinished: true }, target(), 'Preferred', true],
+    ['SingleReplica -> HA, 1 Ready of 3: scale up with Preferred', { replicas: 1, readyReplicas: 1, antiAffinity: 'None', requiredPodsMayRun: false }, target(), 'Preferred', true],
+    ['scaled, 2 of 3 Ready: still Preferred', { replicas: 3, readyReplicas: 2, antiAffinity: 'Preferred', requiredPodsMayRun: false }, target(), 'Preferred', true],
+    ['scaled, 3 of 3 Ready: Required', { replicas: 3, readyReplicas: 3, antiAffinity: 'Preferred', requiredPodsMayRun: false }, target(), 'Required', false],
+    ['more Ready than needed (scaling down): Required', { replicas: 5, readyReplicas: 5, antiAffinity: 'Preferred', requiredPodsMayRun: false }, target(), 'Required', false],
+    ['0 Ready (for example all pods just created): Preferred', { replicas: 1, readyReplicas: 0, antiAffinity: 'None', requiredPodsMayRun: false }, target(), 'Preferred', true],
+    ['already Required, scaling up: keep Required', { replicas: 2, readyReplicas: 2, antiAffinity: 'Required', requiredPodsMayRun: true }, target(), 'Required', false],
+    ['target Preferred (not enough nodes): the target', { replicas: 1, readyReplicas: 1, antiAffinity: 'None', requiredPodsMayRun: false }, target({ size: 5 }), 'Preferred', false],
+    ['target None (one replica): the target', { replicas: 3, readyReplicas: 0, antiAffinity: 'Required', requiredPodsMayRun: true }, target({ size: 1 }), 'None', false],
+    ['nonsense ready counts count as 0', { replicas: 3, readyReplicas: Number.NaN, antiAffinity: 'None', requiredPodsMayRun: false }, target(), 'Preferred', true],
+    ['negative ready counts count as 0', { replicas: 3, readyReplicas: -2, antiAffinity: 'Preferred', requiredPodsMayRun: false }, target(), 'Preferred', true],
   ];
 
   for (const [what, previous, t, antiAffinity, staged] of table) {
@@ -40,14 +40,14 @@ describe('topology: stagedPlacement', () => {
 
   it('keeps the extra fields of a sized placement', () => {
     const t = placementFor({ highAvailability: 'Enabled' }, HA3, 3, 3);
-    const now = stagedPlacement({ replicas: 1, readyReplicas: 1, antiAffinity: 'None', rolloutFinished: true }, t);
+    const now = stagedPlacement({ replicas: 1, readyReplicas: 1, antiAffinity: 'None', requiredPodsMayRun: false }, t);
     expect(now.source).to.equal('Override');
     expect(now.effectiveTopology).to.deep.equal(t.effectiveTopology);
   });
 
   it('converges: the replica count never drops and Required comes only once all are Ready', () => {
     const goal = target();
-    let current: CurrentPlacement = { replicas: 1, readyReplicas: 1, antiAffinity: 'None', rolloutFinished: true };
+    let current: CurrentPlacement = { replicas: 1, readyReplicas: 1, antiAffinity: 'None', requiredPodsMayRun: false };
     const applied: AntiAffinity[] = [];
     for (let step = 0; step < 5; step++) {
       const now = stagedPlacement(current, goal);
@@ -59,7 +59,7 @@ describe('topology: stagedPlacement', () => {
         replicas: now.replicas,
         readyReplicas: Math.min(now.replicas, current.readyReplicas + 1),
         antiAffinity: now.antiAffinity,
-        rolloutFinished: true,
+        requiredPodsMayRun: now.antiAffinity === 'Required',
       };
     }
     expect(applied).to.deep.equal(['Preferred', 'Preferred', 'Required', 'Required', 'Required']);
@@ -68,7 +68,7 @@ describe('topology: stagedPlacement', () => {
   it('does not mutate the target', () => {
     const t = target();
     const copy = structuredClone(t);
-    stagedPlacement({ replicas: 1, readyReplicas: 1, antiAffinity: 'None', rolloutFinished: true }, t);
+    stagedPlacement({ replicas: 1, readyReplicas: 1, antiAffinity: 'None', requiredPodsMayRun: false }, t);
     expect(t).to.deep.equal(copy);
   });
 
@@ -76,19 +76,22 @@ describe('topology: stagedPlacement', () => {
     // 3 Required replicas on 3 nodes; spec.size 5 wants Preferred.
     const goal = target({ size: 5 });
     const cases: [string, CurrentPlacement, number, boolean][] = [
-      ['Required template: relax it at 3 replicas first', { replicas: 3, readyReplicas: 3, antiAffinity: 'Required', rolloutFinished: true }, 3, true],
-      ['relaxed template still rolling out: stay at 3', { replicas: 3, readyReplicas: 2, antiAffinity: 'Preferred', rolloutFinished: false }, 3, true],
-      ['rollout finished: scale to 5', { replicas: 3, readyReplicas: 3, antiAffinity: 'Preferred', rolloutFinished: true }, 5, false],
-      ['scaling down needs no staging', { replicas: 6, readyReplicas: 6, antiAffinity: 'Required', rolloutFinished: true }, 5, false],
-      ['nonsense replica counts count as 0', { replicas: Number.NaN, readyReplicas: 0, antiAffinity: 'Required', rolloutFinished: true }, 0, true],
-      ['from None, rollout finished: scale at once', { replicas: 1, readyReplicas: 1, antiAffinity: 'None', rolloutFinished: true }, 5, false],
+      ['Required template: relax it at 3 replicas first', { replicas: 3, readyReplicas: 3, antiAffinity: 'Required', requiredPodsMayRun: true }, 3, true],
+      ['relaxed template still rolling out: stay at 3', { replicas: 3, readyReplicas: 2, antiAffinity: 'Preferred', requiredPodsMayRun: true }, 3, true],
+      ['rollout finished: scale to 5', { replicas: 3, readyReplicas: 3, antiAffinity: 'Preferred', requiredPodsMayRun: false }, 5, false],
+      ['scaling down needs no staging', { replicas: 6, readyReplicas: 6, antiAffinity: 'Required', requiredPodsMayRun: true }, 5, false],
+      ['nonsense replica counts count as 0', { replicas: Number.NaN, readyReplicas: 0, antiAffinity: 'Required', requiredPodsMayRun: true }, 0, true],
+      ['from None, rollout finished: scale at once', { replicas: 1, readyReplicas: 1, antiAffinity: 'None', requiredPodsMayRun: false }, 5, false],
     ];
     for (const [what, previous, replicas, isStaged] of cases) {
       it(what, () => {
         const now = stagedPlacement(previous, goal);
         expect(now.replicas).to.equal(replicas);
         expect(now.antiAffinity).to.equal('Preferred');
-        expect({ ...now, replicas: goal.replicas, notices: goal.notices }).to.deep.equal(goal);
+        const { oneAtATime, ...rest } = now;
+        expect({ ...rest, replicas: goal.replicas, notices: goal.notices }).to.deep.equal(goal);
+        // Rolled out one pod at a time while staged, which keeps the rollout recognisable.
+        expect(oneAtATime).to.equal(isStaged ? true : undefined);
         if (isStaged) {
           expect(now.notices.at(-1)).to.include({ type: 'HighAvailability', status: 'False', reason: 'ScalingUp' });
           expect(now.notices.at(-1)?.message).to.match(/scaling up to 5 once no pod with Required anti-affinity is left/);
