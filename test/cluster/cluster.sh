@@ -346,6 +346,35 @@ start_apiserver() {
   done
   rm -f "$state/apiserver.cmdline" "$state/apiserver.cwd"
   log "kube-apiserver started"
+  restart_kwok_controller
+}
+
+# After an apiserver outage kwok can take minutes to run new Pods again (over
+# 120 s measured on a loaded CI machine), where real kubelets recover within
+# seconds. kwok stands in for the kubelets, so it is restarted with its exact
+# command line. A kwok instance manages a node only while it holds the node's
+# Lease (kwokctl sets a 200 s duration), so the old instance's Leases are
+# deleted first; the new one creates its own, and fake Pods run at once.
+restart_kwok_controller() {
+  local pidfile="$KWOK_WORKDIR/clusters/$name/pids/kwok-controller.pid" pid cwd
+  [ -f "$pidfile" ] || die "no running cluster (no $pidfile)"
+  pid=$(cat "$pidfile")
+  [ -d "/proc/$pid" ] || die "kwok-controller (pid $pid) is not running"
+  tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q "$KWOK_WORKDIR/.*kwok-controller" ||
+    die "pid $pid in $pidfile is not this cluster's kwok-controller"
+  local cmd=()
+  mapfile -t -d '' cmd <"/proc/$pid/cmdline"
+  cwd=$(readlink "/proc/$pid/cwd")
+  # A test may have frozen it (SIGSTOP); a stopped process ignores SIGTERM.
+  kill -CONT "$pid" 2>/dev/null || true
+  kill "$pid" 2>/dev/null || true
+  for _ in $(seq 1 50); do [ -d "/proc/$pid" ] || break; sleep 0.1; done
+  [ -d "/proc/$pid" ] && kill -9 "$pid" 2>/dev/null
+  for _ in $(seq 1 50); do [ -d "/proc/$pid" ] || break; sleep 0.1; done
+  "$bin/kubectl" --kubeconfig "$kubeconfig" -n kube-node-lease delete lease --all --wait=false >/dev/null
+  (cd "$cwd" && exec setsid "${cmd[@]}" >>"$KWOK_WORKDIR/clusters/$name/logs/kwok-controller.log" 2>&1 </dev/null) &
+  echo $! >"$pidfile"
+  log "kwok-controller restarted"
 }
 
 case ${1:-} in

@@ -3,7 +3,7 @@
 // rejects privileged pods, and each profile has the advertised shape.
 import { expect } from 'chai';
 import * as k8s from '@kubernetes/client-node';
-import { createNamespace, deleteNamespace, ensureCluster, eventually, kubectl, type Profile } from '../support/cluster.js';
+import { createNamespace, deleteNamespace, ensureCluster, eventually, kubectl, startApiserver, stopApiserver, type Profile } from '../support/cluster.js';
 
 interface ProfileShape {
   nodes: number;
@@ -145,6 +145,38 @@ describe('local cluster', function () {
       expect(status.reason).to.equal('Forbidden');
       expect(status.message).to.contain('violates PodSecurity "restricted:latest"');
       expect(status.message).to.contain('privileged');
+    });
+
+    it('after an apiserver restart, a new Pod runs again promptly (kwok reconnects like a kubelet)', async function () {
+      this.timeout(120_000);
+      stopApiserver();
+      kc = startApiserver();
+      const core = kc.makeApiClient(k8s.CoreV1Api);
+      await core.createNamespacedPod({
+        namespace,
+        body: {
+          metadata: { name: 'after-restart' },
+          spec: {
+            nodeName: 'worker-0',
+            automountServiceAccountToken: false,
+            securityContext: { runAsNonRoot: true, runAsUser: 1000, seccompProfile: { type: 'RuntimeDefault' } },
+            containers: [
+              {
+                name: 'c',
+                image: 'registry.invalid/pause:3',
+                securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
+              },
+            ],
+          },
+        },
+      });
+      // Left to its own watch retry, kwok took from 30 s to over 120 s here;
+      // cluster.sh start-apiserver restarts it, so this is a matter of seconds.
+      await eventually(
+        'the Pod to run',
+        async () => ((await core.readNamespacedPod({ name: 'after-restart', namespace })).status?.phase === 'Running' ? true : undefined),
+        { timeoutMs: 20_000 },
+      );
     });
   });
 });

@@ -547,8 +547,8 @@ export class ElectionLab {
     await eventually(
       `Pod ${name} to run`,
       async () => ((await this.core.readNamespacedPod({ name, namespace: this.namespace })).status?.phase === 'Running' ? true : undefined),
-      // kwok marks the pod Running; right after an earlier suite restarted the
-      // apiserver, kwok can need most of a minute to re-establish its watches.
+      // kwok marks the pod Running. cluster.sh restarts kwok with the
+      // apiserver, so this is quick; the deadline allows for a loaded machine.
       { timeoutMs: 120_000 },
     );
   }
