@@ -324,6 +324,15 @@ stop_apiserver() {
   log "kube-apiserver stopped"
 }
 
+# running PID: the process exists and is not a zombie waiting to be reaped.
+running() {
+  [ -r "/proc/$1/stat" ] || return 1
+  local stat
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  stat=${stat##*) }
+  [ "${stat%% *}" != Z ]
+}
+
 start_apiserver() {
   [ -f "$state/apiserver.cmdline" ] || die "the apiserver was not stopped with stop-apiserver"
   local cmd=()
@@ -335,14 +344,27 @@ start_apiserver() {
     for _ in $(seq 1 50); do [ -d "/proc/$holder" ] || break; sleep 0.1; done
     rm -f "$state/apiserver.placeholder.pid"
   fi
-  # exec: the pid recorded is the apiserver's own, not a wrapper subshell's
-  # (whose command line would be this script's).
-  (cd "$(cat "$state/apiserver.cwd")" && exec setsid "${cmd[@]}" >>"$KWOK_WORKDIR/clusters/$name/logs/kube-apiserver.log" 2>&1 </dev/null) &
-  echo $! >"$(apiserver_pidfile)"
-  local deadline=$((SECONDS + 60))
-  until "$bin/kubectl" --kubeconfig "$kubeconfig" --request-timeout=2s get --raw /readyz >/dev/null 2>&1; do
-    [ $SECONDS -lt $deadline ] || die "kube-apiserver did not become ready within 60s"
-    sleep 0.2
+  local apiserver_log="$KWOK_WORKDIR/clusters/$name/logs/kube-apiserver.log" attempt pid deadline
+  # A second attempt covers a launch that dies at once (say, a parallel
+  # cluster binding the port in the moment between holder and apiserver).
+  for attempt in 1 2; do
+    # exec: the pid recorded is the apiserver's own, not a wrapper subshell's
+    # (whose command line would be this script's).
+    (cd "$(cat "$state/apiserver.cwd")" && exec setsid "${cmd[@]}" >>"$apiserver_log" 2>&1 </dev/null) &
+    pid=$!
+    echo "$pid" >"$(apiserver_pidfile)"
+    deadline=$((SECONDS + 120))
+    until "$bin/kubectl" --kubeconfig "$kubeconfig" --request-timeout=2s get --raw /readyz >/dev/null 2>&1; do
+      running "$pid" || break
+      [ $SECONDS -lt $deadline ] || die "kube-apiserver did not become ready within 120s; last log lines:
+$(tail -n 5 "$apiserver_log")"
+      sleep 0.2
+    done
+    running "$pid" && break
+    log "kube-apiserver exited during start (attempt $attempt); last log lines:"
+    tail -n 5 "$apiserver_log" >&2
+    [ "$attempt" = 1 ] || die "kube-apiserver could not be started again"
+    sleep 1
   done
   rm -f "$state/apiserver.cmdline" "$state/apiserver.cwd"
   log "kube-apiserver started"
