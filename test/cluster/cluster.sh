@@ -155,6 +155,21 @@ check_port() {
   fi
 }
 
+# random_free_port prints a port nobody listens on, from 20000-31999.
+# kwokctl's own picks were all just below 32768 here, so with two clusters
+# at once one cluster's kwokctl took the port of an apiserver the other was
+# restarting (start-apiserver then failed: "bind: address already in use").
+# Away from kwokctl's picks and below the ephemeral range, the processes
+# that get restarted keep their ports.
+random_free_port() {
+  local port
+  for _ in $(seq 1 100); do
+    port=$((20000 + RANDOM % 12000))
+    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || { echo "$port"; return; }
+  done
+  die "found no free port in 20000-31999"
+}
+
 start_cluster() {
   local profile=$1
   local args=(
@@ -171,7 +186,12 @@ start_cluster() {
   if [ -n "${APISERVER_PORT:-}" ]; then
     check_port "$APISERVER_PORT"
     args+=(--kube-apiserver-port "$APISERVER_PORT")
+  else
+    args+=(--kube-apiserver-port "$(random_free_port)")
   fi
+  # kwok-controller is restarted with the apiserver (start-apiserver), so it
+  # too keeps a port of its own.
+  args+=(--controller-port "$(random_free_port)")
   mkdir -p "$state"
   log "starting profile $profile"
   if ! KWOK_KUBECTL_BINARY="$bin/kubectl" "$bin/kwokctl" "${args[@]}" >"$state/kwokctl.log" 2>&1; then
