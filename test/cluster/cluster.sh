@@ -148,9 +148,12 @@ stop_cluster() {
   rm -rf "$state"
 }
 
+# port_in_use PORT: something accepts connections on it.
+port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
 check_port() {
   local port=$1
-  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+  if port_in_use "$port"; then
     die "port $port is already in use; stop what listens there (ss -ltnp 'sport = :$port') or choose another with APISERVER_PORT=<port>"
   fi
 }
@@ -165,7 +168,7 @@ random_free_port() {
   local port
   for _ in $(seq 1 100); do
     port=$((20000 + RANDOM % 12000))
-    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || { echo "$port"; return; }
+    port_in_use "$port" || { echo "$port"; return; }
   done
   die "found no free port in 20000-31999"
 }
@@ -305,26 +308,52 @@ down() {
 
 # Fault injection for tests: stop the kube-apiserver alone (clients get
 # connection refused) and start it again with the exact same command line.
-apiserver_pidfile() { echo "$KWOK_WORKDIR/clusters/$name/pids/kube-apiserver.pid"; }
+# kwok-controller is restarted with it (see restart_kwok_controller).
+component_pidfile() { echo "$KWOK_WORKDIR/clusters/$name/pids/$1.pid"; }
+component_log() { echo "$KWOK_WORKDIR/clusters/$name/logs/$1.log"; }
 
-stop_apiserver() {
-  local pidfile pid
-  pidfile=$(apiserver_pidfile)
+# component_pid NAME prints the pid of this cluster's NAME (kube-apiserver,
+# kwok-controller). It never names a recycled pid: the process's command
+# line must be this cluster's NAME.
+component_pid() {
+  local component=$1 pidfile pid
+  pidfile=$(component_pidfile "$component")
   [ -f "$pidfile" ] || die "no running cluster (no $pidfile)"
   pid=$(cat "$pidfile")
-  [ -d "/proc/$pid" ] || die "kube-apiserver (pid $pid) is not running"
-  # Never act on a recycled pid: the process must be this cluster's apiserver.
-  tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q "$KWOK_WORKDIR/.*kube-apiserver" ||
-    die "pid $pid in $pidfile is not this cluster's kube-apiserver"
+  [ -d "/proc/$pid" ] || die "$component (pid $pid) is not running"
+  tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q "$KWOK_WORKDIR/.*$component" ||
+    die "pid $pid in $pidfile is not this cluster's $component"
+  echo "$pid"
+}
+
+# stop_process PID TENTHS: SIGTERM, SIGKILL after TENTHS tenths of a second,
+# and return once it is gone (until then its port is taken). SIGCONT first:
+# a test may have frozen it (SIGSTOP), and a stopped process ignores SIGTERM.
+stop_process() {
+  local pid=$1 tenths=$2
+  kill -CONT "$pid" 2>/dev/null || true
+  kill "$pid" 2>/dev/null || true
+  for _ in $(seq 1 "$tenths"); do [ -d "/proc/$pid" ] || return 0; sleep 0.1; done
+  kill -9 "$pid" 2>/dev/null || true
+  for _ in $(seq 1 50); do [ -d "/proc/$pid" ] || return 0; sleep 0.1; done
+}
+
+# launch COMPONENT DIR ARGV...: starts it detached in DIR, appending to its
+# log, and records its pid. exec: the pid recorded is the process's own, not
+# a wrapper subshell's (whose command line would be this script's).
+launch() {
+  local component=$1 dir=$2
+  shift 2
+  (cd "$dir" && exec setsid "$@" >>"$(component_log "$component")" 2>&1 </dev/null) &
+  echo $! >"$(component_pidfile "$component")"
+}
+
+stop_apiserver() {
+  local pid
+  pid=$(component_pid kube-apiserver)
   tr '\0' '\n' <"/proc/$pid/cmdline" >"$state/apiserver.cmdline"
   readlink "/proc/$pid/cwd" >"$state/apiserver.cwd"
-  kill "$pid"
-  for _ in $(seq 1 100); do [ -d "/proc/$pid" ] || break; sleep 0.1; done
-  if [ -d "/proc/$pid" ]; then
-    kill -9 "$pid"
-    # Until it is gone its port is taken, and start-apiserver would fail to bind.
-    for _ in $(seq 1 50); do [ -d "/proc/$pid" ] || break; sleep 0.1; done
-  fi
+  stop_process "$pid" 100
   # Hold the port while the apiserver is down, so that another cluster
   # starting meanwhile (parallel test runs) cannot take it. Connections are
   # reset at once, so clients still see an apiserver that is down.
@@ -364,15 +393,13 @@ start_apiserver() {
     for _ in $(seq 1 50); do [ -d "/proc/$holder" ] || break; sleep 0.1; done
     rm -f "$state/apiserver.placeholder.pid"
   fi
-  local apiserver_log="$KWOK_WORKDIR/clusters/$name/logs/kube-apiserver.log" attempt pid deadline
+  local apiserver_log attempt pid deadline
+  apiserver_log=$(component_log kube-apiserver)
   # A second attempt covers a launch that dies at once (say, a parallel
   # cluster binding the port in the moment between holder and apiserver).
   for attempt in 1 2; do
-    # exec: the pid recorded is the apiserver's own, not a wrapper subshell's
-    # (whose command line would be this script's).
-    (cd "$(cat "$state/apiserver.cwd")" && exec setsid "${cmd[@]}" >>"$apiserver_log" 2>&1 </dev/null) &
-    pid=$!
-    echo "$pid" >"$(apiserver_pidfile)"
+    launch kube-apiserver "$(cat "$state/apiserver.cwd")" "${cmd[@]}"
+    pid=$(cat "$(component_pidfile kube-apiserver)")
     deadline=$((SECONDS + 120))
     until "$bin/kubectl" --kubeconfig "$kubeconfig" --request-timeout=2s get --raw /readyz >/dev/null 2>&1; do
       running "$pid" || break
@@ -398,24 +425,13 @@ $(tail -n 5 "$apiserver_log")"
 # Lease (kwokctl sets a 200 s duration), so the old instance's Leases are
 # deleted first; the new one creates its own, and fake Pods run at once.
 restart_kwok_controller() {
-  local pidfile="$KWOK_WORKDIR/clusters/$name/pids/kwok-controller.pid" pid cwd
-  [ -f "$pidfile" ] || die "no running cluster (no $pidfile)"
-  pid=$(cat "$pidfile")
-  [ -d "/proc/$pid" ] || die "kwok-controller (pid $pid) is not running"
-  tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q "$KWOK_WORKDIR/.*kwok-controller" ||
-    die "pid $pid in $pidfile is not this cluster's kwok-controller"
-  local cmd=()
+  local pid cwd cmd=()
+  pid=$(component_pid kwok-controller)
   mapfile -t -d '' cmd <"/proc/$pid/cmdline"
   cwd=$(readlink "/proc/$pid/cwd")
-  # A test may have frozen it (SIGSTOP); a stopped process ignores SIGTERM.
-  kill -CONT "$pid" 2>/dev/null || true
-  kill "$pid" 2>/dev/null || true
-  for _ in $(seq 1 50); do [ -d "/proc/$pid" ] || break; sleep 0.1; done
-  [ -d "/proc/$pid" ] && kill -9 "$pid" 2>/dev/null
-  for _ in $(seq 1 50); do [ -d "/proc/$pid" ] || break; sleep 0.1; done
+  stop_process "$pid" 50
   "$bin/kubectl" --kubeconfig "$kubeconfig" -n kube-node-lease delete lease --all --wait=false >/dev/null
-  (cd "$cwd" && exec setsid "${cmd[@]}" >>"$KWOK_WORKDIR/clusters/$name/logs/kwok-controller.log" 2>&1 </dev/null) &
-  echo $! >"$pidfile"
+  launch kwok-controller "$cwd" "${cmd[@]}"
   log "kwok-controller restarted"
 }
 

@@ -5,22 +5,10 @@ import * as k8s from '@kubernetes/client-node';
 import { expect } from 'chai';
 import { createNamespace, deleteNamespace, eventually, kubectl } from '../../support/cluster.js';
 import { startOperator, type OperatorProcess } from '../../support/operator.js';
-import { Cluster, condition, errorLines, expectHealthy, fakeNodeManifest, isPodReady, printerColumn, since, useCluster } from './support.js';
+import { Cluster, condition, describePods, errorLines, expectHealthy, fakeNodeManifest, isPodReady, printerColumn, since, useCluster } from './support.js';
 
 const WORKERS = ['worker-0', 'worker-1', 'worker-2'];
 const REMOVED = ['worker-1', 'worker-2'];
-
-/** One line per pod, for a failure message that says what the cluster was doing. */
-function describePods(pods: k8s.V1Pod[]): string {
-  return pods
-    .map((p) => {
-      const owner = p.metadata?.ownerReferences?.[0]?.name ?? 'no owner';
-      const scheduled = p.status?.conditions?.find((c) => c.type === 'PodScheduled');
-      const why = scheduled?.status === 'False' ? ` (${scheduled.reason}: ${scheduled.message})` : '';
-      return `${p.metadata?.name} of ${owner} on ${p.spec?.nodeName ?? 'no node'}, ${p.status?.phase}, ready=${isPodReady(p)}${why}`;
-    })
-    .join('; ');
-}
 
 function addWorkers(names: string[]): void {
   kubectl(['apply', '--server-side', '-f', '-'], names.map((n) => fakeNodeManifest(n, { 'node-role.kubernetes.io/worker': '' })).join('\n'));

@@ -8,7 +8,7 @@ import * as k8s from '@kubernetes/client-node';
 import { expect } from 'chai';
 import { createNamespace, deleteNamespace, eventually, kubectl } from '../../support/cluster.js';
 import { startOperator, type OperatorProcess } from '../../support/operator.js';
-import { Cluster, condition, DeploymentRecorder, errorLines, expectHealthy, isPodReady, since, useCluster } from './support.js';
+import { Cluster, condition, DeploymentRecorder, describePods, errorLines, expectHealthy, isPodReady, since, useCluster } from './support.js';
 
 const WORKERS = ['worker-0', 'worker-1', 'worker-2'];
 
@@ -48,7 +48,7 @@ describe('topology: spec.size beyond the node count, from Required anti-affinity
       '5 Ready replicas with Preferred anti-affinity',
       async () => {
         const s = await cluster.snapshot(ns, 'cache');
-        const pods = s.pods.map((p) => `${p.metadata?.name} on ${p.spec?.nodeName ?? 'no node'} ready=${isPodReady(p)}`).join('; ');
+        const pods = describePods(s.pods);
         expect(s, pods).to.include({ replicas: 5, readyReplicas: 5, antiAffinity: 'Preferred' });
         expect(s.pods.filter(isPodReady), pods).to.have.length(5);
         expect(s.deployment?.status?.updatedReplicas, 'pods of the latest template').to.equal(5);

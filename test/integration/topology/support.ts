@@ -60,6 +60,18 @@ export function isPodReady(pod: k8s.V1Pod): boolean {
   return !pod.metadata?.deletionTimestamp && !!pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
 }
 
+/** One line per pod, for a failure message that says what the cluster was doing. */
+export function describePods(pods: k8s.V1Pod[]): string {
+  return pods
+    .map((p) => {
+      const owner = p.metadata?.ownerReferences?.[0]?.name ?? 'no owner';
+      const scheduled = p.status?.conditions?.find((c) => c.type === 'PodScheduled');
+      const why = scheduled?.status === 'False' ? ` (${scheduled.reason}: ${scheduled.message})` : '';
+      return `${p.metadata?.name} of ${owner} on ${p.spec?.nodeName ?? 'no node'}, ${p.status?.phase}, ready=${isPodReady(p)}${why}`;
+    })
+    .join('; ');
+}
+
 /** Everything about one Memcached that the topology decides, read from the API. */
 export interface Snapshot {
   mc: Memcached | undefined;
