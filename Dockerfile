@@ -1,7 +1,18 @@
-# syntax=docker/dockerfile:1
 # The operator image: make docker-build IMG=...
+#
+# No "# syntax=" line: BuildKit would fetch that frontend from a registry, so
+# the file builds offline with BuildKit or the legacy builder alike.
+#
+# The base images are build arguments. Their defaults are the public images
+# (Node 26 on Debian for the build; distroless Node 26 for the runtime). The
+# kind test bed builds local stand-ins under memcached-operator.local/... and
+# make docker-build passes them when .kind/images.env names them:
+#   docker build --build-arg BUILD_IMAGE=... --build-arg RUNTIME_IMAGE=... .
+ARG BUILD_IMAGE=docker.io/library/node:26-trixie-slim
+ARG RUNTIME_IMAGE=gcr.io/distroless/nodejs26-debian13:nonroot
+
 # Build stage: the full toolchain (npm ci with dev dependencies, tsc).
-FROM docker.io/library/node:20.19-bookworm-slim AS build
+FROM ${BUILD_IMAGE} AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
@@ -10,7 +21,7 @@ COPY src/ src/
 RUN npx tsc -p tsconfig.json && chmod -R g=u dist
 
 # Production dependencies only, installed from the same lock file.
-FROM docker.io/library/node:20.19-bookworm-slim AS deps
+FROM ${BUILD_IMAGE} AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force \
@@ -20,7 +31,7 @@ RUN chmod -R g=u config package.json
 
 # Runtime: node, production dependencies, dist/ and the CRD (the validator
 # reads its schema at run time). No npm, no compiler, no shell tools of ours.
-FROM gcr.io/distroless/nodejs20-debian12:nonroot AS runtime
+FROM ${RUNTIME_IMAGE} AS runtime
 WORKDIR /app
 ENV NODE_ENV=production
 # Group 0 gets the owner's permissions (chmod g=u in the earlier stages).
