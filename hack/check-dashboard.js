@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+/* global console, process -- a Node.js script */
 // Checks a Grafana dashboard: valid JSON, at least one panel, and every panel
 // query is PromQL that promtool parses. Grafana's variables are replaced with
 // plain values first ($__rate_interval with a duration, $var with a string),
