@@ -63,9 +63,11 @@ check_disk() { # the issue's bar: 15 GB free where images and volumes go
   fi
 }
 
+DEBOOTSTRAP_INCLUDE=ca-certificates,libatomic1
+
 debian_image() {
   local hash tarball rootfs
-  hash=$(recipe_hash "$kind_here/images.sh")
+  hash=$(echo "debootstrap --variant=minbase --include=$DEBOOTSTRAP_INCLUDE $DEBIAN_SUITE" | sha256sum | cut -c1-16)
   current "$DEBIAN_IMAGE" "$hash" && return 0
   tarball="$KIND_CACHE/rootfs/debian-$DEBIAN_SUITE-minbase.tar"
   if [ ! -f "$tarball" ]; then
@@ -73,7 +75,7 @@ debian_image() {
     rootfs="$work/rootfs-$DEBIAN_SUITE"
     rm -rf "$rootfs"; mkdir -p "$(dirname "$tarball")"
     kind_log "debootstrap $DEBIAN_SUITE (minbase) from the configured apt mirror (about 3 min; log: $logs/debootstrap.log)"
-    if ! debootstrap --variant=minbase --include=ca-certificates,libatomic1 \
+    if ! debootstrap --variant=minbase --include="$DEBOOTSTRAP_INCLUDE" \
          "$DEBIAN_SUITE" "$rootfs" "$(kind_apt_mirror)" >"$logs/debootstrap.log" 2>&1; then
       tail -n 25 "$logs/debootstrap.log" >&2
       kind_die "image build failed: debootstrap of $DEBIAN_SUITE (full log: $logs/debootstrap.log)"
@@ -132,7 +134,7 @@ components() { # CLUSTER_BIN NODE_BIN
     build "$img" "$hash" "$ctx" "$ctx/Dockerfile" "STATIC_IMAGE=$static" "BINARY=$b"
     rm -rf "$ctx"
   done
-  hash=$(recipe_hash "$kind_here/images/kube-proxy" "$kind_here/images.sh")
+  hash=$(recipe_hash "$kind_here/images/kube-proxy")
   if ! current "$KIND_IMAGE_REPO/kube-proxy:$KUBE_VERSION" "$hash"; then
     ctx="$work/kube-proxy"; rm -rf "$ctx"; mkdir -p "$ctx"
     cp "$kind_here/images/kube-proxy/"* "$ctx/"; cp "$nbin/kube-proxy" "$ctx/"
@@ -250,6 +252,7 @@ case "${1:-all}" in
   all) check_disk; debian_image; base_images; node_image ;;
   base-images) check_disk; debian_image; base_images ;;
   node-image) check_disk; debian_image; node_image ;;
+  kind-base) debian_image; kind_base_image ;;
   print-env) print_env ;;
-  *) echo "usage: $0 all|base-images|node-image|print-env" >&2; exit 2 ;;
+  *) echo "usage: $0 all|base-images|node-image|kind-base|print-env" >&2; exit 2 ;;
 esac
