@@ -24,3 +24,7 @@ test-alerts: ## Check the alert rules, run their promtool unit tests, and parse 
 
 # make test runs these too (prerequisites add up across rules).
 test: test-alerts
+
+.PHONY: bench-exporter
+bench-exporter: build build-test ## Exporter footprint per memcached pod (idle, scrapes every 5 s and 15 s; 1 and 10 targets): bench/results/exporter.json.
+	node .build/bench/exporter.js --out bench/results
