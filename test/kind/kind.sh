@@ -92,6 +92,28 @@ create_cluster() {
   kind_log "cluster created in $(( $(date +%s) - start ))s"
 }
 
+# The bridge CNI on each node (kind-bridge-cni.service) covers its own
+# podCIDR; here every node gets a route to each other node's podCIDR through
+# that node's address (what kindnetd would do). Idempotent.
+pod_routes() {
+  local k=("$KUBECTL" --kubeconfig "$kubeconfig") nodes node name cidr addr i
+  for i in $(seq 1 60); do
+    nodes=$("${k[@]}" get nodes -o \
+      jsonpath='{range .items[*]}{.metadata.name} {.spec.podCIDR} {.status.addresses[?(@.type=="InternalIP")].address}{"\n"}{end}' 2>/dev/null) || nodes=""
+    # every node registered, with a podCIDR and an address
+    [ "$(awk 'NF == 3' <<<"$nodes" | wc -l)" -eq 4 ] && break
+    sleep 2
+  done
+  [ "$(awk 'NF == 3' <<<"$nodes" | wc -l)" -eq 4 ] || { echo "$nodes" >&2; kind_die "nodes have no podCIDR after 120 s"; }
+  for node in $(awk '{print $1}' <<<"$nodes"); do
+    while read -r name cidr addr; do
+      [ "$name" = "$node" ] && continue
+      docker exec "$node" ip route replace "$cidr" via "$addr" \
+        || kind_die "could not route $cidr via $addr on $node"
+    done <<<"$nodes"
+  done
+}
+
 wait_ready() {
   local k=("$KUBECTL" --kubeconfig "$kubeconfig")
   "${k[@]}" wait --for=condition=Ready nodes --all --timeout=180s >/dev/null \
@@ -147,6 +169,7 @@ up() {
     fi
     create_cluster
   fi
+  pod_routes
   wait_ready
   load "$MEMCACHED_LOCAL_IMAGE"
   if [ -n "${IMG:-}" ] && docker image inspect "$IMG" >/dev/null 2>&1; then load "$IMG"; fi
