@@ -248,8 +248,11 @@ print_env() {
   echo "MEMCACHED_IMG=$MEMCACHED_LOCAL_IMAGE"
 }
 
+# Drop the superseded builds of our own images (dangling, with our label).
+prune() { docker image prune -f --filter "label=$LABEL" >/dev/null 2>&1 || true; }
+
 case "${1:-all}" in
-  all) check_disk; debian_image; base_images; node_image ;;
+  all) check_disk; debian_image; base_images; node_image; prune ;;
   base-images) check_disk; debian_image; base_images ;;
   node-image) check_disk; debian_image; node_image ;;
   kind-base) debian_image; kind_base_image ;;
