@@ -2,7 +2,7 @@
 // client, for the suites that prove behaviour against memcached itself
 // (rendered flags, the exporter). memcached comes from Debian (make deps).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { connect, createServer } from 'node:net';
+import { type Socket, connect, createServer } from 'node:net';
 import { parseStats } from '../../src/exporter/metrics.js';
 
 export const MEMCACHED = '/usr/bin/memcached';
@@ -36,8 +36,10 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** Starts memcached with args; on loopback unless args name their own listeners (-l). */
 export function start(args: string[]): Server {
-  const proc = spawn(MEMCACHED, ['-l', '127.0.0.1', ...args, ...RUN_AS], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const listen = args.includes('-l') ? [] : ['-l', '127.0.0.1'];
+  const proc = spawn(MEMCACHED, [...listen, ...args, ...RUN_AS], { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   proc.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
@@ -69,11 +71,16 @@ export async function waitReady(server: Server): Promise<void> {
   throw new Error(`memcached did not listen on ${server.port} within ${STARTUP_DEADLINE_MS}ms: ${server.stderr()}`);
 }
 
-/** Sends payload on a fresh connection and collects the reply until done(reply). */
-export function converse(port: number, payload: string | Buffer, done: (reply: string) => boolean): Promise<string> {
+/**
+ * Sends payload on a fresh connection (to a loopback port, or a socket the
+ * caller opens, such as a TLS one) and collects the reply until done(reply).
+ * Rejects when the peer closes first, as memcached does on a refused client.
+ */
+export function converse(to: number | (() => Socket), payload: string | Buffer, done: (reply: string) => boolean): Promise<string> {
   return new Promise((resolve, reject) => {
-    const socket = connect({ host: '127.0.0.1', port });
+    const socket = typeof to === 'number' ? connect({ host: '127.0.0.1', port: to }) : to();
     let reply = '';
+    socket.once('close', () => reject(new Error(`connection closed before a complete reply, got ${JSON.stringify(reply)}`)));
     socket.setTimeout(STARTUP_DEADLINE_MS, () => {
       socket.destroy();
       reject(new Error(`no complete reply, got ${JSON.stringify(reply)}`));
