@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
 # The operator image: make docker-build IMG=...
 # Build stage: the full toolchain (npm ci with dev dependencies, tsc).
-FROM docker.io/library/node:20.19-bookworm-slim AS build
+FROM docker.io/library/node:26.10.0-trixie-slim AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
@@ -10,7 +10,7 @@ COPY src/ src/
 RUN npx tsc -p tsconfig.json && chmod -R g=u dist
 
 # Production dependencies only, installed from the same lock file.
-FROM docker.io/library/node:20.19-bookworm-slim AS deps
+FROM docker.io/library/node:26.10.0-trixie-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force \
@@ -20,7 +20,7 @@ RUN chmod -R g=u config package.json
 
 # Runtime: node, production dependencies, dist/ and the CRD (the validator
 # reads its schema at run time). No npm, no compiler, no shell tools of ours.
-FROM gcr.io/distroless/nodejs20-debian12:nonroot AS runtime
+FROM gcr.io/distroless/nodejs26-debian13:nonroot AS runtime
 WORKDIR /app
 ENV NODE_ENV=production
 # Group 0 gets the owner's permissions (chmod g=u in the earlier stages).

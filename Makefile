@@ -8,6 +8,12 @@ KUBECONFIG_LOCAL := $(CURDIR)/.cluster/kubeconfig
 MOCHA := node_modules/.bin/mocha
 TSC := node_modules/.bin/tsc
 
+# The pinned Node (.nvmrc) goes first on PATH when the system one is older;
+# scripts/node.sh installs it into the tools cache (target node). A machine
+# with Node 26.10+ already gets nothing new.
+NODE_BIN := $(shell scripts/node.sh dir 2>/dev/null)
+export PATH := $(if $(NODE_BIN),$(NODE_BIN):)$(PATH)
+
 # Each area keeps its targets in its own fragment.
 include $(wildcard make/*.mk)
 
@@ -21,7 +27,11 @@ help: ## List every target.
 
 ##@ Development
 
-node_modules: package.json package-lock.json
+.PHONY: node
+node: ## Install the pinned Node (.nvmrc) into the tools cache if the system one is older.
+	@scripts/node.sh install >/dev/null
+
+node_modules: package.json package-lock.json | node
 	npm ci --no-audit --no-fund
 	@touch node_modules
 
