@@ -1,0 +1,45 @@
+// The Node version is stated in four places; they must name the same release
+// line: .nvmrc (the pin scripts/node.sh installs), package.json engines, the
+// Dockerfile's build bases and its distroless runtime, and @types/node.
+import { expect } from 'chai';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = (() => {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(path.join(dir, '.nvmrc'))) dir = path.dirname(dir);
+  return dir;
+})();
+const read = (file: string): string => readFileSync(path.join(root, file), 'utf8');
+
+describe('platform: one Node release line', () => {
+  const pinned = read('.nvmrc').trim();
+  const major = pinned.split('.')[0];
+  const pkg = JSON.parse(read('package.json')) as { engines: { node: string }; devDependencies: Record<string, string> };
+
+  it('.nvmrc pins an exact version', () => {
+    expect(pinned).to.match(/^\d+\.\d+\.\d+$/);
+  });
+
+  it('package.json engines asks for the pinned version or newer', () => {
+    expect(pkg.engines.node).to.equal(`>=${pinned}`);
+  });
+
+  it('@types/node is the same major', () => {
+    expect(pkg.devDependencies['@types/node']).to.match(new RegExp(`^\\^${major}\\.`));
+  });
+
+  it('every Dockerfile stage runs the same Node major', () => {
+    const froms = read('Dockerfile')
+      .split('\n')
+      .filter((l) => /^FROM\s/i.test(l))
+      .map((l) => l.split(/\s+/)[1]);
+    expect(froms).to.have.length(3);
+    for (const image of froms) {
+      const m = /\/node:(\d+)[.-]/.exec(image) ?? /\/nodejs(\d+)-/.exec(image);
+      expect(m, `a Node version in ${image}`).to.not.equal(null);
+      expect(m![1], image).to.equal(major);
+    }
+  });
+});
