@@ -81,7 +81,7 @@ test-integration: build build-test ## Integration suites on the local cluster: r
 	$(MOCHA) --timeout 600000 '.build/test/integration/**/*.spec.js'
 
 .PHONY: test
-test: deps lint test-unit test-cluster test-integration test-e2e ## Run every suite (lint, unit, cluster, integration, e2e).
+test: lint test-unit test-cluster test-integration test-e2e ## Run every suite (lint, unit, cluster, integration, e2e); make deps first on a fresh machine.
 
 ##@ Try it
 

@@ -2,6 +2,7 @@
 // line: .nvmrc (the pin scripts/node.sh installs), package.json engines, the
 // Dockerfile's build bases and its distroless runtime, and @types/node.
 import { expect } from 'chai';
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -41,5 +42,23 @@ describe('platform: one Node release line', () => {
       expect(m, `a Node version in ${image}`).to.not.equal(null);
       expect(m![1], image).to.equal(major);
     }
+  });
+});
+
+describe('platform: the Makefile names the tools cache as the build scripts do', () => {
+  const makeVar = (name: string): string =>
+    execFileSync('make', ['--no-print-directory', '-s', '-f', 'Makefile', '-f', '-', 'print'], {
+      cwd: root,
+      encoding: 'utf8',
+      input: `print:\n\t@echo $(${name})\n`,
+    }).trim();
+  const scriptDir = (script: string): string => execFileSync(path.join(root, 'test', 'cluster', script), ['--dir'], { encoding: 'utf8' }).trim();
+
+  it('TOOLS_BIN is build-tools.sh --dir', () => {
+    expect(makeVar('TOOLS_BIN')).to.equal(scriptDir('build-tools.sh'));
+  });
+
+  it('OLM_TOOLS_BIN is build-olm-tools.sh --dir', () => {
+    expect(makeVar('OLM_TOOLS_BIN')).to.equal(scriptDir('build-olm-tools.sh'));
   });
 });
