@@ -39,14 +39,21 @@ node_modules: package.json package-lock.json | node
 deps: node_modules ## Install what a fresh machine lacks: Debian packages (memcached) and npm packages.
 	scripts/install-deps.sh
 
+# The controller runtime is a workspace package (packages/runtime); the
+# operator compiles against its built declarations.
+.PHONY: build-runtime
+build-runtime: node_modules
+	$(TSC) -b packages/runtime
+
 .PHONY: build
-build: node_modules ## Compile the operator into dist/.
+build: build-runtime ## Compile the operator into dist/ (and the runtime package into packages/runtime/dist/).
 	$(TSC) -p tsconfig.json
 
 .PHONY: build-test
-build-test: node_modules
-	rm -rf .build
+build-test: build-runtime
+	rm -rf .build packages/runtime/.build
 	$(TSC) -p tsconfig.test.json
+	$(TSC) -p packages/runtime/tsconfig.test.json
 
 .PHONY: lint
 lint: node_modules ## Run eslint (typescript-eslint, type-aware).
@@ -69,8 +76,8 @@ cluster-down: ## Stop the local cluster and remove its state.
 ##@ Test
 
 .PHONY: test-unit
-test-unit: build-test ## Unit tests: pure logic, no cluster.
-	$(MOCHA) '.build/test/unit/**/*.spec.js'
+test-unit: build-test ## Unit tests: pure logic, no cluster (the operator's and the runtime package's).
+	$(MOCHA) '.build/test/unit/**/*.spec.js' 'packages/runtime/.build/test/**/*.spec.js'
 
 .PHONY: test-cluster
 test-cluster: build-test ## Prove the local cluster is a real one.

@@ -6,8 +6,7 @@ import { expect } from 'chai';
 import { readdirSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import * as k8s from '@kubernetes/client-node';
-import winston from 'winston';
-import { ResilientInformer } from '../../../src/runtime/informer.js';
+import { createLogger, ResilientInformer } from '@memcached-operator/runtime';
 import { createNamespace, deleteNamespace, ensureCluster, eventually } from '../../support/cluster.js';
 import { TcpProxy } from '../../support/tcpproxy.js';
 
@@ -23,8 +22,8 @@ class Recorder extends Writable {
   constructor() {
     super({ objectMode: true });
   }
-  override _write(info: { message: unknown }, _encoding: BufferEncoding, next: () => void): void {
-    this.messages.push(String(info.message));
+  override _write(info: { msg?: unknown }, _encoding: BufferEncoding, next: () => void): void {
+    this.messages.push(String(info.msg));
     next();
   }
 }
@@ -68,7 +67,7 @@ describe('informer watch reconnects on the local cluster', function () {
       kubeConfig: throughProxy(kc, port),
       resource: { apiVersion: 'v1', kind: 'ConfigMap', plural: 'configmaps', namespaced: true },
       namespaces: [namespace],
-      logger: winston.createLogger({ level: 'debug', transports: [new winston.transports.Stream({ stream: recorder })] }),
+      logger: createLogger('debug', { stream: recorder }),
       restartBackoff: { initialMs: 20, maxMs: 500, factor: 2 },
       resyncPeriodMs: 0,
     });

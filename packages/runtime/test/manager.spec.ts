@@ -1,9 +1,10 @@
 import { expect } from 'chai';
 import { EventEmitter } from 'node:events';
 import { KubeConfig } from '@kubernetes/client-node';
-import { FakeClock } from '../../../src/runtime/clock.js';
-import type { StopOptions } from '../../../src/runtime/controller.js';
-import { Manager, installSignalHandlers, type LeaderCallbacks, type LeaderElection } from '../../../src/runtime/manager.js';
+import { FakeClock } from '../src/clock.js';
+import type { StopOptions } from '../src/controller.js';
+import type { LeaderCallbacks, LeaderElector } from '../src/leaderelection/elector.js';
+import { Manager, installSignalHandlers } from '../src/manager.js';
 import { recordingLogger, settle } from './fakes.js';
 
 class RecordingRunnable {
@@ -28,9 +29,19 @@ class RecordingRunnable {
   }
 }
 
-class FakeElection implements LeaderElection {
+class FakeElection implements LeaderElector {
   callbacks: LeaderCallbacks | undefined;
+  healthy = true;
   constructor(private readonly journal: string[]) {}
+  isLeader(): boolean {
+    return false;
+  }
+  stop(): void {
+    this.journal.push('stop election');
+  }
+  healthCheck(): void {
+    if (!this.healthy) throw new Error('lease not renewed');
+  }
   run(callbacks: LeaderCallbacks): Promise<void> {
     this.callbacks = callbacks;
     return Promise.resolve();
@@ -41,7 +52,7 @@ class FakeElection implements LeaderElection {
   }
 }
 
-function newManager(extra: { leaderElection?: LeaderElection; onLeadershipLost?: (reason: string) => void } = {}) {
+function newManager(extra: { leaderElection?: LeaderElector; onLeadershipLost?: (reason: string) => void } = {}) {
   const { logger } = recordingLogger();
   const clock = new FakeClock();
   const manager = new Manager({
@@ -57,6 +68,21 @@ function newManager(extra: { leaderElection?: LeaderElection; onLeadershipLost?:
 }
 
 describe('runtime/manager', () => {
+  it("registers the elector's health check as leader-election on /healthz", async () => {
+    const election = new FakeElection([]);
+    const { manager } = newManager({ leaderElection: election });
+    const { healthAddress } = await manager.start();
+    const healthz = (): Promise<Response> => fetch(`http://127.0.0.1:${healthAddress!.port}/healthz?verbose`);
+    const ok = await healthz();
+    expect(ok.status).to.equal(200);
+    expect(await ok.text()).to.contain('leader-election ok');
+    election.healthy = false;
+    const failing = await healthz();
+    expect(failing.status).to.equal(500);
+    expect(await failing.text()).to.contain('leader-election failed');
+    await manager.shutdown();
+  });
+
   it('without election starts caches and leader runnables, and shuts down in order', async () => {
     const journal: string[] = [];
     const { manager } = newManager();

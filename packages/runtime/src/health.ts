@@ -3,8 +3,9 @@
 // "?verbose" lists every check.
 import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type winston from 'winston';
+import type { Logger } from './logger.js';
 import { ManagedHttpServer, parseBindAddress } from './httpserver.js';
+import { errorMessage } from './errors.js';
 
 /** A check fails by throwing (or rejecting) or by returning false. */
 export type HealthCheck = () => void | boolean | Promise<void | boolean>;
@@ -22,7 +23,7 @@ export async function runChecks(checks: ReadonlyMap<string, HealthCheck>): Promi
         const result = await check();
         return result === false ? { name, ok: false, reason: 'check returned false' } : { name, ok: true };
       } catch (err) {
-        return { name, ok: false, reason: err instanceof Error ? err.message : String(err) };
+        return { name, ok: false, reason: errorMessage(err) };
       }
     }),
   );
@@ -39,14 +40,14 @@ export function renderChecks(endpoint: string, outcomes: CheckOutcome[], verbose
 
 export interface HealthProbeServerOptions {
   bindAddress: string;
-  logger: winston.Logger;
+  logger: Logger;
 }
 
 export class HealthProbeServer {
   private readonly healthz = new Map<string, HealthCheck>();
   private readonly readyz = new Map<string, HealthCheck>();
   private readonly server: ManagedHttpServer | undefined;
-  private readonly logger: winston.Logger;
+  private readonly logger: Logger;
 
   constructor(options: HealthProbeServerOptions) {
     const bind = parseBindAddress(options.bindAddress);

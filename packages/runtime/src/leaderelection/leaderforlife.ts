@@ -8,18 +8,12 @@
 
 import { CoreV1Api, type KubeConfig, type V1ConfigMap, type V1Node, type V1Pod } from '@kubernetes/client-node';
 import type { Gauge, Registry } from 'prom-client';
-import { realClock, sleep, type Clock } from './clock.js';
+import { callWithDeadline } from '../call.js';
+import { realClock, sleep, type Clock } from '../clock.js';
+import { errorMessage, statusCode } from '../errors.js';
+import { createLogger, type Logger } from '../logger.js';
 import { jittered } from './config.js';
-import {
-  callWithTimeout,
-  defaultLogger,
-  errorMessage,
-  leaderGauge,
-  statusCode,
-  type LeaderCallbacks,
-  type LeaderElector,
-  type Logger,
-} from './support.js';
+import { leaderGauge, type LeaderCallbacks, type LeaderElector } from './elector.js';
 
 export const LEADER_FOR_LIFE_INITIAL_BACKOFF_MS = 1_000;
 export const LEADER_FOR_LIFE_MAX_BACKOFF_MS = 16_000;
@@ -98,8 +92,10 @@ export interface LeaderForLifeOptions {
   kubeConfig: KubeConfig;
   /** Name of the ConfigMap lock (the election id), created in POD_NAMESPACE. */
   lockName: string;
-  /** Environment holding POD_NAME and POD_NAMESPACE (downward API). Default process.env. */
-  env?: Record<string, string | undefined>;
+  /** This operator's Pod (POD_NAME from the downward API); unset out of cluster. */
+  podName?: string;
+  /** Its namespace (POD_NAMESPACE), where the lock lives. */
+  podNamespace?: string;
   /** Out of cluster (no POD_NAME/POD_NAMESPACE): run as leader without election instead of failing. */
   skipOutOfCluster?: boolean;
   /** Optional registry for `leader_election_master_status{name}`. */
@@ -118,7 +114,8 @@ export class LeaderForLifeOutOfClusterError extends Error {
 export class LeaderForLife implements LeaderElector {
   readonly lockName: string;
   private readonly core: CoreV1Api;
-  private readonly env: Record<string, string | undefined>;
+  private readonly podName: string | undefined;
+  private readonly podNamespace: string | undefined;
   private readonly skipOutOfCluster: boolean;
   private readonly log: Logger;
   private readonly clock: Clock;
@@ -132,9 +129,10 @@ export class LeaderForLife implements LeaderElector {
     if (!opts.lockName) throw new Error('LeaderForLife: lockName (the election id) is required');
     this.lockName = opts.lockName;
     this.core = opts.kubeConfig.makeApiClient(CoreV1Api);
-    this.env = opts.env ?? process.env;
+    this.podName = opts.podName;
+    this.podNamespace = opts.podNamespace;
     this.skipOutOfCluster = opts.skipOutOfCluster ?? false;
-    this.log = opts.logger ?? defaultLogger('leaderforlife');
+    this.log = opts.logger ?? createLogger().child({ logger: 'leaderforlife' });
     this.clock = opts.clock ?? realClock;
     this.random = opts.random ?? Math.random;
     this.requestTimeoutMs = opts.requestTimeoutMs ?? 10_000;
@@ -144,6 +142,11 @@ export class LeaderForLife implements LeaderElector {
 
   isLeader(): boolean {
     return this.leading;
+  }
+
+  /** Always healthy: a leader for life cannot lose the lock while its Pod exists. */
+  healthCheck(): void {
+    return undefined;
   }
 
   /** Stops campaigning, or ends leading (the leader signal aborts); run() resolves. */
@@ -192,13 +195,13 @@ export class LeaderForLife implements LeaderElector {
     }
   }
 
-  private call<T>(what: string, fn: Parameters<typeof callWithTimeout<T>>[3], signal: AbortSignal): Promise<T> {
-    return callWithTimeout(this.clock, this.requestTimeoutMs, what, fn, signal);
+  private call<T>(what: string, fn: Parameters<typeof callWithDeadline<T>>[2], signal: AbortSignal): Promise<T> {
+    return callWithDeadline(what, this.requestTimeoutMs, fn, { clock: this.clock, signal });
   }
 
   private async become(stop: AbortSignal): Promise<boolean> {
-    const podName = this.env.POD_NAME;
-    const namespace = this.env.POD_NAMESPACE;
+    const podName = this.podName;
+    const namespace = this.podNamespace;
     if (!podName || !namespace) {
       if (this.skipOutOfCluster) {
         this.log.warn('not running in a cluster (POD_NAME/POD_NAMESPACE unset): leader election skipped', {
@@ -356,7 +359,7 @@ export class LeaderForLife implements LeaderElector {
 
   private async deleteIgnoringNotFound(
     what: string,
-    fn: Parameters<typeof callWithTimeout<unknown>>[3],
+    fn: Parameters<typeof callWithDeadline<unknown>>[2],
     stop: AbortSignal,
   ): Promise<void> {
     try {

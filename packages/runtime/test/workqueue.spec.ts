@@ -1,14 +1,14 @@
 import { expect } from 'chai';
 import { Registry } from 'prom-client';
-import { FakeClock, yieldToEventLoop } from '../../../src/runtime/clock.js';
+import { FakeClock, yieldToEventLoop } from '../src/clock.js';
 import {
   BucketRateLimiter,
   ItemExponentialFailureRateLimiter,
   MaxOfRateLimiter,
   defaultControllerRateLimiter,
   exponentialDelayMs,
-} from '../../../src/runtime/ratelimiter.js';
-import { WORKQUEUE_METRIC_NAMES, WorkQueue } from '../../../src/runtime/workqueue.js';
+} from '../src/ratelimiter.js';
+import { WORKQUEUE_METRIC_NAMES, WorkQueue } from '../src/workqueue.js';
 
 function newQueue(clock = new FakeClock(), registry?: Registry): WorkQueue {
   return new WorkQueue({ name: 'test', clock, rateLimiter: new ItemExponentialFailureRateLimiter(5, 1000), registry });
@@ -250,7 +250,7 @@ describe('runtime/workqueue', () => {
     expect(queue.processingCount()).to.equal(0);
   });
 
-  it('reports controller-runtime metric names with the queue name label', async () => {
+  it('reports controller-runtime metric names with the controller and name labels', async () => {
     const clock = new FakeClock();
     const registry = new Registry();
     const queue = newQueue(clock, registry);
@@ -262,10 +262,10 @@ describe('runtime/workqueue', () => {
     clock.advance(2000);
     const text = await registry.metrics();
     for (const name of Object.values(WORKQUEUE_METRIC_NAMES)) expect(text).to.contain(name);
-    expect(text).to.match(/workqueue_adds_total\{name="test"\} 4/); // a, b, a, and c once due
-    expect(text).to.match(/workqueue_retries_total\{name="test"\} 1/);
-    expect(text).to.match(/workqueue_depth\{name="test"\} 2/); // b, and c once due
-    expect(text).to.match(/workqueue_longest_running_processor_seconds\{name="test"\} 2/);
+    expect(text).to.match(/workqueue_adds_total\{controller="test",name="test"\} 4/); // a, b, a, and c once due
+    expect(text).to.match(/workqueue_retries_total\{controller="test",name="test"\} 1/);
+    expect(text).to.match(/workqueue_depth\{controller="test",name="test"\} 2/); // b, and c once due
+    expect(text).to.match(/workqueue_longest_running_processor_seconds\{controller="test",name="test"\} 2/);
   });
 
   it('refuses two queues with the same name on one registry', () => {

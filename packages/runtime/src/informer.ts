@@ -12,9 +12,10 @@ import {
   type KubernetesListObject,
   type KubernetesObject,
 } from '@kubernetes/client-node';
-import type winston from 'winston';
+import type { Logger } from './logger.js';
 import { realClock, type Clock } from './clock.js';
 import type { EventHandlers, EventSource } from './source.js';
+import { errorMessage } from './errors.js';
 
 export interface ResourceDescriptor {
   /** "v1" for the core group, otherwise "group/version". */
@@ -90,7 +91,7 @@ export type ClientInformerFactory<T extends KubernetesObject> = (
 export interface InformerOptions<T extends KubernetesObject> {
   kubeConfig: KubeConfig;
   resource: ResourceDescriptor;
-  logger: winston.Logger;
+  logger: Logger;
   /** Watch only these namespaces, one watch each. All namespaces when empty or omitted. */
   namespaces?: string[];
   labelSelector?: string;
@@ -110,23 +111,12 @@ function resourceVersionOf(obj: KubernetesObject): string | undefined {
   return obj.metadata?.resourceVersion;
 }
 
-function describeError(err: unknown): string {
-  if (err instanceof Error) return err.message;
-  if (typeof err === 'object' && err !== null) {
-    try {
-      return JSON.stringify(err);
-    } catch {
-      return 'unserialisable error object';
-    }
-  }
-  return typeof err === 'string' ? err : JSON.stringify(err) ?? 'undefined';
-}
 
 interface StreamHost<T extends KubernetesObject> {
   readonly resource: ResourceDescriptor;
   readonly labelSelector: string | undefined;
   readonly clock: Clock;
-  readonly logger: winston.Logger;
+  readonly logger: Logger;
   readonly backoff: BackoffPolicy;
   readonly factory: ClientInformerFactory<T>;
   readonly listFn: ListFunc<T>;
@@ -145,7 +135,7 @@ class WatchStream<T extends KubernetesObject> {
   private errorSinceConnect = false;
   private stopped = false;
   private everSynced = false;
-  private readonly log: winston.Logger;
+  private readonly log: Logger;
 
   constructor(
     private readonly host: StreamHost<T>,
@@ -226,7 +216,7 @@ class WatchStream<T extends KubernetesObject> {
     this.consecutiveFailures++;
     const plan = planRestart(err, this.consecutiveFailures, this.host.backoff);
     this.log.error('list/watch failed; restarting', {
-      error: describeError(err),
+      error: errorMessage(err),
       consecutiveFailures: this.consecutiveFailures,
       retryInMs: plan.delayMs,
       relist: plan.relist,
@@ -241,7 +231,7 @@ class WatchStream<T extends KubernetesObject> {
     try {
       await informer.stop();
     } catch (err) {
-      this.log.debug('stopping a replaced watch failed', { error: describeError(err) });
+      this.log.debug('stopping a replaced watch failed', { error: errorMessage(err) });
     }
   }
 
@@ -281,7 +271,7 @@ export class ResilientInformer<T extends KubernetesObject> implements EventSourc
   private readonly streams: WatchStream<T>[];
   private readonly handlers: EventHandlers<T>[] = [];
   private readonly clock: Clock;
-  private readonly logger: winston.Logger;
+  private readonly logger: Logger;
   private readonly resyncPeriodMs: number;
   private resyncTimer: unknown;
   private syncedStreams = 0;
@@ -394,7 +384,7 @@ export class ResilientInformer<T extends KubernetesObject> implements EventSourc
     try {
       call();
     } catch (err) {
-      this.logger.error('event handler failed', { event, error: describeError(err), object: objectKey(obj) });
+      this.logger.error('event handler failed', { event, error: errorMessage(err), object: objectKey(obj) });
     }
   }
 }

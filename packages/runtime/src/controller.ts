@@ -5,8 +5,9 @@
 import { randomUUID } from 'node:crypto';
 import type { KubernetesObject, V1OwnerReference } from '@kubernetes/client-node';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import type winston from 'winston';
+import type { Logger } from './logger.js';
 import { realClock, type Clock } from './clock.js';
+import { errorMessage, isPanic, isTerminalError } from './errors.js';
 import type { RateLimiter } from './ratelimiter.js';
 import type { EventSource } from './source.js';
 import { WorkQueue } from './workqueue.js';
@@ -22,7 +23,7 @@ export interface Result {
 
 export interface ReconcileContext {
   signal: AbortSignal;
-  log: winston.Logger;
+  log: Logger;
   reconcileId: string;
 }
 
@@ -35,7 +36,7 @@ export type MapFunc<T extends KubernetesObject> = (obj: T) => Request[];
 export interface ControllerOptions {
   name: string;
   reconciler: Reconciler;
-  logger: winston.Logger;
+  logger: Logger;
   /** Controller and workqueue metrics go here; none without a registry. */
   registry?: Registry;
   clock?: Clock;
@@ -56,6 +57,8 @@ export const DEFAULT_MAX_CONCURRENT_RECONCILES = 1;
 export const CONTROLLER_METRIC_NAMES = {
   reconcileTotal: 'controller_runtime_reconcile_total',
   reconcileErrors: 'controller_runtime_reconcile_errors_total',
+  terminalReconcileErrors: 'controller_runtime_terminal_reconcile_errors_total',
+  reconcilePanics: 'controller_runtime_reconcile_panics_total',
   reconcileTime: 'controller_runtime_reconcile_time_seconds',
   activeWorkers: 'controller_runtime_active_workers',
   maxConcurrentReconciles: 'controller_runtime_max_concurrent_reconciles',
@@ -97,6 +100,8 @@ export function controllerOwnerRequest(obj: KubernetesObject, ownerKind: string,
 class ControllerMetricFamily {
   readonly total: Counter<'controller' | 'result'>;
   readonly errors: Counter<'controller'>;
+  readonly terminalErrors: Counter<'controller'>;
+  readonly panics: Counter<'controller'>;
   readonly time: Histogram<'controller'>;
   readonly activeWorkers: Gauge<'controller'>;
   readonly maxConcurrent: Gauge<'controller'>;
@@ -105,6 +110,13 @@ class ControllerMetricFamily {
     const registers = [registry];
     this.total = new Counter({ name: CONTROLLER_METRIC_NAMES.reconcileTotal, help: 'Total number of reconciliations per controller', labelNames: ['controller', 'result'], registers });
     this.errors = new Counter({ name: CONTROLLER_METRIC_NAMES.reconcileErrors, help: 'Total number of reconciliation errors per controller', labelNames: ['controller'], registers });
+    this.terminalErrors = new Counter({
+      name: CONTROLLER_METRIC_NAMES.terminalReconcileErrors,
+      help: 'Total number of terminal reconciliation errors per controller',
+      labelNames: ['controller'],
+      registers,
+    });
+    this.panics = new Counter({ name: CONTROLLER_METRIC_NAMES.reconcilePanics, help: 'Total number of reconciliation panics per controller', labelNames: ['controller'], registers });
     this.time = new Histogram({
       name: CONTROLLER_METRIC_NAMES.reconcileTime,
       help: 'Length of time per reconciliation per controller',
@@ -134,7 +146,7 @@ export class Controller {
   readonly name: string;
   readonly queue: WorkQueue<string>;
   private readonly reconciler: Reconciler;
-  private readonly logger: winston.Logger;
+  private readonly logger: Logger;
   private readonly clock: Clock;
   private readonly maxConcurrentReconciles: number;
   private readonly metrics: ControllerMetricFamily | undefined;
@@ -160,6 +172,9 @@ export class Controller {
     this.metrics = options.registry ? controllerMetrics(options.registry) : undefined;
     this.metrics?.maxConcurrent.set({ controller: this.name }, maxConcurrent);
     this.metrics?.activeWorkers.set({ controller: this.name }, 0);
+    // Every series exists from the start (at 0), as in controller-runtime, so rates and alerts work before the first error.
+    for (const result of ['success', 'error', 'requeue_after'] as const) this.metrics?.total.inc({ controller: this.name, result }, 0);
+    for (const counter of [this.metrics?.errors, this.metrics?.terminalErrors, this.metrics?.panics]) counter?.inc({ controller: this.name }, 0);
     this.stopRequested = new Promise((resolve) => (this.signalStopRequested = resolve));
   }
 
@@ -294,11 +309,25 @@ export class Controller {
         log.debug('Reconcile done', { durationMs: this.clock.now() - startedAt });
       }
     } catch (err) {
-      // Never drop a failed key: it comes back with per-key backoff (a no-op once shut down).
-      this.queue.addRateLimited(key);
       this.countResult('error');
       this.metrics?.errors.inc({ controller: this.name });
-      log.error('Reconciler error', { error: errorMessage(err), durationMs: this.clock.now() - startedAt, requeues: this.queue.numRequeues(key) });
+      if (isTerminalError(err)) {
+        // Retrying cannot help: forget the key's backoff and wait for the object to change.
+        this.queue.forget(key);
+        this.metrics?.terminalErrors.inc({ controller: this.name });
+        log.error('Reconciler error (terminal; not requeued)', { error: errorMessage(err), durationMs: this.clock.now() - startedAt });
+      } else {
+        // Never drop a failed key: it comes back with per-key backoff (a no-op once shut down).
+        // A programming error (controller-runtime's panic) is counted, then retried alike.
+        if (isPanic(err)) this.metrics?.panics.inc({ controller: this.name });
+        this.queue.addRateLimited(key);
+        log.error(isPanic(err) ? 'Reconciler panic' : 'Reconciler error', {
+          error: errorMessage(err),
+          ...(isPanic(err) && err instanceof Error ? { stack: err.stack } : {}),
+          durationMs: this.clock.now() - startedAt,
+          requeues: this.queue.numRequeues(key),
+        });
+      }
     } finally {
       this.activeWorkers--;
       this.metrics?.activeWorkers.dec({ controller: this.name });
@@ -311,10 +340,6 @@ export class Controller {
   }
 }
 
-export function errorMessage(err: unknown): string {
-  if (err instanceof Error) return err.message;
-  return typeof err === 'string' ? err : JSON.stringify(err);
-}
 
 function objectRef(obj: KubernetesObject): string {
   return `${obj.kind ?? '?'} ${obj.metadata?.namespace ?? ''}/${obj.metadata?.name ?? '?'}`;

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { DEFAULT_TIMINGS, type Timings } from '../../../src/leaderelection/config.js';
+import { DEFAULT_TIMINGS, type Timings } from '../../src/leaderelection/config.js';
 import {
   decide,
   effectiveLeaseMs,
@@ -13,7 +13,7 @@ import {
   type LeaseRecord,
   type ObservedLease,
   type Observation,
-} from '../../../src/leaderelection/leasestate.js';
+} from '../../src/leaderelection/leasestate.js';
 
 const timings: Timings = { ...DEFAULT_TIMINGS };
 const ME = 'me_1111';

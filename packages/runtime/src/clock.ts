@@ -1,5 +1,6 @@
-// Time is injected everywhere in the runtime so that queue delays, backoffs,
-// resyncs and lease timings can be driven deterministically in tests.
+// One Clock, injected everywhere in the runtime (and the operator), so that
+// queue delays, backoffs, resyncs, lease timings and timestamps can be driven
+// deterministically in tests.
 
 export interface Clock {
   /** Milliseconds since the epoch (or since an arbitrary origin for fake clocks). */
@@ -107,4 +108,26 @@ export class FakeClock implements Clock {
 /** Resolves after pending promise callbacks and I/O callbacks have had a chance to run. */
 export function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
+}
+
+/**
+ * Resolves true after `ms` on `clock`, or false as soon as `signal` aborts
+ * (immediately if it already has). Never rejects.
+ */
+export function sleep(clock: Clock, ms: number, signal?: AbortSignal): Promise<boolean> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) {
+      resolve(false);
+      return;
+    }
+    const onAbort = (): void => {
+      clock.clearTimeout(handle);
+      resolve(false);
+    };
+    const handle = clock.setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve(true);
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
 }

@@ -2,11 +2,11 @@ import { expect } from 'chai';
 import http from 'node:http';
 import { Writable } from 'node:stream';
 import { Registry } from 'prom-client';
-import { HealthProbeServer, renderChecks } from '../../../src/runtime/health.js';
-import { parseBindAddress } from '../../../src/runtime/httpserver.js';
-import { createLogger, validateLogLevel } from '../../../src/runtime/logger.js';
-import { MetricsServer } from '../../../src/runtime/metrics.js';
-import { WorkQueue } from '../../../src/runtime/workqueue.js';
+import { HealthProbeServer, renderChecks } from '../src/health.js';
+import { parseBindAddress } from '../src/httpserver.js';
+import { createLogger, validateLogLevel } from '../src/logger.js';
+import { MetricsServer } from '../src/metrics.js';
+import { WorkQueue } from '../src/workqueue.js';
 import { recordingLogger } from './fakes.js';
 
 function httpGet(port: number, path: string): Promise<{ status: number; body: string }> {
@@ -106,7 +106,7 @@ describe('runtime/metrics server', () => {
     try {
       const res = await httpGet(address?.port ?? 0, '/metrics');
       expect(res.status).to.equal(200);
-      expect(res.body).to.contain('workqueue_depth{name="served"} 1');
+      expect(res.body).to.contain('workqueue_depth{controller="served",name="served"} 1');
       expect(res.body).to.contain('process_cpu_user_seconds_total');
       expect((await httpGet(address?.port ?? 0, '/other')).status).to.equal(404);
     } finally {

@@ -3,8 +3,8 @@
 import { Writable } from 'node:stream';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import winston from 'winston';
-import { yieldToEventLoop } from '../../../src/runtime/clock.js';
-import type { EventHandlers, EventSource } from '../../../src/runtime/source.js';
+import { yieldToEventLoop } from '../src/clock.js';
+import type { EventHandlers, EventSource } from '../src/source.js';
 
 export class FakeSource<T extends KubernetesObject> implements EventSource<T> {
   readonly synced: Promise<void>;

@@ -1,20 +1,15 @@
 import { RequestContext, HttpMethod } from '@kubernetes/client-node';
 import { expect } from 'chai';
 import { Registry } from 'prom-client';
-import { FakeClock, sleep } from '../../../src/leaderelection/clock.js';
-import { LeaderElectionConfigError } from '../../../src/leaderelection/config.js';
-import { LeaseElector } from '../../../src/leaderelection/lease.js';
-import {
-  RequestTimeoutError,
-  callWithTimeout,
-  leaderGauge,
-  signalOptions,
-  statusCode,
-  type Logger,
-} from '../../../src/leaderelection/support.js';
+import { FakeClock, sleep } from '../../src/clock.js';
+import { LeaderElectionConfigError } from '../../src/leaderelection/config.js';
+import { LeaseElector } from '../../src/leaderelection/lease.js';
+import { callWithDeadline, signalOptions } from '../../src/call.js';
+import { RequestTimeoutError, statusCode } from '../../src/errors.js';
+import { leaderGauge } from '../../src/leaderelection/elector.js';
+import { silentLogger as silent } from '../../src/logger.js';
 import { offlineKubeConfig } from './fixtures.js';
 
-const silent: Logger = { error: () => 0, warn: () => 0, info: () => 0, debug: () => 0 };
 
 describe('leaderelection support', () => {
   describe('FakeClock and sleep', () => {
@@ -46,11 +41,11 @@ describe('leaderelection support', () => {
     });
   });
 
-  describe('callWithTimeout', () => {
+  describe('callWithDeadline', () => {
     it('rejects with RequestTimeoutError and aborts the request signal when the call hangs', async () => {
       const clock = new FakeClock();
       let seen: AbortSignal | undefined;
-      const p = callWithTimeout(clock, 3000, 'get lease', (opts) => {
+      const p = callWithDeadline('get lease', 3000, (opts) => {
         const ctx = new RequestContext('https://example.invalid/x', HttpMethod.GET);
         const mw = opts.middleware?.[0];
         return new Promise((resolve) => {
@@ -59,7 +54,7 @@ describe('leaderelection support', () => {
           });
           void resolve; // never resolves: a hung apiserver
         });
-      });
+      }, { clock });
       await new Promise((r) => setImmediate(r));
       expect(seen?.aborted).to.equal(false);
       clock.advance(2999);
@@ -73,14 +68,14 @@ describe('leaderelection support', () => {
 
     it('returns the result and clears its timer when the call succeeds', async () => {
       const clock = new FakeClock();
-      expect(await callWithTimeout(clock, 3000, 'x', () => Promise.resolve(42))).to.equal(42);
+      expect(await callWithDeadline('x', 3000, () => Promise.resolve(42), { clock })).to.equal(42);
       expect(clock.pendingTimers()).to.equal(0);
     });
 
     it('rejects at once when the outer signal aborts', async () => {
       const clock = new FakeClock();
       const outer = new AbortController();
-      const p = callWithTimeout(clock, 3000, 'x', () => new Promise<number>(() => undefined), outer.signal);
+      const p = callWithDeadline('x', 3000, () => new Promise<number>(() => undefined), { clock, signal: outer.signal });
       outer.abort();
       let caught: unknown;
       await p.catch((e: unknown) => (caught = e));

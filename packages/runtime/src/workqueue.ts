@@ -12,7 +12,7 @@ import { realClock, type Clock } from './clock.js';
 import { defaultControllerRateLimiter, type RateLimiter } from './ratelimiter.js';
 
 export interface WorkQueueOptions<K> {
-  /** Used as the `name` label of every metric. */
+  /** The `controller` and `name` labels of every metric, as in controller-runtime (both the controller's name). */
   name: string;
   clock?: Clock;
   rateLimiter?: RateLimiter<K>;
@@ -40,30 +40,30 @@ interface ProcessingTimes {
 }
 
 class WorkqueueMetricFamily {
-  readonly depth: Gauge<'name'>;
-  readonly adds: Counter<'name'>;
-  readonly retries: Counter<'name'>;
-  readonly queueDuration: Histogram<'name'>;
-  readonly workDuration: Histogram<'name'>;
+  readonly depth: Gauge<'controller' | 'name'>;
+  readonly adds: Counter<'controller' | 'name'>;
+  readonly retries: Counter<'controller' | 'name'>;
+  readonly queueDuration: Histogram<'controller' | 'name'>;
+  readonly workDuration: Histogram<'controller' | 'name'>;
   readonly liveQueues = new Map<string, ProcessingTimes>();
 
   constructor(registry: Registry) {
     const registers = [registry];
     const liveQueues = this.liveQueues;
-    this.depth = new Gauge({ name: WORKQUEUE_METRIC_NAMES.depth, help: 'Current depth of workqueue', labelNames: ['name'], registers });
-    this.adds = new Counter({ name: WORKQUEUE_METRIC_NAMES.adds, help: 'Total number of adds handled by workqueue', labelNames: ['name'], registers });
-    this.retries = new Counter({ name: WORKQUEUE_METRIC_NAMES.retries, help: 'Total number of retries handled by workqueue', labelNames: ['name'], registers });
+    this.depth = new Gauge({ name: WORKQUEUE_METRIC_NAMES.depth, help: 'Current depth of workqueue', labelNames: ['controller', 'name'], registers });
+    this.adds = new Counter({ name: WORKQUEUE_METRIC_NAMES.adds, help: 'Total number of adds handled by workqueue', labelNames: ['controller', 'name'], registers });
+    this.retries = new Counter({ name: WORKQUEUE_METRIC_NAMES.retries, help: 'Total number of retries handled by workqueue', labelNames: ['controller', 'name'], registers });
     this.queueDuration = new Histogram({
       name: WORKQUEUE_METRIC_NAMES.queueDuration,
       help: 'How long in seconds an item stays in workqueue before being requested',
-      labelNames: ['name'],
+      labelNames: ['controller', 'name'],
       buckets: DURATION_BUCKETS,
       registers,
     });
     this.workDuration = new Histogram({
       name: WORKQUEUE_METRIC_NAMES.workDuration,
       help: 'How long in seconds processing an item from workqueue takes',
-      labelNames: ['name'],
+      labelNames: ['controller', 'name'],
       buckets: DURATION_BUCKETS,
       registers,
     });
@@ -71,19 +71,19 @@ class WorkqueueMetricFamily {
     new Gauge({
       name: WORKQUEUE_METRIC_NAMES.unfinishedWork,
       help: 'How many seconds of work has been done that is in progress and hasn\'t been observed by work_duration',
-      labelNames: ['name'],
+      labelNames: ['controller', 'name'],
       registers,
       collect() {
-        for (const [name, queue] of liveQueues) this.set({ name }, queue.unfinishedWorkSeconds());
+        for (const [name, queue] of liveQueues) this.set({ controller: name, name }, queue.unfinishedWorkSeconds());
       },
     });
     new Gauge({
       name: WORKQUEUE_METRIC_NAMES.longestRunning,
       help: 'How many seconds has the longest running processor for workqueue been running',
-      labelNames: ['name'],
+      labelNames: ['controller', 'name'],
       registers,
       collect() {
-        for (const [name, queue] of liveQueues) this.set({ name }, queue.longestRunningProcessorSeconds());
+        for (const [name, queue] of liveQueues) this.set({ controller: name, name }, queue.longestRunningProcessorSeconds());
       },
     });
   }
@@ -136,6 +136,7 @@ interface DelayedAdd {
 
 export class WorkQueue<K = string> {
   readonly name: string;
+  private readonly labels: { controller: string; name: string };
   private readonly clock: Clock;
   private readonly rateLimiter: RateLimiter<K>;
   private readonly metrics: WorkqueueMetricFamily | undefined;
@@ -154,6 +155,7 @@ export class WorkQueue<K = string> {
 
   constructor(options: WorkQueueOptions<K>) {
     this.name = options.name;
+    this.labels = { controller: options.name, name: options.name };
     this.clock = options.clock ?? realClock;
     this.rateLimiter = options.rateLimiter ?? defaultControllerRateLimiter<K>(this.clock);
     this.metrics = options.registry ? workqueueMetrics(options.registry) : undefined;
@@ -165,14 +167,14 @@ export class WorkQueue<K = string> {
         unfinishedWorkSeconds: () => this.unfinishedWorkSeconds(),
         longestRunningProcessorSeconds: () => this.longestRunningProcessorSeconds(),
       });
-      this.metrics.depth.set({ name: this.name }, 0);
+      this.metrics.depth.set(this.labels, 0);
     }
   }
 
   /** Marks `key` as needing processing. No-op after shutdown. */
   add(key: K): void {
     if (this.shuttingDownFlag) return;
-    this.metrics?.adds.inc({ name: this.name });
+    this.metrics?.adds.inc(this.labels);
     if (this.dirty.has(key)) return;
     this.dirty.add(key);
     this.addedAt.set(key, this.clock.now());
@@ -203,7 +205,7 @@ export class WorkQueue<K = string> {
   /** Adds `key` once the rate limiter allows it, counting a retry. */
   addRateLimited(key: K): void {
     if (this.shuttingDownFlag) return;
-    this.metrics?.retries.inc({ name: this.name });
+    this.metrics?.retries.inc(this.labels);
     this.addAfter(key, this.rateLimiter.when(key));
   }
 
@@ -231,7 +233,7 @@ export class WorkQueue<K = string> {
     const startedAt = this.processing.get(key);
     if (startedAt === undefined) return;
     this.processing.delete(key);
-    this.metrics?.workDuration.observe({ name: this.name }, this.secondsSince(startedAt));
+    this.metrics?.workDuration.observe(this.labels, this.secondsSince(startedAt));
     if (this.dirty.has(key) && !this.shuttingDownFlag) this.enqueue(key);
     if (this.processing.size === 0) this.releaseDrainWaiters();
   }
@@ -259,7 +261,7 @@ export class WorkQueue<K = string> {
       this.queue.clear();
       this.dirty.clear();
       this.addedAt.clear();
-      this.metrics?.depth.set({ name: this.name }, 0);
+      this.metrics?.depth.set(this.labels, 0);
       this.metrics?.liveQueues.delete(this.name);
       for (const resolve of this.getters.splice(0)) resolve(undefined);
     }
@@ -280,19 +282,19 @@ export class WorkQueue<K = string> {
       return;
     }
     this.queue.push(key);
-    this.metrics?.depth.inc({ name: this.name });
+    this.metrics?.depth.inc(this.labels);
   }
 
   private takeNext(): K {
     const key = this.queue.shift() as K;
-    this.metrics?.depth.dec({ name: this.name });
+    this.metrics?.depth.dec(this.labels);
     return this.markProcessing(key);
   }
 
   private markProcessing(key: K): K {
     const now = this.clock.now();
     const addedAt = this.addedAt.get(key);
-    if (addedAt !== undefined) this.metrics?.queueDuration.observe({ name: this.name }, (now - addedAt) / 1000);
+    if (addedAt !== undefined) this.metrics?.queueDuration.observe(this.labels, (now - addedAt) / 1000);
     this.addedAt.delete(key);
     this.dirty.delete(key);
     this.processing.set(key, now);

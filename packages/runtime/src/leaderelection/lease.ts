@@ -16,17 +16,19 @@
 
 import {
   CoordinationV1Api,
-  EventsV1Api,
   V1MicroTime,
   Watch,
   type ConfigurationOptions,
-  type EventsV1Event,
   type KubeConfig,
   type V1Lease,
   type V1LeaseSpec,
 } from '@kubernetes/client-node';
 import type { Gauge, Registry } from 'prom-client';
-import { realClock, sleep, type Clock } from './clock.js';
+import { callWithDeadline } from '../call.js';
+import { realClock, sleep, type Clock } from '../clock.js';
+import { errorMessage, statusCode } from '../errors.js';
+import { ApiEventRecorder, type EventRecorder } from '../events.js';
+import { createLogger, type Logger } from '../logger.js';
 import { DEFAULT_TIMINGS, jittered, newIdentity, validateTimings, type Timings } from './config.js';
 import {
   decide,
@@ -38,19 +40,9 @@ import {
   type ObservedLease,
   type Observation,
 } from './leasestate.js';
-import {
-  callWithTimeout,
-  defaultLogger,
-  errorMessage,
-  leaderGauge,
-  statusCode,
-  type LeaderCallbacks,
-  type LeaderElector,
-  type Logger,
-} from './support.js';
+import { leaderGauge, type LeaderCallbacks, type LeaderElector } from './elector.js';
 
 export * from './leasestate.js';
-export type { LeaderCallbacks, LeaderElector } from './support.js';
 
 export interface LeaseElectorOptions {
   /** Where the API server is; all the I/O layer needs. */
@@ -125,7 +117,7 @@ export class LeaseElector implements LeaderElector {
   readonly name: string;
 
   private readonly leases: CoordinationV1Api;
-  private readonly events: EventsV1Api;
+  private readonly events: EventRecorder;
   private readonly watcher: Watch;
   private readonly log: Logger;
   private readonly clock: Clock;
@@ -134,7 +126,6 @@ export class LeaseElector implements LeaderElector {
   private readonly healthMarginMs: number;
   private readonly watchEnabled: boolean;
   private readonly fastHandoverDelayMs: number;
-  private readonly reportingController: string;
   private readonly gauge: Gauge<'name'>;
 
   private stopCtl: AbortController | undefined;
@@ -171,12 +162,19 @@ export class LeaseElector implements LeaderElector {
     this.healthMarginMs = opts.healthMarginMs ?? 20_000;
     this.watchEnabled = opts.watch ?? true;
     this.fastHandoverDelayMs = opts.fastHandoverDelayMs ?? 100;
-    this.reportingController = opts.reportingController ?? 'memcached-operator';
-    this.log = opts.logger ?? defaultLogger('leaderelection');
+    this.log = opts.logger ?? createLogger().child({ logger: 'leaderelection' });
     this.clock = opts.clock ?? realClock;
     this.random = opts.random ?? Math.random;
     this.leases = opts.kubeConfig.makeApiClient(CoordinationV1Api);
-    this.events = opts.kubeConfig.makeApiClient(EventsV1Api);
+    this.events = new ApiEventRecorder(opts.kubeConfig, {
+      controller: opts.reportingController ?? 'memcached-operator',
+      instance: this.identity,
+      logger: this.log,
+      // Every transition is worth recording, however close to the last one.
+      dedupeWindowMs: 0,
+      requestTimeoutMs: this.requestTimeoutMs,
+      clock: this.clock,
+    });
     this.watcher = new Watch(opts.kubeConfig);
     this.gauge = leaderGauge(opts.registry);
     this.gauge.set({ name: this.name }, 0);
@@ -284,7 +282,7 @@ export class LeaseElector implements LeaderElector {
     const leaderCtl = new AbortController();
     this.setLeading(true);
     this.log.info('successfully acquired lease', { lease: `${this.namespace}/${this.name}`, identity: this.identity });
-    void this.recordEvent('BecameLeader', `${this.identity} became leader`);
+    this.recordEvent('BecameLeader', `${this.identity} became leader`);
     try {
       callbacks.onStartedLeading(leaderCtl.signal);
     } catch (err) {
@@ -294,7 +292,7 @@ export class LeaseElector implements LeaderElector {
     const outcome = await this.renewLoop(stop);
     this.setLeading(false);
     leaderCtl.abort(new Error(outcome === 'lost' ? 'leadership lost' : 'leader election stopped'));
-    void this.recordEvent('StoppedLeading', `${this.identity} stopped leading`);
+    this.recordEvent('StoppedLeading', `${this.identity} stopped leading`);
     if (outcome === 'lost') {
       this.log.error('leader election lost', { lease: `${this.namespace}/${this.name}`, identity: this.identity });
       try {
@@ -484,7 +482,7 @@ export class LeaseElector implements LeaderElector {
     fn: (options: ConfigurationOptions) => Promise<T>,
     signal?: AbortSignal,
   ): Promise<T> {
-    return callWithTimeout(this.clock, this.requestTimeoutMs, what, fn, signal);
+    return callWithDeadline(what, this.requestTimeoutMs, fn, { clock: this.clock, signal });
   }
 
   // ---- acquire-phase wake-ups and the watch -------------------------------
@@ -589,39 +587,8 @@ export class LeaseElector implements LeaderElector {
 
   // ---- events ------------------------------------------------------------
 
-  private async recordEvent(action: string, note: string): Promise<void> {
-    const now = this.clock.now();
-    const body: EventsV1Event = {
-      apiVersion: 'events.k8s.io/v1',
-      kind: 'Event',
-      // client-go's naming: <regarding name>.<unique hex suffix> (generateName may not end in '.').
-      metadata: {
-        name: `${this.name}.${now.toString(16)}${Math.floor(this.random() * 0xffff)
-          .toString(16)
-          .padStart(4, '0')}`,
-        namespace: this.namespace,
-      },
-      eventTime: new V1MicroTime(now),
-      reportingController: this.reportingController,
-      reportingInstance: this.identity.slice(0, 128),
-      action,
-      reason: 'LeaderElection',
-      note,
-      type: 'Normal',
-      regarding: {
-        apiVersion: LEASE_API_VERSION,
-        kind: 'Lease',
-        name: this.name,
-        namespace: this.namespace,
-        uid: this.leaseUid,
-      },
-    };
-    try {
-      await this.call('create event', (o) =>
-        this.events.createNamespacedEvent({ namespace: this.namespace, body }, o),
-      );
-    } catch (err) {
-      this.log.warn('failed to record leader election event', { lease: this.name, note, error: errorMessage(err) });
-    }
+  private recordEvent(action: string, note: string): void {
+    const regarding = { apiVersion: LEASE_API_VERSION, kind: 'Lease', metadata: { name: this.name, namespace: this.namespace, uid: this.leaseUid } };
+    this.events.event(regarding, 'Normal', 'LeaderElection', action, note);
   }
 }

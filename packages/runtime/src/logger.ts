@@ -1,6 +1,19 @@
-// Structured JSON logs, one object per line: {"level","msg","timestamp",...fields}.
+// One logger interface for the runtime and the operator. winston sits behind
+// createLogger(); nothing else needs to know. Structured JSON, one object per
+// line: {"level","msg","timestamp",...fields}.
 import type { Writable } from 'node:stream';
 import winston from 'winston';
+
+export type Fields = Record<string, unknown>;
+
+export interface Logger {
+  error(msg: string, fields?: Fields): void;
+  warn(msg: string, fields?: Fields): void;
+  info(msg: string, fields?: Fields): void;
+  debug(msg: string, fields?: Fields): void;
+  /** A logger that adds `fields` to every line. */
+  child(fields: Fields): Logger;
+}
 
 export const LOG_LEVELS = Object.keys(winston.config.npm.levels);
 
@@ -18,7 +31,7 @@ const messageAsMsg = winston.format((info) => {
   return info;
 });
 
-export function createLogger(level = 'info', options: { stream?: Writable } = {}): winston.Logger {
+export function createLogger(level = 'info', options: { stream?: Writable } = {}): Logger {
   return winston.createLogger({
     level: validateLogLevel(level),
     levels: winston.config.npm.levels,
@@ -26,3 +39,12 @@ export function createLogger(level = 'info', options: { stream?: Writable } = {}
     transports: [options.stream ? new winston.transports.Stream({ stream: options.stream }) : new winston.transports.Console()],
   });
 }
+
+/** Discards everything; for components whose caller passed no logger, and for tests. */
+export const silentLogger: Logger = {
+  error: () => undefined,
+  warn: () => undefined,
+  info: () => undefined,
+  debug: () => undefined,
+  child: () => silentLogger,
+};

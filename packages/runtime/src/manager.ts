@@ -5,24 +5,14 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { AddressInfo } from 'node:net';
 import { Registry } from 'prom-client';
-import type winston from 'winston';
+import type { Logger } from './logger.js';
 import { realClock, type Clock } from './clock.js';
 import type { StopOptions } from './controller.js';
 import { HealthProbeServer, type HealthCheck } from './health.js';
 import { MetricsServer } from './metrics.js';
 import { parseBindAddress } from './httpserver.js';
-
-export interface LeaderCallbacks {
-  /** Called once leadership is acquired; `signal` aborts when leadership ends for any reason. */
-  onStartedLeading(signal: AbortSignal): void;
-  /** Called when leadership is lost involuntarily (not on stop()/release()). */
-  onStoppedLeading(): void;
-}
-
-export interface LeaderElection {
-  run(callbacks: LeaderCallbacks): Promise<void>;
-  release(): Promise<void>;
-}
+import { errorMessage } from './errors.js';
+import type { LeaderElector } from './leaderelection/elector.js';
 
 /** Something the manager starts and stops: an informer, a controller, or any background loop. */
 export interface Runnable {
@@ -38,14 +28,15 @@ export interface CacheRunnable extends Runnable {
 
 export interface ManagerOptions {
   kubeConfig: KubeConfig;
-  logger: winston.Logger;
+  logger: Logger;
   /** Defaults to a fresh Registry (never prom-client's global one). */
   registry?: Registry;
   /** Default ":8081"; "0" disables. */
   healthProbeBindAddress?: string;
   /** Default ":8080"; "0" disables. */
   metricsBindAddress?: string;
-  leaderElection?: LeaderElection;
+  /** Leader-only runnables start once this elects us; its healthCheck() becomes the "leader-election" /healthz check. */
+  leaderElection?: LeaderElector;
   /** How long in-flight reconciles may finish on shutdown before they are aborted. */
   gracefulShutdownTimeoutMs?: number;
   /** After aborting, how long to wait for reconciles to return before giving up on them. */
@@ -63,11 +54,11 @@ type ManagerState = 'new' | 'running' | 'shutting-down' | 'stopped';
 export class Manager {
   readonly kubeConfig: KubeConfig;
   readonly registry: Registry;
-  readonly logger: winston.Logger;
+  readonly logger: Logger;
   readonly health: HealthProbeServer;
   readonly metrics: MetricsServer;
   private readonly clock: Clock;
-  private readonly leaderElection: LeaderElection | undefined;
+  private readonly leaderElection: LeaderElector | undefined;
   private readonly gracefulShutdownTimeoutMs: number;
   private readonly abortGraceMs: number;
   private readonly onLeadershipLost: ((reason: string) => void) | undefined;
@@ -77,7 +68,6 @@ export class Manager {
   private leading = false;
   private leadershipLost = false;
   private shutdownPromise: Promise<void> | undefined;
-  private electionRun: Promise<void> | undefined;
   private leaderRunnablesStarted: Promise<void> | undefined;
 
   constructor(options: ManagerOptions) {
@@ -95,6 +85,8 @@ export class Manager {
     this.health = new HealthProbeServer({ bindAddress: options.healthProbeBindAddress ?? ':8081', logger: this.logger });
     this.metrics = new MetricsServer({ bindAddress: options.metricsBindAddress ?? ':8080', registry: this.registry, logger: this.logger });
     this.health.addHealthzCheck('ping', () => undefined);
+    const elector = options.leaderElection;
+    if (elector) this.health.addHealthzCheck('leader-election', () => elector.healthCheck());
     this.health.addReadyzCheck('informers-synced', () => {
       const unsynced = this.caches.filter((c) => !c.hasSynced()).map((c) => c.name ?? 'unnamed');
       if (unsynced.length > 0) throw new Error(`not synced: ${unsynced.join(', ')}`);
@@ -132,13 +124,13 @@ export class Manager {
     const [healthAddress, metricsAddress] = await Promise.all([this.health.start(), this.metrics.start()]);
     for (const cache of this.caches) await cache.start();
     if (this.leaderElection) {
-      this.electionRun = this.leaderElection
+      void this.leaderElection
         .run({
           onStartedLeading: (signal) => this.startedLeading(signal),
           onStoppedLeading: () => this.loseLeadership('leader election lost'),
         })
         .catch((err: unknown) => {
-          this.logger.error('leader election failed', { error: err instanceof Error ? err.message : String(err) });
+          this.logger.error('leader election failed', { error: errorMessage(err) });
           this.loseLeadership('leader election failed');
         });
     } else {
@@ -168,7 +160,7 @@ export class Manager {
         try {
           await this.leaderElection.release();
         } catch (err) {
-          this.logger.error('releasing leadership failed', { error: err instanceof Error ? err.message : String(err) });
+          this.logger.error('releasing leadership failed', { error: errorMessage(err) });
         }
       }
       this.leading = false;
@@ -177,11 +169,6 @@ export class Manager {
     await Promise.all([this.health.close(), this.metrics.close()]);
     this.state = 'stopped';
     this.logger.info('shutdown complete');
-  }
-
-  /** Resolves when the leader election loop has returned (if any). */
-  async electionDone(): Promise<void> {
-    await this.electionRun;
   }
 
   private startedLeading(signal: AbortSignal | undefined): void {
@@ -194,7 +181,7 @@ export class Manager {
         try {
           await runnable.start();
         } catch (err) {
-          this.logger.error('runnable failed to start', { runnable: runnable.name, error: err instanceof Error ? err.message : String(err) });
+          this.logger.error('runnable failed to start', { runnable: runnable.name, error: errorMessage(err) });
         }
       }),
     ).then(() => undefined);
@@ -217,7 +204,7 @@ export class Manager {
         try {
           await runnable.stop(options);
         } catch (err) {
-          this.logger.error('runnable failed to stop', { runnable: runnable.name, error: err instanceof Error ? err.message : String(err) });
+          this.logger.error('runnable failed to stop', { runnable: runnable.name, error: errorMessage(err) });
         }
       }),
     ).then(() => true);

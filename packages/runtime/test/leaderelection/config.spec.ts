@@ -11,7 +11,7 @@ import {
   timingsFor,
   validateTimings,
   type Timings,
-} from '../../../src/leaderelection/config.js';
+} from '../../src/leaderelection/config.js';
 
 const t = (leaseS: number, renewS: number, retryS: number, jitterFactor = 1.2): Timings => ({
   leaseDurationMs: leaseS * 1000,

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { Registry } from 'prom-client';
-import { FakeClock } from '../../../src/leaderelection/clock.js';
+import { FakeClock } from '../../src/clock.js';
 import {
   LEADER_FOR_LIFE_MAX_BACKOFF_MS,
   LeaderForLife,
@@ -11,8 +11,8 @@ import {
   leaderForLifeBackoff,
   type LockAction,
   type LockOwnerState,
-} from '../../../src/leaderelection/leaderforlife.js';
-import type { Logger } from '../../../src/leaderelection/support.js';
+} from '../../src/leaderelection/leaderforlife.js';
+import type { Logger } from '../../src/logger.js';
 import { offlineKubeConfig } from './fixtures.js';
 
 const MY_UID = 'uid-mine';
@@ -20,8 +20,9 @@ const OTHER_UID = 'uid-other';
 
 function recordingLogger(): Logger & { lines: string[] } {
   const lines: string[] = [];
-  const rec = (level: string) => (message: string) => lines.push(`${level}: ${message}`);
-  return { lines, error: rec('error'), warn: rec('warn'), info: rec('info'), debug: rec('debug') };
+  const rec = (level: string) => (message: string) => void lines.push(`${level}: ${message}`);
+  const logger: Logger & { lines: string[] } = { lines, error: rec('error'), warn: rec('warn'), info: rec('info'), debug: rec('debug'), child: () => logger };
+  return logger;
 }
 
 describe('leader-for-life', () => {
@@ -183,7 +184,6 @@ describe('leader-for-life', () => {
       const lfl = new LeaderForLife({
         kubeConfig: offlineKubeConfig(),
         lockName: 'memcached-operator-lock',
-        env: {},
         logger: recordingLogger(),
         clock: new FakeClock(),
       });
@@ -204,7 +204,7 @@ describe('leader-for-life', () => {
       const lfl = new LeaderForLife({
         kubeConfig: offlineKubeConfig(),
         lockName: 'lock',
-        env: { POD_NAME: 'op-0' },
+        podName: 'op-0',
         logger: recordingLogger(),
       });
       let caught: unknown;
@@ -220,7 +220,6 @@ describe('leader-for-life', () => {
       const lfl = new LeaderForLife({
         kubeConfig: offlineKubeConfig(),
         lockName: 'lock',
-        env: {},
         skipOutOfCluster: true,
         logger,
         registry,

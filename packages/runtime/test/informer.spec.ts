@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { KubeConfig, type Informer as ClientInformer, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
-import { FakeClock } from '../../../src/runtime/clock.js';
+import { FakeClock } from '../src/clock.js';
 import {
   DEFAULT_RESTART_BACKOFF,
   ResilientInformer,
@@ -10,7 +10,7 @@ import {
   restartDelayMs,
   type ClientInformerFactory,
   type ResourceDescriptor,
-} from '../../../src/runtime/informer.js';
+} from '../src/informer.js';
 import { recordingLogger, settle } from './fakes.js';
 
 const MEMCACHED: ResourceDescriptor = { apiVersion: 'cache.example.com/v1alpha1', kind: 'Memcached', plural: 'memcacheds', namespaced: true };

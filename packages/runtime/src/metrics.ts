@@ -3,8 +3,9 @@
 import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { collectDefaultMetrics, type Registry } from 'prom-client';
-import type winston from 'winston';
+import type { Logger } from './logger.js';
 import { ManagedHttpServer, parseBindAddress } from './httpserver.js';
+import { errorMessage } from './errors.js';
 
 const registriesWithProcessMetrics = new WeakSet<Registry>();
 
@@ -18,13 +19,13 @@ export function registerProcessMetrics(registry: Registry): void {
 export interface MetricsServerOptions {
   bindAddress: string;
   registry: Registry;
-  logger: winston.Logger;
+  logger: Logger;
 }
 
 export class MetricsServer {
   private readonly server: ManagedHttpServer | undefined;
   private readonly registry: Registry;
-  private readonly logger: winston.Logger;
+  private readonly logger: Logger;
 
   constructor(options: MetricsServerOptions) {
     const bind = parseBindAddress(options.bindAddress);
@@ -55,7 +56,7 @@ export class MetricsServer {
       const body = await this.registry.metrics();
       res.writeHead(200, { 'Content-Type': this.registry.contentType }).end(body);
     } catch (err) {
-      this.logger.error('collecting metrics failed', { error: err instanceof Error ? err.message : String(err) });
+      this.logger.error('collecting metrics failed', { error: errorMessage(err) });
       res.writeHead(500, { 'Content-Type': 'text/plain; charset=utf-8' }).end('collecting metrics failed\n');
     }
   }

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { Registry } from 'prom-client';
-import { FakeClock } from '../../../src/runtime/clock.js';
+import { FakeClock } from '../src/clock.js';
 import {
   CONTROLLER_METRIC_NAMES,
   Controller,
@@ -12,8 +12,9 @@ import {
   type Reconciler,
   type Request,
   type Result,
-} from '../../../src/runtime/controller.js';
-import { ItemExponentialFailureRateLimiter } from '../../../src/runtime/ratelimiter.js';
+} from '../src/controller.js';
+import { TerminalError } from '../src/errors.js';
+import { ItemExponentialFailureRateLimiter } from '../src/ratelimiter.js';
 import { FakeSource, deferred, recordingLogger, settle, type Deferred } from './fakes.js';
 
 const OWNER_API_VERSION = 'cache.example.com/v1alpha1';
@@ -338,7 +339,55 @@ describe('runtime/controller', () => {
     expect(text).to.contain('controller_runtime_reconcile_total{controller="memcached",result="requeue_after"} 1');
     expect(text).to.contain('controller_runtime_reconcile_errors_total{controller="memcached"} 1');
     expect(text).to.contain('controller_runtime_max_concurrent_reconciles{controller="memcached"} 4');
-    expect(text).to.contain('workqueue_adds_total{name="memcached"}');
+    expect(text).to.contain('workqueue_adds_total{controller="memcached",name="memcached"}');
+    await controller.stop();
+  });
+
+  it('does not requeue a TerminalError, counts it, and reconciles the key again when it is next added', async () => {
+    const clock = new FakeClock();
+    const registry = new Registry();
+    const reconciler = new RecordingReconciler(clock, (_req, call) => (call === 1 ? Promise.reject(new TerminalError('spec refused')) : Promise.resolve()));
+    const primary = new FakeSource<KubernetesObject>();
+    const { controller, entries } = newController(reconciler, clock, { registry });
+    controller.for(primary);
+    await controller.start();
+    primary.upsert(obj('ns', 'a'));
+    await settle();
+    await clock.advanceAsync(60_000);
+    await settle();
+    expect(reconciler.calls, 'no retry with backoff').to.have.length(1);
+    expect(controller.queue.numRequeues('ns/a')).to.equal(0);
+    expect(entries.some((e) => e.message === 'Reconciler error (terminal; not requeued)' && e.error === 'spec refused')).to.equal(true);
+    const text = await registry.metrics();
+    expect(text).to.contain('controller_runtime_terminal_reconcile_errors_total{controller="memcached"} 1');
+    expect(text).to.contain('controller_runtime_reconcile_errors_total{controller="memcached"} 1');
+    expect(text).to.contain('controller_runtime_reconcile_panics_total{controller="memcached"} 0');
+    // The object changes: it is reconciled again.
+    primary.upsert(obj('ns', 'a', { resourceVersion: '2' }));
+    await settle();
+    expect(reconciler.calls.length).to.be.greaterThan(1);
+    await controller.stop();
+  });
+
+  it('counts a programming error (TypeError) as a panic and retries it like any error', async () => {
+    const clock = new FakeClock();
+    const registry = new Registry();
+    const reconciler = new RecordingReconciler(clock, (_req, call) =>
+      call === 1 ? Promise.reject(new TypeError("Cannot read properties of undefined (reading 'spec')")) : Promise.resolve(),
+    );
+    const primary = new FakeSource<KubernetesObject>();
+    const { controller, entries } = newController(reconciler, clock, { registry });
+    controller.for(primary);
+    await controller.start();
+    primary.upsert(obj('ns', 'a'));
+    await settle();
+    await clock.advanceAsync(5);
+    await settle();
+    expect(reconciler.calls.map((c) => c.at)).to.deep.equal([0, 5]);
+    expect(entries.some((e) => e.message === 'Reconciler panic' && typeof e.stack === 'string')).to.equal(true);
+    const text = await registry.metrics();
+    expect(text).to.contain('controller_runtime_reconcile_panics_total{controller="memcached"} 1');
+    expect(text).to.contain('controller_runtime_terminal_reconcile_errors_total{controller="memcached"} 0');
     await controller.stop();
   });
 });
