@@ -76,6 +76,53 @@ describe('memcached reconciler on the local cluster', function () {
     expect(events[0].type).to.equal('Normal');
   });
 
+  it('reports a child the apiserver refuses as Degraded (ChildRejected) with its message and an Event, without a hot retry loop', async () => {
+    // The CRD schema and the validator accept any nodeSelector key; the
+    // apiserver refuses a Deployment whose pod template selects on "bad key!".
+    await mcs.create('refused', { size: 1, nodeSelector: { 'bad key!': 'x' } });
+    const mc = await eventually('Degraded=True with reason ChildRejected', async () => {
+      const m = await mcs.get('refused');
+      const c = condition(m, 'Degraded');
+      return c?.status === 'True' && c.reason === 'ChildRejected' ? m : undefined;
+    });
+    const degraded = condition(mc, 'Degraded')!;
+    expect(degraded.message).to.match(/^the apiserver rejected Deployment refused: /);
+    expect(degraded.message, "the apiserver's own words").to.contain('nodeSelector').and.contain('bad key!');
+    expect(condition(mc, 'Progressing')).to.include({ status: 'False', reason: 'ChildRejected' });
+    const event = await eventually('a ChildRejected Warning event', async () => {
+      const list = await kc.makeApiClient(k8s.EventsV1Api).listNamespacedEvent({ namespace });
+      return list.items.find((e) => e.regarding?.name === 'refused' && e.reason === 'ChildRejected');
+    });
+    expect(event.type).to.equal('Warning');
+    expect(event.note).to.equal(degraded.message);
+
+    // No hot loop: once the status is written, the errors stop.
+    const counter = async (name: string): Promise<number> => {
+      const text = await (await fetch(`http://127.0.0.1:${operator!.metricsPort}/metrics`)).text();
+      const line = text.split('\n').find((l) => l.startsWith(`${name}{controller="memcached"}`));
+      return Number(line?.split(' ').at(-1));
+    };
+    const terminal = await eventually('a terminal reconcile error to be counted', async () => {
+      const n = await counter('controller_runtime_terminal_reconcile_errors_total');
+      return n >= 1 ? n : undefined;
+    });
+    const errorsBefore = await counter('controller_runtime_reconcile_errors_total');
+    // An observation window, not a wait for something to happen: with a hot
+    // retry loop (5 ms doubling backoff) a few seconds hold a dozen retries.
+    await new Promise((resolve) => setTimeout(resolve, 5000));
+    const errorsAfter = await counter('controller_runtime_reconcile_errors_total');
+    expect(errorsAfter - errorsBefore, 'reconcile errors during 5 s of quiet').to.be.at.most(1);
+    expect(await counter('controller_runtime_terminal_reconcile_errors_total')).to.be.at.most(terminal + 1);
+    await apps.readNamespacedDeployment({ namespace, name: 'refused' }).then(
+      () => expect.fail('no Deployment should exist'),
+      (err: unknown) => expect((err as k8s.ApiException<unknown>).code).to.equal(404),
+    );
+
+    // Fixing the spec heals it.
+    await mcs.patchSpec('refused', { nodeSelector: {} });
+    await mcs.waitAvailable('refused');
+  });
+
   it('scales with spec.size and reports the new readiness', async () => {
     await mcs.create('scaled', { size: 2 });
     await mcs.waitAvailable('scaled');

@@ -1,13 +1,18 @@
 // The informer's watch against the real local apiserver, through a TCP proxy
 // that the test cuts: restart after errors, and a file descriptor count that
 // stays flat across 100 forced watch reconnects. (client-node 1.4 leaked one
-// descriptor per reconnect; 2.x streams over undici.)
+// descriptor per reconnect, for good; 2.x streams over undici, with a new
+// keep-alive Agent per request whose idle socket closes a few seconds later,
+// so the count may rise while requests are frequent and must come back.)
+//
+// Objects are created with kubectl, a separate process, so that every
+// descriptor counted here belongs to the informer.
 import { expect } from 'chai';
 import { readdirSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import * as k8s from '@kubernetes/client-node';
 import { createLogger, ResilientInformer } from '@memcached-operator/runtime';
-import { createNamespace, deleteNamespace, ensureCluster, eventually } from '../../support/cluster.js';
+import { createNamespace, deleteNamespace, ensureCluster, eventually, kubectl } from '../../support/cluster.js';
 import { TcpProxy } from '../../support/tcpproxy.js';
 
 const RECONNECTS = 100;
@@ -44,21 +49,19 @@ describe('informer watch reconnects on the local cluster', function () {
   this.timeout(600_000);
 
   let kc: k8s.KubeConfig;
-  let core: k8s.CoreV1Api;
   let namespace: string;
   let proxy: TcpProxy;
   let informer: ResilientInformer<k8s.V1ConfigMap>;
   const recorder = new Recorder();
 
-  const createConfigMap = async (name: string): Promise<void> => {
-    await core.createNamespacedConfigMap({ namespace, body: { metadata: { name }, data: { at: new Date().toISOString() } } });
+  const createConfigMap = (name: string): void => {
+    kubectl(['create', 'configmap', '-n', namespace, name, `--from-literal=at=${new Date().toISOString()}`]);
   };
   const seen = (name: string): Promise<k8s.V1ConfigMap> =>
     eventually(`the informer to see ${name}`, () => informer.get(namespace, name), { timeoutMs: 60_000, intervalMs: 20 });
 
   before(async () => {
     kc = ensureCluster('ha');
-    core = kc.makeApiClient(k8s.CoreV1Api);
     namespace = await createNamespace(kc, 'watch-reconnect');
     const server = new URL(kc.getCurrentCluster()!.server);
     proxy = new TcpProxy(server.hostname, Number(server.port));
@@ -88,7 +91,7 @@ describe('informer watch reconnects on the local cluster', function () {
     await eventually('a failed list/watch', () =>
       recorder.messages.filter((m) => m.startsWith('list/watch failed')).length > errorsBefore ? true : undefined,
     );
-    await createConfigMap('made-while-cut');
+    createConfigMap('made-while-cut');
     expect(informer.get(namespace, 'made-while-cut')).to.equal(undefined);
     await proxy.heal();
     await seen('made-while-cut');
@@ -102,7 +105,7 @@ describe('informer watch reconnects on the local cluster', function () {
       await proxy.cut();
       await proxy.heal();
       // An object made after the cut is seen only through a new list or watch.
-      await createConfigMap(`cm-${i}`);
+      createConfigMap(`cm-${i}`);
       await seen(`cm-${i}`);
       samples.push(openFds());
       // The first reconnects warm up connection pools; measure from there.
@@ -110,8 +113,16 @@ describe('informer watch reconnects on the local cluster', function () {
     }
     const after = openFds();
     const reconnects = proxy.accepted - acceptedBefore;
-    console.log(`      fds: ${baseline} after 10 reconnects, ${after} after ${RECONNECTS}; min ${Math.min(...samples)}, max ${Math.max(...samples)}; ${reconnects} connections through the proxy`);
+    // Idle keep-alive sockets close within seconds; a leaked descriptor never does.
+    const settled = await eventually(
+      `the fd count to come back to ${baseline} + 3 (it was ${after} right after the loop; samples ${samples.join(',')})`,
+      () => (openFds() <= baseline + 3 ? openFds() : undefined),
+      { timeoutMs: 30_000, intervalMs: 250 },
+    );
+    console.log(
+      `      fds: ${baseline} after 10 reconnects, ${after} right after ${RECONNECTS} (min ${Math.min(...samples)}, max ${Math.max(...samples)}), ${settled} once idle; ${reconnects} connections through the proxy`,
+    );
     expect(reconnects, 'connections the informer opened through the proxy').to.be.at.least(RECONNECTS);
-    expect(after - baseline, `fd growth over ${RECONNECTS - 10} reconnects (samples ${samples.join(',')})`).to.be.at.most(5);
+    expect(settled - baseline, `fd growth over ${RECONNECTS - 10} reconnects`).to.be.at.most(3);
   });
 });
