@@ -8,6 +8,12 @@ KUBECONFIG_LOCAL := $(CURDIR)/.cluster/kubeconfig
 MOCHA := node_modules/.bin/mocha
 TSC := node_modules/.bin/tsc
 
+# The pinned Node (.nvmrc) goes first on PATH when the system one is older;
+# scripts/node.sh installs it into the tools cache (target node). A machine
+# with Node 26.10+ already gets nothing new.
+NODE_BIN := $(shell scripts/node.sh dir 2>/dev/null)
+export PATH := $(if $(NODE_BIN),$(NODE_BIN):)$(PATH)
+
 # Each area keeps its targets in its own fragment.
 include $(wildcard make/*.mk)
 
@@ -21,7 +27,11 @@ help: ## List every target.
 
 ##@ Development
 
-node_modules: package.json package-lock.json
+.PHONY: node
+node: ## Install the pinned Node (.nvmrc) into the tools cache if the system one is older.
+	@scripts/node.sh install >/dev/null
+
+node_modules: package.json package-lock.json | node
 	npm ci --no-audit --no-fund
 	@touch node_modules
 
@@ -29,14 +39,21 @@ node_modules: package.json package-lock.json
 deps: node_modules ## Install what a fresh machine lacks: Debian packages (memcached) and npm packages.
 	scripts/install-deps.sh
 
+# The controller runtime is a workspace package (packages/runtime); the
+# operator compiles against its built declarations.
+.PHONY: build-runtime
+build-runtime: node_modules
+	$(TSC) -b packages/runtime
+
 .PHONY: build
-build: node_modules ## Compile the operator into dist/.
+build: build-runtime ## Compile the operator into dist/ (and the runtime package into packages/runtime/dist/).
 	$(TSC) -p tsconfig.json
 
 .PHONY: build-test
-build-test: node_modules
-	rm -rf .build
+build-test: build-runtime
+	rm -rf .build packages/runtime/.build
 	$(TSC) -p tsconfig.test.json
+	$(TSC) -p packages/runtime/tsconfig.test.json
 
 .PHONY: lint
 lint: node_modules ## Run eslint (typescript-eslint, type-aware).
@@ -59,8 +76,8 @@ cluster-down: ## Stop the local cluster and remove its state.
 ##@ Test
 
 .PHONY: test-unit
-test-unit: build-test ## Unit tests: pure logic, no cluster.
-	$(MOCHA) '.build/test/unit/**/*.spec.js'
+test-unit: build-test ## Unit tests: pure logic, no cluster (the operator's and the runtime package's).
+	$(MOCHA) '.build/test/unit/**/*.spec.js' 'packages/runtime/.build/test/**/*.spec.js'
 
 .PHONY: test-cluster
 test-cluster: build-test ## Prove the local cluster is a real one.
@@ -71,7 +88,7 @@ test-integration: build build-test ## Integration suites on the local cluster: r
 	$(MOCHA) --timeout 600000 '.build/test/integration/**/*.spec.js'
 
 .PHONY: test
-test: deps lint test-unit test-cluster test-integration test-e2e ## Run every suite (lint, unit, cluster, integration, e2e).
+test: lint test-unit test-cluster test-integration test-e2e ## Run every suite (lint, unit, cluster, integration, e2e); make deps first on a fresh machine.
 
 ##@ Try it
 

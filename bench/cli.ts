@@ -10,22 +10,39 @@
 // The cluster is the one in CLUSTER_STATE_DIR (default .cluster-bench, the
 // benchmark's own); --fresh tears it down and starts it anew.
 import path from 'node:path';
+import { parseArgs } from 'node:util';
 
-interface Parsed {
-  [key: string]: string | boolean | undefined;
-}
+const FLAGS = {
+  sizes: { type: 'string' },
+  smoke: { type: 'boolean' },
+  fresh: { type: 'boolean' },
+  help: { type: 'boolean' },
+  'operator-cmd': { type: 'string' },
+  'operator-args': { type: 'string' },
+  'operator-main': { type: 'string' },
+  out: { type: 'string' },
+  'cpu-prof': { type: 'string' },
+  concurrency: { type: 'string' },
+  'idle-seconds': { type: 'string' },
+  'background-seconds': { type: 'string' },
+  'churn-seconds': { type: 'string' },
+  'failover-runs': { type: 'string' },
+  render: { type: 'string' },
+  only: { type: 'string' },
+  namespace: { type: 'string' },
+  n: { type: 'string' },
+} as const;
+
+type Parsed = Partial<Record<keyof typeof FLAGS, string | boolean>>;
+
+class UsageError extends Error {}
 
 function parse(argv: string[]): Parsed {
-  const out: Parsed = {};
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (!arg.startsWith('--')) throw new Error(`unexpected argument ${arg}`);
-    const eq = arg.indexOf('=');
-    if (eq > 0) out[arg.slice(2, eq)] = arg.slice(eq + 1);
-    else if (['smoke', 'fresh', 'help'].includes(arg.slice(2))) out[arg.slice(2)] = true;
-    else out[arg.slice(2)] = argv[++i];
+  try {
+    return parseArgs({ args: argv, options: FLAGS, strict: true, allowPositionals: false }).values;
+  } catch (err) {
+    throw new UsageError(err instanceof Error ? err.message : String(err));
   }
-  return out;
 }
 
 const USAGE = `usage: node .build/bench/cli.js [--sizes 1,100,1000] [--smoke] [--operator-cmd '<command>'] [--out bench/results]
@@ -58,9 +75,9 @@ async function main(): Promise<number> {
   const { repoRoot } = await import('./env.js');
   const smoke = a.smoke === true;
   if (typeof a['operator-main'] === 'string') (await import('./operator.js')).setOperatorMain(a['operator-main']);
-  const num = (key: string, full: number, small: number): number => (typeof a[key] === 'string' ? Number(a[key]) : smoke ? small : full);
+  const num = (key: keyof typeof FLAGS, full: number, small: number): number => (typeof a[key] === 'string' ? Number(a[key]) : smoke ? small : full);
   const sizes = (typeof a.sizes === 'string' ? a.sizes : smoke ? '1,5' : '1,100,1000').split(',').map(Number);
-  if (sizes.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`--sizes takes positive integers, got ${String(a.sizes)}`);
+  if (sizes.some((n) => !Number.isInteger(n) || n < 1)) throw new UsageError(`--sizes takes positive integers, got ${String(a.sizes)}`);
   const log = (msg: string): void => void process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
   const benchOptions = {
     sizes,
@@ -82,7 +99,7 @@ async function main(): Promise<number> {
     // Re-measure churn on an existing namespace and put it into the results file.
     const { readFileSync } = await import('node:fs');
     const { runChurnOnly } = await import('./run.js');
-    if (typeof a.namespace !== 'string' || typeof a.n !== 'string') throw new Error('--only churn needs --namespace NS --n N');
+    if (typeof a.namespace !== 'string' || typeof a.n !== 'string') throw new UsageError('--only churn needs --namespace NS --n N');
     const file = path.join(benchOptions.out, `${benchOptions.name}.json`);
     const previous = JSON.parse(readFileSync(file, 'utf8')) as Parameters<typeof writeResults>[2];
     previous.churn = await runChurnOnly(benchOptions, a.namespace, Number(a.n));
@@ -110,6 +127,10 @@ main().then(
   (code) => process.exit(code),
   async (err: unknown) => {
     (await import('./children.js')).killAll();
+    if (err instanceof UsageError) {
+      process.stderr.write(`bench: ${err.message}\n${USAGE}\n`);
+      process.exit(2);
+    }
     process.stderr.write(`bench: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     process.exit(1);
   },

@@ -12,6 +12,7 @@
 //
 //   node .build/bench/floor.js --kubeconfig K --namespace NS --concurrency 4
 // prints {"ready":true} once its caches are synced, and runs until SIGTERM.
+import { parseArgs } from 'node:util';
 import * as k8s from '@kubernetes/client-node';
 import { GROUP, PLURAL, VERSION, type Memcached } from '../src/api/types.js';
 import { DEFAULT_MEMCACHED_IMAGE, validateMemcached } from '../src/api/validator.js';
@@ -25,10 +26,25 @@ import { ApiClusterWriter } from '../src/memcached/writer.js';
 import { clusterTopology, countZones, schedulableNodes } from '../src/topology/detect.js';
 import { placementFor } from '../src/topology/sizing.js';
 
-function flag(name: string, fallback?: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  const value = i >= 0 ? process.argv[i + 1] : fallback;
-  if (value === undefined) throw new Error(`floor: --${name} is required`);
+const flags = (() => {
+  try {
+    return parseArgs({
+      options: { kubeconfig: { type: 'string' }, namespace: { type: 'string' }, concurrency: { type: 'string', default: '4' } },
+      strict: true,
+      allowPositionals: false,
+    }).values;
+  } catch (err) {
+    process.stderr.write(`floor: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(2);
+  }
+})();
+
+function flag(name: keyof typeof flags): string {
+  const value = flags[name];
+  if (value === undefined) {
+    process.stderr.write(`floor: --${name} is required\n`);
+    process.exit(2);
+  }
   return value;
 }
 
@@ -36,7 +52,7 @@ async function main(): Promise<void> {
   const kc = new k8s.KubeConfig();
   kc.loadFromFile(flag('kubeconfig'));
   const namespace = flag('namespace');
-  const concurrency = Number(flag('concurrency', '4'));
+  const concurrency = Number(flag('concurrency'));
   const writer = new ApiClusterWriter(kc, 'memcached-bench-floor');
   const signal = new AbortController().signal;
 

@@ -14,28 +14,33 @@
 //   bundle.Dockerfile   with the same labels as annotations.yaml
 // Nothing in bundle/ is edited by hand: change config/ and run make bundle.
 import { execFileSync } from 'node:child_process';
-import { createRequire } from 'node:module';
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs as parseFlags } from 'node:util';
+import { parseAllDocuments, stringify } from 'yaml';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-// js-yaml is what @kubernetes/client-node (a production dependency) parses with.
-const yaml = createRequire(createRequire(import.meta.url).resolve('@kubernetes/client-node'))('js-yaml');
 
 const PACKAGE = 'memcached-operator';
 const OPERATOR_CONTAINER = 'manager';
 const OPERAND_IMAGE_ENV = 'RELATED_IMAGE_MEMCACHED';
 
+class UsageError extends Error {}
+
+const FLAGS = ['version', 'img', 'channels', 'default-channel', 'created-at', 'output', 'dockerfile', 'config'];
+
 function parseArgs(argv) {
+  const { values } = parseFlags({
+    args: argv,
+    options: Object.fromEntries(FLAGS.map((f) => [f, { type: 'string' }])),
+    strict: true,
+    allowPositionals: false,
+  });
   const opts = { output: 'bundle', dockerfile: 'bundle.Dockerfile', config: 'config/manifests' };
-  for (let i = 0; i < argv.length; i += 2) {
-    const key = argv[i].replace(/^--/, '').replace(/-([a-z])/g, (_, c) => c.toUpperCase());
-    if (argv[i + 1] === undefined) throw new Error(`missing value for ${argv[i]}`);
-    opts[key] = argv[i + 1];
-  }
+  for (const [flag, value] of Object.entries(values)) opts[flag.replace(/-([a-z])/g, (_, c) => c.toUpperCase())] = value;
   for (const required of ['version', 'img', 'channels', 'defaultChannel', 'createdAt']) {
-    if (!opts[required]) throw new Error(`--${required.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())} is required`);
+    if (!opts[required]) throw new UsageError(`--${required.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())} is required`);
   }
   if (!/^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$/.test(opts.version)) throw new Error(`VERSION ${opts.version} is not semver`);
   if (!/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/.test(opts.createdAt)) throw new Error(`createdAt ${opts.createdAt} is not RFC 3339 UTC`);
@@ -46,7 +51,9 @@ function parseArgs(argv) {
 
 const groupOf = (apiVersion) => (apiVersion.includes('/') ? apiVersion.split('/')[0] : '');
 const versionOf = (apiVersion) => apiVersion.split('/').pop();
-const dump = (obj) => yaml.dump(obj, { lineWidth: -1, noRefs: true, quotingType: '"' });
+// YAML 1.1 output, so Go's YAML readers (OLM, operator-sdk) see strings such as
+// createdAt as strings, not timestamps.
+const dump = (obj) => stringify(obj, { lineWidth: 0, aliasDuplicateObjects: false, singleQuote: false, version: '1.1' });
 
 function render(opts) {
   const out = execFileSync(path.join(root, 'hack', 'render.sh'), [opts.config, opts.img], {
@@ -54,7 +61,7 @@ function render(opts) {
     encoding: 'utf8',
     maxBuffer: 64 << 20,
   });
-  return yaml.loadAll(out).filter(Boolean);
+  return parseAllDocuments(out).map((doc) => doc.toJS()).filter(Boolean);
 }
 
 function stripNamespace(obj) {
@@ -236,5 +243,6 @@ try {
   write(opts, generate(opts));
 } catch (err) {
   console.error(`generate-bundle: ${err instanceof Error ? err.message : String(err)}`);
-  process.exit(1);
+  // A bad command line exits 2, as the operator's own flags do; anything else 1.
+  process.exit(err instanceof UsageError || String(err?.code).startsWith('ERR_PARSE_ARGS') ? 2 : 1);
 }

@@ -9,12 +9,11 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 crd=bundle/manifests/cache.example.com_memcacheds.yaml
 [ -f "$crd" ] || { echo "generate-catalog: $crd missing; run make bundle first" >&2; exit 1; }
-# group kind version of the CRD's storage version, read with the YAML parser the operator ships.
+# group kind version of the CRD's storage version, read with the yaml package (a dependency).
 read -r group kind crd_version < <(node --input-type=module -e '
-import { createRequire } from "node:module";
 import { readFileSync } from "node:fs";
-const req = createRequire(createRequire(process.cwd() + "/").resolve("@kubernetes/client-node"));
-const crd = req("js-yaml").load(readFileSync(process.argv[1], "utf8"));
+import { parse } from "yaml";
+const crd = parse(readFileSync(process.argv[1], "utf8"));
 console.log(crd.spec.group, crd.spec.names.kind, crd.spec.versions.find((v) => v.storage).name);
 ' "$crd")
 mkdir -p "$dir/$package"

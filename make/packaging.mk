@@ -19,9 +19,15 @@ UNDEPLOY_TIMEOUT ?= 120s
 # (RELATED_IMAGE_MEMCACHED). Empty: config/manager's default, the official one.
 MEMCACHED_IMG ?=
 
-TOOLS_BIN := $(shell test/cluster/build-tools.sh --dir)
-OLM_TOOLS_BIN := $(shell test/cluster/build-olm-tools.sh --dir)
-KUBECTL ?= $(TOOLS_BIN)/kubectl
+# The tools cache's directories, named from the pinned versions as
+# build-tools.sh and build-olm-tools.sh name them (a unit test keeps the two in
+# step); nothing runs at parse time, so make help works with nothing installed.
+include test/cluster/versions.env
+TOOLS_CACHE ?= $(or $(MEMCACHED_OPERATOR_TOOLS_CACHE),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/memcached-operator/tools)
+TOOLS_BIN = $(TOOLS_CACHE)/k8s-$(KUBE_VERSION)-etcd-$(ETCD_VERSION)-kwok-$(KWOK_VERSION)/bin
+OLM_TOOLS_BIN = $(TOOLS_CACHE)/operator-sdk-$(OPERATOR_SDK_VERSION)-olm-$(OLM_VERSION)/bin
+# kubectl on PATH when there is one, else the pinned one (built on first use).
+KUBECTL ?= $(or $(shell command -v kubectl 2>/dev/null),$(TOOLS_BIN)/kubectl)
 OPERATOR_SDK ?= $(OLM_TOOLS_BIN)/operator-sdk
 # make deploy/install target the cluster KUBECONFIG names (kubectl's default).
 KUBECTL_APPLY = $(KUBECTL) apply --server-side --force-conflicts --field-manager=memcached-operator-make

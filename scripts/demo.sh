@@ -7,6 +7,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 state=${CLUSTER_STATE_DIR:-.cluster}
+eval "$(scripts/node.sh env)"
 scripts/install-deps.sh
 [ -d node_modules ] || npm ci --no-audit --no-fund
 test/cluster/cluster.sh up "${PROFILE:-ha}"

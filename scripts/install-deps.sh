@@ -2,7 +2,8 @@
 # Installs the Debian packages the tests need on a fresh machine:
 # memcached (the operator's rendered flags are proven against a real one) and
 # promtool, from the prometheus package (the alert rules' unit tests).
-# Node 20.19+, Go 1.26 and make are prerequisites listed in the README.
+# Go 1.26 and make are prerequisites listed in the README; Node 26.10 comes
+# from scripts/node.sh when the system's is older.
 set -euo pipefail
 
 missing() {

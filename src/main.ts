@@ -5,23 +5,32 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import * as k8s from '@kubernetes/client-node';
-import type winston from 'winston';
 import { Registry } from 'prom-client';
 import { API_VERSION, KIND, PLURAL, type Memcached } from './api/types.js';
-import { LeaderElectionConfigError, newIdentity, timingsFor } from './leaderelection/config.js';
-import { LeaderForLife, LeaderForLifeOutOfClusterError } from './leaderelection/leaderforlife.js';
-import { LeaseElector } from './leaderelection/lease.js';
-import type { LeaderElector } from './leaderelection/support.js';
+import {
+  ApiEventRecorder,
+  Controller,
+  createLogger,
+  errorMessage,
+  installSignalHandlers,
+  LeaderElectionConfigError,
+  LeaderForLife,
+  LeaderForLifeOutOfClusterError,
+  LeaseElector,
+  Manager,
+  newIdentity,
+  registerProcessMetrics,
+  ResilientInformer,
+  statusCode,
+  timingsFor,
+  type LeaderElector,
+  type Logger,
+  type ResourceDescriptor,
+} from '@memcached-operator/runtime';
 import { MANAGED_BY } from './memcached/labels.js';
 import { MemcachedReconciler } from './memcached/reconciler.js';
 import { ApiClusterWriter } from './memcached/writer.js';
 import { OptionsError, parseOptions, usage, type Options } from './options.js';
-import { Controller } from './runtime/controller.js';
-import { ApiEventRecorder } from './runtime/events.js';
-import { ResilientInformer, type ResourceDescriptor } from './runtime/informer.js';
-import { createLogger } from './runtime/logger.js';
-import { installSignalHandlers, Manager } from './runtime/manager.js';
-import { registerProcessMetrics } from './runtime/metrics.js';
 import { clusterTopology } from './topology/detect.js';
 import { TopologyWatcher } from './topology/watcher.js';
 import { VERSION } from './version.js';
@@ -63,7 +72,7 @@ function leaderElectionNamespace(opts: Options, env: NodeJS.ProcessEnv): string 
 const resource = (apiVersion: string, kind: string, plural: string): ResourceDescriptor => ({ apiVersion, kind, plural, namespaced: true });
 
 /** Waits, with a clear log line, until the Memcached CRD is served. Returns false if shutdown came first. */
-async function waitForCrd(kc: k8s.KubeConfig, logger: winston.Logger, stopped: () => boolean): Promise<boolean> {
+async function waitForCrd(kc: k8s.KubeConfig, logger: Logger, stopped: () => boolean): Promise<boolean> {
   const custom = kc.makeApiClient(k8s.CustomObjectsApi);
   let reported = '';
   for (let attempt = 0; !stopped(); attempt++) {
@@ -72,13 +81,13 @@ async function waitForCrd(kc: k8s.KubeConfig, logger: winston.Logger, stopped: (
       if (reported) logger.info('the Memcached API is available');
       return true;
     } catch (err) {
-      const code = err instanceof k8s.ApiException ? err.code : undefined;
+      const code = statusCode(err);
       const message =
         code === 404
           ? 'the Memcached CRD (memcacheds.cache.example.com) is not installed; install it with `make install` (or kubectl apply -f config/crd/bases/). Waiting for it'
           : code === 403 || code === 401
             ? 'RBAC forbids listing memcacheds.cache.example.com for this identity; check the operator\'s ClusterRole. Retrying'
-            : `cannot reach the apiserver (${err instanceof Error ? err.message : String(err)}); retrying`;
+            : `cannot reach the apiserver (${errorMessage(err)}); retrying`;
       if (message !== reported) logger.error(message);
       reported = message;
       await new Promise((resolve) => setTimeout(resolve, Math.min(1000 * 2 ** attempt, 10_000)));
@@ -112,7 +121,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<numbe
   try {
     kc = loadKubeConfig(opts, env);
   } catch (err) {
-    logger.error(err instanceof Error ? err.message : String(err));
+    logger.error(errorMessage(err));
     return 2;
   }
   const identity = newIdentity(hostname());
@@ -177,10 +186,6 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<numbe
       void stop(`leadership lost: ${reason}`);
     },
   });
-  if (elector && 'healthCheck' in elector && typeof elector.healthCheck === 'function') {
-    const check = elector.healthCheck.bind(elector) as () => void;
-    manager.addHealthzCheck('leader-election', check);
-  }
 
   const reconciler = new MemcachedReconciler({
     memcacheds,
@@ -219,7 +224,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<numbe
   manager.addCache({
     name: 'topology',
     // Not awaited: an unreachable apiserver must not block startup; /readyz reports it.
-    start: () => void topology.start().catch((err: unknown) => logger.error('topology watcher failed to start', { error: String(err) })),
+    start: () => void topology.start().catch((err: unknown) => logger.error('topology watcher failed to start', { error: errorMessage(err) })),
     stop: () => topology.stop(),
     hasSynced: () => topology.hasSynced(),
   });
@@ -251,7 +256,7 @@ async function createElector(
   env: NodeJS.ProcessEnv,
   kc: k8s.KubeConfig,
   registry: Registry,
-  logger: winston.Logger,
+  logger: Logger,
   identity: string,
   topology: TopologyWatcher,
 ): Promise<LeaderElector> {
@@ -259,7 +264,8 @@ async function createElector(
     return new LeaderForLife({
       kubeConfig: kc,
       lockName: opts.leaderElectionId,
-      env,
+      ...(opts.podName ? { podName: opts.podName } : {}),
+      ...(opts.podNamespace ? { podNamespace: opts.podNamespace } : {}),
       skipOutOfCluster: opts.leaderElectionSkipOutOfCluster,
       registry,
       logger: logger.child({ component: 'leader-for-life' }),

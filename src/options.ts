@@ -1,6 +1,7 @@
 // Command-line flags and environment, parsed into one validated options
 // object. Pure: main.ts passes process.argv and process.env in, so every
 // bad input has a unit test and a clear message.
+import { parseArgs } from 'node:util';
 import { DEFAULT_MEMCACHED_IMAGE } from './api/validator.js';
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
@@ -69,6 +70,10 @@ const FLAGS: Record<string, FlagSpec> = {
   help: { key: 'help', kind: 'bool', help: 'Show this help.' },
   version: { key: 'version', kind: 'bool', help: 'Print the version.' },
 };
+
+const PARSE_ARGS_OPTIONS = Object.fromEntries(
+  Object.entries(FLAGS).map(([name, spec]) => [name, { type: spec.kind === 'bool' ? ('boolean' as const) : ('string' as const) }]),
+);
 
 export function usage(): string {
   const lines = ['Usage: memcached-operator [flags]', '', 'Flags:'];
@@ -166,27 +171,24 @@ export function parseOptions(argv: readonly string[], env: Readonly<Record<strin
     help: false,
     version: false,
   };
+  // node:util parseArgs splits the command line (--flag value, --flag=value,
+  // bare booleans); non-strict, so that every mistake gets our own message.
+  const { tokens } = parseArgs({ args: [...argv], options: PARSE_ARGS_OPTIONS, strict: false, allowPositionals: true, tokens: true });
   const seen = new Set<string>();
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (!arg.startsWith('-')) throw new OptionsError(`unexpected argument "${arg}"; flags start with --`);
-    const body = arg.replace(/^--?/, '');
-    const eq = body.indexOf('=');
-    const name = eq === -1 ? body : body.slice(0, eq);
+  for (const token of tokens) {
+    if (token.kind === 'positional') throw new OptionsError(`unexpected argument "${token.value}"; flags start with --`);
+    if (token.kind === 'option-terminator') throw new OptionsError('unexpected argument "--"; flags start with --');
+    const name = token.name;
     const spec = FLAGS[name];
     if (!spec) throw new OptionsError(`unknown flag --${name}; run with --help to list the flags`);
     if (seen.has(name)) throw new OptionsError(`--${name} is given more than once`);
     seen.add(name);
-    let raw: string;
-    if (eq !== -1) {
-      raw = body.slice(eq + 1);
-    } else if (spec.kind === 'bool') {
+    let raw = token.value;
+    if (raw === undefined) {
+      if (spec.kind !== 'bool') throw new OptionsError(`--${name} needs a value`);
       raw = 'true';
-    } else {
-      const next = argv[i + 1];
-      if (next === undefined || next.startsWith('--')) throw new OptionsError(`--${name} needs a value`);
-      raw = next;
-      i++;
+    } else if (!token.inlineValue && raw.startsWith('--')) {
+      throw new OptionsError(`--${name} needs a value`);
     }
     (opts as unknown as Record<string, unknown>)[spec.key] = parseValue(name, spec, raw);
   }

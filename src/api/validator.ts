@@ -14,7 +14,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadYaml } from '@kubernetes/client-node';
+import { parse as parseYaml } from 'yaml';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import type { MemcachedSpec, MemcachedTLS } from './types.js';
 
@@ -74,18 +74,12 @@ interface CrdDocument {
 let cachedSchema: OpenApiSchema | undefined;
 
 /**
- * YAML as plain data. loadYaml deserializes a document with apiVersion and
- * kind into the client's typed model, which renames schema keywords
- * (`default` to `_default`, `x-kubernetes-validations` to
- * `x_kubernetes_validations`); without them it returns the data as written.
- * So the document's own top-level apiVersion and kind lines are left out.
+ * YAML as plain data, keys as written. (client-node's loadYaml would map a
+ * document with apiVersion and kind onto its typed model, which renames
+ * schema keywords such as `default` to `_default`.)
  */
 export function loadPlainYaml<T>(text: string): T {
-  const withoutTypeLines = text
-    .split('\n')
-    .filter((line) => !/^(apiVersion|kind):/.test(line))
-    .join('\n');
-  return loadYaml<T>(withoutTypeLines);
+  return parseYaml(text) as T;
 }
 
 /** The v1alpha1 openAPIV3Schema of the CRD (read once). */

@@ -1,8 +1,7 @@
 #!/usr/bin/env node
 // Entry point of the exporter mode: node dist/exporter/main.js [flags].
 import { parseArgs } from 'node:util';
-import { parseBindAddress } from '../runtime/httpserver.js';
-import { createLogger } from '../runtime/logger.js';
+import { createLogger, parseBindAddress } from '@memcached-operator/runtime';
 import { Exporter } from './server.js';
 
 const USAGE = `Usage: memcached-exporter [flags]

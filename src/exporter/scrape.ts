@@ -1,6 +1,6 @@
 // Reads `stats` from one memcached over its text protocol, with a deadline.
 import net from 'node:net';
-import { parseBindAddress } from '../runtime/httpserver.js';
+import { parseBindAddress } from '@memcached-operator/runtime';
 import { parseStats } from './metrics.js';
 
 /** The largest reply we accept; `stats` is about 3 KiB, so this only stops a runaway peer. */

@@ -3,8 +3,7 @@
 // exporter serves every pod, so a cache pays no sidecar (docs/monitoring.md).
 import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type winston from 'winston';
-import { type BindAddress, ManagedHttpServer } from '../runtime/httpserver.js';
+import { type BindAddress, type Logger, ManagedHttpServer, errorMessage } from '@memcached-operator/runtime';
 import { renderExposition } from './metrics.js';
 import { fetchStats, parseTarget, type Target } from './scrape.js';
 
@@ -15,7 +14,7 @@ export interface ExporterOptions {
   timeoutMs: number;
   /** Scrapes in flight at once; more get 503 so a slow memcached cannot pile up sockets. */
   maxConcurrentScrapes: number;
-  logger: winston.Logger;
+  logger: Logger;
   /** Test seam: how stats are read. */
   fetch?: (target: Target, timeoutMs: number) => Promise<Map<string, string>>;
 }
@@ -58,7 +57,7 @@ export class Exporter {
     } catch (err) {
       // memcached_up 0 is the answer, not an HTTP error: Prometheus keeps the
       // series and alerts on it.
-      this.options.logger.debug('scrape failed', { target: `${target.host}:${target.port}`, error: (err as Error).message });
+      this.options.logger.debug('scrape failed', { target: `${target.host}:${target.port}`, error: errorMessage(err) });
     } finally {
       this.inFlight--;
     }

@@ -5,12 +5,22 @@
 import type * as k8s from '@kubernetes/client-node';
 import { FINALIZER, type Memcached, type MemcachedSpec } from '../api/types.js';
 import { validateMemcached } from '../api/validator.js';
-import type { Reconciler, ReconcileContext, Request, Result } from '../runtime/controller.js';
-import type { EventRecorder } from '../runtime/events.js';
+import {
+  apiMessage,
+  isRejectedObject,
+  realClock,
+  TerminalError,
+  type Clock,
+  type EventRecorder,
+  type Reconciler,
+  type ReconcileContext,
+  type Request,
+  type Result,
+} from '@memcached-operator/runtime';
 import { clusterTopology, countZones, schedulableNodes } from '../topology/detect.js';
 import { placementFor, type SizedPlacement } from '../topology/sizing.js';
 import { stagedPlacement, type CurrentPlacement } from '../topology/transition.js';
-import type { AntiAffinity } from '../topology/types.js';
+import type { AntiAffinity, ClusterView } from '../topology/types.js';
 import { buildDeployment, OFFICIAL_IMAGE_UID, requiredPodsMayRun } from './deployment.js';
 import { needsApply, withDesiredHash } from './diff.js';
 import { selectorLabels } from './labels.js';
@@ -23,19 +33,6 @@ import type { ClusterWriter } from './writer.js';
 export interface CacheReader<T> {
   get(namespace: string, name: string): T | undefined;
   list(namespace?: string): T[];
-}
-
-/** What the operator currently knows about the cluster's shape. */
-export interface ClusterView {
-  /** The Infrastructure "cluster" object, or undefined when the API or the object is absent. */
-  infrastructure(): unknown;
-  nodes(): k8s.V1Node[];
-  /** Why detection had to fall back (missing RBAC, missing object), if it did. */
-  warnings(): string[];
-  /** Whether this is OpenShift (the config.openshift.io API is served). */
-  isOpenShift(): boolean;
-  /** False until nodes and the Infrastructure API are known; sizing waits for it. */
-  hasSynced?(): boolean;
 }
 
 /** Condition reporting a topology that had to be assumed rather than read. */
@@ -51,7 +48,12 @@ export interface MemcachedReconcilerDeps {
   writer: ClusterWriter;
   events: EventRecorder;
   defaultImage: string;
-  now?: () => Date;
+  clock?: Clock;
+}
+
+/** The apiserver refused a child built from a spec the validator accepted (400, 422). */
+class RejectedChildError extends Error {
+  override name = 'RejectedChildError';
 }
 
 function antiAffinityOf(d: k8s.V1Deployment): AntiAffinity {
@@ -96,10 +98,14 @@ function conditionStatus(mc: Memcached, type: string): string | undefined {
 }
 
 export class MemcachedReconciler implements Reconciler {
-  private readonly now: () => Date;
+  private readonly clock: Clock;
 
   constructor(private readonly deps: MemcachedReconcilerDeps) {
-    this.now = deps.now ?? (() => new Date());
+    this.clock = deps.clock ?? realClock;
+  }
+
+  private now(): Date {
+    return new Date(this.clock.now());
   }
 
   async reconcile(req: Request, ctx: ReconcileContext): Promise<Result | void> {
@@ -161,7 +167,7 @@ export class MemcachedReconciler implements Reconciler {
     // still says "2 of 2 ready", which would report Available for a
     // generation whose new replicas do not exist yet.
     let currentDeployment = liveDeployment;
-    await allSettledOrThrow([
+    const writes = allSettledOrThrow([
       this.ensure(deployment, liveDeployment, ctx).then((d) => {
         currentDeployment = d;
       }),
@@ -176,6 +182,16 @@ export class MemcachedReconciler implements Reconciler {
         }
       })(),
     ]);
+    try {
+      await writes;
+    } catch (err) {
+      if (!(err instanceof RejectedChildError)) throw err;
+      // The spec, not the network: report it (Degraded, and an Event on the
+      // transition) and do not retry until the Memcached changes.
+      const live = this.deps.deployments.get(req.namespace, req.name);
+      await this.writeStatus(mc, computeStatus({ mc, deployment: isOwnedBy(live, mc) ? live : undefined, rejectedMessage: err.message, now: this.now() }), ctx);
+      throw new TerminalError(err.message);
+    }
 
     this.recordTransitions(mc, liveDeployment, deployment, applied);
 
@@ -221,7 +237,13 @@ export class MemcachedReconciler implements Reconciler {
   /** Applies desired if it differs from live; returns the object as it now is. */
   private async ensure<T extends k8s.KubernetesObject>(desired: T, live: T | undefined, ctx: ReconcileContext): Promise<T | undefined> {
     if (!needsApply(desired, live)) return live;
-    const written = await this.deps.writer.apply(desired, ctx.signal);
+    let written: T;
+    try {
+      written = await this.deps.writer.apply(desired, ctx.signal);
+    } catch (err) {
+      if (isRejectedObject(err)) throw new RejectedChildError(`the apiserver rejected ${desired.kind} ${desired.metadata?.name}: ${apiMessage(err)}`);
+      throw err;
+    }
     ctx.log.info(live ? 'updated' : 'created', { kind: desired.kind, object: desired.metadata?.name });
     return written;
   }

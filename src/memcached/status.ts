@@ -12,6 +12,7 @@ export const REASON = {
   AllReplicasReady: 'AllReplicasReady',
   ReplicasNotReady: 'ReplicasNotReady',
   InvalidSpec: 'InvalidSpec',
+  ChildRejected: 'ChildRejected',
   DeploymentFailed: 'DeploymentFailed',
   AsExpected: 'AsExpected',
   RollingOut: 'RollingOut',
@@ -62,6 +63,8 @@ export interface StatusInput {
   topology?: Omit<TopologyStatus, 'profile'>;
   /** The validator's message when the spec is invalid. */
   invalidMessage?: string;
+  /** The apiserver's refusal of a child built from a spec the validator accepted. */
+  rejectedMessage?: string;
   now: Date;
 }
 
@@ -100,8 +103,10 @@ function condition(type: string, status: ConditionStatus, reason: string, messag
  * - Progressing: True while the Deployment is being created or rolled out
  *   (its controller has not seen the latest generation, or not every replica
  *   is updated and available, or old replicas remain), else False;
- * - Degraded: True with InvalidSpec (the validator's message) or
- *   DeploymentFailed (ReplicaFailure or ProgressDeadlineExceeded), else
+ * - Degraded: True with InvalidSpec (the validator's message),
+ *   ChildRejected (the apiserver refused a child built from the spec: its
+ *   message) or DeploymentFailed (ReplicaFailure or
+ *   ProgressDeadlineExceeded), else
  *   False (AsExpected);
  * - one condition per placement notice.
  * Conditions the operator no longer reports (an old notice) are dropped;
@@ -128,8 +133,14 @@ export function computeStatus(input: StatusInput): MemcachedStatus {
 
   if (!d) {
     updates.push(
-      input.invalidMessage !== undefined
-        ? condition(CONDITION_PROGRESSING, 'False', REASON.InvalidSpec, 'Nothing is deployed until the spec is fixed', generation)
+      input.invalidMessage !== undefined || input.rejectedMessage !== undefined
+        ? condition(
+            CONDITION_PROGRESSING,
+            'False',
+            input.invalidMessage !== undefined ? REASON.InvalidSpec : REASON.ChildRejected,
+            'Nothing is deployed until the spec is fixed',
+            generation,
+          )
         : condition(CONDITION_PROGRESSING, 'True', REASON.Creating, 'Creating the Deployment', generation),
     );
   } else {
@@ -145,6 +156,8 @@ export function computeStatus(input: StatusInput): MemcachedStatus {
   const failure = deploymentFailure(d);
   if (input.invalidMessage !== undefined) {
     updates.push(condition(CONDITION_DEGRADED, 'True', REASON.InvalidSpec, input.invalidMessage, generation));
+  } else if (input.rejectedMessage !== undefined) {
+    updates.push(condition(CONDITION_DEGRADED, 'True', REASON.ChildRejected, input.rejectedMessage, generation));
   } else if (failure !== undefined) {
     updates.push(condition(CONDITION_DEGRADED, 'True', REASON.DeploymentFailed, failure, generation));
   } else {

@@ -5,8 +5,7 @@
 // leadership is lost or shutdown aborts the reconcile, nothing more is sent.
 import * as k8s from '@kubernetes/client-node';
 import { API_VERSION, GROUP, PLURAL, VERSION, type Memcached, type MemcachedStatus } from '../api/types.js';
-import { realClock } from '../leaderelection/clock.js';
-import { callWithTimeout } from '../leaderelection/support.js';
+import { callWithDeadline } from '@memcached-operator/runtime';
 
 export const FIELD_MANAGER = 'memcached-operator';
 /** Which operator instance last wrote a child; kept out of the desired-state comparison. */
@@ -40,7 +39,7 @@ export const WRITE_TIMEOUT_MS = 30_000;
 
 function bounded<T>(what: string, signal: AbortSignal, fn: (options: k8s.ConfigurationOptions) => Promise<T>): Promise<T> {
   check(signal);
-  return callWithTimeout(realClock, WRITE_TIMEOUT_MS, what, fn, signal);
+  return callWithDeadline(what, WRITE_TIMEOUT_MS, fn, { signal });
 }
 
 const mergePatchHeader = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);

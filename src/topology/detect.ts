@@ -8,7 +8,6 @@
 import type { V1Node, V1Taint, V1Toleration } from '@kubernetes/client-node';
 import type { ClusterTopology, ControlPlaneTopology, InfrastructureTopology } from './types.js';
 
-export const HOSTNAME_LABEL = 'kubernetes.io/hostname';
 export const ZONE_LABEL = 'topology.kubernetes.io/zone';
 export const NODE_ROLE_PREFIX = 'node-role.kubernetes.io/';
 /** Arbiter nodes (HighlyAvailableArbiter clusters) only keep etcd quorum; memcached never runs there. */

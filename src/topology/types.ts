@@ -1,5 +1,6 @@
 // The contract between topology detection (what the cluster looks like) and
 // the desired-state builders (how memcached is laid out on it).
+import type { V1Node } from '@kubernetes/client-node';
 
 /** Values of config.openshift.io/v1 Infrastructure status.controlPlaneTopology. */
 export type ControlPlaneTopology =
@@ -55,4 +56,17 @@ export interface Placement {
    * recognisable (and careful) until it has finished.
    */
   oneAtATime?: true;
+}
+
+/** What the operator currently knows about the cluster's shape (the topology watcher provides it). */
+export interface ClusterView {
+  /** The Infrastructure "cluster" object, or undefined when the API or the object is absent. */
+  infrastructure(): unknown;
+  nodes(): V1Node[];
+  /** Why detection had to fall back (missing RBAC, missing object), if it did. */
+  warnings(): string[];
+  /** Whether this is OpenShift (the config.openshift.io API is served). */
+  isOpenShift(): boolean;
+  /** False until nodes and the Infrastructure API are known; sizing waits for it. */
+  hasSynced?(): boolean;
 }

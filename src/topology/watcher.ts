@@ -8,11 +8,9 @@
 // or an apiserver outage each leave a sane default (count nodes) and a clear
 // warning that the reconciler reports as a condition.
 import * as k8s from '@kubernetes/client-node';
-import type winston from 'winston';
-import { ResilientInformer, type ResourceDescriptor } from '../runtime/informer.js';
-import type { ClusterView } from '../memcached/reconciler.js';
-import { realClock, type Clock } from '../runtime/clock.js';
+import { errorMessage, realClock, ResilientInformer, statusCode, type Clock, type Logger, type ResourceDescriptor } from '@memcached-operator/runtime';
 import { clusterTopology, topologyFromInfrastructure } from './detect.js';
+import type { ClusterView } from './types.js';
 
 export const INFRASTRUCTURE_RESOURCE: ResourceDescriptor = {
   apiVersion: 'config.openshift.io/v1',
@@ -49,17 +47,11 @@ export function infrastructureFingerprint(obj: unknown): string {
 
 export interface TopologyWatcherOptions {
   kubeConfig: k8s.KubeConfig;
-  logger: winston.Logger;
+  logger: Logger;
   resyncPeriodMs?: number;
   /** How often to look again for an absent or forbidden Infrastructure API. */
   probeIntervalMs?: number;
   clock?: Clock;
-}
-
-function statusCode(err: unknown): number | undefined {
-  if (err instanceof k8s.ApiException) return err.code;
-  const code = (err as { code?: unknown; statusCode?: unknown } | null)?.code ?? (err as { statusCode?: unknown } | null)?.statusCode;
-  return typeof code === 'number' ? code : undefined;
 }
 
 export class TopologyWatcher implements ClusterView {
@@ -67,7 +59,7 @@ export class TopologyWatcher implements ClusterView {
   private infraInformer: ResilientInformer<k8s.KubernetesObject> | undefined;
   private apiState: InfrastructureApiState = 'unknown';
   private readonly listeners: Array<() => void> = [];
-  private readonly logger: winston.Logger;
+  private readonly logger: Logger;
   private readonly clock: Clock;
   private readonly custom: k8s.CustomObjectsApi;
   private probeTimer: unknown;
@@ -193,7 +185,7 @@ export class TopologyWatcher implements ClusterView {
       else if (code === 403 || code === 401) next = 'forbidden';
       else {
         this.logger.warn('cannot reach the apiserver to look for the Infrastructure API; will retry', {
-          error: err instanceof Error ? err.message : String(err),
+          error: errorMessage(err),
         });
         next = this.apiState === 'unknown' ? 'absent' : this.apiState;
       }
@@ -248,7 +240,7 @@ export class TopologyWatcher implements ClusterView {
       try {
         listener();
       } catch (err) {
-        this.logger.error('topology listener failed', { error: err instanceof Error ? err.message : String(err) });
+        this.logger.error('topology listener failed', { error: errorMessage(err) });
       }
     }
   }

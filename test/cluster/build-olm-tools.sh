@@ -12,8 +12,8 @@
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
-OPERATOR_SDK_VERSION=v1.42.2
-OLM_VERSION=v0.38.0
+# shellcheck source=versions.env
+. "$here/versions.env"
 
 cache_root=${MEMCACHED_OPERATOR_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/memcached-operator/tools}
 bin="$cache_root/operator-sdk-$OPERATOR_SDK_VERSION-olm-$OLM_VERSION/bin"

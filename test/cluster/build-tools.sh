@@ -7,14 +7,14 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=versions.env
 . "$here/versions.env"
 
+cache_root=${MEMCACHED_OPERATOR_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/memcached-operator/tools}
+bin="$cache_root/k8s-$KUBE_VERSION-etcd-$ETCD_VERSION-kwok-$KWOK_VERSION/bin"
+if [ "${1:-}" = "--dir" ]; then echo "$bin"; exit 0; fi
+
 if ! command -v go >/dev/null 2>&1; then
   echo "error: Go is not installed. Install Go 1.26 or newer (https://go.dev/doc/install) and retry." >&2
   exit 1
 fi
-
-cache_root=${MEMCACHED_OPERATOR_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/memcached-operator/tools}
-bin="$cache_root/k8s-$KUBE_VERSION-etcd-$ETCD_VERSION-kwok-$KWOK_VERSION/bin"
-if [ "${1:-}" = "--dir" ]; then echo "$bin"; exit 0; fi
 mkdir -p "$bin"
 
 export CGO_ENABLED=0

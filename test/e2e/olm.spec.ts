@@ -10,8 +10,8 @@
 import { expect } from 'chai';
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import path from 'node:path';
+import { parse as parseYaml } from 'yaml';
 import { eventually, repoRoot } from '../support/cluster.js';
 import {
   CRD,
@@ -29,8 +29,6 @@ const SA = 'memcached-operator-controller-manager';
 const bundleManifests = path.join(repoRoot, 'bundle', 'manifests');
 const csvFile = path.join(bundleManifests, 'memcached-operator.clusterserviceversion.yaml');
 
-// js-yaml, as @kubernetes/client-node (a production dependency) ships it.
-const yaml = createRequire(createRequire(import.meta.url).resolve('@kubernetes/client-node'))('js-yaml') as { load(t: string): unknown };
 
 interface InstallMode {
   type: 'OwnNamespace' | 'SingleNamespace' | 'MultiNamespace' | 'AllNamespaces';
@@ -38,7 +36,7 @@ interface InstallMode {
 }
 
 function claimedModes(): InstallMode['type'][] {
-  const csv = yaml.load(readFileSync(csvFile, 'utf8')) as { spec: { installModes: InstallMode[] } };
+  const csv = parseYaml(readFileSync(csvFile, 'utf8')) as { spec: { installModes: InstallMode[] } };
   return csv.spec.installModes.filter((m) => m.supported).map((m) => m.type);
 }
 

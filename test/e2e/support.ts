@@ -68,7 +68,8 @@ export function kRun(args: string[], input?: string): Run {
 
 /** make TARGET with KUBECONFIG set to the e2e cluster. */
 export function make(target: string, vars: Record<string, string> = {}): Run {
-  const env = { ...process.env, KUBECONFIG: clusterKubeconfig() };
+  // The suite's own kubectl, not whichever one is on PATH (the Makefile's default).
+  const env = { ...process.env, KUBECONFIG: clusterKubeconfig(), KUBECTL: kubectlBin() };
   return run('make', ['--no-print-directory', target, `IMG=${IMG}`, ...Object.entries(vars).map(([k, v]) => `${k}=${v}`)], { env });
 }
 

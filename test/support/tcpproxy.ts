@@ -7,6 +7,7 @@ export class TcpProxy {
   private server: net.Server | undefined;
   private readonly sockets = new Set<net.Socket>();
   private listenPort = 0;
+  private acceptedCount = 0;
 
   constructor(
     private readonly targetHost: string,
@@ -17,6 +18,7 @@ export class TcpProxy {
   async start(): Promise<number> {
     if (this.server) return this.listenPort;
     const server = net.createServer((client) => {
+      this.acceptedCount++;
       const upstream = net.connect(this.targetPort, this.targetHost);
       this.sockets.add(client);
       this.sockets.add(upstream);
@@ -44,6 +46,11 @@ export class TcpProxy {
 
   get port(): number {
     return this.listenPort;
+  }
+
+  /** Connections accepted since the proxy was made. */
+  get accepted(): number {
+    return this.acceptedCount;
   }
 
   /** Number of open connections (client and upstream sides). */

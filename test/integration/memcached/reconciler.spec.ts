@@ -76,6 +76,56 @@ describe('memcached reconciler on the local cluster', function () {
     expect(events[0].type).to.equal('Normal');
   });
 
+  it('reports a child the apiserver refuses as Degraded (ChildRejected) with its message and an Event, without a hot retry loop', async () => {
+    // The CRD schema and the validator accept any nodeSelector key; the
+    // apiserver refuses a Deployment whose pod template selects on "bad key!".
+    await mcs.create('refused', { size: 1, nodeSelector: { 'bad key!': 'x' } });
+    const mc = await eventually('Degraded=True with reason ChildRejected', async () => {
+      const m = await mcs.get('refused');
+      const c = condition(m, 'Degraded');
+      return c?.status === 'True' && c.reason === 'ChildRejected' ? m : undefined;
+    });
+    const degraded = condition(mc, 'Degraded')!;
+    expect(degraded.message).to.match(/^the apiserver rejected Deployment refused: /);
+    expect(degraded.message, "the apiserver's own words").to.contain('nodeSelector').and.contain('bad key!');
+    expect(condition(mc, 'Progressing')).to.include({ status: 'False', reason: 'ChildRejected' });
+    const event = await eventually('a ChildRejected Warning event', async () => {
+      const list = await kc.makeApiClient(k8s.EventsV1Api).listNamespacedEvent({ namespace });
+      return list.items.find((e) => e.regarding?.name === 'refused' && e.reason === 'ChildRejected');
+    });
+    expect(event.type).to.equal('Warning');
+    expect(event.note).to.equal(degraded.message);
+
+    // No hot loop: once the status is written, the errors stop.
+    const counter = async (name: string): Promise<number> => {
+      const text = await (await fetch(`http://127.0.0.1:${operator!.metricsPort}/metrics`)).text();
+      const line = text.split('\n').find((l) => l.startsWith(`${name}{controller="memcached"}`));
+      return Number(line?.split(' ').at(-1));
+    };
+    // One reconcile per event (the finalizer, the Services created, the
+    // status written) may each meet the refusal; then the count must stop.
+    const settled = await eventually('the reconcile error count to settle', async () => {
+      const before = await counter('controller_runtime_reconcile_errors_total');
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      const after = await counter('controller_runtime_reconcile_errors_total');
+      return before === after ? after : undefined;
+    });
+    expect(await counter('controller_runtime_terminal_reconcile_errors_total')).to.be.within(1, 5);
+    // An observation window, not a wait for something to happen: with a hot
+    // retry loop (5 ms doubling backoff) a few seconds hold a dozen retries.
+    await new Promise((resolve) => setTimeout(resolve, 5000));
+    expect(await counter('controller_runtime_reconcile_errors_total'), 'reconcile errors during 5 s of quiet').to.equal(settled);
+    await apps.readNamespacedDeployment({ namespace, name: 'refused' }).then(
+      () => expect.fail('no Deployment should exist'),
+      (err: unknown) => expect((err as k8s.ApiException<unknown>).code).to.equal(404),
+    );
+
+    // Fixing the spec heals it.
+    // (A merge patch: null removes the key.)
+    await mcs.patchSpec('refused', { nodeSelector: { 'bad key!': null } as unknown as Record<string, string> });
+    await mcs.waitAvailable('refused');
+  });
+
   it('scales with spec.size and reports the new readiness', async () => {
     await mcs.create('scaled', { size: 2 });
     await mcs.waitAvailable('scaled');

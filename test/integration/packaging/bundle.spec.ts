@@ -8,17 +8,11 @@
 import { expect } from 'chai';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
+import { parse as parseYaml, parseAllDocuments } from 'yaml';
 import { repoRoot, toolsBin } from '../../support/cluster.js';
 
-const requireHere = createRequire(import.meta.url);
-// js-yaml, as @kubernetes/client-node (a production dependency) ships it.
-const yaml = createRequire(requireHere.resolve('@kubernetes/client-node'))('js-yaml') as {
-  load(text: string): unknown;
-  loadAll(text: string): unknown[];
-};
 
 /* eslint-disable @typescript-eslint/no-explicit-any, @typescript-eslint/no-unsafe-assignment, @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-return, @typescript-eslint/no-unsafe-call, @typescript-eslint/no-unsafe-argument -- parsed manifests are checked field by field */
 type Obj = any;
@@ -66,7 +60,7 @@ function render(dir: string): Obj[] {
     encoding: 'utf8',
     env: { ...process.env, KUBECTL: path.join(toolsBin(), 'kubectl') },
   });
-  return yaml.loadAll(out).filter(Boolean) as Obj[];
+  return parseAllDocuments(out).map((d) => d.toJS()).filter(Boolean);
 }
 
 describe('packaging', function () {
@@ -86,7 +80,7 @@ describe('packaging', function () {
     before(() => {
       tmp = mkdtempSync(path.join(os.tmpdir(), 'bundle-'));
       generate(path.join(tmp, 'a'));
-      csv = yaml.load(readFileSync(path.join(repoRoot, 'bundle', 'manifests', 'memcached-operator.clusterserviceversion.yaml'), 'utf8'));
+      csv = parseYaml(readFileSync(path.join(repoRoot, 'bundle', 'manifests', 'memcached-operator.clusterserviceversion.yaml'), 'utf8'));
     });
     after(() => rmSync(tmp, { recursive: true, force: true }));
 
@@ -107,7 +101,7 @@ describe('packaging', function () {
     });
 
     it('has matching labels in metadata/annotations.yaml and bundle.Dockerfile', () => {
-      const annotations = (yaml.load(readFileSync(path.join(repoRoot, 'bundle', 'metadata', 'annotations.yaml'), 'utf8')) as Obj).annotations as Record<string, string>;
+      const annotations = (parseYaml(readFileSync(path.join(repoRoot, 'bundle', 'metadata', 'annotations.yaml'), 'utf8'))).annotations as Record<string, string>;
       const labels = Object.fromEntries(
         readFileSync(path.join(repoRoot, 'bundle.Dockerfile'), 'utf8')
           .split('\n')
@@ -118,7 +112,7 @@ describe('packaging', function () {
       expect(annotations['operators.operatorframework.io.bundle.package.v1']).to.equal('memcached-operator');
       expect(annotations['operators.operatorframework.io.bundle.mediatype.v1']).to.equal('registry+v1');
       expect(annotations['operators.operatorframework.io.test.config.v1']).to.equal('tests/scorecard/');
-      const scorecard = yaml.load(readFileSync(path.join(repoRoot, 'bundle', 'tests', 'scorecard', 'config.yaml'), 'utf8')) as Obj;
+      const scorecard = parseYaml(readFileSync(path.join(repoRoot, 'bundle', 'tests', 'scorecard', 'config.yaml'), 'utf8'));
       expect(scorecard.kind).to.equal('Configuration');
       expect(scorecard.stages[0].tests.map((t: Obj) => t.labels.test)).to.include('olm-bundle-validation-test');
     });
@@ -151,7 +145,7 @@ describe('packaging', function () {
     it('owns the CRD with spec and status descriptors and resources, each path in the schema', () => {
       const owned = csv.spec.customresourcedefinitions.owned as Obj[];
       expect(owned.map((o) => o.name)).to.deep.equal(['memcacheds.cache.example.com']);
-      const crd = yaml.load(readFileSync(path.join(repoRoot, 'bundle', 'manifests', 'cache.example.com_memcacheds.yaml'), 'utf8')) as Obj;
+      const crd = parseYaml(readFileSync(path.join(repoRoot, 'bundle', 'manifests', 'cache.example.com_memcacheds.yaml'), 'utf8'));
       const schema = crd.spec.versions.find((v: Obj) => v.storage).schema.openAPIV3Schema.properties;
       const has = (root: Obj, p: string) => p.split('.').reduce<Obj>((s, part) => s?.properties?.[part], root) !== undefined;
       for (const d of owned[0].specDescriptors) expect(has(schema.spec, d.path), `spec.${d.path}`).to.equal(true);

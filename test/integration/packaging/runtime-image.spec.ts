@@ -54,10 +54,17 @@ describe('runtime image', function () {
       expect(user).to.match(/^USER [1-9]\d*:0$/);
     });
 
-    it('copies only production dependencies, package.json, dist/ and the CRD into the runtime stage', () => {
+    it('copies only production dependencies, package.json, dist/ (the runtime package\'s too) and the CRD into the runtime stage', () => {
       const copies = runtime.lines.filter((l) => l.startsWith('COPY'));
       const sources = copies.map((l) => l.split(/\s+/).filter((w) => !w.startsWith('--')).slice(1, -1).join(' ')).sort();
-      expect(sources).to.deep.equal(['/app/config/crd/bases/', '/app/node_modules/', '/app/package.json', '/src/dist/']);
+      expect(sources).to.deep.equal([
+        '/app/config/crd/bases/',
+        '/app/node_modules/',
+        '/app/package.json',
+        '/app/packages/runtime/package.json',
+        '/src/dist/',
+        '/src/packages/runtime/dist/',
+      ]);
       for (const c of copies) expect(c).to.match(/--chown=\d+:0/);
       const deps = all.find((s) => s.name === /--from=(\S+)/.exec(copies.find((c) => c.includes('node_modules'))!)![1]);
       expect(deps!.lines.some((l) => l.includes('npm ci') && l.includes('--omit=dev'))).to.equal(true);
@@ -70,7 +77,17 @@ describe('runtime image', function () {
     it('keeps the build context to what the Dockerfile copies (.dockerignore)', () => {
       const ignore = readFileSync(path.join(repoRoot, '.dockerignore'), 'utf8').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
       expect(ignore[0]).to.equal('*');
-      expect(ignore.slice(1).sort()).to.deep.equal(['!config/crd/bases/', '!package-lock.json', '!package.json', '!src/', '!tsconfig.json']);
+      expect(ignore.slice(1).sort()).to.deep.equal([
+        '!config/crd/bases/',
+        '!package-lock.json',
+        '!package.json',
+        '!packages/runtime/package.json',
+        '!packages/runtime/src/',
+        '!packages/runtime/tsconfig.json',
+        '!src/',
+        '!tsconfig.base.json',
+        '!tsconfig.json',
+      ]);
     });
   });
 
@@ -78,9 +95,11 @@ describe('runtime image', function () {
     let dir = '';
     before(function () {
       expect(existsSync(path.join(repoRoot, 'dist', 'main.js')), 'dist/main.js (make build)').to.equal(true);
+      expect(existsSync(path.join(repoRoot, 'packages', 'runtime', 'dist', 'index.js')), 'packages/runtime/dist/index.js (make build)').to.equal(true);
       dir = mkdtempSync(path.join(os.tmpdir(), 'runtime-image-'));
       cpSync(path.join(repoRoot, 'package.json'), path.join(dir, 'package.json'));
       cpSync(path.join(repoRoot, 'package-lock.json'), path.join(dir, 'package-lock.json'));
+      cpSync(path.join(repoRoot, 'packages', 'runtime', 'package.json'), path.join(dir, 'packages', 'runtime', 'package.json'));
       const npm = spawnSync('npm', ['ci', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund', '--prefer-offline'], {
         cwd: dir,
         encoding: 'utf8',
@@ -88,6 +107,7 @@ describe('runtime image', function () {
       });
       expect(npm.status, npm.stderr).to.equal(0);
       cpSync(path.join(repoRoot, 'dist'), path.join(dir, 'dist'), { recursive: true, filter: (src) => !src.endsWith('install.yaml') });
+      cpSync(path.join(repoRoot, 'packages', 'runtime', 'dist'), path.join(dir, 'packages', 'runtime', 'dist'), { recursive: true });
       cpSync(path.join(repoRoot, 'config', 'crd', 'bases'), path.join(dir, 'config', 'crd', 'bases'), { recursive: true });
     });
     after(() => {

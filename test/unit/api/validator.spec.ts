@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'chai';
-import { loadAllYaml, loadYaml } from '@kubernetes/client-node';
+import { parse as parseYaml, parseAllDocuments } from 'yaml';
 import {
   CEL_RULES,
   DEFAULT_MEMCACHED_IMAGE,
@@ -75,7 +75,7 @@ describe('api/validator', () => {
           versions: { name: string; served: boolean; storage: boolean; subresources: unknown; additionalPrinterColumns: { name: string; jsonPath: string }[] }[];
         };
       };
-      const crd = loadYaml<Crd>(readFileSync(crdPath(), 'utf8'));
+      const crd = parseYaml(readFileSync(crdPath(), 'utf8')) as Crd;
       expect(crd.metadata.name).to.equal('memcacheds.cache.example.com');
       expect(crd.spec.group).to.equal('cache.example.com');
       expect(crd.spec.scope).to.equal('Namespaced');
@@ -170,7 +170,7 @@ describe('api/validator', () => {
 
   describe('accepts', () => {
     it('the sample', () => {
-      const docs = loadAllYaml(readFileSync(join(root, 'config', 'samples', 'cache_v1alpha1_memcached.yaml'), 'utf8')) as Record<string, unknown>[];
+      const docs = parseAllDocuments(readFileSync(join(root, 'config', 'samples', 'cache_v1alpha1_memcached.yaml'), 'utf8')).map((d) => d.toJS() as Record<string, unknown>);
       expect(docs).to.have.length(1);
       const r = validateMemcached(docs[0]);
       expect(r).to.deep.include({ valid: true });

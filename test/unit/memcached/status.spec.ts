@@ -158,6 +158,15 @@ describe('memcached/status', () => {
       expect(byType(s).Degraded.message).to.equal('spec.threads: must be <= 64');
     });
 
+    it('carries the apiserver\'s refusal of a child into Degraded (ChildRejected), below an invalid spec', () => {
+      const message = 'the apiserver rejected Deployment cache: spec.template.spec.nodeSelector: Invalid value';
+      const s = computeStatus({ mc: memcached(), now: T0, rejectedMessage: message });
+      expect(byType(s).Degraded).to.include({ status: 'True', reason: 'ChildRejected', message });
+      expect(byType(s).Progressing).to.include({ status: 'False', reason: 'ChildRejected' });
+      const both = computeStatus({ mc: memcached(), now: T0, rejectedMessage: message, invalidMessage: 'spec.threads: must be <= 64' });
+      expect(byType(both).Degraded).to.include({ reason: 'InvalidSpec' });
+    });
+
     it('reports topology with the placement profile, and sorted ready pods', () => {
       const s = computeStatus({ mc: memcached(), placement: HIGHLY_AVAILABLE, topology: TOPOLOGY, readyPods: ['cache-b', 'cache-a'], now: T0 });
       expect(s.topology).to.deep.equal({ ...TOPOLOGY, profile: 'HighlyAvailable' });

@@ -1,0 +1,99 @@
+// One errors module: what an error says, what the apiserver said (its Status),
+// and which errors a controller must not retry.
+//
+// The rule for reconcilers: an apiserver 4xx on an object the operator built
+// (400 BadRequest, 422 Invalid) is caused by the spec, not by the network.
+// Retrying sends the same object and gets the same answer, so the reconciler
+// reports it (status condition, Event) and returns a TerminalError; the
+// object is reconciled again when it changes.
+import { ApiException } from '@kubernetes/client-node';
+
+/** One line describing any thrown value. */
+export function errorMessage(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  if (typeof err === 'string') return err;
+  try {
+    return JSON.stringify(err) ?? String(err);
+  } catch {
+    return String(err);
+  }
+}
+
+/** The fields of a metav1.Status the runtime reads. */
+export interface ApiStatus {
+  code?: number;
+  reason?: string;
+  message?: string;
+}
+
+function statusBody(body: unknown): ApiStatus | undefined {
+  if (typeof body === 'string') {
+    try {
+      return statusBody(JSON.parse(body));
+    } catch {
+      return undefined;
+    }
+  }
+  if (typeof body !== 'object' || body === null) return undefined;
+  const b = body as { kind?: unknown; code?: unknown; reason?: unknown; message?: unknown };
+  if (b.kind !== undefined && b.kind !== 'Status') return undefined;
+  return {
+    ...(typeof b.code === 'number' ? { code: b.code } : {}),
+    ...(typeof b.reason === 'string' ? { reason: b.reason } : {}),
+    ...(typeof b.message === 'string' ? { message: b.message } : {}),
+  };
+}
+
+/** The apiserver's Status for a failed call (client-node ApiException or watch error), if it sent one. */
+export function apiStatus(err: unknown): ApiStatus | undefined {
+  if (err instanceof ApiException) return { ...statusBody(err.body), code: err.code };
+  if (typeof err === 'object' && err !== null && 'body' in err) return statusBody((err).body);
+  return undefined;
+}
+
+/** HTTP status of a failed API call (ApiException, watch error or Status), if any. */
+export function statusCode(err: unknown): number | undefined {
+  if (typeof err !== 'object' || err === null) return undefined;
+  const e = err as { code?: unknown; statusCode?: unknown; status?: unknown };
+  if (typeof e.code === 'number') return e.code;
+  if (typeof e.statusCode === 'number') return e.statusCode;
+  if (typeof e.status === 'number') return e.status;
+  return apiStatus(err)?.code;
+}
+
+/** The apiserver's own words for a failed call, else the error's message. */
+export function apiMessage(err: unknown): string {
+  return apiStatus(err)?.message ?? errorMessage(err);
+}
+
+/**
+ * True when the apiserver refused an object as malformed or invalid (400,
+ * 422): sending it again cannot succeed.
+ */
+export function isRejectedObject(err: unknown): boolean {
+  const code = statusCode(err);
+  return code === 400 || code === 422;
+}
+
+/**
+ * An error that retrying cannot fix, as controller-runtime's TerminalError:
+ * the controller logs and counts it, forgets the key's backoff and does not
+ * requeue it. The object is reconciled again on its next change (or resync).
+ */
+export class TerminalError extends Error {
+  override name = 'TerminalError';
+}
+
+export function isTerminalError(err: unknown): err is TerminalError {
+  return err instanceof TerminalError;
+}
+
+/** A programming error (the JS counterpart of a Go panic in a reconciler). */
+export function isPanic(err: unknown): boolean {
+  return err instanceof TypeError || err instanceof ReferenceError || err instanceof RangeError || err instanceof SyntaxError;
+}
+
+/** An API call that got no answer within its deadline. */
+export class RequestTimeoutError extends Error {
+  override name = 'RequestTimeoutError';
+}

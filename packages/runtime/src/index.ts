@@ -1,0 +1,47 @@
+// The public API of @memcached-operator/runtime. The operator imports only
+// from here; everything else in the package is internal.
+
+// Time, logs, errors, API calls with a deadline, Events.
+export { FakeClock, realClock, sleep, yieldToEventLoop, type Clock } from './clock.js';
+export { createLogger, LOG_LEVELS, silentLogger, validateLogLevel, type Fields, type Logger } from './logger.js';
+export {
+  apiMessage,
+  apiStatus,
+  errorMessage,
+  isPanic,
+  isRejectedObject,
+  isTerminalError,
+  RequestTimeoutError,
+  statusCode,
+  TerminalError,
+  type ApiStatus,
+} from './errors.js';
+export { callWithDeadline, signalOptions, type DeadlineOptions } from './call.js';
+export { ApiEventRecorder, type ApiEventRecorderOptions, type EventRecorder, type EventType } from './events.js';
+
+// Caches, queues, controllers and the manager that runs them.
+export { ResilientInformer, type BackoffPolicy, type InformerOptions, type ResourceDescriptor } from './informer.js';
+export type { EventHandlers, EventSource } from './source.js';
+export {
+  Controller,
+  CONTROLLER_METRIC_NAMES,
+  type ControllerOptions,
+  type MapFunc,
+  type ReconcileContext,
+  type Reconciler,
+  type Request,
+  type Result,
+  type StopOptions,
+} from './controller.js';
+export { WORKQUEUE_METRIC_NAMES } from './workqueue.js';
+export { installSignalHandlers, Manager, type CacheRunnable, type ManagerOptions, type Runnable } from './manager.js';
+export type { HealthCheck } from './health.js';
+export { registerProcessMetrics } from './metrics.js';
+// The HTTP server the probes and metrics use, for an operator's own endpoints.
+export { ManagedHttpServer, parseBindAddress, type BindAddress } from './httpserver.js';
+
+// Leader election.
+export { LEADER_GAUGE_NAME, type LeaderCallbacks, type LeaderElector } from './leaderelection/elector.js';
+export { DEFAULT_TIMINGS, LeaderElectionConfigError, newIdentity, SINGLE_REPLICA_TIMINGS, timingsFor, type Timings } from './leaderelection/config.js';
+export { LeaseElector, type LeaseElectorOptions } from './leaderelection/lease.js';
+export { LeaderForLife, LeaderForLifeOutOfClusterError, type LeaderForLifeOptions } from './leaderelection/leaderforlife.js';

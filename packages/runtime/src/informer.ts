@@ -1,0 +1,407 @@
+// A resilient informer over client-node's ListWatch. ListWatch keeps a watch
+// open and relists on 410 Gone by itself, but on any other error it reports
+// once and stops for good; a handler that throws is silently swallowed. This
+// wrapper restarts it with capped exponential backoff, keeps its own cache so
+// events carry the previous object and late subscribers get a replay, isolates
+// handler failures, and re-delivers the cache periodically (resync).
+import {
+  KubernetesObjectApi,
+  makeInformer,
+  type Informer as ClientInformer,
+  type KubeConfig,
+  type KubernetesListObject,
+  type KubernetesObject,
+} from '@kubernetes/client-node';
+import type { Logger } from './logger.js';
+import { realClock, type Clock } from './clock.js';
+import type { EventHandlers, EventSource } from './source.js';
+import { errorMessage } from './errors.js';
+
+export interface ResourceDescriptor {
+  /** "v1" for the core group, otherwise "group/version". */
+  apiVersion: string;
+  kind: string;
+  /** Lower-case plural resource name, as in the URL ("deployments", "memcacheds"). */
+  plural: string;
+  namespaced: boolean;
+}
+
+export interface BackoffPolicy {
+  initialMs: number;
+  maxMs: number;
+  factor: number;
+}
+
+// Capped at 10 s rather than client-go's 30 s: after an apiserver outage the
+// operator should be back within seconds, and a watch request is cheap.
+export const DEFAULT_RESTART_BACKOFF: BackoffPolicy = { initialMs: 1000, maxMs: 10_000, factor: 2 };
+export const DEFAULT_RESYNC_PERIOD_MS = 10 * 60 * 1000;
+
+/** Pure: delay before restart number `consecutiveFailures` (1-based), capped. */
+export function restartDelayMs(consecutiveFailures: number, policy: BackoffPolicy = DEFAULT_RESTART_BACKOFF): number {
+  const exponent = Math.max(0, consecutiveFailures - 1);
+  const delay = policy.initialMs * Math.pow(policy.factor, exponent);
+  return Number.isFinite(delay) ? Math.min(delay, policy.maxMs) : policy.maxMs;
+}
+
+/** True for 410 Gone however client-node surfaced it (HTTP status, Status object, or watch ERROR event). */
+export function isResourceExpired(err: unknown): boolean {
+  if (typeof err !== 'object' || err === null) return false;
+  const e = err as { statusCode?: unknown; code?: unknown; status?: unknown; body?: unknown };
+  if (e.statusCode === 410 || e.code === 410 || e.status === 410) return true;
+  if (typeof e.body === 'object' && e.body !== null && (e.body as { code?: unknown }).code === 410) return true;
+  if (typeof e.body === 'string') return /"code"\s*:\s*410\b/.test(e.body);
+  return false;
+}
+
+export interface RestartPlan {
+  delayMs: number;
+  /** Start from a fresh list instead of resuming the watch at the last resource version. */
+  relist: boolean;
+}
+
+/**
+ * Pure restart policy. An expired resource version can only be cured by a
+ * relist, which is worth trying at once the first time; anything else resumes
+ * the watch after a capped exponential backoff.
+ */
+export function planRestart(err: unknown, consecutiveFailures: number, policy: BackoffPolicy = DEFAULT_RESTART_BACKOFF): RestartPlan {
+  if (isResourceExpired(err)) {
+    return { relist: true, delayMs: consecutiveFailures <= 1 ? 0 : restartDelayMs(consecutiveFailures - 1, policy) };
+  }
+  return { relist: false, delayMs: restartDelayMs(consecutiveFailures, policy) };
+}
+
+/** URL path of a resource collection, optionally within one namespace. */
+export function resourcePath(resource: ResourceDescriptor, namespace?: string): string {
+  const root = resource.apiVersion.includes('/') ? `/apis/${resource.apiVersion}` : `/api/${resource.apiVersion}`;
+  if (resource.namespaced && namespace) return `${root}/namespaces/${encodeURIComponent(namespace)}/${resource.plural}`;
+  return `${root}/${resource.plural}`;
+}
+
+export type ListFunc<T extends KubernetesObject> = (namespace: string | undefined) => Promise<KubernetesListObject<T>>;
+
+/** Builds the underlying client-node informer; replaceable so the wrapper can be exercised without a cluster. */
+export type ClientInformerFactory<T extends KubernetesObject> = (
+  path: string,
+  listFn: () => Promise<KubernetesListObject<T>>,
+  labelSelector: string | undefined,
+) => ClientInformer<T>;
+
+export interface InformerOptions<T extends KubernetesObject> {
+  kubeConfig: KubeConfig;
+  resource: ResourceDescriptor;
+  logger: Logger;
+  /** Watch only these namespaces, one watch each. All namespaces when empty or omitted. */
+  namespaces?: string[];
+  labelSelector?: string;
+  /** Period of re-delivering every cached object as an update; 0 disables. */
+  resyncPeriodMs?: number;
+  restartBackoff?: BackoffPolicy;
+  clock?: Clock;
+  listFn?: ListFunc<T>;
+  clientInformerFactory?: ClientInformerFactory<T>;
+}
+
+function objectKey(obj: KubernetesObject): string {
+  return `${obj.metadata?.namespace ?? ''}/${obj.metadata?.name ?? ''}`;
+}
+
+function resourceVersionOf(obj: KubernetesObject): string | undefined {
+  return obj.metadata?.resourceVersion;
+}
+
+
+interface StreamHost<T extends KubernetesObject> {
+  readonly resource: ResourceDescriptor;
+  readonly labelSelector: string | undefined;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly backoff: BackoffPolicy;
+  readonly factory: ClientInformerFactory<T>;
+  readonly listFn: ListFunc<T>;
+  emitAdd(obj: T): void;
+  emitUpdate(obj: T, old: T): void;
+  emitDelete(obj: T): void;
+  streamSynced(): void;
+}
+
+/** One list+watch (all namespaces, or one namespace) and its slice of the cache. */
+class WatchStream<T extends KubernetesObject> {
+  readonly objects = new Map<string, T>();
+  private current: ClientInformer<T> | undefined;
+  private consecutiveFailures = 0;
+  private restartTimer: unknown;
+  private errorSinceConnect = false;
+  private stopped = false;
+  private everSynced = false;
+  private readonly log: Logger;
+
+  constructor(
+    private readonly host: StreamHost<T>,
+    readonly namespace: string | undefined,
+  ) {
+    this.log = host.logger.child({ resource: host.resource.plural, ...(namespace ? { watchNamespace: namespace } : {}) });
+  }
+
+  start(): void {
+    this.stopped = false;
+    void this.connect(true);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.restartTimer !== undefined) this.host.clock.clearTimeout(this.restartTimer);
+    this.restartTimer = undefined;
+    const informer = this.current;
+    this.current = undefined;
+    if (informer) await this.stopQuietly(informer);
+  }
+
+  private async connect(fresh: boolean): Promise<void> {
+    if (this.stopped) return;
+    let informer = this.current;
+    if (fresh || !informer) {
+      const previous = informer;
+      informer = this.createClientInformer();
+      this.current = informer;
+      if (previous) await this.stopQuietly(previous);
+    }
+    this.errorSinceConnect = false;
+    try {
+      await informer.start();
+    } catch (err) {
+      this.onError(informer, err);
+    }
+    if (!this.errorSinceConnect && informer === this.current && !this.stopped) {
+      this.consecutiveFailures = 0;
+      if (!this.everSynced) {
+        this.everSynced = true;
+        this.log.debug('informer synced', { objects: this.objects.size });
+        this.host.streamSynced();
+      }
+    }
+  }
+
+  private createClientInformer(): ClientInformer<T> {
+    const path = resourcePath(this.host.resource, this.namespace);
+    let informer: ClientInformer<T> | undefined = undefined;
+    const listFn = async (): Promise<KubernetesListObject<T>> => {
+      const list = await this.host.listFn(this.namespace);
+      // Only the live informer may rewrite the cache; a replaced one could still be listing.
+      if (informer === this.current) this.pruneMissing(list.items ?? []);
+      return list;
+    };
+    informer = this.host.factory(path, listFn, this.host.labelSelector);
+    const own = informer;
+    const live = (): boolean => own === this.current && !this.stopped;
+    informer.on('add', (obj) => {
+      if (live()) this.upsert(obj);
+    });
+    informer.on('update', (obj) => {
+      if (live()) this.upsert(obj);
+    });
+    informer.on('delete', (obj) => {
+      if (live()) this.remove(obj);
+    });
+    informer.on('error', (err) => this.onError(own, err));
+    return informer;
+  }
+
+  private onError(informer: ClientInformer<T>, err: unknown): void {
+    // Errors from an informer we replaced or stopped on purpose (an aborted watch) are expected.
+    if (informer !== this.current || this.stopped) return;
+    this.errorSinceConnect = true;
+    if (this.restartTimer !== undefined) return;
+    this.consecutiveFailures++;
+    const plan = planRestart(err, this.consecutiveFailures, this.host.backoff);
+    this.log.error('list/watch failed; restarting', {
+      error: errorMessage(err),
+      consecutiveFailures: this.consecutiveFailures,
+      retryInMs: plan.delayMs,
+      relist: plan.relist,
+    });
+    this.restartTimer = this.host.clock.setTimeout(() => {
+      this.restartTimer = undefined;
+      void this.connect(plan.relist);
+    }, plan.delayMs);
+  }
+
+  private async stopQuietly(informer: ClientInformer<T>): Promise<void> {
+    try {
+      await informer.stop();
+    } catch (err) {
+      this.log.debug('stopping a replaced watch failed', { error: errorMessage(err) });
+    }
+  }
+
+  private upsert(obj: T): void {
+    const key = objectKey(obj);
+    const old = this.objects.get(key);
+    if (old && resourceVersionOf(old) !== undefined && resourceVersionOf(old) === resourceVersionOf(obj)) return;
+    this.objects.set(key, obj);
+    if (old) this.host.emitUpdate(obj, old);
+    else this.host.emitAdd(obj);
+  }
+
+  private remove(obj: T): void {
+    const key = objectKey(obj);
+    const cached = this.objects.get(key);
+    if (!cached) return;
+    this.objects.delete(key);
+    this.host.emitDelete(cached);
+  }
+
+  /** After a (re)list, objects that are no longer listed were deleted while we were not watching. */
+  private pruneMissing(listed: T[]): void {
+    const present = new Set(listed.map(objectKey));
+    for (const [key, obj] of [...this.objects]) {
+      if (!present.has(key)) {
+        this.objects.delete(key);
+        this.host.emitDelete(obj);
+      }
+    }
+  }
+}
+
+export class ResilientInformer<T extends KubernetesObject> implements EventSource<T> {
+  readonly name: string;
+  readonly resource: ResourceDescriptor;
+  readonly synced: Promise<void>;
+  private readonly streams: WatchStream<T>[];
+  private readonly handlers: EventHandlers<T>[] = [];
+  private readonly clock: Clock;
+  private readonly logger: Logger;
+  private readonly resyncPeriodMs: number;
+  private resyncTimer: unknown;
+  private syncedStreams = 0;
+  private resolveSynced: () => void = () => undefined;
+  private started = false;
+
+  constructor(options: InformerOptions<T>) {
+    const namespaces = [...new Set(options.namespaces ?? [])].filter((ns) => ns !== '');
+    if (!options.resource.namespaced && namespaces.length > 0) {
+      throw new Error(`${options.resource.kind} is cluster-scoped; it cannot be watched in namespaces ${namespaces.join(', ')}`);
+    }
+    const resyncPeriodMs = options.resyncPeriodMs ?? DEFAULT_RESYNC_PERIOD_MS;
+    if (!(resyncPeriodMs >= 0)) throw new RangeError(`resyncPeriodMs must be >= 0, got ${resyncPeriodMs}`);
+    this.name = `${options.resource.plural}.${options.resource.apiVersion}`;
+    this.resource = options.resource;
+    this.clock = options.clock ?? realClock;
+    this.logger = options.logger.child({ informer: options.resource.kind });
+    this.resyncPeriodMs = resyncPeriodMs;
+    this.synced = new Promise((resolve) => (this.resolveSynced = resolve));
+
+    const kubeConfig = options.kubeConfig;
+    const listFn: ListFunc<T> = options.listFn ?? defaultListFunc<T>(kubeConfig, options.resource, options.labelSelector);
+    const factory: ClientInformerFactory<T> =
+      options.clientInformerFactory ?? ((path, list, selector) => makeInformer<T>(kubeConfig, path, list, selector));
+    const host: StreamHost<T> = {
+      resource: options.resource,
+      labelSelector: options.labelSelector,
+      clock: this.clock,
+      logger: this.logger,
+      backoff: options.restartBackoff ?? DEFAULT_RESTART_BACKOFF,
+      factory,
+      listFn,
+      emitAdd: (obj) => this.dispatch('onAdd', (h) => h.onAdd?.(obj), obj),
+      emitUpdate: (obj, old) => this.dispatch('onUpdate', (h) => h.onUpdate?.(obj, old), obj),
+      emitDelete: (obj) => this.dispatch('onDelete', (h) => h.onDelete?.(obj), obj),
+      streamSynced: () => this.onStreamSynced(),
+    };
+    const scopes: (string | undefined)[] = namespaces.length > 0 ? namespaces : [undefined];
+    this.streams = scopes.map((ns) => new WatchStream<T>(host, ns));
+  }
+
+  addEventHandlers(handlers: EventHandlers<T>): void {
+    this.handlers.push(handlers);
+    for (const obj of this.list()) this.callSafely('onAdd', () => handlers.onAdd?.(obj), obj);
+  }
+
+  /** Starts listing and watching; returns at once (see `synced`). Errors never escape: they trigger restarts. */
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    for (const stream of this.streams) stream.start();
+  }
+
+  async stop(): Promise<void> {
+    this.started = false;
+    if (this.resyncTimer !== undefined) this.clock.clearTimeout(this.resyncTimer);
+    this.resyncTimer = undefined;
+    await Promise.all(this.streams.map((stream) => stream.stop()));
+  }
+
+  hasSynced(): boolean {
+    return this.syncedStreams === this.streams.length;
+  }
+
+  get(namespace: string, name: string): T | undefined {
+    const key = `${namespace}/${name}`;
+    for (const stream of this.streams) {
+      if (stream.namespace === undefined || stream.namespace === namespace) {
+        const found = stream.objects.get(key);
+        if (found) return found;
+      }
+    }
+    return undefined;
+  }
+
+  list(namespace?: string): T[] {
+    const result: T[] = [];
+    for (const stream of this.streams) {
+      if (namespace !== undefined && stream.namespace !== undefined && stream.namespace !== namespace) continue;
+      for (const obj of stream.objects.values()) {
+        if (namespace === undefined || (obj.metadata?.namespace ?? '') === namespace) result.push(obj);
+      }
+    }
+    return result;
+  }
+
+  private onStreamSynced(): void {
+    this.syncedStreams++;
+    if (!this.hasSynced()) return;
+    this.logger.info('informer synced', { objects: this.list().length });
+    this.resolveSynced();
+    this.scheduleResync();
+  }
+
+  private scheduleResync(): void {
+    if (this.resyncPeriodMs === 0 || !this.started) return;
+    this.resyncTimer = this.clock.setTimeout(() => {
+      this.resyncTimer = undefined;
+      for (const obj of this.list()) this.dispatch('onUpdate', (h) => h.onUpdate?.(obj, obj), obj);
+      this.scheduleResync();
+    }, this.resyncPeriodMs);
+  }
+
+  private dispatch(event: string, call: (handlers: EventHandlers<T>) => void, obj: T): void {
+    for (const handlers of this.handlers) this.callSafely(event, () => call(handlers), obj);
+  }
+
+  /** One faulty handler must neither break the watch nor starve the other handlers. */
+  private callSafely(event: string, call: () => void, obj: T): void {
+    try {
+      call();
+    } catch (err) {
+      this.logger.error('event handler failed', { event, error: errorMessage(err), object: objectKey(obj) });
+    }
+  }
+}
+
+/** Lists through the generic object API, which resolves the resource by discovery and works for core and CRDs alike. */
+export function defaultListFunc<T extends KubernetesObject>(kubeConfig: KubeConfig, resource: ResourceDescriptor, labelSelector?: string): ListFunc<T> {
+  let client: KubernetesObjectApi | undefined;
+  return async (namespace) => {
+    client ??= KubernetesObjectApi.makeApiClient(kubeConfig);
+    const list = await client.list<T>(resource.apiVersion, resource.kind, namespace, undefined, undefined, undefined, undefined, labelSelector);
+    // A list's items carry no apiVersion/kind (watch events do). Cached objects
+    // must look the same whichever way they arrived, or a compare-before-apply
+    // sees every listed child as different and rewrites it on every restart.
+    for (const item of list.items ?? []) {
+      item.apiVersion ??= resource.apiVersion;
+      item.kind ??= resource.kind;
+    }
+    return list;
+  };
+}
