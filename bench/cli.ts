@@ -4,7 +4,8 @@
 //                            [--out bench/results] [--fresh] [--cpu-prof DIR]
 //                            [--concurrency 4] [--idle-seconds 60] [--churn-seconds 60]
 //                            [--failover-runs 5] [--operator-args '--flag=value ...']
-//                            [--operator-main dist/main.js]
+//                            [--operator-main dist/main.js] [--operator-name NAME]
+//                            [--floor-sweep 4,8,16,32,64] [--peer-concurrency 4] [--no-go-peer]
 //       node .build/bench/cli.js --render bench/results/latest.json   (re-render its .md and .svg)
 //
 // The cluster is the one in CLUSTER_STATE_DIR (default .cluster-bench, the
@@ -20,6 +21,10 @@ const FLAGS = {
   'operator-cmd': { type: 'string' },
   'operator-args': { type: 'string' },
   'operator-main': { type: 'string' },
+  'operator-name': { type: 'string' },
+  'floor-sweep': { type: 'string' },
+  'peer-concurrency': { type: 'string' },
+  'no-go-peer': { type: 'boolean' },
   out: { type: 'string' },
   'cpu-prof': { type: 'string' },
   concurrency: { type: 'string' },
@@ -47,9 +52,12 @@ function parse(argv: string[]): Parsed {
 
 const USAGE = `usage: node .build/bench/cli.js [--sizes 1,100,1000] [--smoke] [--operator-cmd '<command>'] [--out bench/results]
   [--fresh] [--cpu-prof DIR] [--concurrency 4] [--idle-seconds 60] [--churn-seconds 60] [--failover-runs 5] [--operator-args '...'] [--operator-main dist/main.js]
+  [--operator-name NAME] [--floor-sweep 4,8,16,32,64] [--peer-concurrency 4] [--no-go-peer]
        node .build/bench/cli.js --render bench/results/latest.json   (re-render its .md and .svg)
 --operator-cmd runs convergence, idle and footprint against another operator too; {kubeconfig} and {namespace}
-in the command are replaced, and KUBECONFIG / WATCH_NAMESPACE are set in its environment.
+in the command are replaced, and KUBECONFIG / WATCH_NAMESPACE are set in its environment; its results are
+in peers[] under --operator-name (default operator-cmd). The Go peer (bench/peer-go, go-controller-runtime)
+runs in every run unless --no-go-peer. --floor-sweep lists the floor concurrencies for the saturating floor.
 --only churn --namespace NS --n N re-measures churn on converged objects and updates the results file.
 --render FILE.json re-renders FILE.md and FILE.svg from an existing results file.`;
 
@@ -78,11 +86,17 @@ async function main(): Promise<number> {
   const num = (key: keyof typeof FLAGS, full: number, small: number): number => (typeof a[key] === 'string' ? Number(a[key]) : smoke ? small : full);
   const sizes = (typeof a.sizes === 'string' ? a.sizes : smoke ? '1,5' : '1,100,1000').split(',').map(Number);
   if (sizes.some((n) => !Number.isInteger(n) || n < 1)) throw new UsageError(`--sizes takes positive integers, got ${String(a.sizes)}`);
+  const floorSweep = (typeof a['floor-sweep'] === 'string' ? a['floor-sweep'] : smoke ? '4,16' : '4,8,16,32,64').split(',').map(Number);
+  if (floorSweep.some((n) => !Number.isInteger(n) || n < 1)) throw new UsageError(`--floor-sweep takes positive integers, got ${String(a['floor-sweep'])}`);
   const log = (msg: string): void => void process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
   const benchOptions = {
     sizes,
     smoke,
     operatorCmd: typeof a['operator-cmd'] === 'string' ? a['operator-cmd'] : undefined,
+    operatorName: typeof a['operator-name'] === 'string' ? a['operator-name'] : 'operator-cmd',
+    goPeer: a['no-go-peer'] !== true,
+    peerConcurrency: num('peer-concurrency', 4, 4),
+    floorSweep,
     out: path.resolve(repoRoot, typeof a.out === 'string' ? a.out : 'bench/results'),
     name: smoke ? 'smoke' : 'latest',
     fresh: a.fresh === true,

@@ -5,7 +5,7 @@
 import { execFileSync } from 'node:child_process';
 import { randomInt } from 'node:crypto';
 import { availableParallelism } from 'node:os';
-import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { auditLogPath, clusterStateDir, kubeconfigPath, kubectl, loadKubeConfig, repoRoot, toolsBin, type Profile } from '../test/support/cluster.js';
 
@@ -185,28 +185,70 @@ export interface AuditWrite {
   code: number;
 }
 
-/** The audit log's size now: pass it to auditWrites to read only what came after. */
-export function auditMark(): number {
-  return existsSync(auditLogPath) ? fstatSize(auditLogPath) : 0;
+/**
+ * A place in the audit log: the file (by inode, which survives a rename) and
+ * the byte offset in it. The apiserver writes the log through lumberjack,
+ * which rotates it at --audit-log-maxsize (kwokctl sets none, so lumberjack's
+ * default of 100 MB): audit.log is renamed to audit-<time>.log and a new,
+ * empty audit.log begins. A full run writes several hundred MB, so a mark
+ * taken before a rotation must be found again in the renamed file.
+ */
+export interface AuditMark {
+  ino: number;
+  offset: number;
 }
 
-function fstatSize(file: string): number {
-  const fd = openSync(file, 'r');
-  try {
-    return fstatSync(fd).size;
-  } finally {
-    closeSync(fd);
+/** Where the audit log ends now: pass it to auditWrites to read only what came after. */
+export function auditMark(logPath: string = auditLogPath): AuditMark {
+  if (!existsSync(logPath)) return { ino: 0, offset: 0 };
+  const st = statSync(logPath);
+  return { ino: st.ino, offset: st.size };
+}
+
+/** The log's files, oldest first: lumberjack's backups (their names sort by time), then the live file. */
+function auditSegments(logPath: string): Array<{ file: string; ino: number; size: number }> {
+  const dir = path.dirname(logPath);
+  const ext = path.extname(logPath);
+  const base = path.basename(logPath, ext);
+  const backups = existsSync(dir) ? readdirSync(dir).filter((f) => f.startsWith(`${base}-`) && f.endsWith(ext)).sort() : [];
+  const out: Array<{ file: string; ino: number; size: number }> = [];
+  for (const f of [...backups.map((b) => path.join(dir, b)), logPath]) {
+    try {
+      const st = statSync(f);
+      out.push({ file: f, ino: st.ino, size: st.size });
+    } catch {
+      // rotated away between the listing and the stat
+    }
   }
+  return out;
 }
 
-/** Writes recorded in the audit log after byte offset `from` (the policy logs writes only). */
-export function auditWrites(from: number, filter: { user?: string; fromMs?: number; toMs?: number } = {}): AuditWrite[] {
-  if (!existsSync(auditLogPath)) return [];
-  const size = fstatSize(auditLogPath);
-  if (size <= from) return [];
-  const fd = openSync(auditLogPath, 'r');
+/**
+ * Writes recorded in the audit log after `mark` (the policy logs writes
+ * only), across rotations. If the marked file is gone, every file is read
+ * and the time filter alone bounds the result.
+ */
+export function auditWrites(mark: AuditMark, filter: { user?: string; fromMs?: number; toMs?: number } = {}, logPath: string = auditLogPath): AuditWrite[] {
+  const segments = auditSegments(logPath);
+  let first = segments.findIndex((s) => s.ino === mark.ino);
+  // Truncated in place (a new file that reused the inode): read it whole.
+  const startOffset = first >= 0 && segments[first].size >= mark.offset ? mark.offset : 0;
+  if (first < 0) first = 0;
   const out: AuditWrite[] = [];
+  segments.slice(first).forEach((s, i) => readAuditFile(s.file, i === 0 ? startOffset : 0, filter, out));
+  return out;
+}
+
+function readAuditFile(file: string, from: number, filter: { user?: string; fromMs?: number; toMs?: number }, out: AuditWrite[]): void {
+  let fd: number;
   try {
+    fd = openSync(file, 'r');
+  } catch {
+    return;
+  }
+  try {
+    const size = fstatSync(fd).size;
+    if (size <= from) return;
     const chunk = Buffer.alloc(Math.min(size - from, 64 * 1024 * 1024));
     let offset = from;
     let rest = '';
@@ -229,7 +271,6 @@ export function auditWrites(from: number, filter: { user?: string; fromMs?: numb
   } finally {
     closeSync(fd);
   }
-  return out;
 }
 
 function parseAudit(line: string): AuditWrite | undefined {

@@ -19,12 +19,42 @@ export function summaryMarkdown(r: Results, name = r.smoke ? 'smoke' : 'latest')
     '',
   );
   lines.push('## Convergence (N objects created at once, until all Available)', '');
-  lines.push('| N | operator | floor | ratio | objects/s | p50 | p90 | p99 | floor p50 / p99 |');
-  lines.push('|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  lines.push('| N | operator | floor | ratio | saturating floor | ratio | objects/s | p50 | p90 | p99 | floor p50 / p99 |');
+  lines.push('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const c of r.convergence) {
     lines.push(
-      `| ${c.n} | ${c.seconds} s | ${c.floorSeconds} s | **${fmt(c.ratio)}** | ${fmt(c.throughput)} | ${fmt(c.p50Ms, ' ms')} | ${fmt(c.p90Ms, ' ms')} | ${fmt(c.p99Ms, ' ms')} | ${fmt(c.floorP50Ms, ' ms')} / ${fmt(c.floorP99Ms, ' ms')} |`,
+      `| ${c.n} | ${c.seconds} s | ${c.floorSeconds} s | **${fmt(c.ratio)}** | ${fmtPlain(c.saturatedFloorSeconds, ' s')} (×${fmtPlain(c.saturatedFloorConcurrency)}) | **${fmt(c.saturatedRatio)}** | ${fmt(c.throughput)} | ${fmt(c.p50Ms, ' ms')} | ${fmt(c.p90Ms, ' ms')} | ${fmt(c.p99Ms, ' ms')} | ${fmt(c.floorP50Ms, ' ms')} / ${fmt(c.floorP99Ms, ' ms')} |`,
     );
+  }
+  const peers = r.peers ?? [];
+  if (r.convergence.length > 0 && peers.length > 0) {
+    const last = r.convergence[r.convergence.length - 1];
+    const n = last.n;
+    const fp = (list: Array<{ n: number; rssMB: number; cpuSeconds: number }>, at: number) => list.find((f) => f.n === at);
+    lines.push('', `## Side by side at N=${n} (same cluster, same run)`, '');
+    lines.push(`| | this operator | floor (×${r.operator.maxConcurrentReconciles}) | saturating floor (×${fmtPlain(last.saturatedFloorConcurrency)}) | ${peers.map((p) => esc(p.name)).join(' | ')} |`);
+    lines.push(`|---|---:|---:|---:|${peers.map(() => '---:|').join('')}`);
+    const pc = (p: (typeof peers)[number]) => p.convergence.find((c) => c.n === n);
+    lines.push(`| all Available | ${last.seconds} s | ${last.floorSeconds} s | ${last.saturatedFloorSeconds} s | ${peers.map((p) => fmtPlain(pc(p)?.seconds, ' s')).join(' | ')} |`);
+    lines.push(`| ratio to floor / saturating floor | ${fmt(last.ratio)} / ${fmt(last.saturatedRatio)} | 1 | – | ${peers.map((p) => `${fmt(pc(p)?.floorRatio)} / ${fmt(pc(p)?.saturatedFloorRatio)}`).join(' | ')} |`);
+    const ours = r.apiCost.find((a) => a.n === n);
+    lines.push(`| writes per object | ${fmtPlain(ours?.writesPerObject)} | ${fmtPlain(ours?.floorWritesPerObject)} | ${fmtPlain(r.floorSweep?.find((f) => f.n === n && f.concurrency === last.saturatedFloorConcurrency)?.writesPerObject)} | ${peers.map((p) => fmtPlain(pc(p)?.writesPerObject)).join(' | ')} |`);
+    lines.push(`| RSS after converging | ${fmtPlain(fp(r.footprint, n)?.rssMB, ' MB')} | – | – | ${peers.map((p) => fmtPlain(fp(p.footprint, n)?.rssMB, ' MB')).join(' | ')} |`);
+    lines.push(`| RSS at N=0 | ${fmtPlain(fp(r.footprint, 0)?.rssMB, ' MB')} | – | – | ${peers.map((p) => fmtPlain(fp(p.footprint, 0)?.rssMB, ' MB')).join(' | ')} |`);
+    lines.push(`| CPU seconds to converge | ${fmtPlain(fp(r.footprint, n)?.cpuSeconds, ' s')} | – | – | ${peers.map((p) => fmtPlain(fp(p.footprint, n)?.cpuSeconds, ' s')).join(' | ')} |`);
+    const st = r.operatorStats?.find((x) => x.n === n);
+    const ps = (p: (typeof peers)[number]) => p.stats.find((x) => x.n === n);
+    lines.push(`| reconciles / queue adds per object | ${st ? `${round1(st.reconciles / n)} / ${round1(st.queueAdds / n)}` : '–'} | – | – | ${peers.map((p) => (ps(p) ? `${round1(ps(p)!.reconciles / n)} / ${round1(ps(p)!.queueAdds / n)}` : '–')).join(' | ')} |`);
+    lines.push(`| writes at idle (${r.idle?.windowSeconds ?? '–'} s) | ${fmtPlain(r.idle?.writes)} | – | – | ${peers.map((p) => fmtPlain(p.idle?.writes)).join(' | ')} |`);
+    lines.push(`| churn lag p50 / p99 | ${r.churn ? `${fmt(r.churn.p50Ms, ' ms')} / ${fmt(r.churn.p99Ms, ' ms')}` : '–'} | – | – | ${peers.map((p) => (p.churn ? `${fmt(p.churn.p50Ms, ' ms')} / ${fmt(p.churn.p99Ms, ' ms')}` : '–')).join(' | ')} |`);
+  }
+  if (r.floorSweep?.length) {
+    const concurrencies = [...new Set(r.floorSweep.map((f) => f.concurrency))].sort((a, b) => a - b);
+    lines.push('', '## Floor sweep (the floor\'s same writes at each concurrency: seconds until all Available)', '');
+    lines.push(`| N | ${concurrencies.map((c) => `×${c}`).join(' | ')} |`, `|---:|${concurrencies.map(() => '---:|').join('')}`);
+    for (const n of [...new Set(r.floorSweep.map((f) => f.n))]) {
+      lines.push(`| ${n} | ${concurrencies.map((c) => { const f = r.floorSweep.find((x) => x.n === n && x.concurrency === c); return f ? `${f.seconds} s${f.complete ? '' : ' (incomplete)'}` : '–'; }).join(' | ')} |`);
+    }
   }
   lines.push('', '## API cost per converged object (writes in the audit log, by client)', '');
   lines.push('| N | operator writes/object | floor writes/object | ratio | all clients, requests/object |');
@@ -52,20 +82,35 @@ export function summaryMarkdown(r: Results, name = r.smoke ? 'smoke' : 'latest')
   for (const f of r.footprint) lines.push(`| ${f.n} | ${f.rssMB} MB | ${f.cpuSeconds} s |`);
   if (r.operatorStats?.length) {
     lines.push('', '## Where the operator spends its time (its own /metrics after converging N)', '');
-    lines.push('| N | reconciles | per object | errors | queue adds | mean queue wait | mean reconcile | event-loop lag p99 |');
-    lines.push('|---:|---:|---:|---:|---:|---:|---:|---:|');
+    lines.push('| N | reconciles | per object | errors | queue adds | per object | mean queue wait | mean reconcile | event-loop lag p99 |');
+    lines.push('|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
     for (const s of r.operatorStats) {
-      lines.push(`| ${s.n} | ${s.reconciles} | ${round1(s.reconciles / s.n)} | ${s.reconcileErrors} | ${s.queueAdds} | ${fmt(s.meanQueueWaitMs, ' ms')} | ${fmt(s.meanReconcileMs, ' ms')} | ${fmt(s.eventLoopLagP99Ms, ' ms')} |`);
+      lines.push(`| ${s.n} | ${s.reconciles} | ${round1(s.reconciles / s.n)} | ${s.reconcileErrors} | ${s.queueAdds} | ${round1(s.queueAdds / s.n)} | ${fmt(s.meanQueueWaitMs, ' ms')} | ${fmt(s.meanReconcileMs, ' ms')} | ${fmt(s.eventLoopLagP99Ms, ' ms')} |`);
     }
   }
   lines.push('', '## Failover (time from the fault until a new leader has written a change)', '');
   lines.push('| fault | runs | min | median | max |', '|---|---:|---:|---:|---:|');
   for (const [kind, f] of Object.entries(r.failover)) lines.push(`| ${kind} | ${f.runs} | ${fmt(f.minMs, ' ms')} | ${fmt(f.medianMs, ' ms')} | ${fmt(f.maxMs, ' ms')} |`);
-  for (const o of r.others) {
-    lines.push('', `## Other operator: \`${o.command}\``, '');
-    lines.push('| N | seconds | floor | ratio | p50 | p99 | writes/object |', '|---:|---:|---:|---:|---:|---:|---:|');
-    for (const c of o.convergence) lines.push(`| ${c.n} | ${c.seconds} s | ${c.floorSeconds} s | ${fmt(c.ratio)} | ${fmt(c.p50Ms, ' ms')} | ${fmt(c.p99Ms, ' ms')} | ${c.writesPerObject} |`);
-    if (o.idle) lines.push('', `Idle: ${o.idle.writes} writes, ~${fmt(o.idle.requestsPerMinute)} requests/min. Footprint: ${o.footprint.map((f) => `N=${f.n} ${f.rssMB} MB / ${f.cpuSeconds} s`).join(', ')}.`);
+  for (const p of peers) {
+    lines.push('', `## Peer: ${esc(p.name)}`, '', `\`${p.command}\` (converged: ${p.mode === 'memcached' ? 'the Memcached\'s Available condition' : 'its Deployment\'s Available condition'})`, '');
+    lines.push('| N | seconds | ratio to floor | to saturating floor | p50 | p90 | p99 | writes/object | reconciles | queue adds |');
+    lines.push('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+    for (const c of p.convergence) {
+      const s = p.stats.find((x) => x.n === c.n);
+      lines.push(
+        `| ${c.n} | ${c.seconds} s${c.complete ? '' : ' (incomplete)'} | ${fmt(c.floorRatio)} | ${fmt(c.saturatedFloorRatio)} | ${fmt(c.p50Ms, ' ms')} | ${fmt(c.p90Ms, ' ms')} | ${fmt(c.p99Ms, ' ms')} | ${c.writesPerObject} | ${fmtPlain(s?.reconciles)} | ${fmtPlain(s?.queueAdds)} |`,
+      );
+    }
+    const big = p.convergence[p.convergence.length - 1];
+    if (big) lines.push('', `Writes at N=${big.n}: ${Object.entries(big.writesByResource).map(([k, v]) => `${k} ${v}`).join(', ')}.`);
+    lines.push('', `Footprint: ${p.footprint.map((f) => `N=${f.n} ${f.rssMB} MB / ${f.cpuSeconds} s`).join(', ')}.`);
+    if (p.idle) lines.push('', `Idle (N=${p.idle.n}, ${p.idle.windowSeconds} s): ${p.idle.writes} writes, ~${fmt(p.idle.requestsPerMinute)} requests/min.`);
+    if (p.churn) {
+      lines.push(
+        '',
+        `Churn (N=${p.churn.n}, ${p.churn.perSecond}/s for ${p.churn.seconds} s): ${p.churn.reflected}/${p.churn.changes} reflected; lag p50 ${fmt(p.churn.p50Ms, ' ms')}, p99 ${fmt(p.churn.p99Ms, ' ms')}; a restart wrote ${p.churn.restartWrites} times.`,
+      );
+    }
   }
   if (r.notes.length > 0) lines.push('', '## Notes', '', ...r.notes.map((n) => `- ${n}`));
   lines.push('', `![time to Available and scale](${name}.svg)`, '');
@@ -128,7 +173,9 @@ export function chartSvg(r: Results): string {
   // Panel 2: time until all N are Available, by N (log scale), operator and floor side by side.
   const x2 = x1 + panelW + 90;
   const groups = r.convergence;
-  const secs = groups.flatMap((c) => [c.seconds, c.floorSeconds]).filter((v) => v > 0);
+  const peer = (r.peers ?? [])[0];
+  const peerSeconds = (n: number): number | undefined => peer?.convergence.find((c) => c.n === n)?.seconds;
+  const secs = groups.flatMap((c) => [c.seconds, c.floorSeconds, c.saturatedFloorSeconds ?? 0, peerSeconds(c.n) ?? 0]).filter((v) => v > 0);
   const slo = 10 ** Math.floor(Math.log10(Math.max(0.01, Math.min(...secs, 1))));
   const shi = 10 ** Math.ceil(Math.log10(Math.max(slo * 10, ...secs)));
   const by = (v: number): number => top + plotH - (Math.log10(Math.max(slo, v) / slo) / Math.log10(shi / slo)) * plotH;
@@ -140,17 +187,26 @@ export function chartSvg(r: Results): string {
   const gw = panelW / Math.max(1, groups.length);
   groups.forEach((c, i) => {
     const gx = x2 + i * gw;
-    const bw = Math.min(40, gw / 3);
-    const ox = gx + gw / 2 - bw - 2;
-    const fx = gx + gw / 2 + 2;
-    out.push(`<rect x="${ox}" y="${by(c.seconds)}" width="${bw}" height="${top + plotH - by(c.seconds)}" fill="#1f77b4"/>`);
-    out.push(`<rect x="${fx}" y="${by(c.floorSeconds)}" width="${bw}" height="${top + plotH - by(c.floorSeconds)}" fill="#aec7e8"/>`);
+    const bars: Array<[number | undefined, string]> = [
+      [c.seconds, '#1f77b4'],
+      [c.floorSeconds, '#aec7e8'],
+      [c.saturatedFloorSeconds, '#c7c7c7'],
+      [peerSeconds(c.n), '#ff7f0e'],
+    ];
+    const bw = Math.min(24, gw / 5);
+    bars.forEach(([v, fill], k) => {
+      if (v === undefined || v <= 0) return;
+      const bx = gx + gw / 2 - 2 * (bw + 2) + k * (bw + 2);
+      out.push(`<rect x="${bx}" y="${by(v)}" width="${bw}" height="${top + plotH - by(v)}" fill="${fill}"/>`);
+    });
     out.push(`<text x="${gx + gw / 2}" y="${top + plotH + 16}" text-anchor="middle">N=${c.n}</text>`);
-    out.push(`<text x="${gx + gw / 2}" y="${Math.min(by(c.seconds), by(c.floorSeconds)) - 6}" text-anchor="middle" font-size="11">×${c.ratio ?? '–'}</text>`);
+    out.push(`<text x="${gx + gw / 2}" y="${Math.min(...bars.filter(([v]) => v !== undefined && v > 0).map(([v]) => by(v!))) - 6}" text-anchor="middle" font-size="11">×${c.ratio ?? '–'}</text>`);
     out.push(`<text x="${gx + gw / 2}" y="${top + plotH + 30}" text-anchor="middle" font-size="10">${c.throughput ?? '–'} obj/s</text>`);
   });
   out.push(`<rect x="${x2 + 10}" y="${top + 10}" width="12" height="12" fill="#1f77b4"/><text x="${x2 + 27}" y="${top + 20}">operator</text>`);
   out.push(`<rect x="${x2 + 90}" y="${top + 10}" width="12" height="12" fill="#aec7e8"/><text x="${x2 + 107}" y="${top + 20}">floor (×ratio above the bars)</text>`);
+  out.push(`<rect x="${x2 + 10}" y="${top + 28}" width="12" height="12" fill="#c7c7c7"/><text x="${x2 + 27}" y="${top + 38}">saturating floor</text>`);
+  if (peer) out.push(`<rect x="${x2 + 130}" y="${top + 28}" width="12" height="12" fill="#ff7f0e"/><text x="${x2 + 147}" y="${top + 38}">${esc(peer.name)}</text>`);
   out.push(`<text x="${W / 2}" y="${H - 12}" text-anchor="middle" font-size="11" fill="#555">Same cluster, same clock, same concurrency (${r.operator.maxConcurrentReconciles}); shared ${r.machine.cores}-core machine: read ratios, not absolute times.</text>`);
   out.push('</svg>');
   return out.join('\n') + '\n';

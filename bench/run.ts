@@ -3,6 +3,7 @@
 // nothing about time; they record.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as k8s from '@kubernetes/client-node';
@@ -37,6 +38,14 @@ export interface BenchOptions {
   smoke: boolean;
   /** Another operator to run convergence, idle and footprint against, as a shell command. */
   operatorCmd?: string;
+  /** Its name in results.peers. */
+  operatorName: string;
+  /** Run the Go peer (bench/peer-go, built by its build.sh) side by side. */
+  goPeer: boolean;
+  /** The Go peer's MaxConcurrentReconciles. */
+  peerConcurrency: number;
+  /** Floor concurrencies to sweep at each N for the saturating floor (the base floor's is reused). */
+  floorSweep: number[];
   out: string;
   /** Base name of the result files: latest or smoke. */
   name: string;
@@ -56,6 +65,8 @@ export interface BenchOptions {
 export const OPERATOR_USER = 'bench-operator';
 export const FLOOR_USER = 'bench-floor';
 export const OTHER_USER = 'bench-other';
+export const GO_PEER_USER = 'bench-peer-go';
+export const GO_PEER_NAME = 'go-controller-runtime';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -69,7 +80,7 @@ interface Launched {
 }
 
 interface Contender {
-  label: 'operator' | 'floor' | 'other';
+  label: string;
   user: string;
   /** What "converged" means for it. */
   mode: 'memcached' | 'deployment';
@@ -228,13 +239,13 @@ function childHandle(child: ChildProcess, group: boolean): Launched {
   };
 }
 
-function floorContender(kubeconfig: string, opts: BenchOptions): Contender {
+function floorContender(kubeconfig: string, concurrency: number): Contender {
   return {
-    label: 'floor',
+    label: `floor×${concurrency}`,
     user: FLOOR_USER,
     mode: 'memcached',
     launch: async (namespace) => {
-      const child = spawn(process.execPath, [path.join(here, 'floor.js'), '--kubeconfig', kubeconfig, '--namespace', namespace, '--concurrency', String(opts.concurrency)], {
+      const child = spawn(process.execPath, [path.join(here, 'floor.js'), '--kubeconfig', kubeconfig, '--namespace', namespace, '--concurrency', String(concurrency)], {
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       const handle = childHandle(child, false);
@@ -249,23 +260,81 @@ function floorContender(kubeconfig: string, opts: BenchOptions): Contender {
   };
 }
 
-function otherContender(command: string, kubeconfig: string): Contender {
+/** How the harness runs another operator. */
+export interface PeerSpec {
+  name: string;
+  /** Shell command; {kubeconfig}, {namespace} and {metricsPort} are replaced. */
+  command: string;
+  user: string;
+  /** What "converged" means for it (see AvailabilityWatch). */
+  mode: 'memcached' | 'deployment';
+  /** Output that says its caches are synced; without one the harness waits 5 s. */
+  readyPattern?: RegExp;
+}
+
+/** A TCP port free now on 127.0.0.1, for a peer's /metrics. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const port = (server.address() as AddressInfo).port;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function peerContender(spec: PeerSpec, kubeconfig: string): Contender {
   return {
-    label: 'other',
-    user: OTHER_USER,
-    mode: 'deployment',
+    label: spec.name,
+    user: spec.user,
+    mode: spec.mode,
     launch: async (namespace) => {
-      const child = spawn('sh', ['-c', command.replaceAll('{kubeconfig}', kubeconfig).replaceAll('{namespace}', namespace)], {
+      const metricsPort = spec.command.includes('{metricsPort}') ? await freePort() : undefined;
+      const command = spec.command
+        .replaceAll('{kubeconfig}', kubeconfig)
+        .replaceAll('{namespace}', namespace)
+        .replaceAll('{metricsPort}', String(metricsPort));
+      const child = spawn('sh', ['-c', command], {
         detached: true,
         stdio: ['ignore', 'pipe', 'pipe'],
         env: { ...process.env, KUBECONFIG: kubeconfig, WATCH_NAMESPACE: namespace },
       });
       const handle = childHandle(child, true);
-      // No common readiness endpoint: give it a few seconds to start and sync.
-      await sleep(5_000);
-      if (child.exitCode !== null) throw new Error(`--operator-cmd exited with ${child.exitCode}:\n${handle.output()}`);
-      return handle;
+      if (spec.readyPattern) {
+        const deadline = Date.now() + 60_000;
+        while (!spec.readyPattern.test(handle.output())) {
+          if (child.exitCode !== null) throw new Error(`${spec.name} exited with ${child.exitCode}:\n${handle.output()}`);
+          if (Date.now() > deadline) throw new Error(`${spec.name} did not get ready in 60 s:\n${handle.output().slice(-4000)}`);
+          await sleep(50);
+        }
+      } else {
+        // No common readiness endpoint: give it a few seconds to start and sync.
+        await sleep(5_000);
+      }
+      if (child.exitCode !== null) throw new Error(`${spec.name} exited with ${child.exitCode}:\n${handle.output()}`);
+      return { ...handle, metricsUrl: metricsPort ? `http://127.0.0.1:${metricsPort}/metrics` : undefined };
     },
+  };
+}
+
+/** bench/peer-go built into the tools cache (its build.sh); the path of the binary. */
+export function buildGoPeer(log: (msg: string) => void): { binary: string; seconds: number } {
+  const started = Date.now();
+  const binary = execFileSync(path.join(repoRoot, 'bench', 'peer-go', 'build.sh'), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
+  const seconds = round((Date.now() - started) / 1000, 1)!;
+  log(`go peer: ${binary} (${seconds} s to build or find)`);
+  return { binary, seconds };
+}
+
+export function goPeerSpec(binary: string, concurrency: number): PeerSpec {
+  return {
+    name: GO_PEER_NAME,
+    command: `${binary} --metrics-bind-address=127.0.0.1:{metricsPort} --max-concurrent-reconciles=${concurrency}`,
+    user: GO_PEER_USER,
+    mode: 'memcached',
+    // controller-runtime logs it once the caches have synced.
+    readyPattern: /Starting workers/,
   };
 }
 
@@ -475,6 +544,32 @@ export async function runChurnOnly(opts: BenchOptions, namespace: string, n: num
   return churn;
 }
 
+/** A peer's results: another operator measured side by side, on the same cluster, in the same run. */
+export interface PeerResult {
+  name: string;
+  command: string;
+  mode: 'memcached' | 'deployment';
+  convergence: Array<{
+    n: number;
+    seconds: number;
+    writesPerObject: number;
+    complete: boolean;
+    p50Ms: number | null;
+    p90Ms: number | null;
+    p99Ms: number | null;
+    /** Ratios of its time to the floor's and to the saturating floor's at the same N. */
+    floorRatio: number | null;
+    saturatedFloorRatio: number | null;
+    writesByResource: Record<string, number>;
+  }>;
+  footprint: Array<{ n: number; rssMB: number; cpuSeconds: number }>;
+  idle: IdleResult | null;
+  churn: ChurnResult | null;
+  /** From its /metrics when it serves controller-runtime's (the Go peer does). */
+  stats: Array<{ n: number } & OperatorStats>;
+  timesMs: Array<{ n: number; ms: number[] }>;
+}
+
 export interface Results {
   schema: 1;
   date: string;
@@ -488,6 +583,10 @@ export interface Results {
     seconds: number;
     floorSeconds: number;
     ratio: number | null;
+    /** The fastest floor of the sweep at this N (floorSweep), and its concurrency. */
+    saturatedFloorSeconds: number;
+    saturatedFloorConcurrency: number;
+    saturatedRatio: number | null;
     p50Ms: number | null;
     p90Ms: number | null;
     p99Ms: number | null;
@@ -499,6 +598,8 @@ export interface Results {
     floorP99Ms: number | null;
     complete: boolean;
   }>;
+  /** The floor's same writes at each swept concurrency and N. */
+  floorSweep: Array<{ concurrency: number; n: number; seconds: number; writesPerObject: number; complete: boolean }>;
   apiCost: Array<{
     n: number;
     writesPerObject: number;
@@ -512,16 +613,20 @@ export interface Results {
   idle: IdleResult;
   footprint: Array<{ n: number; rssMB: number; cpuSeconds: number }>;
   /** The operator's own metrics after converging each N: queue wait vs reconcile time. */
-  operatorStats: Array<{ n: number } & OperatorStats>;
+  operatorStats: Array<{ n: number; reconcilesPerObject: number; queueAddsPerObject: number } & OperatorStats>;
   churn: ChurnResult | null;
   failover: Record<FaultKind, FailoverResult>;
   timeToAvailable: Array<{ n: number; operatorMs: number[]; floorMs: number[] }>;
+  peers: PeerResult[];
+  /** --operator-cmd runs, as before peers existed (also in peers, under --operator-name). */
   others: Array<{
     command: string;
     convergence: Array<{ n: number; seconds: number; floorSeconds: number; ratio: number | null; p50Ms: number | null; p90Ms: number | null; p99Ms: number | null; complete: boolean; writesPerObject: number }>;
     idle: IdleResult | null;
     footprint: Array<{ n: number; rssMB: number; cpuSeconds: number }>;
   }>;
+  /** Seconds spent building (or finding) the Go peer in this run. */
+  goPeerBuildSeconds: number | null;
   notes: string[];
   durationSeconds: number;
 }
@@ -536,29 +641,48 @@ function gitCommit(): string {
   }
 }
 
+/** Deletes a namespace and waits until it is gone, so its objects load no later measurement. */
+async function deleteNamespace(kc: k8s.KubeConfig, name: string, timeoutMs: number): Promise<boolean> {
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  await core.deleteNamespace({ name }).catch(() => undefined);
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      await core.readNamespace({ name });
+    } catch (err) {
+      if (err instanceof k8s.ApiException && err.code === 404) return true;
+    }
+    await sleep(500);
+  }
+  return false;
+}
+
 export async function runBench(opts: BenchOptions): Promise<Results> {
   const started = Date.now();
   const log = opts.log;
   const notes: string[] = [];
   if (!existsSync(getOperatorMain())) throw new Error(`${getOperatorMain()} is missing: run make build first`);
+  const goPeer = opts.goPeer ? buildGoPeer(log) : undefined;
 
   log(`cluster: ${opts.fresh ? 'fresh' : 'reusing'} ha profile in ${process.env.CLUSTER_STATE_DIR ?? '.cluster'}`);
   startCluster('ha', opts.fresh, log);
   const maxN = Math.max(...opts.sizes);
-  if (maxN * 3 > 60) raiseNodeCapacity(maxN * 4 + 500);
-  // Each contender's objects need a ClusterIP each; all sizes stay in the cluster.
-  const clusterIps = opts.sizes.reduce((a, b) => a + b, 0) * (opts.operatorCmd ? 3 : 2);
-  if (clusterIps > 150) extendServiceCidr();
+  const totalN = opts.sizes.reduce((a, b) => a + b, 0);
+  // Every object keeps one pod on each of the 3 workers; the operator's,
+  // the floor's and each peer's objects all stay (the sweep's are deleted).
+  const kept = 2 + (opts.operatorCmd ? 1 : 0) + (goPeer ? 1 : 0);
+  if (maxN * 3 > 60) raiseNodeCapacity(Math.max(maxN * 4, totalN * kept + maxN) + 500);
+  // Each contender's objects need a ClusterIP each.
+  if (totalN * (kept + 1) > 150) extendServiceCidr();
   applyCrd(path.join(repoRoot, CRD_RELATIVE_PATH));
   const operatorKubeconfig = mintUser(OPERATOR_USER);
   const floorKubeconfig = mintUser(FLOOR_USER);
-  const otherKubeconfig = opts.operatorCmd ? mintUser(OTHER_USER) : undefined;
   const kc = loadKubeConfig();
   const run = Date.now().toString(36);
   const ns = (who: string, n: number): string => `bench-${run}-${who}-${n}`;
 
   const operator = operatorContender(operatorKubeconfig, opts);
-  const floor = floorContender(floorKubeconfig, opts);
+  const floor = floorContender(floorKubeconfig, opts.concurrency);
   const results: Results = {
     schema: 1,
     date: new Date().toISOString(),
@@ -568,6 +692,7 @@ export async function runBench(opts: BenchOptions): Promise<Results> {
     profile: 'ha',
     operator: { command: `node ${path.relative(repoRoot, getOperatorMain())} --max-concurrent-reconciles=${opts.concurrency} ${opts.operatorArgs.join(' ')}`.trim(), maxConcurrentReconciles: opts.concurrency },
     convergence: [],
+    floorSweep: [],
     apiCost: [],
     idle: undefined as unknown as IdleResult,
     footprint: [],
@@ -575,7 +700,9 @@ export async function runBench(opts: BenchOptions): Promise<Results> {
     churn: null,
     failover: {} as Record<FaultKind, FailoverResult>,
     timeToAvailable: [],
+    peers: [],
     others: [],
+    goPeerBuildSeconds: goPeer?.seconds ?? null,
     notes,
     durationSeconds: 0,
   };
@@ -583,27 +710,68 @@ export async function runBench(opts: BenchOptions): Promise<Results> {
   // Footprint of a contender that has just converged N objects (N=0: started on an empty namespace).
   const footprintAfter = (l: Launched, n: number): { n: number } & Footprint => ({ n, ...footprintOf(l.pid) });
 
+  /** A peer's N=0 footprint: started on an empty namespace, idle a few seconds. */
+  const peerAtZero = async (peer: Contender, entry: PeerResult): Promise<void> => {
+    const launched = await peer.launch(await createNamespace(kc, ns(`${entry.name === GO_PEER_NAME ? 'peer' : 'other'}`, 0)));
+    await sleep(opts.smoke ? 2_000 : 10_000);
+    entry.footprint.push(footprintAfter(launched, 0));
+    await launched.stop();
+  };
+
+  /** A peer at one N: convergence, footprint, its metrics; at the largest N idle and (if it reports observedGeneration) churn. */
+  const peerAt = async (peer: Contender, entry: PeerResult, n: number): Promise<void> => {
+    const namespace = await createNamespace(kc, ns(entry.name === GO_PEER_NAME ? 'peer' : 'other', n));
+    const launched = await peer.launch(namespace);
+    log(`${entry.name}: converging N=${n}`);
+    const sample = await measureConvergence(kc, peer, namespace, n, opts);
+    log(`${entry.name}: N=${n} in ${sample.seconds} s (p50 ${sample.p50Ms} ms, p99 ${sample.p99Ms} ms, ${sample.writes} writes)`);
+    if (!sample.complete) notes.push(`${entry.name} N=${n}: only ${sample.available}/${n} Available before the deadline`);
+    const stats = await scrapeOperator(launched.metricsUrl);
+    if (stats) entry.stats.push({ n, ...stats });
+    await sleep(opts.smoke ? 1_000 : 5_000);
+    entry.footprint.push(footprintAfter(launched, n));
+    entry.convergence.push({
+      n,
+      seconds: sample.seconds,
+      writesPerObject: round(sample.writes / n, 2)!,
+      complete: sample.complete,
+      p50Ms: sample.p50Ms,
+      p90Ms: sample.p90Ms,
+      p99Ms: sample.p99Ms,
+      floorRatio: null,
+      saturatedFloorRatio: null,
+      writesByResource: sample.writesByResource,
+    });
+    entry.timesMs.push({ n, ms: sample.timesMs });
+    if (n !== maxN) return void (await launched.stop());
+    entry.idle = await measureIdle(peer, launched, n, opts);
+    log(`${entry.name} idle: ${entry.idle.writes} writes, ~${entry.idle.requestsPerMinute} requests/min`);
+    if (peer.mode === 'memcached') {
+      entry.churn = await measureChurn(kc, peer, namespace, n, opts);
+      log(`${entry.name} churn: ${entry.churn.reflected}/${entry.churn.changes} reflected, p50 ${entry.churn.p50Ms} ms, p99 ${entry.churn.p99Ms} ms; restart wrote ${entry.churn.restartWrites}`);
+    } else {
+      notes.push(`${entry.name}: no churn (it does not report status.observedGeneration, which churn lag is read from)`);
+    }
+  };
+  const newPeer = (spec: PeerSpec): PeerResult => ({ name: spec.name, command: spec.command, mode: spec.mode, convergence: [], footprint: [], idle: null, churn: null, stats: [], timesMs: [] });
+
   // Another operator first: it may watch every namespace, so it runs while only its own objects exist.
   if (opts.operatorCmd) {
-    const other = otherContender(opts.operatorCmd, otherKubeconfig!);
-    const entry: Results['others'][number] = { command: opts.operatorCmd, convergence: [], idle: null, footprint: [] };
-    results.others.push(entry);
-    const ns0 = await createNamespace(kc, ns('other', 0));
-    const idle0 = await other.launch(ns0);
-    await sleep(5_000);
-    entry.footprint.push(footprintAfter(idle0, 0));
-    await idle0.stop();
-    for (const n of opts.sizes) {
-      const namespace = await createNamespace(kc, ns('other', n));
-      const launched = await other.launch(namespace);
-      log(`other operator: converging N=${n}`);
-      const sample = await measureConvergence(kc, other, namespace, n, opts);
-      await sleep(opts.smoke ? 1_000 : 5_000);
-      entry.footprint.push(footprintAfter(launched, n));
-      entry.convergence.push({ n, seconds: sample.seconds, floorSeconds: 0, ratio: null, p50Ms: sample.p50Ms, p90Ms: sample.p90Ms, p99Ms: sample.p99Ms, complete: sample.complete, writesPerObject: round(sample.writes / n, 2)! });
-      if (n === maxN) entry.idle = await measureIdle(other, launched, n, opts);
-      else await launched.stop();
-    }
+    const spec: PeerSpec = { name: opts.operatorName, command: opts.operatorCmd, user: OTHER_USER, mode: 'deployment' };
+    const other = peerContender(spec, mintUser(OTHER_USER));
+    const entry = newPeer(spec);
+    results.peers.push(entry);
+    await peerAtZero(other, entry);
+    for (const n of opts.sizes) await peerAt(other, entry, n);
+  }
+
+  // The Go peer watches only its namespace: it runs at each N just before the floor.
+  const goSpec = goPeer ? goPeerSpec(goPeer.binary, opts.peerConcurrency) : undefined;
+  const go = goSpec ? peerContender(goSpec, mintUser(GO_PEER_USER)) : undefined;
+  const goEntry = goSpec ? newPeer(goSpec) : undefined;
+  if (go && goEntry) {
+    results.peers.push(goEntry);
+    await peerAtZero(go, goEntry);
   }
 
   // N=0 footprint.
@@ -616,13 +784,31 @@ export async function runBench(opts: BenchOptions): Promise<Results> {
   }
 
   for (const n of opts.sizes) {
-    // The floor first, then the operator, each on its own fresh namespace.
+    if (go && goEntry) await peerAt(go, goEntry, n);
+
+    // The floor, then the operator, each on its own fresh namespace.
     const floorNs = await createNamespace(kc, ns('floor', n));
     const floorProc = await floor.launch(floorNs);
     log(`floor: converging N=${n}`);
     const floorSample = await measureConvergence(kc, floor, floorNs, n, opts);
     await floorProc.stop();
     log(`floor: N=${n} in ${floorSample.seconds} s (p50 ${floorSample.p50Ms} ms, p99 ${floorSample.p99Ms} ms, ${floorSample.writes} writes)`);
+    results.floorSweep.push({ concurrency: opts.concurrency, n, seconds: floorSample.seconds, writesPerObject: round(floorSample.writes / n, 2)!, complete: floorSample.complete });
+
+    // The saturating floor: the same writes at other concurrencies, each in a
+    // namespace deleted (and waited for) afterwards.
+    for (const c of opts.floorSweep.filter((x) => x !== opts.concurrency)) {
+      const sweepNs = await createNamespace(kc, ns(`floor-c${c}`, n));
+      const sweepFloor = floorContender(floorKubeconfig, c);
+      const proc = await sweepFloor.launch(sweepNs);
+      const sample = await measureConvergence(kc, sweepFloor, sweepNs, n, opts);
+      await proc.stop();
+      log(`floor ×${c}: N=${n} in ${sample.seconds} s (${sample.writes} writes)`);
+      if (!sample.complete) notes.push(`floor ×${c} N=${n}: only ${sample.available}/${n} Available before the deadline`);
+      results.floorSweep.push({ concurrency: c, n, seconds: sample.seconds, writesPerObject: round(sample.writes / n, 2)!, complete: sample.complete });
+      if (!(await deleteNamespace(kc, sweepNs, opts.smoke ? 120_000 : 600_000))) notes.push(`namespace ${sweepNs} was still terminating when the run went on`);
+    }
+    const saturated = results.floorSweep.filter((f) => f.n === n && f.complete).sort((a, b) => a.seconds - b.seconds)[0] ?? results.floorSweep.find((f) => f.n === n)!;
 
     const opNs = await createNamespace(kc, ns('op', n));
     const profiling = opts.cpuProfDir !== undefined && n === maxN;
@@ -631,11 +817,11 @@ export async function runBench(opts: BenchOptions): Promise<Results> {
     await sleep(opts.smoke ? 500 : 2_000);
     log(`operator: converging N=${n}`);
     const sample = await measureConvergence(kc, operator, opNs, n, opts);
-    log(`operator: N=${n} in ${sample.seconds} s (p50 ${sample.p50Ms} ms, p99 ${sample.p99Ms} ms, ${sample.writes} writes); ratio ${ratio(sample.seconds, floorSample.seconds)}`);
+    log(`operator: N=${n} in ${sample.seconds} s (p50 ${sample.p50Ms} ms, p99 ${sample.p99Ms} ms, ${sample.writes} writes); ratio ${ratio(sample.seconds, floorSample.seconds)}, to the saturating floor ${ratio(sample.seconds, saturated.seconds)}`);
     if (!sample.complete) notes.push(`operator N=${n}: only ${sample.available}/${n} Available before the deadline`);
     if (!floorSample.complete) notes.push(`floor N=${n}: only ${floorSample.available}/${n} Available before the deadline`);
     const stats = await scrapeOperator(launched.metricsUrl);
-    if (stats) results.operatorStats.push({ n, ...stats });
+    if (stats) results.operatorStats.push({ n, reconcilesPerObject: round(stats.reconciles / n, 2)!, queueAddsPerObject: round(stats.queueAdds / n, 2)!, ...stats });
     await sleep(opts.smoke ? 1_000 : 5_000);
     results.footprint.push(footprintAfter(launched, n));
     results.convergence.push({
@@ -643,6 +829,9 @@ export async function runBench(opts: BenchOptions): Promise<Results> {
       seconds: sample.seconds,
       floorSeconds: floorSample.seconds,
       ratio: ratio(sample.seconds, floorSample.seconds),
+      saturatedFloorSeconds: saturated.seconds,
+      saturatedFloorConcurrency: saturated.concurrency,
+      saturatedRatio: ratio(sample.seconds, saturated.seconds),
       p50Ms: sample.p50Ms,
       p90Ms: sample.p90Ms,
       p99Ms: sample.p99Ms,
@@ -665,11 +854,11 @@ export async function runBench(opts: BenchOptions): Promise<Results> {
       floorWritesByResource: floorSample.writesByResource,
     });
     results.timeToAvailable.push({ n, operatorMs: sample.timesMs, floorMs: floorSample.timesMs });
-    for (const o of results.others) {
-      const c = o.convergence.find((x) => x.n === n);
+    for (const p of results.peers) {
+      const c = p.convergence.find((x) => x.n === n);
       if (c) {
-        c.floorSeconds = floorSample.seconds;
-        c.ratio = ratio(c.seconds, floorSample.seconds);
+        c.floorRatio = ratio(c.seconds, floorSample.seconds);
+        c.saturatedFloorRatio = ratio(c.seconds, saturated.seconds);
       }
     }
 
@@ -683,6 +872,26 @@ export async function runBench(opts: BenchOptions): Promise<Results> {
     } else {
       await launched.stop();
     }
+  }
+
+  // --operator-cmd, also under its pre-peers key.
+  for (const p of results.peers.filter((x) => x.name === opts.operatorName && x.command === opts.operatorCmd)) {
+    results.others.push({
+      command: p.command,
+      convergence: p.convergence.map((c) => ({
+        n: c.n,
+        seconds: c.seconds,
+        floorSeconds: results.convergence.find((x) => x.n === c.n)?.floorSeconds ?? 0,
+        ratio: c.floorRatio,
+        p50Ms: c.p50Ms,
+        p90Ms: c.p90Ms,
+        p99Ms: c.p99Ms,
+        complete: c.complete,
+        writesPerObject: c.writesPerObject,
+      })),
+      idle: p.idle,
+      footprint: p.footprint,
+    });
   }
 
   const shared = await sharedFailover(log);

@@ -26,12 +26,25 @@ interface Smoke {
   commit: string;
   machine: { cores: number; memoryMB: number };
   timeToAvailable: Array<{ n: number; operatorMs: number[]; floorMs: number[] }>;
+  floorSweep: Array<{ concurrency: number; n: number; seconds: number; writesPerObject: number; complete: boolean }>;
+  operatorStats: Array<{ n: number; reconciles: number; queueAdds: number }>;
+  peers: Array<{
+    name: string;
+    command: string;
+    convergence: Array<{ n: number; seconds: number; writesPerObject: number; complete: boolean; floorRatio: number | null; saturatedFloorRatio: number | null }>;
+    footprint: Array<{ n: number; rssMB: number; cpuSeconds: number }>;
+    idle: Record<string, unknown> | null;
+    churn: { changes: number; reflected: number } | null;
+    stats: Array<{ n: number; reconciles: number; queueAdds: number }>;
+  }>;
+  goPeerBuildSeconds: number | null;
 }
 
 const isNonNegative = (v: unknown): boolean => typeof v === 'number' && Number.isFinite(v) && v >= 0;
 
 describe('benchmark harness (smoke size)', function () {
-  this.timeout(600_000);
+  // A cold build of the Go peer (bench/peer-go) takes minutes on 2 cores; a warm cache, none.
+  this.timeout(1_200_000);
   let out: string;
   let results: Smoke;
   let stderr = '';
@@ -68,9 +81,9 @@ describe('benchmark harness (smoke size)', function () {
   it('reports convergence for N=1 and N=5 against the floor, with the stable keys', () => {
     expect(results.convergence.map((c) => c.n)).to.deep.equal([1, 5]);
     for (const c of results.convergence) {
-      expect(c).to.include.all.keys('n', 'seconds', 'floorSeconds', 'ratio', 'p50Ms', 'p90Ms', 'p99Ms');
+      expect(c).to.include.all.keys('n', 'seconds', 'floorSeconds', 'ratio', 'saturatedFloorSeconds', 'saturatedRatio', 'p50Ms', 'p90Ms', 'p99Ms');
       expect(c.complete, `N=${String(c.n)} did not converge:\n${stderr}`).to.equal(true);
-      for (const key of ['seconds', 'floorSeconds', 'ratio', 'p50Ms', 'p90Ms', 'p99Ms']) expect(isNonNegative(c[key]), `${key} of N=${String(c.n)}`).to.equal(true);
+      for (const key of ['seconds', 'floorSeconds', 'ratio', 'saturatedFloorSeconds', 'saturatedRatio', 'p50Ms', 'p90Ms', 'p99Ms']) expect(isNonNegative(c[key]), `${key} of N=${String(c.n)}`).to.equal(true);
       expect(Number(c.p50Ms)).to.be.at.most(Number(c.p90Ms));
       expect(Number(c.p90Ms)).to.be.at.most(Number(c.p99Ms));
     }
@@ -82,6 +95,51 @@ describe('benchmark harness (smoke size)', function () {
       expect(a.floorWritesPerObject).to.equal(5);
       expect(a.writesPerObject).to.be.at.least(5);
     }
+  });
+
+  it('sweeps the floor over concurrencies and takes the fastest as the saturating floor', () => {
+    expect([...new Set(results.floorSweep.map((f) => f.concurrency))].sort((a, b) => a - b)).to.deep.equal([4, 16]);
+    for (const c of results.convergence) {
+      const sweep = results.floorSweep.filter((f) => f.n === c.n);
+      expect(sweep, `sweep at N=${String(c.n)}`).to.have.length(2);
+      for (const f of sweep) {
+        expect(f.complete, `floor ×${f.concurrency} at N=${f.n}`).to.equal(true);
+        // The same writes at every concurrency.
+        expect(f.writesPerObject, `floor ×${f.concurrency} at N=${f.n}`).to.equal(5);
+      }
+      expect(c.saturatedFloorSeconds).to.equal(Math.min(...sweep.map((f) => f.seconds)));
+      expect(c.floorSeconds).to.equal(sweep.find((f) => f.concurrency === 4)?.seconds);
+    }
+  });
+
+  it('reads reconciles and queue adds from the operator\'s /metrics', () => {
+    expect(results.operatorStats.map((s) => s.n)).to.deep.equal([1, 5]);
+    for (const s of results.operatorStats) {
+      expect(s.reconciles, `reconciles at N=${s.n}`).to.be.at.least(s.n);
+      expect(s.queueAdds, `queue adds at N=${s.n}`).to.be.at.least(s.reconciles);
+    }
+  });
+
+  it('runs the Go peer side by side and reports every table for it', () => {
+    const peer = results.peers.find((p) => p.name === 'go-controller-runtime');
+    expect(peer, `no go-controller-runtime in peers:\n${stderr}`).to.not.equal(undefined);
+    expect(peer!.command).to.match(/peer-go/);
+    expect(isNonNegative(results.goPeerBuildSeconds)).to.equal(true);
+    expect(peer!.convergence.map((c) => c.n)).to.deep.equal([1, 5]);
+    for (const c of peer!.convergence) {
+      expect(c.complete, `the peer at N=${c.n} did not converge:\n${stderr}`).to.equal(true);
+      // Deployment, two Services, PDB (server-side apply), at least one status write.
+      expect(c.writesPerObject, `peer writes at N=${c.n}`).to.be.at.least(5);
+      for (const v of [c.seconds, c.floorRatio, c.saturatedFloorRatio]) expect(isNonNegative(v)).to.equal(true);
+    }
+    expect(peer!.footprint.map((f) => f.n)).to.deep.equal([0, 1, 5]);
+    for (const f of peer!.footprint) expect(f.rssMB).to.be.greaterThan(10);
+    expect(peer!.idle).to.include.all.keys('writes', 'requestsPerMinute');
+    expect(peer!.churn?.changes).to.be.greaterThan(0);
+    expect(peer!.churn?.reflected).to.equal(peer!.churn?.changes);
+    // controller-runtime's own metrics, scraped as ours are.
+    expect(peer!.stats.map((s) => s.n)).to.deep.equal([1, 5]);
+    for (const s of peer!.stats) expect(s.reconciles, `peer reconciles at N=${s.n}`).to.be.at.least(s.n);
   });
 
   it('reports idle cost, footprint, churn and failover with the stable keys', () => {
