@@ -25,6 +25,7 @@ import { buildDeployment, OFFICIAL_IMAGE_UID, requiredPodsMayRun } from './deplo
 import { needsApply, withDesiredHash } from './diff.js';
 import { selectorLabels } from './labels.js';
 import { buildPodDisruptionBudget } from './pdb.js';
+import { podTrouble, recheckAfterMs } from './podhealth.js';
 import { buildHeadlessService, buildService } from './services.js';
 import { CONDITION_AVAILABLE, CONDITION_DEGRADED, computeStatus, statusEqual } from './status.js';
 import type { ClusterWriter } from './writer.js';
@@ -196,10 +197,9 @@ export class MemcachedReconciler implements Reconciler {
     this.recordTransitions(mc, liveDeployment, deployment, applied);
 
     const selector = selectorLabels(mc);
-    const readyPods = this.deps.pods
-      .list(req.namespace)
-      .filter((p) => matchesSelector(p, selector) && isReady(p))
-      .map((p) => p.metadata!.name!);
+    const pods = this.deps.pods.list(req.namespace).filter((p) => matchesSelector(p, selector));
+    const readyPods = pods.filter(isReady).map((p) => p.metadata!.name!);
+    const now = this.now();
     const status = computeStatus({
       mc,
       deployment: isOwnedBy(currentDeployment, mc) ? currentDeployment : undefined,
@@ -211,9 +211,14 @@ export class MemcachedReconciler implements Reconciler {
         source: applied.source,
         schedulableNodes: eligibleNodes,
       },
-      now: this.now(),
+      podTrouble: podTrouble(pods, now),
+      now,
     });
     await this.writeStatus(mc, status, ctx);
+    // A pod that runs but is not Ready turns into a failing probe with no
+    // event to say so; look again then.
+    const recheck = recheckAfterMs(pods, now);
+    return recheck === undefined ? undefined : { requeueAfterMs: recheck };
   }
 
   /** The placement for this object on the cluster as it is now, and the nodes it may use. */
@@ -268,9 +273,11 @@ export class MemcachedReconciler implements Reconciler {
 
   private async writeStatus(mc: Memcached, status: ReturnType<typeof computeStatus>, ctx: ReconcileContext): Promise<void> {
     if (statusEqual(mc.status, status)) return;
-    const wasDegraded = conditionStatus(mc, CONDITION_DEGRADED) === 'True';
+    const before = mc.status?.conditions?.find((c) => c.type === CONDITION_DEGRADED);
     const degraded = status.conditions?.find((c) => c.type === CONDITION_DEGRADED);
-    if (degraded?.status === 'True' && !wasDegraded && degraded.reason !== 'InvalidSpec') {
+    // One Event per transition: into Degraded, or from one reason to another.
+    const changed = before?.status !== 'True' || before.reason !== degraded?.reason;
+    if (degraded?.status === 'True' && changed && degraded.reason !== 'InvalidSpec') {
       this.deps.events.event(mc, 'Warning', degraded.reason, 'Reconcile', degraded.message);
     }
     const available = status.conditions?.find((c) => c.type === CONDITION_AVAILABLE);

@@ -3,6 +3,7 @@
 import type { V1Deployment, V1DeploymentCondition } from '@kubernetes/client-node';
 import type { Condition, ConditionStatus, Memcached, MemcachedStatus, TopologyStatus } from '../api/types.js';
 import type { Placement } from '../topology/types.js';
+import type { PodTrouble } from './podhealth.js';
 
 export const CONDITION_AVAILABLE = 'Available';
 export const CONDITION_PROGRESSING = 'Progressing';
@@ -65,6 +66,8 @@ export interface StatusInput {
   invalidMessage?: string;
   /** The apiserver's refusal of a child built from a spec the validator accepted. */
   rejectedMessage?: string;
+  /** Why some pods are not Ready (podhealth.ts), when they are stuck rather than starting. */
+  podTrouble?: PodTrouble;
   now: Date;
 }
 
@@ -106,7 +109,8 @@ function condition(type: string, status: ConditionStatus, reason: string, messag
  * - Degraded: True with InvalidSpec (the validator's message),
  *   ChildRejected (the apiserver refused a child built from the spec: its
  *   message) or DeploymentFailed (ReplicaFailure or
- *   ProgressDeadlineExceeded), else
+ *   ProgressDeadlineExceeded), or the pods' own trouble (unschedulable,
+ *   image pull, crash loop, OOM kill, failing probe: podhealth.ts), else
  *   False (AsExpected);
  * - one condition per placement notice.
  * Conditions the operator no longer reports (an old notice) are dropped;
@@ -160,6 +164,8 @@ export function computeStatus(input: StatusInput): MemcachedStatus {
     updates.push(condition(CONDITION_DEGRADED, 'True', REASON.ChildRejected, input.rejectedMessage, generation));
   } else if (failure !== undefined) {
     updates.push(condition(CONDITION_DEGRADED, 'True', REASON.DeploymentFailed, failure, generation));
+  } else if (input.podTrouble !== undefined) {
+    updates.push(condition(CONDITION_DEGRADED, 'True', input.podTrouble.reason, input.podTrouble.message, generation));
   } else {
     updates.push(condition(CONDITION_DEGRADED, 'False', REASON.AsExpected, 'No problems observed', generation));
   }

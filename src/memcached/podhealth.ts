@@ -1,0 +1,117 @@
+// Why memcached pods are not Ready, in words a user can act on (issue #12).
+// Pure: reads only the pods' status, which the kubelet and the scheduler
+// write. The Deployment's own counts ("3/3 updated, 0 available") say that
+// something is wrong; this says what.
+import type { V1ContainerStatus, V1Pod } from '@kubernetes/client-node';
+
+export const POD_TROUBLE = {
+  Unschedulable: 'PodsUnschedulable',
+  ImagePull: 'ImagePullFailed',
+  CrashLoop: 'CrashLooping',
+  OOMKilled: 'OOMKilled',
+  ConfigError: 'ContainerConfigError',
+  NotReady: 'ProbeFailing',
+} as const;
+
+export type PodTroubleReason = (typeof POD_TROUBLE)[keyof typeof POD_TROUBLE];
+
+export interface PodTrouble {
+  reason: PodTroubleReason;
+  /** Names the pods, counts them and quotes what Kubernetes said about the first. */
+  message: string;
+}
+
+/** A running container that is not Ready this long has a failing readiness probe, not a slow start. */
+export const NOT_READY_GRACE_MS = 60_000;
+
+/** Most actionable first: a pod that cannot be placed hides every later problem. */
+const PRIORITY: PodTroubleReason[] = [
+  POD_TROUBLE.Unschedulable,
+  POD_TROUBLE.ImagePull,
+  POD_TROUBLE.ConfigError,
+  POD_TROUBLE.OOMKilled,
+  POD_TROUBLE.CrashLoop,
+  POD_TROUBLE.NotReady,
+];
+
+const IMAGE_PULL_REASONS = new Set(['ErrImagePull', 'ImagePullBackOff', 'InvalidImageName', 'ErrImageNeverPull']);
+const CONFIG_REASONS = new Set(['CreateContainerConfigError', 'CreateContainerError', 'RunContainerError']);
+
+function isReady(pod: V1Pod): boolean {
+  return !!pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
+}
+
+function lastTermination(c: V1ContainerStatus): string {
+  const t = c.lastState?.terminated;
+  if (!t) return '';
+  const how = t.reason === 'OOMKilled' ? 'OOMKilled (the container memory limit is too low)' : `${t.reason ?? 'terminated'} with exit code ${t.exitCode}`;
+  return `last terminated ${how}`;
+}
+
+/** The trouble of one pod that is not Ready, or undefined while it is simply starting. */
+function troubleOf(pod: V1Pod, now: Date): { reason: PodTroubleReason; detail: string } | undefined {
+  const scheduled = pod.status?.conditions?.find((c) => c.type === 'PodScheduled');
+  if (scheduled?.status === 'False' && scheduled.reason === 'Unschedulable') {
+    return { reason: POD_TROUBLE.Unschedulable, detail: scheduled.message ?? 'no node fits the pod' };
+  }
+  for (const c of pod.status?.containerStatuses ?? []) {
+    const waiting = c.state?.waiting;
+    if (waiting?.reason && IMAGE_PULL_REASONS.has(waiting.reason)) {
+      return { reason: POD_TROUBLE.ImagePull, detail: `${waiting.reason} for ${c.image}: ${waiting.message ?? 'the image cannot be pulled'}` };
+    }
+    if (waiting?.reason && CONFIG_REASONS.has(waiting.reason)) {
+      return { reason: POD_TROUBLE.ConfigError, detail: `${waiting.reason}: ${waiting.message ?? 'the container cannot be created'}` };
+    }
+    if (waiting?.reason === 'CrashLoopBackOff' || (c.restartCount > 0 && c.lastState?.terminated)) {
+      const oom = c.lastState?.terminated?.reason === 'OOMKilled';
+      const detail = [`container ${c.name} restarted ${c.restartCount} times`, lastTermination(c)].filter(Boolean).join(', ');
+      if (oom) return { reason: POD_TROUBLE.OOMKilled, detail };
+      if (waiting?.reason === 'CrashLoopBackOff') return { reason: POD_TROUBLE.CrashLoop, detail };
+    }
+    const startedAt = c.state?.running?.startedAt;
+    if (startedAt && !c.ready && now.getTime() - new Date(startedAt).getTime() >= NOT_READY_GRACE_MS) {
+      return { reason: POD_TROUBLE.NotReady, detail: `container ${c.name} has run since ${new Date(startedAt).toISOString()} but is not Ready: its readiness probe fails` };
+    }
+  }
+  return undefined;
+}
+
+/**
+ * The most actionable trouble among the pods that are not Ready (terminating
+ * pods are ignored: they are on their way out), or undefined when every pod
+ * is Ready or merely starting.
+ */
+export function podTrouble(pods: readonly V1Pod[], now: Date): PodTrouble | undefined {
+  const found = new Map<PodTroubleReason, { pods: string[]; detail: string }>();
+  for (const pod of [...pods].sort((a, b) => (a.metadata?.name ?? '').localeCompare(b.metadata?.name ?? ''))) {
+    if (pod.metadata?.deletionTimestamp || isReady(pod)) continue;
+    const t = troubleOf(pod, now);
+    if (!t) continue;
+    const entry = found.get(t.reason) ?? { pods: [], detail: t.detail };
+    entry.pods.push(pod.metadata?.name ?? '?');
+    found.set(t.reason, entry);
+  }
+  const reason = PRIORITY.find((r) => found.has(r));
+  if (!reason) return undefined;
+  const { pods: names, detail } = found.get(reason)!;
+  const who = names.length === 1 ? `pod ${names[0]}` : `${names.length} pods (${names.join(', ')})`;
+  return { reason, message: `${who}: ${detail}` };
+}
+
+/**
+ * When to look again: a running pod that is not Ready yet may cross
+ * NOT_READY_GRACE_MS without any pod event to say so.
+ */
+export function recheckAfterMs(pods: readonly V1Pod[], now: Date): number | undefined {
+  let soonest: number | undefined;
+  for (const pod of pods) {
+    if (pod.metadata?.deletionTimestamp || isReady(pod)) continue;
+    for (const c of pod.status?.containerStatuses ?? []) {
+      const startedAt = c.state?.running?.startedAt;
+      if (!startedAt || c.ready) continue;
+      const left = NOT_READY_GRACE_MS - (now.getTime() - new Date(startedAt).getTime());
+      if (left > 0 && (soonest === undefined || left < soonest)) soonest = left;
+    }
+  }
+  return soonest === undefined ? undefined : soonest + 1000;
+}
