@@ -23,6 +23,15 @@ export interface PodTrouble {
 
 /** A running container that is not Ready this long has a failing readiness probe, not a slow start. */
 export const NOT_READY_GRACE_MS = 60_000;
+/**
+ * A pod unschedulable this long is stuck, not waiting out a planned
+ * transition (a surge pod while the old one still holds its node).
+ */
+export const UNSCHEDULABLE_GRACE_MS = 30_000;
+
+function elapsedMs(since: Date | string | undefined, now: Date): number | undefined {
+  return since === undefined ? undefined : now.getTime() - new Date(since).getTime();
+}
 
 /** Most actionable first: a pod that cannot be placed hides every later problem. */
 const PRIORITY: PodTroubleReason[] = [
@@ -52,6 +61,8 @@ function lastTermination(c: V1ContainerStatus): string {
 function troubleOf(pod: V1Pod, now: Date): { reason: PodTroubleReason; detail: string } | undefined {
   const scheduled = pod.status?.conditions?.find((c) => c.type === 'PodScheduled');
   if (scheduled?.status === 'False' && scheduled.reason === 'Unschedulable') {
+    const waited = elapsedMs(scheduled.lastTransitionTime, now);
+    if (waited !== undefined && waited < UNSCHEDULABLE_GRACE_MS) return undefined;
     return { reason: POD_TROUBLE.Unschedulable, detail: scheduled.message ?? 'no node fits the pod' };
   }
   for (const c of pod.status?.containerStatuses ?? []) {
@@ -69,7 +80,7 @@ function troubleOf(pod: V1Pod, now: Date): { reason: PodTroubleReason; detail: s
       if (waiting?.reason === 'CrashLoopBackOff') return { reason: POD_TROUBLE.CrashLoop, detail };
     }
     const startedAt = c.state?.running?.startedAt;
-    if (startedAt && !c.ready && now.getTime() - new Date(startedAt).getTime() >= NOT_READY_GRACE_MS) {
+    if (startedAt && !c.ready && elapsedMs(startedAt, now)! >= NOT_READY_GRACE_MS) {
       return { reason: POD_TROUBLE.NotReady, detail: `container ${c.name} has run since ${new Date(startedAt).toISOString()} but is not Ready: its readiness probe fails` };
     }
   }
@@ -99,19 +110,23 @@ export function podTrouble(pods: readonly V1Pod[], now: Date): PodTrouble | unde
 }
 
 /**
- * When to look again: a running pod that is not Ready yet may cross
- * NOT_READY_GRACE_MS without any pod event to say so.
+ * When to look again: a pod that is unschedulable, or runs but is not Ready,
+ * may cross its grace period without any pod event to say so.
  */
 export function recheckAfterMs(pods: readonly V1Pod[], now: Date): number | undefined {
-  let soonest: number | undefined;
+  const left: number[] = [];
   for (const pod of pods) {
     if (pod.metadata?.deletionTimestamp || isReady(pod)) continue;
+    const scheduled = pod.status?.conditions?.find((c) => c.type === 'PodScheduled');
+    if (scheduled?.status === 'False' && scheduled.reason === 'Unschedulable') {
+      const waited = elapsedMs(scheduled.lastTransitionTime, now);
+      if (waited !== undefined) left.push(UNSCHEDULABLE_GRACE_MS - waited);
+    }
     for (const c of pod.status?.containerStatuses ?? []) {
       const startedAt = c.state?.running?.startedAt;
-      if (!startedAt || c.ready) continue;
-      const left = NOT_READY_GRACE_MS - (now.getTime() - new Date(startedAt).getTime());
-      if (left > 0 && (soonest === undefined || left < soonest)) soonest = left;
+      if (startedAt && !c.ready) left.push(NOT_READY_GRACE_MS - elapsedMs(startedAt, now)!);
     }
   }
-  return soonest === undefined ? undefined : soonest + 1000;
+  const pending = left.filter((ms) => ms > 0);
+  return pending.length === 0 ? undefined : Math.min(...pending) + 1000;
 }

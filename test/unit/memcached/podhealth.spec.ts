@@ -1,15 +1,18 @@
 import { expect } from 'chai';
 import type { V1ContainerStatus, V1Pod } from '@kubernetes/client-node';
-import { NOT_READY_GRACE_MS, POD_TROUBLE, podTrouble, recheckAfterMs } from '../../../src/memcached/podhealth.js';
+import { NOT_READY_GRACE_MS, POD_TROUBLE, UNSCHEDULABLE_GRACE_MS, podTrouble, recheckAfterMs } from '../../../src/memcached/podhealth.js';
 import { CONDITION_DEGRADED, computeStatus } from '../../../src/memcached/status.js';
 import { memcached } from './fixtures.js';
 
 const NOW = new Date('2026-11-25T12:00:00Z');
 const ago = (ms: number) => new Date(NOW.getTime() - ms).toISOString();
 
-function pod(name: string, opts: { ready?: boolean; unschedulable?: string; container?: Partial<V1ContainerStatus>; deleting?: boolean } = {}): V1Pod {
+function pod(name: string, opts: { ready?: boolean; unschedulable?: string; unschedulableForMs?: number; container?: Partial<V1ContainerStatus>; deleting?: boolean } = {}): V1Pod {
   const conditions = [{ type: 'Ready', status: opts.ready ? 'True' : 'False' }];
-  if (opts.unschedulable !== undefined) conditions.push({ type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: opts.unschedulable } as never);
+  if (opts.unschedulable !== undefined) {
+    const since = new Date(ago(opts.unschedulableForMs ?? UNSCHEDULABLE_GRACE_MS));
+    conditions.push({ type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: opts.unschedulable, lastTransitionTime: since } as never);
+  }
   return {
     metadata: { name, ...(opts.deleting ? { deletionTimestamp: new Date(NOW) } : {}) },
     status: {
@@ -62,6 +65,7 @@ describe('memcached/podhealth', () => {
       pods: [pod('a', { container: running(NOT_READY_GRACE_MS * 2) }), pod('b', { unschedulable: 'node(s) didn\'t match Pod\'s node affinity/selector' })],
       want: { reason: POD_TROUBLE.Unschedulable, message: /^pod b: node\(s\) didn't match/ },
     },
+    { name: 'unschedulable for a moment, as in a planned transition', pods: [pod('a', { unschedulable: 'no room', unschedulableForMs: 2_000 })] },
     { name: 'terminating pods are on their way out', pods: [pod('a', { deleting: true, container: waiting('CrashLoopBackOff') })] },
   ];
   for (const c of cases) {
@@ -76,10 +80,11 @@ describe('memcached/podhealth', () => {
     });
   }
 
-  it('asks to look again when a not-Ready container will cross the grace period', () => {
+  it('asks to look again when a not-Ready container or an unschedulable pod will cross its grace period', () => {
     expect(recheckAfterMs([pod('a', { container: running(10_000) })], NOW)).to.equal(NOT_READY_GRACE_MS - 10_000 + 1000);
     expect(recheckAfterMs([pod('a', { ready: true, container: { ...running(10_000), ready: true } })], NOW)).to.equal(undefined);
     expect(recheckAfterMs([pod('a', { container: running(NOT_READY_GRACE_MS + 5) })], NOW)).to.equal(undefined);
+    expect(recheckAfterMs([pod('a', { unschedulable: 'no room', unschedulableForMs: 10_000 })], NOW)).to.equal(UNSCHEDULABLE_GRACE_MS - 10_000 + 1000);
   });
 
   it('becomes the Degraded condition, with the reason and the message', () => {
