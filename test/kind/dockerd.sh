@@ -13,6 +13,7 @@
 # with "unable to apply caps: operation not permitted". start detects exactly
 # that failure and only then restarts dockerd with runc-drop-sys-resource as its
 # default runtime. A normal docker host never gets the wrapper.
+# KIND_DOCKERD_FLAGS adds flags to our dockerd (e.g. --bip=...).
 set -euo pipefail
 # shellcheck source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -57,17 +58,18 @@ launch() { # [wrapper]
   mkdir -p "$D/data" "$exec_root"
   echo "=== $(date -u +%FT%TZ) dockerd ${extra[*]:-}" >>"$logf"
   # setsid: it outlives make; kind-down stops it by its pidfile.
+  # shellcheck disable=SC2086 # KIND_DOCKERD_FLAGS: extra flags, word-split
   setsid dockerd --data-root "$D/data" --exec-root "$exec_root" --pidfile "$pidfile" \
-    -H "unix://$sock" "${extra[@]}" </dev/null >>"$logf" 2>&1 &
+    -H "unix://$sock" "${extra[@]}" ${KIND_DOCKERD_FLAGS:-} </dev/null >>"$logf" 2>&1 &
   local pid=$! i
   for i in $(seq 1 60); do
     if healthy "unix://$sock"; then return 0; fi
     if ! kill -0 "$pid" 2>/dev/null; then
-      kind_log "dockerd exited during start-up"; log_tail; exit 1
+      kind_log "error: dockerd did not start (it exited; its log: $logf)"; log_tail; exit 1
     fi
     sleep 0.5
   done
-  kind_log "dockerd did not answer on $sock within 30 s"; log_tail; exit 1
+  kind_log "error: dockerd did not start: no answer on $sock within 30 s (its log: $logf)"; log_tail; exit 1
 }
 
 stop_ours() {
