@@ -9,6 +9,10 @@ DASHBOARD := config/grafana/memcached-dashboard.json
 
 ##@ Monitoring
 
+.PHONY: alerts
+alerts: build ## Regenerate $(ALERT_RULES) from src/memcached/alerts.ts (default thresholds).
+	node hack/generate-alerts.js $(ALERT_RULES)
+
 .PHONY: test-alerts
 test-alerts: ## Check the alert rules, run their promtool unit tests, and parse every dashboard query.
 	@command -v $(PROMTOOL) >/dev/null 2>&1 || { echo "error: $(PROMTOOL) not found: run make deps (Debian's prometheus package has it)" >&2; exit 1; }

@@ -1,0 +1,104 @@
+// The alert rules for memcached and for this operator, as data built from
+// thresholds (issue #12). Pure. config/prometheus/rules/memcached-alerts.yaml
+// is this output at the default thresholds (make alerts writes it; a unit
+// test keeps it in step), and promtool's unit tests run against that file, so
+// they test these expressions.
+
+export interface AlertThresholds {
+  /** Share of max_connections in use that warns (0..1). */
+  connectionsWarning: number;
+  /** Share of max_connections in use that is critical (0..1). */
+  connectionsCritical: number;
+  /** Evictions per second, sustained for 15 minutes, that warn. */
+  evictionsPerSecond: number;
+  /** Hit ratio (0..1) below which a busy cache warns. */
+  hitRatio: number;
+  /** Gets per second that make a cache busy enough for the hit-ratio alert. */
+  hitRatioMinGetsPerSecond: number;
+  /** Work queue depth, held for 10 minutes, that warns. */
+  queueDepth: number;
+}
+
+export const DEFAULT_THRESHOLDS: AlertThresholds = {
+  connectionsWarning: 0.8,
+  connectionsCritical: 0.95,
+  evictionsPerSecond: 1,
+  hitRatio: 0.8,
+  hitRatioMinGetsPerSecond: 10,
+  queueDepth: 100,
+};
+
+export const RUNBOOK_BASE = 'https://github.com/example/memcached-operator/blob/main/docs/runbooks';
+
+export interface AlertRule {
+  alert: string;
+  expr: string;
+  for?: string;
+  labels: { severity: 'critical' | 'warning' };
+  annotations: { summary: string; description: string; runbook_url: string };
+}
+
+export interface RuleGroup {
+  name: string;
+  rules: AlertRule[];
+}
+
+const percent = (share: number): string => `${Math.round(share * 100)}%`;
+
+function rule(alert: string, severity: 'critical' | 'warning', expr: string, forDuration: string | undefined, summary: string, description: string): AlertRule {
+  const r: AlertRule = { alert, expr, labels: { severity }, annotations: { summary, description, runbook_url: `${RUNBOOK_BASE}/${alert}.md` } };
+  if (forDuration) r.for = forDuration;
+  // Keep the key order Prometheus's own files use: alert, expr, for, labels, annotations.
+  return { alert: r.alert, expr: r.expr, ...(r.for ? { for: r.for } : {}), labels: r.labels, annotations: r.annotations };
+}
+
+/**
+ * The memcached alerts. `selector` narrows every series to one Memcached
+ * (for example `namespace="shop",service="cache-metrics"`); empty means all.
+ */
+export function memcachedAlertGroup(t: AlertThresholds = DEFAULT_THRESHOLDS, selector = ''): RuleGroup {
+  const s = (extra = '') => `{${[selector, extra].filter(Boolean).join(', ')}}`;
+  const sel = (metric: string, extra = '') => (selector || extra ? `${metric}${s(extra)}` : metric);
+  const gets = (status = '') => `sum by (namespace, service) (rate(${sel('memcached_commands_total', `command="get"${status ? `, status="${status}"` : ''}`)}[5m]))`;
+  return {
+    name: 'memcached',
+    rules: [
+      rule('MemcachedDown', 'critical', `${sel('memcached_up')} == 0`, '1m',
+        'memcached in pod {{ $labels.namespace }}/{{ $labels.pod }} is down.',
+        'The exporter of pod {{ $labels.pod }} cannot reach memcached for more than 1 minute.'),
+      rule('MemcachedConnectionsNearLimit', 'warning', `${sel('memcached_current_connections')} / ${sel('memcached_max_connections')} > ${t.connectionsWarning.toFixed(2)}`, '5m',
+        'memcached pod {{ $labels.namespace }}/{{ $labels.pod }} uses {{ $value | humanizePercentage }} of its connections.',
+        `More than ${percent(t.connectionsWarning)} of the connection limit (-c) has been in use for 5 minutes; new clients will soon be refused.`),
+      rule('MemcachedConnectionsAtLimit', 'critical', `${sel('memcached_current_connections')} / ${sel('memcached_max_connections')} > ${t.connectionsCritical.toFixed(2)}`, '2m',
+        'memcached pod {{ $labels.namespace }}/{{ $labels.pod }} is at its connection limit ({{ $value | humanizePercentage }}).',
+        `More than ${percent(t.connectionsCritical)} of the connection limit (-c) has been in use for 2 minutes; memcached stops accepting new clients at 100%.`),
+      rule('MemcachedEvicting', 'warning', `rate(${sel('memcached_items_evicted_total')}[5m]) > ${t.evictionsPerSecond}`, '15m',
+        'memcached pod {{ $labels.namespace }}/{{ $labels.pod }} evicts {{ $value | humanize }} items/s.',
+        `Items have been evicted at more than ${t.evictionsPerSecond} per second for 15 minutes; the working set is larger than the memory limit.`),
+      rule('MemcachedLowHitRatio', 'warning', `(\n  ${gets('hit')}\n  /\n  ${gets()}\n) < ${t.hitRatio.toFixed(2)}\nand\n${gets()} > ${t.hitRatioMinGetsPerSecond}\n`, '15m',
+        'memcached {{ $labels.namespace }}/{{ $labels.service }} answers only {{ $value | humanizePercentage }} of gets from cache.',
+        `The hit ratio has been below ${percent(t.hitRatio)} for 15 minutes while serving more than ${t.hitRatioMinGetsPerSecond} gets/s.`),
+      rule('MemcachedConnectionsRejected', 'warning', `increase(${sel('memcached_connections_rejected_total')}[5m]) > 0\nor\nincrease(${sel('memcached_connections_listener_disabled_total')}[5m]) > 0\n`, undefined,
+        'memcached pod {{ $labels.namespace }}/{{ $labels.pod }} refused connections in the last 5 minutes.',
+        'memcached rejected connections at its limit or stopped listening for new ones (listen_disabled_num).'),
+    ],
+  };
+}
+
+/** The operator's own alerts, for the namespace it runs in. */
+export function operatorAlertGroup(t: AlertThresholds = DEFAULT_THRESHOLDS): RuleGroup {
+  return {
+    name: 'memcached-operator',
+    rules: [
+      rule('MemcachedOperatorReconcileErrors', 'warning', 'sum by (namespace, controller) (rate(controller_runtime_reconcile_errors_total{controller="memcached"}[5m])) > 0', '15m',
+        'The memcached operator in {{ $labels.namespace }} has failed reconciles for 15 minutes.',
+        'Reconcile errors keep happening; Memcached changes may not reach the cluster.'),
+      rule('MemcachedOperatorNoLeader', 'warning', 'max by (namespace) (leader_election_master_status{name=~"memcached-operator.*"}) < 1', '5m',
+        'No memcached operator replica in {{ $labels.namespace }} has led for 5 minutes.',
+        'Every running replica reports leader_election_master_status 0.'),
+      rule('MemcachedOperatorWorkQueueBacklog', 'warning', `max by (namespace) (workqueue_depth{name="memcached"}) > ${t.queueDepth}`, '10m',
+        'The memcached operator in {{ $labels.namespace }} has {{ $value }} Memcacheds waiting in its queue.',
+        `The work queue has held more than ${t.queueDepth} keys for 10 minutes; changes reach the cluster late.`),
+    ],
+  };
+}

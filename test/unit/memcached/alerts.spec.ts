@@ -1,0 +1,47 @@
+import { expect } from 'chai';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { DEFAULT_THRESHOLDS, memcachedAlertGroup, operatorAlertGroup } from '../../../src/memcached/alerts.js';
+import { repoRoot } from '../../support/cluster.js';
+
+describe('memcached/alerts', () => {
+  it('config/prometheus/rules/memcached-alerts.yaml is the builder at the default thresholds (make alerts)', () => {
+    const file = parseYaml(readFileSync(path.join(repoRoot, 'config', 'prometheus', 'rules', 'memcached-alerts.yaml'), 'utf8')) as unknown;
+    expect(file).to.deep.equal({ groups: [memcachedAlertGroup(), operatorAlertGroup()] });
+  });
+
+  it('narrows every memcached series to one Memcached with a selector', () => {
+    const selector = 'namespace="shop", service="cache-metrics"';
+    const group = memcachedAlertGroup(DEFAULT_THRESHOLDS, selector);
+    for (const rule of group.rules) {
+      const series = rule.expr.match(/memcached_[a-z_]+(\{[^}]*\})?/g) ?? [];
+      expect(series.length, rule.alert).to.be.greaterThan(0);
+      for (const s of series) expect(s, `${rule.alert}: ${s}`).to.include(selector);
+    }
+  });
+
+  it('puts the thresholds in the expressions and the descriptions', () => {
+    const t = { ...DEFAULT_THRESHOLDS, connectionsWarning: 0.7, evictionsPerSecond: 25, hitRatio: 0.5, hitRatioMinGetsPerSecond: 3 };
+    const byName = Object.fromEntries(memcachedAlertGroup(t).rules.map((r) => [r.alert, r]));
+    expect(byName.MemcachedConnectionsNearLimit.expr).to.match(/> 0\.70$/);
+    expect(byName.MemcachedConnectionsNearLimit.annotations.description).to.match(/^More than 70% /);
+    expect(byName.MemcachedEvicting.expr).to.match(/> 25$/);
+    expect(byName.MemcachedLowHitRatio.expr).to.match(/\) < 0\.50\nand\n.*> 3\n$/);
+    expect(byName.MemcachedLowHitRatio.annotations.description).to.include('below 50%').and.include('more than 3 gets/s');
+  });
+
+  it('builds rules promtool accepts, with and without a selector', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'alerts-'));
+    try {
+      const file = path.join(dir, 'rules.json');
+      const groups = [memcachedAlertGroup(DEFAULT_THRESHOLDS, 'namespace="shop", service="cache-metrics"'), operatorAlertGroup({ ...DEFAULT_THRESHOLDS, queueDepth: 5 })];
+      writeFileSync(file, JSON.stringify({ groups }));
+      expect(execFileSync('promtool', ['check', 'rules', file], { encoding: 'utf8' })).to.include('SUCCESS: 9 rules found');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
