@@ -25,7 +25,8 @@ function stages(): Stage[] {
     if (line === '' || line.startsWith('#')) continue;
     const from = /^FROM\s+(\S+)(?:\s+AS\s+(\S+))?/i.exec(line);
     if (from) out.push({ from: from[1], name: from[2] ?? '', lines: [] });
-    else out.at(-1)!.lines.push(line);
+    // Lines before the first FROM are global ARGs (the base images).
+    else if (out.length > 0) out.at(-1)!.lines.push(line);
   }
   return out;
 }
