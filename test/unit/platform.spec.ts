@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { dockerfileStages } from '../support/dockerfile.js';
 
 const root = (() => {
   let dir = path.dirname(fileURLToPath(import.meta.url));
@@ -32,11 +33,7 @@ describe('platform: one Node release line', () => {
   });
 
   it('every Dockerfile stage runs the same Node major (base images are ARGs; their defaults count)', () => {
-    const lines = read('Dockerfile').split('\n');
-    const args = new Map(lines.map((l) => /^ARG\s+(\w+)=(\S+)/.exec(l)).filter((m) => m !== null).map((m) => [m[1], m[2]]));
-    const froms = lines
-      .filter((l) => /^FROM\s/i.test(l))
-      .map((l) => l.split(/\s+/)[1].replace(/^\$\{(\w+)\}$/, (_, name: string) => args.get(name) ?? name));
+    const froms = dockerfileStages().map((stage) => stage.from);
     expect(froms).to.have.length(3);
     for (const image of froms) {
       const m = /\/node:(\d+)[.-]/.exec(image) ?? /\/nodejs(\d+)-/.exec(image);

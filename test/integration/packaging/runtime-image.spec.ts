@@ -9,27 +9,7 @@ import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } fr
 import os from 'node:os';
 import path from 'node:path';
 import { repoRoot } from '../../support/cluster.js';
-
-interface Stage {
-  from: string;
-  name: string;
-  lines: string[];
-}
-
-/** The Dockerfile's stages, with continuation lines joined. */
-function stages(): Stage[] {
-  const text = readFileSync(path.join(repoRoot, 'Dockerfile'), 'utf8').replace(/\\\n/g, ' ');
-  const out: Stage[] = [];
-  for (const raw of text.split('\n')) {
-    const line = raw.trim();
-    if (line === '' || line.startsWith('#')) continue;
-    const from = /^FROM\s+(\S+)(?:\s+AS\s+(\S+))?/i.exec(line);
-    if (from) out.push({ from: from[1], name: from[2] ?? '', lines: [] });
-    // Lines before the first FROM are global ARGs (the base images).
-    else if (out.length > 0) out.at(-1)!.lines.push(line);
-  }
-  return out;
-}
+import { dockerfileStages } from '../../support/dockerfile.js';
 
 describe('runtime image', function () {
   this.timeout(600_000);
@@ -40,7 +20,7 @@ describe('runtime image', function () {
   };
 
   describe('Dockerfile', () => {
-    const all = stages();
+    const all = dockerfileStages();
     const runtime = all.at(-1)!;
 
     it('builds with npm ci and tsc in a build stage', () => {
