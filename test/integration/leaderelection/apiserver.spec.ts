@@ -16,9 +16,9 @@ import {
   FAST_TIMINGS,
   logTime,
   recordFailoverReport,
-  stats,
   type ElectionTimings,
 } from '../../support/failover.js';
+import { stats } from '../../support/stats.js';
 import { eventually } from '../../support/cluster.js';
 
 const BLIP: ElectionTimings = { leaseDurationMs: 40_000, renewDeadlineMs: 30_000, retryPeriodMs: 3_000 };
