@@ -7,10 +7,8 @@
 //
 // The integration specs (test/integration/leaderelection) assert on what
 // measureFailover() returns; the benchmark harness calls it for the numbers.
-import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import * as k8s from '@kubernetes/client-node';
 import {
   auditLogPath,
@@ -23,10 +21,10 @@ import {
   repoRoot,
 } from './cluster.js';
 import { startOperator, type OperatorProcess } from './operator.js';
+import { freezeKwok, startApiserver, stopApiserver, thawKwok } from './faults.js';
 import { stats, type Stats } from './stats.js';
 import { TcpProxy } from './tcpproxy.js';
 
-const run = promisify(execFile);
 
 // ---------------------------------------------------------------- timings --
 
@@ -236,8 +234,6 @@ export interface CandidateOptions {
 }
 
 const CRD_PATH = path.join(repoRoot, 'config', 'crd', 'bases', 'cache.example.com_memcacheds.yaml');
-const KWOK_PID_FILE = path.join(clusterStateDir, 'kwok', 'clusters', 'memcached-operator', 'pids', 'kwok-controller.pid');
-const CLUSTER_SCRIPT = path.join(repoRoot, 'test', 'cluster', 'cluster.sh');
 export const LOCK_NAME = 'memcached-operator-lock';
 
 let crdInstalled = false;
@@ -249,7 +245,6 @@ export class ElectionLab {
   private serial = 0;
   private readonly nodes: string[] = [];
   private kubeletTimer: NodeJS.Timeout | undefined;
-  private kwokFrozen = false;
   private disposed = false;
   /** The operator's entry point for new candidates (default dist/main.js). */
   main: string | undefined;
@@ -570,20 +565,12 @@ export class ElectionLab {
     );
   }
 
-  private kwokPid(): number {
-    return Number(readFileSync(KWOK_PID_FILE, 'utf8').trim());
-  }
-
   freezeKwok(): void {
-    if (this.kwokFrozen) return;
-    process.kill(this.kwokPid(), 'SIGSTOP');
-    this.kwokFrozen = true;
+    freezeKwok();
   }
 
   thawKwok(): void {
-    if (!this.kwokFrozen) return;
-    this.kwokFrozen = false;
-    process.kill(this.kwokPid(), 'SIGCONT');
+    thawKwok();
   }
 
   /**
@@ -613,11 +600,11 @@ export class ElectionLab {
 
   /** Asynchronous, so the operators' output keeps being drained while the apiserver stops. */
   async stopApiserver(): Promise<void> {
-    await run(CLUSTER_SCRIPT, ['stop-apiserver'], { env: process.env });
+    await stopApiserver();
   }
 
   async startApiserver(): Promise<void> {
-    await run(CLUSTER_SCRIPT, ['start-apiserver'], { env: process.env });
+    await startApiserver();
   }
 
   // ---- teardown -----------------------------------------------------------
