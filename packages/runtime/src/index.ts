@@ -17,6 +17,7 @@ export {
   type ApiStatus,
 } from './errors.js';
 export { callWithDeadline, signalOptions, type DeadlineOptions } from './call.js';
+export { reuseConnections } from './connections.js';
 export { ApiEventRecorder, type ApiEventRecorderOptions, type EventRecorder, type EventType } from './events.js';
 
 // Caches, queues, controllers and the manager that runs them.
