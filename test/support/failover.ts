@@ -659,6 +659,16 @@ export class ElectionLab {
   }
 }
 
+/** For a suite's tests that each open a lab: dumps the candidates' output when a test failed, then disposes the lab. */
+export function disposeLabAfterEach(get: () => ElectionLab | undefined, clear: () => void): void {
+  afterEach(async function () {
+    const lab = get();
+    if (this.currentTest?.state === 'failed' && lab) console.log(lab.dump());
+    await lab?.dispose();
+    clear();
+  });
+}
+
 /** Waits until the candidate's process has exited (its exit code is then set). */
 export async function eventuallyExited(c: Candidate, timeoutMs: number): Promise<void> {
   await eventually(`${c.name} to exit`, () => (c.exitCode !== undefined ? true : undefined), { timeoutMs, intervalMs: 50 });

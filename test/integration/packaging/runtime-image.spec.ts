@@ -114,6 +114,15 @@ describe('runtime image', function () {
       if (dir) rmSync(dir, { recursive: true, force: true });
     });
 
+    /** node dist/main.js FLAG in the clean install, from a directory outside the checkout, as user code in the image. */
+    const runInstalled = (flag: string) =>
+      spawnSync(process.execPath, [path.join(dir, 'dist', 'main.js'), flag], {
+        cwd: dir,
+        encoding: 'utf8',
+        env: { PATH: path.dirname(process.execPath), HOME: dir, NODE_ENV: 'production' },
+        timeout: 60_000,
+      });
+
     it('has no dev dependency installed', () => {
       const installed = new Set(readdirSync(path.join(dir, 'node_modules')).flatMap((d) => (d.startsWith('@') ? readdirSync(path.join(dir, 'node_modules', d)).map((s) => `${d}/${s}`) : [d])));
       // A dev dependency may also be a production dependency's dependency
@@ -127,23 +136,13 @@ describe('runtime image', function () {
 
     it('runs `node dist/main.js --version` with only what the runtime stage holds', () => {
       // A clean environment, from a directory outside the checkout, as user code in the image.
-      const r = spawnSync(process.execPath, [path.join(dir, 'dist', 'main.js'), '--version'], {
-        cwd: dir,
-        encoding: 'utf8',
-        env: { PATH: path.dirname(process.execPath), HOME: dir, NODE_ENV: 'production' },
-        timeout: 60_000,
-      });
+      const r = runInstalled('--version');
       expect(r.status, `${r.stdout}${r.stderr}`).to.equal(0);
       expect(r.stdout).to.contain(pkg.version);
     });
 
     it('loads the whole operator (--help) without a dev dependency', () => {
-      const r = spawnSync(process.execPath, [path.join(dir, 'dist', 'main.js'), '--help'], {
-        cwd: dir,
-        encoding: 'utf8',
-        env: { PATH: path.dirname(process.execPath), HOME: dir, NODE_ENV: 'production' },
-        timeout: 60_000,
-      });
+      const r = runInstalled('--help');
       expect(r.status, `${r.stdout}${r.stderr}`).to.equal(0);
       expect(r.stdout + r.stderr).to.contain('--leader-elect');
     });
