@@ -162,6 +162,34 @@ components() { # CLUSTER_BIN NODE_BIN
   fi
 }
 
+# node_image_fill CONTAINER CLUSTER_BIN NODE_BIN: binaries, /kind/version,
+# and every image of node_images in the container's containerd (content only:
+# the node unpacks on first use, on its /var volume).
+node_image_fill() {
+  # (called in a condition, where errexit is off: each step says || return)
+  local cid=$1 cbin=$2 nbin=$3 i have missing try
+  for i in kubelet kubeadm; do docker cp "$nbin/$i" "$cid:/usr/bin/$i" || return 1; done
+  docker cp "$cbin/kubectl" "$cid:/usr/bin/kubectl" || return 1
+  docker exec "$cid" sh -c "chown root:root /usr/bin/kubelet /usr/bin/kubeadm /usr/bin/kubectl \
+    && chmod 0755 /usr/bin/kubelet /usr/bin/kubeadm /usr/bin/kubectl && echo $KUBE_VERSION >/kind/version" || return 1
+  docker exec "$cid" bash -c 'nohup containerd >/tmp/containerd.log 2>&1 </dev/null &
+    for i in $(seq 1 100); do ctr version >/dev/null 2>&1 && exit 0; sleep 0.2; done
+    echo "containerd did not start:"; cat /tmp/containerd.log; exit 1' || return 1
+  for try in 1 2; do
+    # shellcheck disable=SC2046
+    docker save $(node_images) \
+      | docker exec -i "$cid" ctr -n k8s.io images import --all-platforms --no-unpack --digests - || echo "import $try failed"
+    have=$(docker exec "$cid" ctr -n k8s.io images ls -q) || return 1
+    echo "$have"
+    missing=""
+    for i in $(node_images); do grep -qx "$i" <<<"$have" || missing+=" $i"; done
+    [ -z "$missing" ] && break
+    echo "missing after import $try:$missing"
+  done
+  [ -z "$missing" ] || { docker exec "$cid" cat /tmp/containerd.log | tail -n 20; return 1; }
+  docker exec "$cid" bash -c 'pkill containerd; for i in $(seq 1 50); do pgrep -x containerd >/dev/null || break; sleep 0.2; done; rm -f /tmp/containerd.log'
+}
+
 node_image() {
   local cbin nbin hash cid ids i
   cbin=$("$kind_repo/test/cluster/build-tools.sh")
@@ -174,31 +202,14 @@ node_image() {
   current "$NODE_IMAGE" "$hash" && return 0
   kind_log "building $NODE_IMAGE (log: $logs/kind-node.log)"
   cid=$(docker run -d --entrypoint sleep --security-opt seccomp=unconfined "$NODE_BASE_IMAGE" infinity)
-  # shellcheck disable=SC2064
-  trap "docker rm -f -v $cid >/dev/null 2>&1 || true" RETURN
-  {
-    for i in kubelet kubeadm; do docker cp "$nbin/$i" "$cid:/usr/bin/$i"; done
-    docker cp "$cbin/kubectl" "$cid:/usr/bin/kubectl"
-    docker exec "$cid" sh -c "chown root:root /usr/bin/kubelet /usr/bin/kubeadm /usr/bin/kubectl \
-      && chmod 0755 /usr/bin/kubelet /usr/bin/kubeadm /usr/bin/kubectl && echo $KUBE_VERSION >/kind/version"
-    docker exec "$cid" bash -c 'nohup containerd >/tmp/containerd.log 2>&1 &
-      for i in $(seq 1 50); do ctr version >/dev/null 2>&1 && exit 0; sleep 0.2; done
-      cat /tmp/containerd.log; exit 1'
-    # shellcheck disable=SC2046
-    docker save $(node_images) \
-      | docker exec -i "$cid" ctr -n k8s.io images import --all-platforms --no-unpack --digests -
-    docker exec "$cid" bash -c 'ctr -n k8s.io images ls -q; pkill containerd; sleep 1; rm -f /tmp/containerd.log'
-  } >"$logs/kind-node.log" 2>&1 || {
+  if ! node_image_fill "$cid" "$cbin" "$nbin" >"$logs/kind-node.log" 2>&1; then
+    docker rm -f -v "$cid" >/dev/null 2>&1 || true
     tail -n 25 "$logs/kind-node.log" >&2
     kind_die "image build failed: $NODE_IMAGE (full log: $logs/kind-node.log)"
-  }
-  for i in $(node_images); do
-    grep -qx "$i" "$logs/kind-node.log" || {
-      tail -n 25 "$logs/kind-node.log" >&2
-      kind_die "image build failed: $NODE_IMAGE lacks $i after the import (log: $logs/kind-node.log)"; }
-  done
+  fi
   docker commit --change 'ENTRYPOINT [ "/usr/local/bin/entrypoint", "/sbin/init" ]' \
     --change "LABEL $LABEL=$hash" "$cid" "$NODE_IMAGE" >/dev/null
+  docker rm -f -v "$cid" >/dev/null 2>&1 || true
   kind_log "built $NODE_IMAGE"
 }
 
