@@ -38,7 +38,7 @@ healthy() { DOCKER_HOST=$1 timeout 10 docker version --format '{{.Server.Version
 
 write_env() { # DOCKER_HOST OWNED
   mkdir -p "$D"
-  printf 'DOCKER_HOST=%s\nKIND_DOCKERD_OWNED=%s\n' "$1" "$2" >"$D/env.tmp"
+  printf 'DOCKER_HOST=%s\nKIND_DOCKERD_OWNED=%s\nKIND_DOCKERD_PROBED_PID=%s\n' "$1" "$2" "$(running_pid || true)" >"$D/env.tmp"
   mv "$D/env.tmp" "$D/env"
 }
 
@@ -123,6 +123,10 @@ Stop it (kind-up then starts its own) or register a runtime that can."
   local want=plain
   [ -f "$D/needs-wrapper" ] && want=wrapper
   if running_pid >/dev/null && healthy "$DOCKER_HOST"; then
+    # Already probed, this very daemon: nothing more to check.
+    if [ -f "$D/env" ] && [ "$(sed -n 's/^KIND_DOCKERD_PROBED_PID=//p' "$D/env")" = "$(running_pid)" ]; then
+      return 0
+    fi
     kind_log "dockerd already running (pid $(running_pid))"
   else
     stop_ours

@@ -198,7 +198,7 @@ node_image() {
   components "$cbin" "$nbin"
   # The node image's recipe: its base and every component, by image id.
   ids=$(for i in "$NODE_BASE_IMAGE" $(node_images); do docker image inspect -f '{{.Id}}' "$i"; done)
-  hash=$({ echo "$ids"; sha256sum "$cbin/kubectl" "$nbin/kubelet" "$nbin/kubeadm"; } | sha256sum | cut -c1-16)
+  hash=$({ echo "$ids"; stat -c "%n %s %Y" "$cbin/kubectl" "$nbin/kubelet" "$nbin/kubeadm"; } | sha256sum | cut -c1-16)
   current "$NODE_IMAGE" "$hash" && return 0
   kind_log "building $NODE_IMAGE (log: $logs/kind-node.log)"
   cid=$(docker run -d --entrypoint sleep --security-opt seccomp=unconfined "$NODE_BASE_IMAGE" infinity)
