@@ -201,9 +201,11 @@ node_image() {
   hash=$({ echo "$ids"; stat -c "%n %s %Y" "$cbin/kubectl" "$nbin/kubelet" "$nbin/kubeadm"; } | sha256sum | cut -c1-16)
   current "$NODE_IMAGE" "$hash" && return 0
   kind_log "building $NODE_IMAGE (log: $logs/kind-node.log)"
-  # Build containers an interrupted run left behind.
-  docker ps -aq --filter "label=$LABEL.build=kind-node" | xargs -r docker rm -f -v >/dev/null 2>&1 || true
-  cid=$(docker run -d --label "$LABEL.build=kind-node" --entrypoint sleep --security-opt seccomp=unconfined "$NODE_BASE_IMAGE" infinity)
+  # Build containers an interrupted run left behind (by name: a label would
+  # pass into the committed image, and so to every kind node).
+  docker ps -aq --filter "name=^memcached-operator-kind-node-build-" | xargs -r docker rm -f -v >/dev/null 2>&1 || true
+  cid=$(docker run -d --name "memcached-operator-kind-node-build-$$" --entrypoint sleep \
+    --security-opt seccomp=unconfined "$NODE_BASE_IMAGE" infinity)
   if ! node_image_fill "$cid" "$cbin" "$nbin" >"$logs/kind-node.log" 2>&1; then
     docker rm -f -v "$cid" >/dev/null 2>&1 || true
     tail -n 25 "$logs/kind-node.log" >&2
