@@ -1,8 +1,19 @@
-# syntax=docker/dockerfile:1
 # The operator image: make docker-build IMG=...
+#
+# No "# syntax=" line: BuildKit would fetch that frontend from a registry, so
+# the file builds offline with BuildKit or the legacy builder alike.
+#
+# The base images are build arguments. Their defaults are the public images
+# (Node 26.10 on Debian for the build; distroless Node 26 for the runtime). The
+# kind test bed builds local stand-ins under memcached-operator.local/... and
+# make docker-build passes them when .kind/images.env names them:
+#   docker build --build-arg BUILD_IMAGE=... --build-arg RUNTIME_IMAGE=... .
+ARG BUILD_IMAGE=docker.io/library/node:26.10.0-trixie-slim
+ARG RUNTIME_IMAGE=gcr.io/distroless/nodejs26-debian13:nonroot
+
 # Build stage: the full toolchain (npm ci with dev dependencies, tsc). The
 # controller runtime is the workspace package packages/runtime, built first.
-FROM docker.io/library/node:26.10.0-trixie-slim AS build
+FROM ${BUILD_IMAGE} AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
 COPY packages/runtime/package.json packages/runtime/
@@ -15,7 +26,7 @@ RUN npx tsc -b packages/runtime && npx tsc -p tsconfig.json && chmod -R g=u dist
 
 # Production dependencies only, installed from the same lock file (the
 # workspace package is a link to packages/runtime).
-FROM docker.io/library/node:26.10.0-trixie-slim AS deps
+FROM ${BUILD_IMAGE} AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
 COPY packages/runtime/package.json packages/runtime/
@@ -27,7 +38,7 @@ RUN chmod -R g=u config package.json
 # Runtime: node, production dependencies, dist/ (and the runtime package's)
 # and the CRD (the validator reads its schema at run time). No npm, no
 # compiler, no shell tools of ours.
-FROM gcr.io/distroless/nodejs26-debian13:nonroot AS runtime
+FROM ${RUNTIME_IMAGE} AS runtime
 WORKDIR /app
 ENV NODE_ENV=production
 # Group 0 gets the owner's permissions (chmod g=u in the earlier stages).

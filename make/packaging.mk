@@ -15,6 +15,9 @@ BUNDLE_IMG ?= $(IMAGE_TAG_BASE)-bundle:v$(VERSION)
 CATALOG_IMG ?= $(IMAGE_TAG_BASE)-catalog:v$(VERSION)
 CONTAINER_TOOL ?= docker
 UNDEPLOY_TIMEOUT ?= 120s
+# The memcached image the manager gives a Memcached that names none
+# (RELATED_IMAGE_MEMCACHED). Empty: config/manager's default, the official one.
+MEMCACHED_IMG ?=
 
 # The tools cache's directories, named from the pinned versions as
 # build-tools.sh and build-olm-tools.sh name them (a unit test keeps the two in
@@ -29,6 +32,8 @@ OPERATOR_SDK ?= $(OLM_TOOLS_BIN)/operator-sdk
 # make deploy/install target the cluster KUBECONFIG names (kubectl's default).
 KUBECTL_APPLY = $(KUBECTL) apply --server-side --force-conflicts --field-manager=memcached-operator-make
 RENDER = KUBECTL=$(KUBECTL) hack/render.sh
+
+comma := ,
 
 define require-container-tool
 	@command -v $(CONTAINER_TOOL) >/dev/null 2>&1 || { \
@@ -60,8 +65,8 @@ uninstall: $(KUBECTL) ## Remove the CRD (and every Memcached) from the cluster.
 	$(KUBECTL) kustomize config/crd | $(KUBECTL) delete --ignore-not-found --wait -f -
 
 .PHONY: deploy
-deploy: $(KUBECTL) ## Deploy the operator (IMG) with server-side apply into memcached-operator-system.
-	$(RENDER) config/default $(IMG) | $(KUBECTL_APPLY) -f -
+deploy: $(KUBECTL) ## Deploy the operator (IMG; MEMCACHED_IMG sets RELATED_IMAGE_MEMCACHED) server-side into memcached-operator-system.
+	$(RENDER) config/default $(IMG) '$(MEMCACHED_IMG)' | $(KUBECTL_APPLY) -f -
 
 .PHONY: undeploy
 undeploy: $(KUBECTL) ## Remove every Memcached (while the operator runs), then everything make deploy created.
@@ -69,14 +74,14 @@ undeploy: $(KUBECTL) ## Remove every Memcached (while the operator runs), then e
 	  $(KUBECTL) delete memcacheds.cache.example.com --all --all-namespaces --wait --timeout=$(UNDEPLOY_TIMEOUT) || { \
 	    echo "error: Memcacheds were not finalized within $(UNDEPLOY_TIMEOUT): is the operator running? (kubectl get memcacheds -A)" >&2; exit 1; }; \
 	fi
-	$(RENDER) config/default $(IMG) | $(KUBECTL) delete --ignore-not-found --wait -f -
+	$(RENDER) config/default $(IMG) '$(MEMCACHED_IMG)' | $(KUBECTL) delete --ignore-not-found --wait -f -
 
 .PHONY: build-installer
 build-installer: $(KUBECTL) ## Write dist/install.yaml: everything make deploy applies, in one file.
 	@mkdir -p dist
-	$(RENDER) config/default $(IMG) > dist/install.yaml.tmp
+	$(RENDER) config/default $(IMG) '$(MEMCACHED_IMG)' > dist/install.yaml.tmp
 	mv dist/install.yaml.tmp dist/install.yaml
-	@echo "wrote dist/install.yaml (image $(IMG))"
+	@echo "wrote dist/install.yaml (image $(IMG)$(if $(MEMCACHED_IMG),$(comma) memcached $(MEMCACHED_IMG)))"
 
 ##@ Images
 

@@ -12,6 +12,25 @@ export const FINALIZER = `${GROUP}/finalizer`;
 
 export type HighAvailabilityMode = 'Auto' | 'Enabled' | 'Disabled';
 
+/** Whether memcached asks clients for a certificate (Request) or refuses those without one (Require). */
+export type ClientCertificateMode = 'Require' | 'Request';
+
+export interface MemcachedTLS {
+  enabled?: boolean;
+  /** A kubernetes.io/tls Secret; unset means `<name>-tls` (OpenShift's service CA fills it). */
+  secretName?: string;
+  /** A Secret whose ca.crt signs client certificates: turns on mutual TLS. */
+  clientCASecretName?: string;
+  clientCertificates?: ClientCertificateMode;
+  /** A second, plaintext listener for clients that have not moved to TLS yet. */
+  plaintextPort?: number;
+}
+
+export interface MemcachedAuth {
+  /** A Secret whose `authfile` key holds memcached's authfile: one `user:password` per line. */
+  secretName: string;
+}
+
 export interface MemcachedSpec {
   /** Replicas. Unset means "let the cluster topology decide". */
   size?: number;
@@ -28,6 +47,8 @@ export interface MemcachedSpec {
   tolerations?: V1Toleration[];
   priorityClassName?: string;
   highAvailability?: HighAvailabilityMode;
+  tls?: MemcachedTLS;
+  auth?: MemcachedAuth;
 }
 
 export type ConditionStatus = 'True' | 'False' | 'Unknown';

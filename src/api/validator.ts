@@ -16,7 +16,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
-import type { MemcachedSpec } from './types.js';
+import type { MemcachedSpec, MemcachedTLS } from './types.js';
 
 export const CRD_RELATIVE_PATH = join('config', 'crd', 'bases', 'cache.example.com_memcacheds.yaml');
 
@@ -232,6 +232,13 @@ export const CEL_RULES: Readonly<Record<string, CelTwin>> = {
       const n = Number.parseInt(self.slice(0, -1), 10);
       return /[mM]$/.test(self) ? n <= 1024 : n % 512 === 0 && n <= 1048576;
     },
+
+  "!has(self.tls) || !has(self.tls.plaintextPort) || !has(self.containerPort) || self.tls.plaintextPort != self.containerPort": (
+    self: MemcachedSpec,
+  ) => self.tls?.plaintextPort === undefined || self.containerPort === undefined || self.tls.plaintextPort !== self.containerPort,
+
+  "!has(self.clientCertificates) || has(self.clientCASecretName)": (self: MemcachedTLS) =>
+    self.clientCertificates === undefined || self.clientCASecretName !== undefined,
 
   "self.all(a, !a.matches('^-[AZMkhiVrvLCSFXW]*[dpmctIUuls]'))": (self: string[]) =>
     self.every((a) => !OWNED_SHORT_RE.test(a)),

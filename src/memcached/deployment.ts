@@ -5,6 +5,7 @@
 import type {
   V1Affinity,
   V1Container,
+  V1ContainerPort,
   V1Deployment,
   V1DeploymentStrategy,
   V1PodSpec,
@@ -14,12 +15,15 @@ import type {
 import type { Memcached, MemcachedSpec } from '../api/types.js';
 import type { Placement } from '../topology/types.js';
 import { DEFAULT_PORT, renderArgs } from './args.js';
+import { securityVolumes, tlsEnabled } from './security.js';
 import { crName, selectorLabels, standardLabels } from './labels.js';
 import { objectMeta } from './owner.js';
 import { buildResources } from './resources.js';
 
 export const CONTAINER_NAME = 'memcached';
 export const PORT_NAME = 'memcached';
+/** The plaintext listener beside a TLS port (spec.tls.plaintextPort). */
+export const PLAINTEXT_PORT_NAME = 'plaintext';
 export const HOSTNAME_TOPOLOGY_KEY = 'kubernetes.io/hostname';
 export const ZONE_TOPOLOGY_KEY = 'topology.kubernetes.io/zone';
 export const NODE_ROLE_LABEL_PREFIX = 'node-role.kubernetes.io/';
@@ -147,6 +151,14 @@ export function buildTopologySpread(mc: Memcached, placement: Placement): V1Topo
   ];
 }
 
+function containerPorts(spec: MemcachedSpec): V1ContainerPort[] {
+  const ports: V1ContainerPort[] = [{ name: PORT_NAME, containerPort: spec.containerPort ?? DEFAULT_PORT, protocol: 'TCP' }];
+  if (tlsEnabled(spec) && spec.tls?.plaintextPort !== undefined) {
+    ports.push({ name: PLAINTEXT_PORT_NAME, containerPort: spec.tls.plaintextPort, protocol: 'TCP' });
+  }
+  return ports;
+}
+
 export function buildContainer(spec: MemcachedSpec, placement: Placement, image: string): V1Container {
   return {
     name: CONTAINER_NAME,
@@ -155,7 +167,7 @@ export function buildContainer(spec: MemcachedSpec, placement: Placement, image:
     // start with "-"; naming the binary works with any memcached image.
     command: ['memcached'],
     args: renderArgs(spec),
-    ports: [{ name: PORT_NAME, containerPort: spec.containerPort ?? DEFAULT_PORT, protocol: 'TCP' }],
+    ports: containerPorts(spec),
     livenessProbe: probe(10, 3),
     readinessProbe: probe(5, 1),
     resources: buildResources(spec, placement.resourceProfile),
@@ -190,6 +202,11 @@ export function buildDeployment(
     },
     containers: [buildContainer(spec, placement, spec.image ?? opts.defaultImage)],
   };
+  const security = securityVolumes(mc, spec);
+  if (security.volumes.length > 0) {
+    podSpec.containers[0].volumeMounts = security.mounts;
+    podSpec.volumes = security.volumes;
+  }
   if (spec.nodeSelector && Object.keys(spec.nodeSelector).length > 0) podSpec.nodeSelector = { ...spec.nodeSelector };
   if (spec.tolerations && spec.tolerations.length > 0) podSpec.tolerations = spec.tolerations.map((t) => ({ ...t }));
   if (spec.priorityClassName) podSpec.priorityClassName = spec.priorityClassName;
@@ -226,6 +243,7 @@ const POD_SPEC_ORDER: (keyof V1PodSpec)[] = [
   'affinity',
   'topologySpreadConstraints',
   'containers',
+  'volumes',
 ];
 
 /** The pod spec's keys in one fixed order, whatever order they were set in. */

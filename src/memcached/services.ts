@@ -1,12 +1,13 @@
 // The two Services of a Memcached: `<name>` (ClusterIP, for clients that want
 // one address) and `<name>-headless` (one DNS record per ready pod, for
 // clients that hash keys over the memcached nodes themselves).
-import type { V1Service, V1ServicePort } from '@kubernetes/client-node';
+import type { V1ObjectMeta, V1Service, V1ServicePort } from '@kubernetes/client-node';
 import type { Memcached, MemcachedSpec } from '../api/types.js';
 import { DEFAULT_PORT } from './args.js';
-import { PORT_NAME } from './deployment.js';
+import { PLAINTEXT_PORT_NAME, PORT_NAME } from './deployment.js';
 import { crName, selectorLabels } from './labels.js';
 import { objectMeta } from './owner.js';
+import { serviceCaAnnotations, tlsEnabled } from './security.js';
 
 export const HEADLESS_SUFFIX = '-headless';
 
@@ -15,15 +16,23 @@ export function headlessServiceName(mc: Memcached): string {
 }
 
 function servicePorts(spec: MemcachedSpec): V1ServicePort[] {
-  return [{ name: PORT_NAME, port: spec.containerPort ?? DEFAULT_PORT, targetPort: PORT_NAME, protocol: 'TCP' }];
+  const ports: V1ServicePort[] = [{ name: PORT_NAME, port: spec.containerPort ?? DEFAULT_PORT, targetPort: PORT_NAME, protocol: 'TCP' }];
+  if (tlsEnabled(spec) && spec.tls?.plaintextPort !== undefined) {
+    ports.push({ name: PLAINTEXT_PORT_NAME, port: spec.tls.plaintextPort, targetPort: PLAINTEXT_PORT_NAME, protocol: 'TCP' });
+  }
+  return ports;
 }
 
-/** ClusterIP Service `<name>`. clusterIP itself is left to the apiserver (it is immutable once allocated). */
+function withAnnotations(meta: V1ObjectMeta, annotations: Record<string, string> | undefined): V1ObjectMeta {
+  return annotations ? { ...meta, annotations } : meta;
+}
+
+/** ClusterIP Service `<name>` (with TLS on and no Secret named, it asks OpenShift's service CA for the certificate). clusterIP itself is left to the apiserver (it is immutable once allocated). */
 export function buildService(mc: Memcached, spec: MemcachedSpec): V1Service {
   return {
     apiVersion: 'v1',
     kind: 'Service',
-    metadata: objectMeta(mc, crName(mc)),
+    metadata: withAnnotations(objectMeta(mc, crName(mc)), serviceCaAnnotations(mc, spec)),
     spec: {
       type: 'ClusterIP',
       selector: selectorLabels(mc),

@@ -9,6 +9,7 @@
 import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { DEFAULT_MEMCACHED_IMAGE } from '../../src/options.js';
 import { eventually, repoRoot } from '../support/cluster.js';
 import {
   CRD,
@@ -128,6 +129,9 @@ for (const p of paths) {
       expect(managers.split(' ')).to.include('Apply');
       const image = k(['get', 'deployment', MANAGER_DEPLOYMENT, '-n', OPERATOR_NAMESPACE, '-o', 'jsonpath={.spec.template.spec.containers[0].image}']);
       expect(image).to.equal(IMG);
+      // make deploy MEMCACHED_IMG=... (and build-installer) set the manager's default memcached image.
+      const related = k(['get', 'deployment', MANAGER_DEPLOYMENT, '-n', OPERATOR_NAMESPACE, '-o', 'jsonpath={.spec.template.spec.containers[0].env[?(@.name=="RELATED_IMAGE_MEMCACHED")].value}']);
+      expect(related).to.equal(process.env.MEMCACHED_IMG || DEFAULT_MEMCACHED_IMAGE);
     });
 
     it('brings the manager Deployment to Available under the restricted profile', async () => {

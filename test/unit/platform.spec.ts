@@ -32,10 +32,14 @@ describe('platform: one Node release line', () => {
   });
 
   it('every Dockerfile stage runs the same Node major', () => {
-    const froms = read('Dockerfile')
-      .split('\n')
-      .filter((l) => /^FROM\s/i.test(l))
-      .map((l) => l.split(/\s+/)[1]);
+    const lines = read('Dockerfile').split('\n');
+    // The base images are build arguments; their defaults are what ships.
+    const args = new Map<string, string>();
+    for (const l of lines) {
+      const m = /^ARG\s+(\w+)=(\S+)$/.exec(l);
+      if (m) args.set(m[1], m[2]);
+    }
+    const froms = lines.filter((l) => /^FROM\s/i.test(l)).map((l) => l.split(/\s+/)[1].replace(/^\$\{(\w+)\}$/, (whole, name: string) => args.get(name) ?? whole));
     expect(froms).to.have.length(3);
     for (const image of froms) {
       const m = /\/node:(\d+)[.-]/.exec(image) ?? /\/nodejs(\d+)-/.exec(image);

@@ -37,6 +37,7 @@ export {
 export { WORKQUEUE_METRIC_NAMES } from './workqueue.js';
 export { installSignalHandlers, Manager, type CacheRunnable, type ManagerOptions, type Runnable } from './manager.js';
 export type { HealthCheck } from './health.js';
+export { ManagedHttpServer, parseBindAddress, type BindAddress } from './httpserver.js';
 export { registerProcessMetrics } from './metrics.js';
 
 // Leader election.

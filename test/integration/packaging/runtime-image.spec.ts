@@ -20,11 +20,18 @@ interface Stage {
 function stages(): Stage[] {
   const text = readFileSync(path.join(repoRoot, 'Dockerfile'), 'utf8').replace(/\\\n/g, ' ');
   const out: Stage[] = [];
+  // Global ARGs (before the first FROM) name the base images; FROM shows their defaults.
+  const args = new Map<string, string>();
   for (const raw of text.split('\n')) {
     const line = raw.trim();
     if (line === '' || line.startsWith('#')) continue;
+    const arg = /^ARG\s+([A-Za-z_][A-Za-z0-9_]*)=(\S+)$/.exec(line);
+    if (arg && out.length === 0) {
+      args.set(arg[1], arg[2]);
+      continue;
+    }
     const from = /^FROM\s+(\S+)(?:\s+AS\s+(\S+))?/i.exec(line);
-    if (from) out.push({ from: from[1], name: from[2] ?? '', lines: [] });
+    if (from) out.push({ from: from[1].replace(/^\$\{(\w+)\}$/, (whole, name: string) => args.get(name) ?? whole), name: from[2] ?? '', lines: [] });
     else out.at(-1)!.lines.push(line);
   }
   return out;

@@ -1,125 +1,12 @@
 // Runs the real memcached 1.6 binary with exactly the arguments renderArgs
 // produces, and checks through the text protocol that it took them. It also
 // checks that the CRD's item-size rules say no exactly when memcached does.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
 import { expect } from 'chai';
 import type { MemcachedSpec } from '../../../src/api/types.js';
 import { applyDefaults, itemSizeKiB, validateMemcached } from '../../../src/api/validator.js';
 import { renderArgs } from '../../../src/memcached/args.js';
-
-const MEMCACHED = '/usr/bin/memcached';
-const STARTUP_DEADLINE_MS = 10_000;
-const POLL_INTERVAL_MS = 20;
-
-/**
- * memcached refuses to start as root unless -u names a user to drop to. The
- * operator never renders -u (the container already runs as a non-root user,
- * and the CRD forbids it in extraArgs), so only this test adds it, and only
- * when the test itself runs as root (as in CI containers).
- */
-const RUN_AS = process.getuid?.() === 0 ? ['-u', 'nobody'] : [];
-
-interface Server {
-  proc: ChildProcess;
-  port: number;
-  stderr: () => string;
-  exited: Promise<number | null>;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const address = srv.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-function start(args: string[]): Server {
-  const proc = spawn(MEMCACHED, ['-l', '127.0.0.1', ...args, ...RUN_AS], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let err = '';
-  proc.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
-  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
-  const portArg = args.indexOf('-p');
-  return { proc, port: Number(args[portArg + 1]), stderr: () => err, exited };
-}
-
-function tryConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
-
-/** Resolves once the port accepts connections; rejects if memcached exits first or the deadline passes. */
-async function waitReady(server: Server): Promise<void> {
-  let exitCode: number | null | undefined;
-  void server.exited.then((code) => (exitCode = code));
-  const deadline = Date.now() + STARTUP_DEADLINE_MS;
-  while (Date.now() < deadline) {
-    if (exitCode !== undefined) throw new Error(`memcached exited with ${exitCode}: ${server.stderr()}`);
-    if (await tryConnect(server.port)) return;
-    await new Promise((resolve) => setTimeout(resolve, POLL_INTERVAL_MS));
-  }
-  throw new Error(`memcached did not listen on ${server.port} within ${STARTUP_DEADLINE_MS}ms: ${server.stderr()}`);
-}
-
-/** Sends payload on a fresh connection and collects the reply until done(reply). */
-function converse(port: number, payload: string | Buffer, done: (reply: string) => boolean): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = connect({ host: '127.0.0.1', port });
-    let reply = '';
-    socket.setTimeout(STARTUP_DEADLINE_MS, () => {
-      socket.destroy();
-      reject(new Error(`no complete reply, got ${JSON.stringify(reply)}`));
-    });
-    socket.on('data', (chunk: Buffer) => {
-      reply += chunk.toString('latin1');
-      if (done(reply)) {
-        socket.end();
-        resolve(reply);
-      }
-    });
-    socket.once('error', reject);
-    socket.write(payload);
-  });
-}
-
-const endsWithLine = (reply: string): boolean => reply.endsWith('\r\n');
-
-async function statsSettings(port: number): Promise<Record<string, string>> {
-  const reply = await converse(port, 'stats settings\r\n', (r) => r.endsWith('END\r\n'));
-  const stats: Record<string, string> = {};
-  for (const line of reply.split('\r\n')) {
-    const m = /^STAT (\S+) (.*)$/.exec(line);
-    if (m) stats[m[1]] = m[2];
-  }
-  return stats;
-}
-
-async function set(port: number, key: string, value: Buffer): Promise<string> {
-  const payload = Buffer.concat([Buffer.from(`set ${key} 0 0 ${value.length}\r\n`), value, Buffer.from('\r\n')]);
-  return (await converse(port, payload, endsWithLine)).trim();
-}
-
-async function get(port: number, key: string): Promise<string> {
-  return converse(port, `get ${key}\r\n`, (r) => r.endsWith('END\r\n'));
-}
-
-async function stop(server: Server): Promise<void> {
-  // SIGKILL: memcached takes up to a second to notice SIGTERM, and no state matters here.
-  if (server.proc.exitCode === null && server.proc.signalCode === null) server.proc.kill('SIGKILL');
-  await server.exited;
-}
+import { MEMCACHED, type Server, freePort, get, set, start, stats as readStats, stop, waitReady } from '../../support/memcached-process.js';
 
 describe('memcached/flags against a real memcached 1.6', function () {
   this.timeout(30_000);
@@ -152,7 +39,7 @@ describe('memcached/flags against a real memcached 1.6', function () {
       expect(validateMemcached({ spec: c.spec })).to.deep.include({ valid: true });
       const spec = applyDefaults(c.spec);
       const server = await run(c.spec);
-      const stats = await statsSettings(server.port);
+      const stats = await readStats(server.port, 'settings');
       expect(stats.tcpport).to.equal(String(server.port));
       expect(stats.udpport).to.equal('0');
       expect(stats.maxbytes).to.equal(String(spec.memoryLimitMB! * 1024 * 1024));

@@ -1,0 +1,53 @@
+# The kind test bed (test/kind): real containers, offline. See docs/install.md.
+
+KIND_STATE_DIR ?= $(CURDIR)/.kind
+export KIND_STATE_DIR
+KIND_CLUSTER_NAME ?= memcached-operator-e2e
+export KIND_CLUSTER_NAME
+KIND_IMAGES_ENV := $(KIND_STATE_DIR)/images.env
+
+# After make kind-up: the test bed's docker socket, and the local base images
+# that make docker-build passes to the Dockerfile (DOCKER_BUILD_ARGS).
+ifneq ($(wildcard $(KIND_IMAGES_ENV)),)
+KIND_DOCKER_HOST := $(shell . '$(KIND_IMAGES_ENV)' && echo "$$DOCKER_HOST")
+KIND_BUILD_IMAGE := $(shell . '$(KIND_IMAGES_ENV)' && echo "$$BUILD_IMAGE")
+KIND_RUNTIME_IMAGE := $(shell . '$(KIND_IMAGES_ENV)' && echo "$$RUNTIME_IMAGE")
+KIND_MEMCACHED_IMG := $(shell . '$(KIND_IMAGES_ENV)' && echo "$$MEMCACHED_IMG")
+ifneq ($(KIND_DOCKER_HOST),)
+DOCKER_HOST ?= $(KIND_DOCKER_HOST)
+export DOCKER_HOST
+endif
+DOCKER_BUILD_ARGS ?= --build-arg BUILD_IMAGE=$(KIND_BUILD_IMAGE) --build-arg RUNTIME_IMAGE=$(KIND_RUNTIME_IMAGE)
+endif
+DOCKER_BUILD_ARGS ?=
+
+##@ kind test bed
+
+.PHONY: kind-up
+kind-up: ## Start the kind test bed (dockerd, cached offline images, 1+3 nodes); writes .kind/kubeconfig and .kind/images.env. Root.
+	IMG='$(IMG)' test/kind/kind.sh up
+
+.PHONY: kind-down
+kind-down: ## Delete the kind cluster and stop the dockerd that kind-up started.
+	test/kind/kind.sh down
+
+.PHONY: kind-load
+kind-load: ## Load a locally built image into the kind cluster: make kind-load IMG=...
+	test/kind/kind.sh load $(IMG)
+
+.PHONY: kind-images
+kind-images: ## Build (once) the kind test bed's local images without creating a cluster.
+	test/kind/dockerd.sh start >/dev/null
+	test/kind/images.sh all
+
+.PHONY: kind-docker-build
+kind-docker-build: ## Build the operator image IMG on the test bed's dockerd from the local base images.
+	@test -f '$(KIND_IMAGES_ENV)' || { echo "error: $(KIND_IMAGES_ENV) is missing: make kind-up first" >&2; exit 1; }
+	DOCKER_BUILDKIT=0 docker build $(DOCKER_BUILD_ARGS) -t $(IMG) .
+
+.PHONY: kind-clean
+kind-clean: kind-down ## kind-down, then remove the test bed's caches (images, dockerd data root; keeps the Go tools).
+	rm -rf "$${XDG_CACHE_HOME:-$$HOME/.cache}/memcached-operator/docker" \
+	  "$${XDG_CACHE_HOME:-$$HOME/.cache}/memcached-operator/rootfs" \
+	  "$${XDG_CACHE_HOME:-$$HOME/.cache}/memcached-operator/npm" \
+	  "$${XDG_CACHE_HOME:-$$HOME/.cache}/memcached-operator/work"

@@ -1,0 +1,3 @@
+module memcached-operator/test/kind/images/pause
+
+go 1.26.0

@@ -1,0 +1,256 @@
+#!/usr/bin/env bash
+# The kind test bed: real containers, offline.
+#
+#   kind.sh up          install what is missing (apt), start dockerd, build
+#                       the cached images, create the cluster (1 control plane
+#                       + 3 workers), load the memcached image and, when built,
+#                       the operator image ($IMG); write $KIND_STATE_DIR/kubeconfig
+#                       and $KIND_STATE_DIR/images.env. Idempotent.
+#   kind.sh down        delete the cluster, stop the dockerd that up started.
+#   kind.sh load IMAGE  load a locally built image into every node.
+#   kind.sh env         print images.env.
+#
+# Environment: KIND_STATE_DIR (default <repo>/.kind), KIND_CLUSTER_NAME
+# (memcached-operator-e2e), IMG (the operator image to load if it exists).
+set -euo pipefail
+# shellcheck source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+kubeconfig="$KIND_STATE_DIR/kubeconfig"
+images_env="$KIND_STATE_DIR/images.env"
+
+need_root() {
+  [ "$(id -u)" = 0 ] || kind_die "kind-up must run as root: it installs packages, starts dockerd and builds a root filesystem (run it with sudo, or as root in a VM/CI machine)"
+}
+
+install_missing() {
+  local pkgs=() p
+  command -v dockerd >/dev/null || pkgs+=(docker.io)
+  command -v docker >/dev/null || pkgs+=(docker.io)
+  command -v containerd >/dev/null || pkgs+=(containerd)
+  command -v runc >/dev/null || pkgs+=(runc)
+  command -v debootstrap >/dev/null || pkgs+=(debootstrap)
+  [ -x /usr/lib/cni/bridge ] || pkgs+=(containernetworking-plugins)
+  command -v iptables >/dev/null || pkgs+=(iptables)
+  command -v jq >/dev/null || pkgs+=(jq)
+  { command -v setsid && command -v flock; } >/dev/null || pkgs+=(util-linux)
+  if [ ${#pkgs[@]} -gt 0 ]; then
+    mapfile -t pkgs < <(printf '%s\n' "${pkgs[@]}" | sort -u)
+    kind_log "installing ${pkgs[*]} (apt)"
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null \
+      || kind_die "apt-get install ${pkgs[*]} failed"
+  fi
+  for p in go npm; do
+    command -v "$p" >/dev/null || kind_die "$p is missing: Go 1.26 and Node.js with npm are prerequisites (README)"
+  done
+}
+
+check_disk() {
+  local avail
+  mkdir -p "$KIND_CACHE"
+  avail=$(df -Pk "$KIND_CACHE" | awk 'NR == 2 {print $4}')
+  if [ "$avail" -lt $((15 * 1000 * 1000)) ]; then
+    kind_die "less than 15 GB free on $(df -P "$KIND_CACHE" | awk 'NR == 2 {print $6}') ($((avail / 1000 / 1000)) GB free): the kind test bed takes about 10 GB (cached images, 4 nodes); free some space, or make kind-clean to drop its caches"
+  fi
+}
+
+# Each kind node runs systemd, containerd and a kubelet, and every one of
+# them takes inotify instances: at the kernel's default of 128 per user, the
+# kubelets of a 4-node cluster (more with two clusters) fail with
+# "inotify_init: too many open files". Raise the host's limits (never lower).
+host_limits() {
+  local key want have
+  for kv in fs.inotify.max_user_instances=1024 fs.inotify.max_user_watches=524288; do
+    key=${kv%%=*} want=${kv#*=}
+    have=$(sysctl -n "$key" 2>/dev/null || echo 0)
+    if [ "$have" -lt "$want" ]; then
+      sysctl -q -w "$key=$want" >/dev/null 2>&1 \
+        || kind_log "warning: could not raise $key from $have to $want; kubelets may fail with 'too many open files'"
+    fi
+  done
+}
+
+# One kind.sh at a time per cache (images, dockerd): a second waits.
+lock() {
+  mkdir -p "$KIND_CACHE"
+  exec 9>"$KIND_CACHE/kind.lock"
+  if ! flock -n 9; then
+    kind_log "another kind.sh is running on $KIND_CACHE; waiting for it"
+    flock 9
+  fi
+}
+
+tools() {
+  CLUSTER_BIN=$("$kind_repo/test/cluster/build-tools.sh")
+  NODE_BIN=$("$kind_here/build-node-tools.sh")
+  KIND="$NODE_BIN/kind"
+  KUBECTL="$CLUSTER_BIN/kubectl"
+}
+
+cluster_exists() { "$KIND" get clusters 2>/dev/null | grep -qx "$KIND_CLUSTER_NAME"; }
+
+cluster_healthy() {
+  local n
+  n=$(docker ps --filter "label=io.x-k8s.kind.cluster=$KIND_CLUSTER_NAME" --filter status=running -q | wc -l)
+  [ "$n" -eq 4 ] || return 1
+  [ -f "$kubeconfig" ] || "$KIND" get kubeconfig --name "$KIND_CLUSTER_NAME" >"$kubeconfig" 2>/dev/null || return 1
+  "$KUBECTL" --kubeconfig "$kubeconfig" get --raw /readyz >/dev/null 2>&1 || return 1
+  # all 4 nodes registered and Ready
+  [ "$("$KUBECTL" --kubeconfig "$kubeconfig" get nodes --no-headers 2>/dev/null | awk '$2 == "Ready"' | wc -l)" -eq 4 ] || return 1
+  # The image the nodes run must be the one just built.
+  [ "$(docker inspect -f '{{.Image}}' "$KIND_CLUSTER_NAME-control-plane" 2>/dev/null)" = \
+    "$(docker image inspect -f '{{.Id}}' "$NODE_IMAGE" 2>/dev/null)" ]
+}
+
+create_cluster() {
+  local cfg="$KIND_STATE_DIR/kind-config.yaml" start
+  sed -e "s#@CLUSTER_NAME@#$KIND_CLUSTER_NAME#" -e "s#@NODE_IMAGE@#$NODE_IMAGE#" \
+      -e "s#@IMAGE_REPO@#$KIND_IMAGE_REPO#" -e "s#@ETCD_TAG@#$ETCD_IMAGE_TAG#" \
+      "$kind_here/kind-config.yaml.tmpl" >"$cfg"
+  start=$(date +%s)
+  kind_log "creating cluster $KIND_CLUSTER_NAME (1 control plane, 3 workers)"
+  if ! "$KIND" create cluster --config "$cfg" --kubeconfig "$kubeconfig" --retain 2>&1 | tee "$KIND_CACHE/logs/kind-create.log" >&2; then
+    kind_log "kind create cluster failed; node logs: $KIND_CACHE/logs/kind-export"
+    rm -rf "$KIND_CACHE/logs/kind-export"
+    "$KIND" export logs --name "$KIND_CLUSTER_NAME" "$KIND_CACHE/logs/kind-export" >/dev/null 2>&1 || true
+    "$KIND" delete cluster --name "$KIND_CLUSTER_NAME" >/dev/null 2>&1 || true
+    kind_die "could not create the kind cluster (see above and $KIND_CACHE/logs/kind-export)"
+  fi
+  kind_log "cluster created in $(( $(date +%s) - start ))s"
+}
+
+# The bridge CNI on each node (kind-bridge-cni.service) covers its own
+# podCIDR; here every node gets a route to each other node's podCIDR through
+# that node's address (what kindnetd would do). Idempotent.
+pod_routes() {
+  local k=("$KUBECTL" --kubeconfig "$kubeconfig") nodes node i
+  for i in $(seq 1 60); do
+    nodes=$("${k[@]}" get nodes -o \
+      jsonpath='{range .items[*]}{.metadata.name} {.spec.podCIDR} {.status.addresses[?(@.type=="InternalIP")].address}{"\n"}{end}' 2>/dev/null) || nodes=""
+    # every node registered, with a podCIDR and an address
+    [ "$(awk 'NF == 3' <<<"$nodes" | wc -l)" -eq 4 ] && break
+    sleep 2
+  done
+  [ "$(awk 'NF == 3' <<<"$nodes" | wc -l)" -eq 4 ] || { echo "$nodes" >&2; kind_die "nodes have no podCIDR after 120 s"; }
+  local cmds pids=() failed=0 p
+  for node in $(awk '{print $1}' <<<"$nodes"); do
+    cmds=$(awk -v self="$node" '$1 != self {printf "ip route replace %s via %s && ", $2, $3}' <<<"$nodes")
+    docker exec "$node" sh -c "${cmds}true" & pids+=($!)
+  done
+  for p in "${pids[@]}"; do wait "$p" || failed=1; done
+  [ "$failed" = 0 ] || kind_die "could not set the pod routes between the nodes ($nodes)"
+}
+
+wait_ready() {
+  local k=("$KUBECTL" --kubeconfig "$kubeconfig")
+  "${k[@]}" wait --for=condition=Ready nodes --all --timeout=180s >/dev/null \
+    || { "${k[@]}" get nodes -o wide >&2; kind_die "nodes did not become Ready within 180 s"; }
+  "${k[@]}" -n kube-system rollout status deployment/coredns --timeout=180s >/dev/null \
+    || { "${k[@]}" -n kube-system get pods -o wide >&2; kind_die "coredns did not become Ready within 180 s"; }
+}
+
+load() { # IMAGE...
+  local img
+  for img in "$@"; do
+    docker image inspect "$img" >/dev/null 2>&1 \
+      || kind_die "image $img is not in the test bed's docker ($DOCKER_HOST): build it first (make docker-build IMG=$img)"
+    "$KIND" load docker-image --name "$KIND_CLUSTER_NAME" "$img" >/dev/null \
+      || kind_die "could not load $img into cluster $KIND_CLUSTER_NAME"
+    kind_log "loaded $img"
+  done
+}
+
+write_env() {
+  local tmp="$images_env.tmp"
+  {
+    echo "# Written by make kind-up (test/kind/kind.sh). Shell syntax: . $images_env"
+    printf 'DOCKER_HOST=%q\n' "$DOCKER_HOST"
+    printf 'KIND_CLUSTER_NAME=%q\n' "$KIND_CLUSTER_NAME"
+    printf 'KUBECONFIG=%q\n' "$kubeconfig"
+    printf 'KIND=%q\n' "$KIND"
+    printf 'KUBECTL=%q\n' "$KUBECTL"
+    printf 'MEMCACHED_IMG=%q\n' "$MEMCACHED_LOCAL_IMAGE"
+    printf 'BUILD_IMAGE=%q\n' "$NODE_BUILD_IMAGE"
+    printf 'RUNTIME_IMAGE=%q\n' "$NODE_RUNTIME_IMAGE"
+    printf 'NODE_IMAGE=%q\n' "$NODE_IMAGE"
+  } >"$tmp"
+  mv "$tmp" "$images_env"
+}
+
+# step NAME COMMAND...: run it, and note how long it took.
+timings=""
+step() {
+  local name=$1 t0; shift
+  t0=$(date +%s%N)
+  "$@"
+  timings+=" $name=$(( ($(date +%s%N) - t0) / 100000000 ))"
+}
+
+up() {
+  local start; start=$(date +%s)
+  need_root
+  install_missing
+  check_disk
+  lock
+  host_limits
+  mkdir -p "$KIND_STATE_DIR" "$KIND_CACHE/logs"
+  step tools tools
+  step dockerd "$kind_here/dockerd.sh" start >/dev/null
+  kind_docker_env
+  step images "$kind_here/images.sh" all
+  if cluster_exists && cluster_healthy; then
+    kind_log "cluster $KIND_CLUSTER_NAME is up"
+  else
+    if cluster_exists; then
+      kind_log "cluster $KIND_CLUSTER_NAME is not healthy (or runs an older node image): recreating it"
+      step delete "$KIND" delete cluster --name "$KIND_CLUSTER_NAME" >/dev/null 2>&1 || true
+    fi
+    step create create_cluster
+  fi
+  step routes pod_routes
+  step ready wait_ready
+  # The node image carries the memcached image, and the nodes run the current
+  # node image (cluster_healthy or just created): nothing to load for it.
+  if [ -n "${IMG:-}" ] && docker image inspect "$IMG" >/dev/null 2>&1; then step load-img load "$IMG"; fi
+  write_env
+  kind_log "ready in $(( $(date +%s) - start ))s (steps, in 0.1 s:$timings): KUBECONFIG=$kubeconfig; images: $images_env"
+}
+
+down() {
+  local owned=0 others
+  lock
+  if [ -f "$KIND_DOCKER_DIR/env" ]; then
+    kind_docker_env
+    owned=$(sed -n 's/^KIND_DOCKERD_OWNED=//p' "$KIND_DOCKER_DIR/env")
+    KIND="$("$kind_here/build-node-tools.sh" --dir)/kind"
+    if [ -x "$KIND" ] && docker version >/dev/null 2>&1 && cluster_exists; then
+      kind_log "deleting cluster $KIND_CLUSTER_NAME"
+      "$KIND" delete cluster --name "$KIND_CLUSTER_NAME" >/dev/null 2>&1 || kind_log "warning: kind delete cluster failed"
+    fi
+  fi
+  if [ "$owned" = 1 ]; then
+    # Other kind clusters on this dockerd (another KIND_CLUSTER_NAME): keep
+    # it for them, unless KIND_DOWN_FORCE=1.
+    others=$(docker ps -q --filter label=io.x-k8s.kind.cluster 2>/dev/null | wc -l)
+    if [ "$others" -gt 0 ] && [ "${KIND_DOWN_FORCE:-0}" != 1 ]; then
+      kind_log "dockerd keeps running: other kind clusters use it ($("$KIND" get clusters 2>/dev/null | tr '\n' ' ')); KIND_DOWN_FORCE=1 stops it anyway"
+    else
+      "$kind_here/dockerd.sh" stop
+    fi
+  fi
+  rm -f "$kubeconfig" "$images_env" "$KIND_STATE_DIR/kind-config.yaml"
+  rmdir "$KIND_STATE_DIR" 2>/dev/null || true
+}
+
+case "${1:-}" in
+  up) up ;;
+  down) down ;;
+  load)
+    shift; [ $# -gt 0 ] || kind_die "usage: kind.sh load IMAGE..."
+    kind_docker_env; tools
+    cluster_exists || kind_die "no cluster $KIND_CLUSTER_NAME: make kind-up first"
+    load "$@" ;;
+  env) cat "$images_env" ;;
+  *) echo "usage: $0 up|down|load IMAGE...|env" >&2; exit 2 ;;
+esac

@@ -1,0 +1,52 @@
+# Shared settings of the kind test bed scripts. Source it; it sets no options.
+# shellcheck shell=bash
+kind_here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+kind_repo=$(cd "$kind_here/../.." && pwd)
+# shellcheck source=../cluster/versions.env
+. "$kind_repo/test/cluster/versions.env"
+# shellcheck source=versions.env
+. "$kind_here/versions.env"
+
+# Everything built or started lives outside the repository, keyed by version.
+KIND_CACHE=${MEMCACHED_OPERATOR_KIND_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/memcached-operator}
+# The private dockerd's data root, exec root, pidfile, socket and log.
+KIND_DOCKER_DIR=${KIND_DOCKER_DIR:-$KIND_CACHE/docker}
+# Per checkout: kubeconfig and images.env (KIND_STATE_DIR moves it).
+KIND_STATE_DIR=${KIND_STATE_DIR:-$kind_repo/.kind}
+KIND_CLUSTER_NAME=${KIND_CLUSTER_NAME:-memcached-operator-e2e}
+
+# Local image names: never a public image's name.
+LOCAL_REGISTRY=${LOCAL_REGISTRY:-memcached-operator.local}
+KIND_IMAGE_REPO="$LOCAL_REGISTRY/k8s" # kubeadm imageRepository
+ETCD_IMAGE_TAG=${ETCD_VERSION#v}
+NODE_IMAGE="$LOCAL_REGISTRY/kind-node:$KUBE_VERSION-kind-$KIND_VERSION-$DEBIAN_SUITE"
+NODE_BASE_IMAGE="$LOCAL_REGISTRY/kind-base:kind-$KIND_VERSION-$DEBIAN_SUITE"
+DEBIAN_IMAGE="$LOCAL_REGISTRY/debian:$DEBIAN_SUITE"
+NODE_BUILD_IMAGE="$LOCAL_REGISTRY/node:$NODE_VERSION-$DEBIAN_SUITE"
+NODE_RUNTIME_IMAGE="$LOCAL_REGISTRY/nodejs-runtime:$NODE_VERSION"
+MEMCACHED_LOCAL_IMAGE="$LOCAL_REGISTRY/memcached:$MEMCACHED_VERSION-$DEBIAN_SUITE"
+
+kind_log() { echo "kind: $*" >&2; }
+kind_die() { echo "kind: error: $*" >&2; exit 1; }
+
+# The apt mirror this machine is configured with (never written into the
+# repository: read at run time from /etc/apt/sources.list*).
+kind_apt_mirror() {
+  local m=""
+  if [ -n "${DEBIAN_MIRROR:-}" ]; then echo "$DEBIAN_MIRROR"; return; fi
+  m=$(grep -hsE '^URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null \
+        | awk '{print $2}' | grep -v -- '-security' | grep -m1 '/debian/\?$' || true)
+  [ -n "$m" ] || m=$(grep -hsE '^deb ' /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null \
+        | awk '{for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\//) {print $i; exit}}' | grep -m1 '/debian/\?$' || true)
+  [ -n "$m" ] || kind_die "no Debian mirror in /etc/apt/sources.list*; set DEBIAN_MIRROR=<url of a Debian archive>"
+  echo "${m%/}"
+}
+
+# The docker socket in use (written by dockerd.sh start).
+kind_docker_env() {
+  if [ -f "$KIND_DOCKER_DIR/env" ]; then
+    # shellcheck disable=SC1091
+    . "$KIND_DOCKER_DIR/env"
+    export DOCKER_HOST
+  fi
+}

@@ -1,0 +1,121 @@
+// A real memcached 1.6 process on loopback, and a minimal text-protocol
+// client, for the suites that prove behaviour against memcached itself
+// (rendered flags, the exporter). memcached comes from Debian (make deps).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { type Socket, connect, createServer } from 'node:net';
+import { parseStats } from '../../src/exporter/metrics.js';
+
+export const MEMCACHED = '/usr/bin/memcached';
+const STARTUP_DEADLINE_MS = 10_000;
+const POLL_INTERVAL_MS = 20;
+
+/**
+ * memcached refuses to start as root unless -u names a user to drop to. The
+ * operator never renders -u (the container already runs as a non-root user,
+ * and the CRD forbids it in extraArgs), so only this test adds it, and only
+ * when the test itself runs as root (as in CI containers).
+ */
+const RUN_AS = process.getuid?.() === 0 ? ['-u', 'nobody'] : [];
+
+export interface Server {
+  proc: ChildProcess;
+  port: number;
+  stderr: () => string;
+  exited: Promise<number | null>;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const address = srv.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** Starts memcached with args; on loopback unless args name their own listeners (-l). */
+export function start(args: string[]): Server {
+  const listen = args.includes('-l') ? [] : ['-l', '127.0.0.1'];
+  const proc = spawn(MEMCACHED, [...listen, ...args, ...RUN_AS], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  proc.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+  const portArg = args.indexOf('-p');
+  return { proc, port: Number(args[portArg + 1]), stderr: () => err, exited };
+}
+
+function tryConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+/** Resolves once the port accepts connections; rejects if memcached exits first or the deadline passes. */
+export async function waitReady(server: Server): Promise<void> {
+  let exitCode: number | null | undefined;
+  void server.exited.then((code) => (exitCode = code));
+  const deadline = Date.now() + STARTUP_DEADLINE_MS;
+  while (Date.now() < deadline) {
+    if (exitCode !== undefined) throw new Error(`memcached exited with ${exitCode}: ${server.stderr()}`);
+    if (await tryConnect(server.port)) return;
+    await new Promise((resolve) => setTimeout(resolve, POLL_INTERVAL_MS));
+  }
+  throw new Error(`memcached did not listen on ${server.port} within ${STARTUP_DEADLINE_MS}ms: ${server.stderr()}`);
+}
+
+/**
+ * Sends payload on a fresh connection (to a loopback port, or a socket the
+ * caller opens, such as a TLS one) and collects the reply until done(reply).
+ * Rejects when the peer closes first, as memcached does on a refused client.
+ */
+export function converse(to: number | (() => Socket), payload: string | Buffer, done: (reply: string) => boolean): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = typeof to === 'number' ? connect({ host: '127.0.0.1', port: to }) : to();
+    let reply = '';
+    socket.once('close', () => reject(new Error(`connection closed before a complete reply, got ${JSON.stringify(reply)}`)));
+    socket.setTimeout(STARTUP_DEADLINE_MS, () => {
+      socket.destroy();
+      reject(new Error(`no complete reply, got ${JSON.stringify(reply)}`));
+    });
+    socket.on('data', (chunk: Buffer) => {
+      reply += chunk.toString('latin1');
+      if (done(reply)) {
+        socket.end();
+        resolve(reply);
+      }
+    });
+    socket.once('error', reject);
+    socket.write(payload);
+  });
+}
+
+const endsWithLine = (reply: string): boolean => reply.endsWith('\r\n');
+
+/** The reply to `stats` (or `stats settings`, ...) as name-value pairs. */
+export async function stats(port: number, group = ''): Promise<Record<string, string>> {
+  const reply = await converse(port, `stats${group ? ` ${group}` : ''}\r\n`, (r) => r.endsWith('END\r\n'));
+  return Object.fromEntries(parseStats(reply));
+}
+
+export async function set(port: number, key: string, value: Buffer): Promise<string> {
+  const payload = Buffer.concat([Buffer.from(`set ${key} 0 0 ${value.length}\r\n`), value, Buffer.from('\r\n')]);
+  return (await converse(port, payload, endsWithLine)).trim();
+}
+
+export async function get(port: number, key: string): Promise<string> {
+  return converse(port, `get ${key}\r\n`, (r) => r.endsWith('END\r\n'));
+}
+
+export async function stop(server: Server): Promise<void> {
+  // SIGKILL: memcached takes up to a second to notice SIGTERM, and no state matters here.
+  if (server.proc.exitCode === null && server.proc.signalCode === null) server.proc.kill('SIGKILL');
+  await server.exited;
+}
