@@ -6,7 +6,11 @@
 #                       + 3 workers), load the memcached image and, when built,
 #                       the operator image ($IMG); write $KIND_STATE_DIR/kubeconfig
 #                       and $KIND_STATE_DIR/images.env. Idempotent.
-#   kind.sh down        delete the cluster, stop the dockerd that up started.
+#   kind.sh down        delete the cluster, stop the dockerd that up started
+#                       (kept while other kind clusters run on it, unless
+#                       KIND_DOWN_FORCE=1).
+#   kind.sh clean       down (forced), then remove the cached images, the
+#                       dockerd data root, the debootstrap and npm downloads.
 #   kind.sh load IMAGE  load a locally built image into every node.
 #   kind.sh env         print images.env.
 #
@@ -251,6 +255,16 @@ case "${1:-}" in
     kind_docker_env; tools
     cluster_exists || kind_die "no cluster $KIND_CLUSTER_NAME: make kind-up first"
     load "$@" ;;
+  clean)
+    # down, even past other clusters on our dockerd, then drop the caches
+    # (images, dockerd data root, debootstrap tarball, npm packages); the Go
+    # tools stay.
+    KIND_DOWN_FORCE=1 down
+    if [ -f "$KIND_DOCKER_DIR/dockerd.pid" ] && kill -0 "$(cat "$KIND_DOCKER_DIR/dockerd.pid")" 2>/dev/null; then
+      kind_die "the test bed's dockerd is still running; not removing its data root"
+    fi
+    rm -rf "$KIND_DOCKER_DIR" "$KIND_CACHE/rootfs" "$KIND_CACHE/npm" "$KIND_CACHE/work"
+    kind_log "removed the test bed's caches under $KIND_CACHE" ;;
   env) cat "$images_env" ;;
-  *) echo "usage: $0 up|down|load IMAGE...|env" >&2; exit 2 ;;
+  *) echo "usage: $0 up|down|clean|load IMAGE...|env" >&2; exit 2 ;;
 esac
