@@ -128,8 +128,8 @@ create_cluster() {
 # podCIDR; here every node gets a route to each other node's podCIDR through
 # that node's address (what kindnetd would do). Idempotent.
 pod_routes() {
-  local k=("$KUBECTL" --kubeconfig "$kubeconfig") nodes node i
-  for i in $(seq 1 60); do
+  local k=("$KUBECTL" --kubeconfig "$kubeconfig") nodes node
+  for _ in $(seq 1 60); do
     nodes=$("${k[@]}" get nodes -o \
       jsonpath='{range .items[*]}{.metadata.name} {.spec.podCIDR} {.status.addresses[?(@.type=="InternalIP")].address}{"\n"}{end}' 2>/dev/null) || nodes=""
     # every node registered, with a podCIDR and an address
@@ -138,7 +138,8 @@ pod_routes() {
   done
   [ "$(awk 'NF == 3' <<<"$nodes" | wc -l)" -eq 4 ] || { echo "$nodes" >&2; kind_die "nodes have no podCIDR after 120 s"; }
   local cmds pids=() failed=0 p
-  for node in $(awk '{print $1}' <<<"$nodes"); do
+  # shellcheck disable=SC2013
+  for node in $(awk '{print $1}' <<<"$nodes"); do # node names have no spaces
     cmds=$(awk -v self="$node" '$1 != self {printf "ip route replace %s via %s && ", $2, $3}' <<<"$nodes")
     docker exec "$node" sh -c "${cmds}true" & pids+=($!)
   done
