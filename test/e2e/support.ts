@@ -66,6 +66,19 @@ export function kRun(args: string[], input?: string): Run {
   return run(kubectlBin(), ['--kubeconfig', clusterKubeconfig(), ...args], { input });
 }
 
+/** kRun without blocking the event loop, for a long command while watches and samplers keep running. */
+export function kRunAsync(args: string[]): Promise<Run> {
+  const child = spawn(kubectlBin(), ['--kubeconfig', clusterKubeconfig(), ...args], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+  child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ status: code ?? -1, stdout, stderr }));
+  });
+}
+
 /** make TARGET with KUBECONFIG set to the e2e cluster. */
 export function make(target: string, vars: Record<string, string> = {}): Run {
   const env = { ...process.env, KUBECONFIG: clusterKubeconfig() };
