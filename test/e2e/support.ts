@@ -7,7 +7,7 @@
 // test, and so has exactly that ServiceAccount's RBAC.
 // E2E_MODE=in-cluster: the cluster KUBECONFIG names (kind), where make
 // deploy runs the real image (make test-e2e loads it with kind load).
-import { type ChildProcess, execFileSync, spawnSync } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -64,6 +64,19 @@ export function k(args: string[], input?: string): string {
 /** kubectl that returns the whole result, for asserting on warnings and failures. */
 export function kRun(args: string[], input?: string): Run {
   return run(kubectlBin(), ['--kubeconfig', clusterKubeconfig(), ...args], { input });
+}
+
+/** kRun without blocking the event loop, for a long command while watches and samplers keep running. */
+export function kRunAsync(args: string[]): Promise<Run> {
+  const child = spawn(kubectlBin(), ['--kubeconfig', clusterKubeconfig(), ...args], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+  child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ status: code ?? -1, stdout, stderr }));
+  });
 }
 
 /** make TARGET with KUBECONFIG set to the e2e cluster. */

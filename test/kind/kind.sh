@@ -6,7 +6,11 @@
 #                       + 3 workers), load the memcached image and, when built,
 #                       the operator image ($IMG); write $KIND_STATE_DIR/kubeconfig
 #                       and $KIND_STATE_DIR/images.env. Idempotent.
-#   kind.sh down        delete the cluster, stop the dockerd that up started.
+#   kind.sh down        delete the cluster, stop the dockerd that up started
+#                       (kept while other kind clusters run on it, unless
+#                       KIND_DOWN_FORCE=1).
+#   kind.sh clean       down (forced), then remove the cached images, the
+#                       dockerd data root, the debootstrap and npm downloads.
 #   kind.sh load IMAGE  load a locally built image into every node.
 #   kind.sh env         print images.env.
 #
@@ -124,8 +128,8 @@ create_cluster() {
 # podCIDR; here every node gets a route to each other node's podCIDR through
 # that node's address (what kindnetd would do). Idempotent.
 pod_routes() {
-  local k=("$KUBECTL" --kubeconfig "$kubeconfig") nodes node i
-  for i in $(seq 1 60); do
+  local k=("$KUBECTL" --kubeconfig "$kubeconfig") nodes node
+  for _ in $(seq 1 60); do
     nodes=$("${k[@]}" get nodes -o \
       jsonpath='{range .items[*]}{.metadata.name} {.spec.podCIDR} {.status.addresses[?(@.type=="InternalIP")].address}{"\n"}{end}' 2>/dev/null) || nodes=""
     # every node registered, with a podCIDR and an address
@@ -134,7 +138,8 @@ pod_routes() {
   done
   [ "$(awk 'NF == 3' <<<"$nodes" | wc -l)" -eq 4 ] || { echo "$nodes" >&2; kind_die "nodes have no podCIDR after 120 s"; }
   local cmds pids=() failed=0 p
-  for node in $(awk '{print $1}' <<<"$nodes"); do
+  # shellcheck disable=SC2013
+  for node in $(awk '{print $1}' <<<"$nodes"); do # node names have no spaces
     cmds=$(awk -v self="$node" '$1 != self {printf "ip route replace %s via %s && ", $2, $3}' <<<"$nodes")
     docker exec "$node" sh -c "${cmds}true" & pids+=($!)
   done
@@ -251,6 +256,16 @@ case "${1:-}" in
     kind_docker_env; tools
     cluster_exists || kind_die "no cluster $KIND_CLUSTER_NAME: make kind-up first"
     load "$@" ;;
+  clean)
+    # down, even past other clusters on our dockerd, then drop the caches
+    # (images, dockerd data root, debootstrap tarball, npm packages); the Go
+    # tools stay.
+    KIND_DOWN_FORCE=1 down
+    if [ -f "$KIND_DOCKER_DIR/dockerd.pid" ] && kill -0 "$(cat "$KIND_DOCKER_DIR/dockerd.pid")" 2>/dev/null; then
+      kind_die "the test bed's dockerd is still running; not removing its data root"
+    fi
+    rm -rf "$KIND_DOCKER_DIR" "$KIND_CACHE/rootfs" "$KIND_CACHE/npm" "$KIND_CACHE/work"
+    kind_log "removed the test bed's caches under $KIND_CACHE" ;;
   env) cat "$images_env" ;;
-  *) echo "usage: $0 up|down|load IMAGE...|env" >&2; exit 2 ;;
+  *) echo "usage: $0 up|down|clean|load IMAGE...|env" >&2; exit 2 ;;
 esac
