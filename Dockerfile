@@ -4,7 +4,7 @@
 # the file builds offline with BuildKit or the legacy builder alike.
 #
 # The base images are build arguments. Their defaults are the public images
-# (Node 26 on Debian for the build; distroless Node 26 for the runtime). The
+# (Node 26.10 on Debian for the build; distroless Node 26 for the runtime). The
 # kind test bed builds local stand-ins under memcached-operator.local/... and
 # make docker-build passes them when .kind/images.env names them:
 #   docker build --build-arg BUILD_IMAGE=... --build-arg RUNTIME_IMAGE=... .

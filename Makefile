@@ -87,8 +87,15 @@ test-cluster: build-test ## Prove the local cluster is a real one.
 test-integration: build build-test ## Integration suites on the local cluster: reconciler, topology, leader election, packaging, bench smoke.
 	$(MOCHA) --timeout 600000 '.build/test/integration/**/*.spec.js'
 
+# The kind e2e comes last, on a bed of its own: the local cluster is stopped
+# first (it would only compete for the CPU), and the kind cluster and its
+# dockerd are removed at the end, pass or fail.
 .PHONY: test
-test: lint test-unit test-cluster test-integration test-e2e ## Run every suite (lint, unit, cluster, integration, e2e); make deps first on a fresh machine.
+test: lint test-unit test-cluster test-integration test-e2e-olm ## Run every suite (lint, unit, cluster, integration, e2e; e2e on kind); make deps first on a fresh machine.
+	test/cluster/cluster.sh down
+	@rc=0; { $(MAKE) --no-print-directory kind-up && $(MAKE) --no-print-directory test-e2e-kind; } || rc=$$?; \
+	$(MAKE) --no-print-directory kind-down || echo "warning: make kind-down failed" >&2; \
+	exit $$rc
 
 ##@ Try it
 

@@ -42,9 +42,21 @@ type Parsed = Partial<Record<keyof typeof FLAGS, string | boolean>>;
 
 class UsageError extends Error {}
 
+/** The next word is a string flag's value even when it starts with "-" (--operator-args '--flag=value'). */
+function joinValues(argv: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const name = argv[i].startsWith('--') && !argv[i].includes('=') ? argv[i].slice(2) : undefined;
+    const spec = name !== undefined ? (FLAGS as Record<string, { type: string }>)[name] : undefined;
+    if (spec?.type === 'string' && i + 1 < argv.length) out.push(`${argv[i]}=${argv[++i]}`);
+    else out.push(argv[i]);
+  }
+  return out;
+}
+
 function parse(argv: string[]): Parsed {
   try {
-    return parseArgs({ args: argv, options: FLAGS, strict: true, allowPositionals: false }).values;
+    return parseArgs({ args: joinValues(argv), options: FLAGS, strict: true, allowPositionals: false }).values;
   } catch (err) {
     throw new UsageError(err instanceof Error ? err.message : String(err));
   }

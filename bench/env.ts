@@ -120,17 +120,6 @@ export function mintUser(name: string): string {
   return kubeconfig;
 }
 
-/** A kubeconfig like `base` whose server is `server` (for a proxy in front of the apiserver). */
-export function kubeconfigWithServer(base: string, server: string, out: string): string {
-  const text = readFileSync(base, 'utf8').replace(/server: "[^"]*"/, `server: "${server}"`);
-  writeFileSync(out, text);
-  return out;
-}
-
-export function apiserverUrl(): URL {
-  return new URL(loadKubeConfig().getCurrentCluster()!.server);
-}
-
 // ------------------------------------------------------------- /metrics --
 
 export interface RequestCounts {

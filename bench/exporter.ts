@@ -9,7 +9,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { freePort, start as startMemcached, stop as stopMemcached, waitReady } from '../test/support/memcached-process.js';
 import { footprintOf, machine } from './env.js';
-import { round } from './stats.js';
+import { round } from '../test/support/stats.js';
 
 interface Window {
   targets: number;

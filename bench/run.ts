@@ -29,8 +29,10 @@ import {
   type Footprint,
   type RequestCounts,
 } from './env.js';
-import { measureFailoverKind, type FaultKind } from './failover.js';
-import { percentile, ratio, round, spread, type Spread } from './stats.js';
+import { measureFailover } from '../test/support/failover.js';
+
+type FaultKind = 'sigkill' | 'sigterm' | 'partition';
+import { percentile, ratio, round, spread, type Spread } from '../test/support/stats.js';
 import { AvailabilityWatch, ReflectionTracker } from './watchers.js';
 
 export interface BenchOptions {
@@ -500,30 +502,6 @@ async function measureChurn(kc: k8s.KubeConfig, contender: Contender, namespace:
 
 type FailoverResult = Spread & { runs: number; samplesMs: number[]; source: string; error?: string };
 
-type Measure = (kind: FaultKind, runs: number) => Promise<number[]>;
-
-/**
- * test/support/failover.ts (the leader-election suite's fault harness) when it
- * is built next to us and exports measureFailover(kind, runs); undefined otherwise.
- */
-async function sharedFailover(log: (m: string) => void): Promise<Measure | undefined> {
-  const shared = path.join(here, '..', 'test', 'support', 'failover.js');
-  if (!existsSync(shared)) return undefined;
-  try {
-    const mod = (await import(shared)) as { measureFailover?: (kind: FaultKind, runs: number) => Promise<unknown> };
-    const fn = mod.measureFailover;
-    if (typeof fn !== 'function') return undefined;
-    return async (kind, runs) => {
-      const out = (await fn(kind, runs)) as { runs?: Array<{ failoverMs?: unknown }> };
-      if (!Array.isArray(out?.runs)) throw new Error('measureFailover returned no runs');
-      return out.runs.map((r) => Number(r.failoverMs));
-    };
-  } catch (err) {
-    log(`failover: test/support/failover.js could not be loaded: ${firstLine(err)}`);
-    return undefined;
-  }
-}
-
 function firstLine(err: unknown): string {
   return (err instanceof Error ? err.message : String(err)).split('\n')[0].slice(0, 300);
 }
@@ -894,25 +872,20 @@ export async function runBench(opts: BenchOptions): Promise<Results> {
     });
   }
 
-  const shared = await sharedFailover(log);
-  const ours: Measure = (kind, runs) => measureFailoverKind(kind, runs, { kc, operatorKubeconfig, log });
+  // The leader-election suite's fault harness (test/support/failover.ts),
+  // with the benchmark's private build of the operator.
   for (const kind of ['sigkill', 'sigterm', 'partition'] as FaultKind[]) {
     log(`failover: ${kind} × ${opts.failoverRuns}`);
-    const attempts: Array<[string, Measure]> = [...(shared ? [['test/support/failover.ts', shared] as [string, Measure]] : []), ['bench/failover.ts', ours]];
-    const errors: string[] = [];
-    for (const [source, measure] of attempts) {
-      try {
-        const samples = (await measure(kind, opts.failoverRuns)).map((v) => Math.round(v));
-        results.failover[kind] = { ...spread(samples), runs: samples.length, samplesMs: samples, source };
-        log(`failover ${kind} (${source}): ${samples.join(', ')} ms`);
-        break;
-      } catch (err) {
-        errors.push(`${source}: ${firstLine(err)}`);
-        log(`failover ${kind} with ${source} failed: ${firstLine(err)}`);
-      }
+    try {
+      const report = await measureFailover(kind, opts.failoverRuns, { main: getOperatorMain() });
+      const samples = report.runs.map((r) => Math.round(r.failoverMs));
+      results.failover[kind] = { ...spread(samples), runs: samples.length, samplesMs: samples, source: 'test/support/failover.ts' };
+      log(`failover ${kind}: ${samples.join(', ')} ms`);
+    } catch (err) {
+      log(`failover ${kind} failed: ${firstLine(err)}`);
+      notes.push(`failover ${kind}: ${firstLine(err)}`);
+      results.failover[kind] = { ...spread([]), runs: 0, samplesMs: [], source: 'test/support/failover.ts', error: firstLine(err) };
     }
-    if (errors.length > 0) notes.push(`failover ${kind}: ${errors.join('; ')}`);
-    results.failover[kind] ??= { ...spread([]), runs: 0, samplesMs: [], source: 'none', error: errors.join('; ') };
   }
   results.durationSeconds = Math.round((Date.now() - started) / 1000);
   return results;

@@ -10,10 +10,19 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { parseArgs } from 'node:util';
 
-const [file, promtool = 'promtool'] = process.argv.slice(2);
-if (!file) {
-  console.error('usage: node hack/check-dashboard.js DASHBOARD.json [PROMTOOL]');
+const USAGE = 'usage: node hack/check-dashboard.js DASHBOARD.json [PROMTOOL]';
+let positionals;
+try {
+  ({ positionals } = parseArgs({ options: {}, strict: true, allowPositionals: true }));
+} catch (err) {
+  console.error(`${err.message}\n${USAGE}`);
+  process.exit(2);
+}
+const [file, promtool = 'promtool'] = positionals;
+if (!file || positionals.length > 2) {
+  console.error(USAGE);
   process.exit(2);
 }
 

@@ -46,8 +46,5 @@ kind-docker-build: ## Build the operator image IMG on the test bed's dockerd fro
 	DOCKER_BUILDKIT=0 docker build $(DOCKER_BUILD_ARGS) -t $(IMG) .
 
 .PHONY: kind-clean
-kind-clean: kind-down ## kind-down, then remove the test bed's caches (images, dockerd data root; keeps the Go tools).
-	rm -rf "$${XDG_CACHE_HOME:-$$HOME/.cache}/memcached-operator/docker" \
-	  "$${XDG_CACHE_HOME:-$$HOME/.cache}/memcached-operator/rootfs" \
-	  "$${XDG_CACHE_HOME:-$$HOME/.cache}/memcached-operator/npm" \
-	  "$${XDG_CACHE_HOME:-$$HOME/.cache}/memcached-operator/work"
+kind-clean: ## kind-down (even if other kind clusters use its dockerd), then remove the test bed's caches (keeps the Go tools).
+	test/kind/kind.sh clean

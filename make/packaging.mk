@@ -134,17 +134,51 @@ catalog-push: ## Push the catalog image CATALOG_IMG.
 test-packaging: build build-test ## Packaging proofs: runtime image install, bundle, kustomize layouts.
 	$(MOCHA) --timeout 600000 '.build/test/integration/packaging/**/*.spec.js'
 
-# With KIND_CLUSTER set and kind and docker present: build the image, load it
-# into kind, make deploy, and run the specs against the in-cluster operator
-# (KUBECONFIG names the kind cluster). Otherwise: the local cluster, with the
-# operator run on the host under its ServiceAccount's token.
+# End-to-end. test-e2e-kind runs the specs that need real containers on the
+# kind bed (make kind-up: test/kind): it builds the operator image
+# (E2E_IMG, a local name) from the bed's local base images, loads it, and the specs make deploy it with the
+# bed's local memcached image (MEMCACHED_IMG from images.env), so the
+# operator, its probes and memcached all run for real. With KIND_CLUSTER set
+# it uses that kind cluster instead (docker and the internet: the memcached
+# image is pulled). test-e2e-olm runs the OLM stand-in on the local (kwok)
+# cluster, the operator on the host. test-e2e-host runs deploy and OLM there,
+# for a machine without a container engine.
+E2E_IMG ?= localhost/memcached-operator:e2e
+E2E_MOCHA = $(MOCHA) --timeout 900000
+E2E_KIND_SPECS = .build/test/e2e/deploy.spec.js '.build/test/e2e/kind/*.spec.js'
+
 .PHONY: test-e2e
-test-e2e: build build-test ## End-to-end: make deploy, install.yaml, OLM and undeploy proofs.
-	@if [ -n "$${KIND_CLUSTER:-}" ] && command -v kind >/dev/null 2>&1 && command -v $(CONTAINER_TOOL) >/dev/null 2>&1; then \
+test-e2e: test-e2e-olm test-e2e-kind ## End-to-end: the OLM stand-in (local cluster), then every kind spec (kind-up if needed).
+
+.PHONY: test-e2e-kind
+test-e2e-kind: build build-test ## e2e on kind: build E2E_IMG, load it, make deploy it; deploy, install.yaml, serving, probes, failover, faults, topology, security.
+	@if [ -n "$${KIND_CLUSTER:-}" ]; then \
 	  set -x; \
-	  $(MAKE) --no-print-directory docker-build IMG=$(IMG); \
-	  kind load docker-image $(IMG) --name "$$KIND_CLUSTER"; \
-	  E2E_MODE=in-cluster IMG=$(IMG) $(MOCHA) --timeout 900000 '.build/test/e2e/**/*.spec.js'; \
-	else \
-	  E2E_MODE=host IMG=$(IMG) $(MOCHA) --timeout 900000 '.build/test/e2e/**/*.spec.js'; \
-	fi
+	  kubeconfig=$$(mktemp); trap 'rm -f "$$kubeconfig"' EXIT; \
+	  kind get kubeconfig --name "$$KIND_CLUSTER" >"$$kubeconfig"; \
+	  $(MAKE) --no-print-directory docker-build IMG=$(E2E_IMG); \
+	  kind load docker-image $(E2E_IMG) --name "$$KIND_CLUSTER"; \
+	  KUBECONFIG=$$kubeconfig E2E_MODE=in-cluster IMG=$(E2E_IMG) MEMCACHED_IMG=$${MEMCACHED_IMG:-docker.io/library/memcached:1.6.39} \
+	    $(E2E_MOCHA) $(E2E_KIND_SPECS); \
+	  exit; \
+	fi; \
+	kubeconfig=$(abspath $(KIND_STATE_DIR))/kubeconfig; \
+	if ! [ -f "$$kubeconfig" ] || ! $(KUBECTL) --kubeconfig "$$kubeconfig" get nodes >/dev/null 2>&1; then \
+	  echo "test-e2e-kind: no kind cluster answers at $$kubeconfig; make kind-up"; \
+	  $(MAKE) --no-print-directory kind-up; \
+	fi; \
+	set -a; . $(KIND_STATE_DIR)/images.env; set +a; \
+	test -n "$${MEMCACHED_IMG:-}" || { echo "error: $(KIND_STATE_DIR)/images.env names no MEMCACHED_IMG" >&2; exit 1; }; \
+	set -x; \
+	$(MAKE) --no-print-directory kind-docker-build IMG=$(E2E_IMG); \
+	$(MAKE) --no-print-directory kind-load IMG=$(E2E_IMG); \
+	rm -f test/e2e/results/kind.json; \
+	KUBECONFIG=$$kubeconfig E2E_MODE=in-cluster IMG=$(E2E_IMG) $(E2E_MOCHA) $(E2E_KIND_SPECS)
+
+.PHONY: test-e2e-olm
+test-e2e-olm: build build-test ## The OLM stand-in on the local cluster (olm out of cluster, the operator on the host).
+	E2E_MODE=host $(E2E_MOCHA) .build/test/e2e/olm.spec.js
+
+.PHONY: test-e2e-host
+test-e2e-host: build build-test ## deploy, install.yaml and OLM specs on the local cluster, the operator on the host (no container engine).
+	E2E_MODE=host $(E2E_MOCHA) .build/test/e2e/deploy.spec.js .build/test/e2e/olm.spec.js

@@ -21,6 +21,7 @@ import {
   newIdentity,
   registerProcessMetrics,
   ResilientInformer,
+  reuseConnections,
   statusCode,
   timingsFor,
   type LeaderElector,
@@ -60,7 +61,8 @@ function loadKubeConfig(opts: Options, env: NodeJS.ProcessEnv): k8s.KubeConfig {
   if (!kc.getCurrentCluster()) {
     throw new StartupError('no Kubernetes cluster configured: pass --kubeconfig, set KUBECONFIG, or run in a cluster');
   }
-  return kc;
+  // One connection pool for every API call and watch (client-node 2 builds one per request).
+  return reuseConnections(kc);
 }
 
 function leaderElectionNamespace(opts: Options, env: NodeJS.ProcessEnv): string {

@@ -3,7 +3,7 @@
 // exporter serves every pod, so a cache pays no sidecar (docs/monitoring.md).
 import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type BindAddress, type Logger, ManagedHttpServer, errorMessage } from '@memcached-operator/runtime';
+import { ManagedHttpServer, type BindAddress, type Logger } from '@memcached-operator/runtime';
 import { renderExposition } from './metrics.js';
 import { fetchStats, parseTarget, type Target } from './scrape.js';
 
@@ -57,7 +57,7 @@ export class Exporter {
     } catch (err) {
       // memcached_up 0 is the answer, not an HTTP error: Prometheus keeps the
       // series and alerts on it.
-      this.options.logger.debug('scrape failed', { target: `${target.host}:${target.port}`, error: errorMessage(err) });
+      this.options.logger.debug('scrape failed', { target: `${target.host}:${target.port}`, error: (err as Error).message });
     } finally {
       this.inFlight--;
     }

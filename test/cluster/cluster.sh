@@ -354,22 +354,8 @@ stop_apiserver() {
   tr '\0' '\n' <"/proc/$pid/cmdline" >"$state/apiserver.cmdline"
   readlink "/proc/$pid/cwd" >"$state/apiserver.cwd"
   stop_process "$pid" 100
-  # Hold the port while the apiserver is down, so that another cluster
-  # starting meanwhile (parallel test runs) cannot take it. Connections are
-  # reset at once, so clients still see an apiserver that is down.
-  local port
-  port=$(grep -o -- '--secure-port=[0-9]*' "$state/apiserver.cmdline" | cut -d= -f2 || true)
-  if [ -n "$port" ]; then
-    # The dying apiserver may hold the port for a moment: retry the bind.
-    # (`command`: this script has a function named node, for fake Nodes.)
-    command node -e "
-      const server = require('net').createServer((s) => s.destroy());
-      let tries = 0;
-      server.on('error', () => { if (++tries < 100) setTimeout(() => server.listen($port), 100); });
-      server.listen($port);
-    " </dev/null >/dev/null 2>&1 &
-    echo $! >"$state/apiserver.placeholder.pid"
-  fi
+  # While it is down, the test harness (test/support/faults.ts) holds its
+  # port, reading it from apiserver.cmdline.
   log "kube-apiserver stopped"
 }
 
@@ -386,17 +372,11 @@ start_apiserver() {
   [ -f "$state/apiserver.cmdline" ] || die "the apiserver was not stopped with stop-apiserver"
   local cmd=()
   mapfile -t cmd <"$state/apiserver.cmdline"
-  if [ -f "$state/apiserver.placeholder.pid" ]; then
-    local holder
-    holder=$(cat "$state/apiserver.placeholder.pid")
-    kill "$holder" 2>/dev/null || true
-    for _ in $(seq 1 50); do [ -d "/proc/$holder" ] || break; sleep 0.1; done
-    rm -f "$state/apiserver.placeholder.pid"
-  fi
   local apiserver_log attempt pid deadline
   apiserver_log=$(component_log kube-apiserver)
   # A second attempt covers a launch that dies at once (say, a parallel
-  # cluster binding the port in the moment between holder and apiserver).
+  # cluster binding the port in the moment between the harness releasing it
+  # and the apiserver binding it).
   for attempt in 1 2; do
     launch kube-apiserver "$(cat "$state/apiserver.cwd")" "${cmd[@]}"
     pid=$(cat "$(component_pidfile kube-apiserver)")

@@ -3,7 +3,8 @@
 // rejects privileged pods, and each profile has the advertised shape.
 import { expect } from 'chai';
 import * as k8s from '@kubernetes/client-node';
-import { createNamespace, deleteNamespace, ensureCluster, eventually, kubectl, startApiserver, stopApiserver, type Profile } from '../support/cluster.js';
+import { createNamespace, deleteNamespace, ensureCluster, eventually, kubectl, type Profile } from '../support/cluster.js';
+import { startApiserver, stopApiserver } from '../support/faults.js';
 
 interface ProfileShape {
   nodes: number;
@@ -149,8 +150,8 @@ describe('local cluster', function () {
 
     it('after an apiserver restart, a new Pod runs again promptly (kwok reconnects like a kubelet)', async function () {
       this.timeout(120_000);
-      stopApiserver();
-      kc = startApiserver();
+      await stopApiserver();
+      kc = await startApiserver();
       const core = kc.makeApiClient(k8s.CoreV1Api);
       await core.createNamespacedPod({
         namespace,

@@ -9,10 +9,10 @@
 // deploy runs the real image (make test-e2e loads it with kind load).
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { ensureCluster, eventually, kubeconfigPath as localKubeconfig, repoRoot, toolsBin } from '../support/cluster.js';
+import { startOperator, type OperatorProcess } from '../support/operator.js';
 
 export const inCluster = process.env.E2E_MODE === 'in-cluster';
 export const IMG = process.env.IMG ?? 'quay.io/example/memcached-operator:v0.1.0';
@@ -64,6 +64,19 @@ export function k(args: string[], input?: string): string {
 /** kubectl that returns the whole result, for asserting on warnings and failures. */
 export function kRun(args: string[], input?: string): Run {
   return run(kubectlBin(), ['--kubeconfig', clusterKubeconfig(), ...args], { input });
+}
+
+/** kRun without blocking the event loop, for a long command while watches and samplers keep running. */
+export function kRunAsync(args: string[]): Promise<Run> {
+  const child = spawn(kubectlBin(), ['--kubeconfig', clusterKubeconfig(), ...args], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+  child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ status: code ?? -1, stdout, stderr }));
+  });
 }
 
 /** make TARGET with KUBECONFIG set to the e2e cluster. */
@@ -125,17 +138,6 @@ export function serviceAccountKubeconfig(namespace: string, sa: string, dir: str
   return file;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
 export interface HostOperator {
   readonly process: ChildProcess;
   readonly healthPort: number;
@@ -145,8 +147,9 @@ export interface HostOperator {
 
 /**
  * Runs dist/main.js on the host as ServiceAccount namespace/sa, the way the
- * manager Deployment runs it (leader election in its own namespace), and
- * waits for /readyz.
+ * manager Deployment runs it (leader election in its own namespace), in a
+ * clean environment and directory, through the shared launcher (which waits
+ * for /readyz).
  */
 export async function runOperatorAs(
   namespace: string,
@@ -155,64 +158,38 @@ export async function runOperatorAs(
 ): Promise<HostOperator> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'e2e-operator-'));
   const kubeconfig = serviceAccountKubeconfig(namespace, sa, dir);
-  const [metricsPort, healthPort] = [await freePort(), await freePort()];
-  const child = spawn(
-    process.execPath,
-    [
-      path.join(repoRoot, 'dist', 'main.js'),
-      `--kubeconfig=${kubeconfig}`,
-      '--leader-elect',
-      `--leader-election-namespace=${namespace}`,
-      `--metrics-bind-address=127.0.0.1:${metricsPort}`,
-      `--health-probe-bind-address=127.0.0.1:${healthPort}`,
-    ],
-    {
+  let proc: OperatorProcess;
+  try {
+    proc = await startOperator({
+      kubeconfig,
+      args: ['--leader-elect', `--leader-election-namespace=${namespace}`],
+      cleanEnv: true,
       cwd: dir,
       env: {
-        PATH: process.env.PATH ?? '/usr/bin:/bin',
         HOME: dir,
         POD_NAME: `host-operator-${process.pid}`,
         POD_NAMESPACE: namespace,
         WATCH_NAMESPACE: watchNamespace,
         RELATED_IMAGE_MEMCACHED: relatedImage,
       },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  let log = '';
-  const keep = (b: Buffer) => {
-    log = (log + b.toString()).slice(-200_000);
-  };
-  child.stdout.on('data', keep);
-  child.stderr.on('data', keep);
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const handle: HostOperator = {
-    process: child,
-    healthPort,
-    output: () => log,
+      readyTimeoutMs: 60_000,
+      maxOutputBytes: 200_000,
+    });
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+  return {
+    process: proc.child,
+    healthPort: proc.healthPort,
+    output: () => proc.output(),
     stop: async () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-      await exited;
+      const timer = setTimeout(() => proc.child.kill('SIGKILL'), 15_000);
+      await proc.stop();
       clearTimeout(timer);
       rmSync(dir, { recursive: true, force: true });
     },
   };
-  try {
-    await eventually(
-      'the host operator to be ready',
-      async () => {
-        if (child.exitCode !== null) throw new Error(`operator exited ${child.exitCode}:\n${log}`);
-        const res = await fetch(`http://127.0.0.1:${healthPort}/readyz`).catch(() => undefined);
-        return res?.ok ? true : undefined;
-      },
-      { timeoutMs: 60_000, intervalMs: 250 },
-    );
-  } catch (err) {
-    await handle.stop();
-    throw new Error(`${(err as Error).message}\noperator output:\n${log}`);
-  }
-  return handle;
 }
 
 /** Applies the project's sample into namespace and waits for it to be Available. */

@@ -38,7 +38,7 @@ healthy() { DOCKER_HOST=$1 timeout 10 docker version --format '{{.Server.Version
 
 write_env() { # DOCKER_HOST OWNED
   mkdir -p "$D"
-  printf 'DOCKER_HOST=%s\nKIND_DOCKERD_OWNED=%s\n' "$1" "$2" >"$D/env.tmp"
+  printf 'DOCKER_HOST=%s\nKIND_DOCKERD_OWNED=%s\nKIND_DOCKERD_PROBED_PID=%s\n' "$1" "$2" "$(running_pid || true)" >"$D/env.tmp"
   mv "$D/env.tmp" "$D/env"
 }
 
@@ -61,8 +61,8 @@ launch() { # [wrapper]
   # shellcheck disable=SC2086 # KIND_DOCKERD_FLAGS: extra flags, word-split
   setsid dockerd --data-root "$D/data" --exec-root "$exec_root" --pidfile "$pidfile" \
     -H "unix://$sock" "${extra[@]}" ${KIND_DOCKERD_FLAGS:-} </dev/null >>"$logf" 2>&1 &
-  local pid=$! i
-  for i in $(seq 1 60); do
+  local pid=$!
+  for _ in $(seq 1 60); do
     if healthy "unix://$sock"; then return 0; fi
     if ! kill -0 "$pid" 2>/dev/null; then
       kind_log "error: dockerd did not start (it exited; its log: $logf)"; log_tail; exit 1
@@ -73,10 +73,10 @@ launch() { # [wrapper]
 }
 
 stop_ours() {
-  local pid i
+  local pid
   pid=$(running_pid) || { rm -f "$pidfile"; return 0; }
   kill -TERM "$pid" 2>/dev/null || true
-  for i in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+  for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
   if kill -0 "$pid" 2>/dev/null; then
     kind_log "dockerd $pid still running after 30 s; killing it"; kill -KILL "$pid" 2>/dev/null || true
     sleep 1
@@ -123,6 +123,10 @@ Stop it (kind-up then starts its own) or register a runtime that can."
   local want=plain
   [ -f "$D/needs-wrapper" ] && want=wrapper
   if running_pid >/dev/null && healthy "$DOCKER_HOST"; then
+    # Already probed, this very daemon: nothing more to check.
+    if [ -f "$D/env" ] && [ "$(sed -n 's/^KIND_DOCKERD_PROBED_PID=//p' "$D/env")" = "$(running_pid)" ]; then
+      return 0
+    fi
     kind_log "dockerd already running (pid $(running_pid))"
   else
     stop_ours

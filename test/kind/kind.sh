@@ -6,7 +6,11 @@
 #                       + 3 workers), load the memcached image and, when built,
 #                       the operator image ($IMG); write $KIND_STATE_DIR/kubeconfig
 #                       and $KIND_STATE_DIR/images.env. Idempotent.
-#   kind.sh down        delete the cluster, stop the dockerd that up started.
+#   kind.sh down        delete the cluster, stop the dockerd that up started
+#                       (kept while other kind clusters run on it, unless
+#                       KIND_DOWN_FORCE=1).
+#   kind.sh clean       down (forced), then remove the cached images, the
+#                       dockerd data root, the debootstrap and npm downloads.
 #   kind.sh load IMAGE  load a locally built image into every node.
 #   kind.sh env         print images.env.
 #
@@ -33,7 +37,7 @@ install_missing() {
   [ -x /usr/lib/cni/bridge ] || pkgs+=(containernetworking-plugins)
   command -v iptables >/dev/null || pkgs+=(iptables)
   command -v jq >/dev/null || pkgs+=(jq)
-  command -v setsid >/dev/null || pkgs+=(util-linux)
+  { command -v setsid && command -v flock; } >/dev/null || pkgs+=(util-linux)
   if [ ${#pkgs[@]} -gt 0 ]; then
     mapfile -t pkgs < <(printf '%s\n' "${pkgs[@]}" | sort -u)
     kind_log "installing ${pkgs[*]} (apt)"
@@ -55,6 +59,32 @@ check_disk() {
   fi
 }
 
+# Each kind node runs systemd, containerd and a kubelet, and every one of
+# them takes inotify instances: at the kernel's default of 128 per user, the
+# kubelets of a 4-node cluster (more with two clusters) fail with
+# "inotify_init: too many open files". Raise the host's limits (never lower).
+host_limits() {
+  local key want have
+  for kv in fs.inotify.max_user_instances=1024 fs.inotify.max_user_watches=524288; do
+    key=${kv%%=*} want=${kv#*=}
+    have=$(sysctl -n "$key" 2>/dev/null || echo 0)
+    if [ "$have" -lt "$want" ]; then
+      sysctl -q -w "$key=$want" >/dev/null 2>&1 \
+        || kind_log "warning: could not raise $key from $have to $want; kubelets may fail with 'too many open files'"
+    fi
+  done
+}
+
+# One kind.sh at a time per cache (images, dockerd): a second waits.
+lock() {
+  mkdir -p "$KIND_CACHE"
+  exec 9>"$KIND_CACHE/kind.lock"
+  if ! flock -n 9; then
+    kind_log "another kind.sh is running on $KIND_CACHE; waiting for it"
+    flock 9
+  fi
+}
+
 tools() {
   CLUSTER_BIN=$("$kind_repo/test/cluster/build-tools.sh")
   NODE_BIN=$("$kind_here/build-node-tools.sh")
@@ -70,6 +100,8 @@ cluster_healthy() {
   [ "$n" -eq 4 ] || return 1
   [ -f "$kubeconfig" ] || "$KIND" get kubeconfig --name "$KIND_CLUSTER_NAME" >"$kubeconfig" 2>/dev/null || return 1
   "$KUBECTL" --kubeconfig "$kubeconfig" get --raw /readyz >/dev/null 2>&1 || return 1
+  # all 4 nodes registered and Ready
+  [ "$("$KUBECTL" --kubeconfig "$kubeconfig" get nodes --no-headers 2>/dev/null | awk '$2 == "Ready"' | wc -l)" -eq 4 ] || return 1
   # The image the nodes run must be the one just built.
   [ "$(docker inspect -f '{{.Image}}' "$KIND_CLUSTER_NAME-control-plane" 2>/dev/null)" = \
     "$(docker image inspect -f '{{.Id}}' "$NODE_IMAGE" 2>/dev/null)" ]
@@ -96,8 +128,8 @@ create_cluster() {
 # podCIDR; here every node gets a route to each other node's podCIDR through
 # that node's address (what kindnetd would do). Idempotent.
 pod_routes() {
-  local k=("$KUBECTL" --kubeconfig "$kubeconfig") nodes node name cidr addr i
-  for i in $(seq 1 60); do
+  local k=("$KUBECTL" --kubeconfig "$kubeconfig") nodes node
+  for _ in $(seq 1 60); do
     nodes=$("${k[@]}" get nodes -o \
       jsonpath='{range .items[*]}{.metadata.name} {.spec.podCIDR} {.status.addresses[?(@.type=="InternalIP")].address}{"\n"}{end}' 2>/dev/null) || nodes=""
     # every node registered, with a podCIDR and an address
@@ -105,13 +137,14 @@ pod_routes() {
     sleep 2
   done
   [ "$(awk 'NF == 3' <<<"$nodes" | wc -l)" -eq 4 ] || { echo "$nodes" >&2; kind_die "nodes have no podCIDR after 120 s"; }
-  for node in $(awk '{print $1}' <<<"$nodes"); do
-    while read -r name cidr addr; do
-      [ "$name" = "$node" ] && continue
-      docker exec "$node" ip route replace "$cidr" via "$addr" \
-        || kind_die "could not route $cidr via $addr on $node"
-    done <<<"$nodes"
+  local cmds pids=() failed=0 p
+  # shellcheck disable=SC2013
+  for node in $(awk '{print $1}' <<<"$nodes"); do # node names have no spaces
+    cmds=$(awk -v self="$node" '$1 != self {printf "ip route replace %s via %s && ", $2, $3}' <<<"$nodes")
+    docker exec "$node" sh -c "${cmds}true" & pids+=($!)
   done
+  for p in "${pids[@]}"; do wait "$p" || failed=1; done
+  [ "$failed" = 0 ] || kind_die "could not set the pod routes between the nodes ($nodes)"
 }
 
 wait_ready() {
@@ -150,35 +183,48 @@ write_env() {
   mv "$tmp" "$images_env"
 }
 
+# step NAME COMMAND...: run it, and note how long it took.
+timings=""
+step() {
+  local name=$1 t0; shift
+  t0=$(date +%s%N)
+  "$@"
+  timings+=" $name=$(( ($(date +%s%N) - t0) / 100000000 ))"
+}
+
 up() {
   local start; start=$(date +%s)
   need_root
   install_missing
   check_disk
+  lock
+  host_limits
   mkdir -p "$KIND_STATE_DIR" "$KIND_CACHE/logs"
-  tools
-  "$kind_here/dockerd.sh" start >/dev/null
+  step tools tools
+  step dockerd "$kind_here/dockerd.sh" start >/dev/null
   kind_docker_env
-  "$kind_here/images.sh" all
+  step images "$kind_here/images.sh" all
   if cluster_exists && cluster_healthy; then
     kind_log "cluster $KIND_CLUSTER_NAME is up"
   else
     if cluster_exists; then
       kind_log "cluster $KIND_CLUSTER_NAME is not healthy (or runs an older node image): recreating it"
-      "$KIND" delete cluster --name "$KIND_CLUSTER_NAME" >/dev/null 2>&1 || true
+      step delete "$KIND" delete cluster --name "$KIND_CLUSTER_NAME" >/dev/null 2>&1 || true
     fi
-    create_cluster
+    step create create_cluster
   fi
-  pod_routes
-  wait_ready
-  load "$MEMCACHED_LOCAL_IMAGE"
-  if [ -n "${IMG:-}" ] && docker image inspect "$IMG" >/dev/null 2>&1; then load "$IMG"; fi
+  step routes pod_routes
+  step ready wait_ready
+  # The node image carries the memcached image, and the nodes run the current
+  # node image (cluster_healthy or just created): nothing to load for it.
+  if [ -n "${IMG:-}" ] && docker image inspect "$IMG" >/dev/null 2>&1; then step load-img load "$IMG"; fi
   write_env
-  kind_log "ready in $(( $(date +%s) - start ))s: KUBECONFIG=$kubeconfig; images: $images_env"
+  kind_log "ready in $(( $(date +%s) - start ))s (steps, in 0.1 s:$timings): KUBECONFIG=$kubeconfig; images: $images_env"
 }
 
 down() {
-  local owned=0
+  local owned=0 others
+  lock
   if [ -f "$KIND_DOCKER_DIR/env" ]; then
     kind_docker_env
     owned=$(sed -n 's/^KIND_DOCKERD_OWNED=//p' "$KIND_DOCKER_DIR/env")
@@ -188,7 +234,16 @@ down() {
       "$KIND" delete cluster --name "$KIND_CLUSTER_NAME" >/dev/null 2>&1 || kind_log "warning: kind delete cluster failed"
     fi
   fi
-  [ "$owned" = 1 ] && "$kind_here/dockerd.sh" stop
+  if [ "$owned" = 1 ]; then
+    # Other kind clusters on this dockerd (another KIND_CLUSTER_NAME): keep
+    # it for them, unless KIND_DOWN_FORCE=1.
+    others=$(docker ps -q --filter label=io.x-k8s.kind.cluster 2>/dev/null | wc -l)
+    if [ "$others" -gt 0 ] && [ "${KIND_DOWN_FORCE:-0}" != 1 ]; then
+      kind_log "dockerd keeps running: other kind clusters use it ($("$KIND" get clusters 2>/dev/null | tr '\n' ' ')); KIND_DOWN_FORCE=1 stops it anyway"
+    else
+      "$kind_here/dockerd.sh" stop
+    fi
+  fi
   rm -f "$kubeconfig" "$images_env" "$KIND_STATE_DIR/kind-config.yaml"
   rmdir "$KIND_STATE_DIR" 2>/dev/null || true
 }
@@ -201,6 +256,16 @@ case "${1:-}" in
     kind_docker_env; tools
     cluster_exists || kind_die "no cluster $KIND_CLUSTER_NAME: make kind-up first"
     load "$@" ;;
+  clean)
+    # down, even past other clusters on our dockerd, then drop the caches
+    # (images, dockerd data root, debootstrap tarball, npm packages); the Go
+    # tools stay.
+    KIND_DOWN_FORCE=1 down
+    if [ -f "$KIND_DOCKER_DIR/dockerd.pid" ] && kill -0 "$(cat "$KIND_DOCKER_DIR/dockerd.pid")" 2>/dev/null; then
+      kind_die "the test bed's dockerd is still running; not removing its data root"
+    fi
+    rm -rf "$KIND_DOCKER_DIR" "$KIND_CACHE/rootfs" "$KIND_CACHE/npm" "$KIND_CACHE/work"
+    kind_log "removed the test bed's caches under $KIND_CACHE" ;;
   env) cat "$images_env" ;;
-  *) echo "usage: $0 up|down|load IMAGE...|env" >&2; exit 2 ;;
+  *) echo "usage: $0 up|down|clean|load IMAGE...|env" >&2; exit 2 ;;
 esac

@@ -1,5 +1,5 @@
 # Shared settings of the kind test bed scripts. Source it; it sets no options.
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034 # the names are for the scripts that source this
 kind_here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 kind_repo=$(cd "$kind_here/../.." && pwd)
 # shellcheck source=../cluster/versions.env

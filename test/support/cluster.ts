@@ -34,16 +34,6 @@ export function ensureCluster(profile: Profile): k8s.KubeConfig {
   return loadKubeConfig();
 }
 
-/** Stops the kube-apiserver alone (clients see connection refused) until startApiserver(). */
-export function stopApiserver(): void {
-  execFileSync(clusterScript, ['stop-apiserver'], { stdio: ['ignore', 'ignore', 'inherit'] });
-}
-
-export function startApiserver(): k8s.KubeConfig {
-  execFileSync(clusterScript, ['start-apiserver'], { stdio: ['ignore', 'ignore', 'inherit'] });
-  return loadKubeConfig();
-}
-
 export function loadKubeConfig(): k8s.KubeConfig {
   const kc = new k8s.KubeConfig();
   kc.loadFromFile(kubeconfigPath);

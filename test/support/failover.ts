@@ -7,10 +7,8 @@
 //
 // The integration specs (test/integration/leaderelection) assert on what
 // measureFailover() returns; the benchmark harness calls it for the numbers.
-import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import * as k8s from '@kubernetes/client-node';
 import {
   auditLogPath,
@@ -23,9 +21,10 @@ import {
   repoRoot,
 } from './cluster.js';
 import { startOperator, type OperatorProcess } from './operator.js';
+import { freezeKwok, startApiserver, stopApiserver, thawKwok } from './faults.js';
+import { stats, type Stats } from './stats.js';
 import { TcpProxy } from './tcpproxy.js';
 
-const run = promisify(execFile);
 
 // ---------------------------------------------------------------- timings --
 
@@ -204,23 +203,6 @@ export function describeViolations(report: OverlapReport): string {
     .join('\n');
 }
 
-// ------------------------------------------------------------------ stats --
-
-export interface Stats {
-  n: number;
-  min: number;
-  median: number;
-  max: number;
-}
-
-export function stats(values: number[]): Stats {
-  const sorted = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
-  if (sorted.length === 0) return { n: 0, min: NaN, median: NaN, max: NaN };
-  const mid = Math.floor(sorted.length / 2);
-  const median = sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-  return { n: sorted.length, min: sorted[0], median, max: sorted[sorted.length - 1] };
-}
-
 // -------------------------------------------------------------------- lab --
 
 export type ElectionMode = 'lease' | 'leader-for-life';
@@ -252,8 +234,6 @@ export interface CandidateOptions {
 }
 
 const CRD_PATH = path.join(repoRoot, 'config', 'crd', 'bases', 'cache.example.com_memcacheds.yaml');
-const KWOK_PID_FILE = path.join(clusterStateDir, 'kwok', 'clusters', 'memcached-operator', 'pids', 'kwok-controller.pid');
-const CLUSTER_SCRIPT = path.join(repoRoot, 'test', 'cluster', 'cluster.sh');
 export const LOCK_NAME = 'memcached-operator-lock';
 
 let crdInstalled = false;
@@ -265,8 +245,9 @@ export class ElectionLab {
   private serial = 0;
   private readonly nodes: string[] = [];
   private kubeletTimer: NodeJS.Timeout | undefined;
-  private kwokFrozen = false;
   private disposed = false;
+  /** The operator's entry point for new candidates (default dist/main.js). */
+  main: string | undefined;
   private readonly core: k8s.CoreV1Api;
   private readonly custom: k8s.CustomObjectsApi;
   private readonly apps: k8s.AppsV1Api;
@@ -284,7 +265,7 @@ export class ElectionLab {
     this.leases = kc.makeApiClient(k8s.CoordinationV1Api);
   }
 
-  static async open(options: { prefix: string; mode?: ElectionMode; timings?: ElectionTimings }): Promise<ElectionLab> {
+  static async open(options: { prefix: string; mode?: ElectionMode; timings?: ElectionTimings; main?: string }): Promise<ElectionLab> {
     const kc = ensureCluster('ha');
     if (!crdInstalled) {
       kubectl(['apply', '--server-side', '--force-conflicts', '-f', CRD_PATH]);
@@ -295,6 +276,7 @@ export class ElectionLab {
     }
     const namespace = await createNamespace(kc, options.prefix);
     const lab = new ElectionLab(kc, namespace, options.mode ?? 'lease', options.timings ?? { ...FAST_TIMINGS });
+    lab.main = options.main;
     const group = `system:serviceaccounts:${namespace}`;
     const electionRole = readFileSync(path.join(repoRoot, 'config', 'rbac', 'leader_election_role.yaml'), 'utf8').replace(
       /namespace: system/,
@@ -373,7 +355,7 @@ export class ElectionLab {
     ];
     const env: Record<string, string> = { WATCH_NAMESPACE: this.namespace };
     if (this.mode === 'leader-for-life') Object.assign(env, { POD_NAME: name, POD_NAMESPACE: this.namespace });
-    const proc = await startWithFreePorts({ kubeconfig, args, env });
+    const proc = await startOperator({ kubeconfig, args, env, ...(this.main ? { main: this.main } : {}) });
     const started = proc.logs().find((l) => l.msg === 'starting memcached-operator');
     const candidate: Candidate = {
       name,
@@ -583,20 +565,12 @@ export class ElectionLab {
     );
   }
 
-  private kwokPid(): number {
-    return Number(readFileSync(KWOK_PID_FILE, 'utf8').trim());
-  }
-
   freezeKwok(): void {
-    if (this.kwokFrozen) return;
-    process.kill(this.kwokPid(), 'SIGSTOP');
-    this.kwokFrozen = true;
+    freezeKwok();
   }
 
   thawKwok(): void {
-    if (!this.kwokFrozen) return;
-    this.kwokFrozen = false;
-    process.kill(this.kwokPid(), 'SIGCONT');
+    thawKwok();
   }
 
   /**
@@ -626,11 +600,11 @@ export class ElectionLab {
 
   /** Asynchronous, so the operators' output keeps being drained while the apiserver stops. */
   async stopApiserver(): Promise<void> {
-    await run(CLUSTER_SCRIPT, ['stop-apiserver'], { env: process.env });
+    await stopApiserver();
   }
 
   async startApiserver(): Promise<void> {
-    await run(CLUSTER_SCRIPT, ['start-apiserver'], { env: process.env });
+    await startApiserver();
   }
 
   // ---- teardown -----------------------------------------------------------
@@ -685,37 +659,14 @@ export class ElectionLab {
   }
 }
 
-/**
- * startOperator picks its probe ports by binding and releasing them; on a busy
- * machine another socket can take one in between (EADDRINUSE). Try again then.
- */
-async function startWithFreePorts(options: Parameters<typeof startOperator>[0]): Promise<OperatorProcess> {
-  for (let attempt = 1; ; attempt++) {
-    const proc = await startOperator({ ...options, waitReady: false });
-    let ready = false;
-    const crashed = proc.exited.then((code) => {
-      if (!ready) throw new Error(`operator exited with ${code} before it was ready:\n${proc.output()}`);
-    });
-    crashed.catch(() => undefined);
-    try {
-      await Promise.race([
-        eventually(
-          'the operator to report ready on /readyz',
-          async () => {
-            const res = await fetch(`http://127.0.0.1:${proc.healthPort}/readyz`).catch(() => undefined);
-            return res?.status === 200 ? true : undefined;
-          },
-          { timeoutMs: 30_000, intervalMs: 50 },
-        ),
-        crashed,
-      ]);
-      ready = true;
-      return proc;
-    } catch (err) {
-      await proc.stop('SIGKILL');
-      if (attempt >= 3 || !proc.output().includes('EADDRINUSE')) throw err;
-    }
-  }
+/** For a suite's tests that each open a lab: dumps the candidates' output when a test failed, then disposes the lab. */
+export function disposeLabAfterEach(get: () => ElectionLab | undefined, clear: () => void): void {
+  afterEach(async function () {
+    const lab = get();
+    if (this.currentTest?.state === 'failed' && lab) console.log(lab.dump());
+    await lab?.dispose();
+    clear();
+  });
 }
 
 /** Waits until the candidate's process has exited (its exit code is then set). */
@@ -776,6 +727,8 @@ export interface FailoverOptions {
   settle?: boolean;
   /** Called with the lab before it is disposed (extra assertions, dumps). */
   inspect?: (lab: ElectionLab, report: FailoverReport) => void | Promise<void>;
+  /** The operator's entry point (default dist/main.js; the benchmark runs a private build). */
+  main?: string;
 }
 
 /**
@@ -788,7 +741,7 @@ export interface FailoverOptions {
 export async function measureFailover(kind: FailoverKind, runs: number, options: FailoverOptions = {}): Promise<FailoverReport> {
   const mode: ElectionMode = kind.startsWith('lfl-') ? 'leader-for-life' : 'lease';
   const n = options.candidates ?? 3;
-  const lab = await ElectionLab.open({ prefix: `le-${kind}`, mode, timings: options.timings });
+  const lab = await ElectionLab.open({ prefix: `le-${kind}`, mode, timings: options.timings, main: options.main });
   try {
     const results: FailoverRun[] = [];
     const mc = 'cache';

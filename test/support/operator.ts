@@ -1,7 +1,9 @@
-// Runs the built operator (dist/main.js) as a real process against the local
-// cluster, the way a user runs it with `make run`.
+// The one operator launcher: runs the built operator (dist/main.js, or
+// another entry point) as a real process against a cluster, the way a user
+// runs it with `make run`. The probe and metrics servers bind 127.0.0.1:0 and
+// the launcher reads the addresses they got from the operator's startup log
+// ("manager started"), so no port is ever picked before it is bound.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import path from 'node:path';
 import { eventually, kubeconfigPath, repoRoot } from './cluster.js';
 
@@ -18,25 +20,17 @@ export interface OperatorProcess {
   exited: Promise<number | null>;
 }
 
-/** A TCP port on 127.0.0.1 that was free a moment ago. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
-
 export interface StartOptions {
   args?: string[];
+  /** Added to the test's environment (undefined removes a variable), or the whole environment with `cleanEnv`. */
   env?: Record<string, string | undefined>;
+  /** Start from an empty environment (plus PATH) instead of the test's. */
+  cleanEnv?: boolean;
+  cwd?: string;
   kubeconfig?: string;
   /** Wait until /readyz answers 200. Default true. */
   waitReady?: boolean;
-  /** How long to wait for /readyz. Default 30 s. */
+  /** How long to wait for the startup log line and /readyz. Default 30 s. */
   readyTimeoutMs?: number;
   /** The operator's entry point. Default dist/main.js (the benchmark passes a private build). */
   main?: string;
@@ -46,27 +40,51 @@ export interface StartOptions {
   onSpawn?: (child: ChildProcess) => void;
 }
 
+/** "127.0.0.1:PORT" (as the manager logs a bound address) → PORT. */
+function portOf(address: unknown, what: string): number {
+  const m = typeof address === 'string' ? /:(\d+)$/.exec(address) : null;
+  if (!m) throw new Error(`the operator logged no ${what} address (got ${JSON.stringify(address)})`);
+  return Number(m[1]);
+}
+
+function parseLines(text: string): Array<Record<string, unknown>> {
+  const lines: Array<Record<string, unknown>> = [];
+  for (const line of text.split('\n')) {
+    try {
+      const parsed: unknown = JSON.parse(line);
+      if (typeof parsed === 'object' && parsed !== null) lines.push(parsed as Record<string, unknown>);
+    } catch {
+      // not a JSON log line
+    }
+  }
+  return lines;
+}
+
 export async function startOperator(options: StartOptions = {}): Promise<OperatorProcess> {
-  const healthPort = await freePort();
-  const metricsPort = await freePort();
+  const timeoutMs = options.readyTimeoutMs ?? 30_000;
+  const baseEnv = options.cleanEnv ? { PATH: process.env.PATH ?? '/usr/bin:/bin' } : { ...process.env, KUBECONFIG: undefined };
   const child = spawn(
     process.execPath,
     [
       options.main ?? path.join(repoRoot, 'dist', 'main.js'),
       '--kubeconfig',
       options.kubeconfig ?? kubeconfigPath,
-      `--health-probe-bind-address=127.0.0.1:${healthPort}`,
-      `--metrics-bind-address=127.0.0.1:${metricsPort}`,
+      '--health-probe-bind-address=127.0.0.1:0',
+      '--metrics-bind-address=127.0.0.1:0',
       ...(options.args ?? []),
     ],
-    { env: { ...process.env, KUBECONFIG: undefined, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] },
+    { env: { ...baseEnv, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'], ...(options.cwd ? { cwd: options.cwd } : {}) },
   );
   options.onSpawn?.(child);
   const chunks: string[] = [];
   let size = 0;
+  let started: Record<string, unknown> | undefined;
   const keep = (chunk: Buffer): void => {
-    chunks.push(chunk.toString());
+    const text = chunk.toString();
+    chunks.push(text);
     size += chunk.length;
+    // The startup line is caught as it goes by, whatever is trimmed later.
+    if (!started && text.includes('manager started')) started = parseLines(chunks.join('')).find((l) => l.msg === 'manager started');
     while (options.maxOutputBytes !== undefined && size > options.maxOutputBytes && chunks.length > 1) size -= chunks.shift()!.length;
   };
   child.stdout?.on('data', keep);
@@ -75,38 +93,38 @@ export async function startOperator(options: StartOptions = {}): Promise<Operato
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   let exitCode: number | null | undefined;
   void exited.then((code) => (exitCode = code));
-
-  const proc: OperatorProcess = {
-    child,
-    healthPort,
-    metricsPort,
-    exited,
-    output: text,
-    logs: () =>
-      text()
-        .split('\n')
-        .flatMap((line) => {
-          try {
-            return [JSON.parse(line) as Record<string, unknown>];
-          } catch {
-            return [];
-          }
-        }),
-    stop: async (signal = 'SIGTERM') => {
-      if (exitCode === undefined) child.kill(signal);
-      return exited;
-    },
+  const stop = async (signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> => {
+    if (exitCode === undefined) child.kill(signal);
+    return exited;
   };
-  if (options.waitReady ?? true) {
-    await eventually(
-      'the operator to report ready on /readyz',
-      async () => {
+
+  let healthPort: number;
+  let metricsPort: number;
+  try {
+    const line = await eventually(
+      'the operator to log "manager started" with its bound addresses',
+      () => {
         if (exitCode !== undefined) throw new Error(`operator exited with ${exitCode}:\n${text()}`);
-        const res = await fetch(`http://127.0.0.1:${healthPort}/readyz`).catch(() => undefined);
-        return res?.status === 200 ? true : undefined;
+        return started;
       },
-      { timeoutMs: options.readyTimeoutMs ?? 30_000 },
+      { timeoutMs, intervalMs: 25 },
     );
+    healthPort = portOf(line.health, 'health probe');
+    metricsPort = portOf(line.metrics, 'metrics');
+    if (options.waitReady ?? true) {
+      await eventually(
+        'the operator to report ready on /readyz',
+        async () => {
+          if (exitCode !== undefined) throw new Error(`operator exited with ${exitCode}:\n${text()}`);
+          const res = await fetch(`http://127.0.0.1:${healthPort}/readyz`).catch(() => undefined);
+          return res?.status === 200 ? true : undefined;
+        },
+        { timeoutMs, intervalMs: 50 },
+      );
+    }
+  } catch (err) {
+    await stop('SIGKILL');
+    throw err;
   }
-  return proc;
+  return { child, healthPort, metricsPort, exited, output: text, logs: () => parseLines(text()), stop };
 }

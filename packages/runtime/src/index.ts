@@ -17,6 +17,7 @@ export {
   type ApiStatus,
 } from './errors.js';
 export { callWithDeadline, signalOptions, type DeadlineOptions } from './call.js';
+export { reuseConnections } from './connections.js';
 export { ApiEventRecorder, type ApiEventRecorderOptions, type EventRecorder, type EventType } from './events.js';
 
 // Caches, queues, controllers and the manager that runs them.
@@ -36,9 +37,8 @@ export {
 export { WORKQUEUE_METRIC_NAMES } from './workqueue.js';
 export { installSignalHandlers, Manager, type CacheRunnable, type ManagerOptions, type Runnable } from './manager.js';
 export type { HealthCheck } from './health.js';
-export { registerProcessMetrics } from './metrics.js';
-// The HTTP server the probes and metrics use, for an operator's own endpoints.
 export { ManagedHttpServer, parseBindAddress, type BindAddress } from './httpserver.js';
+export { registerProcessMetrics } from './metrics.js';
 
 // Leader election.
 export { LEADER_GAUGE_NAME, type LeaderCallbacks, type LeaderElector } from './leaderelection/elector.js';

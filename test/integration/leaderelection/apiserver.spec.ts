@@ -11,14 +11,15 @@
 import { expect } from 'chai';
 import {
   describeViolations,
+  disposeLabAfterEach,
   ElectionLab,
   eventuallyExited,
   FAST_TIMINGS,
   logTime,
   recordFailoverReport,
-  stats,
   type ElectionTimings,
 } from '../../support/failover.js';
+import { stats } from '../../support/stats.js';
 import { eventually } from '../../support/cluster.js';
 
 const BLIP: ElectionTimings = { leaseDurationMs: 40_000, renewDeadlineMs: 30_000, retryPeriodMs: 3_000 };
@@ -26,12 +27,10 @@ const BLIP: ElectionTimings = { leaseDurationMs: 40_000, renewDeadlineMs: 30_000
 describe('leader election (lease) across apiserver outages, on the local cluster', function () {
   this.timeout(300_000);
   let lab: ElectionLab | undefined;
-
-  afterEach(async function () {
-    if (this.currentTest?.state === 'failed' && lab) console.log(lab.dump());
-    await lab?.dispose();
-    lab = undefined;
-  });
+  disposeLabAfterEach(
+    () => lab,
+    () => (lab = undefined),
+  );
 
   it('an outage shorter than RenewDeadline: the leader keeps its lease, does not exit, and goes on reconciling', async () => {
     lab = await ElectionLab.open({ prefix: 'le-blip', timings: BLIP });

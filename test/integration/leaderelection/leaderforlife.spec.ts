@@ -10,7 +10,7 @@
 import { expect } from 'chai';
 import * as k8s from '@kubernetes/client-node';
 import { eventually } from '../../support/cluster.js';
-import { describeViolations, ElectionLab, measureFailover, recordFailoverReport, type FailoverReport } from '../../support/failover.js';
+import { describeViolations, disposeLabAfterEach, ElectionLab, measureFailover, recordFailoverReport, type FailoverReport } from '../../support/failover.js';
 
 /** One maximal backoff wait (16 s + 20 %), a 1 s retry after the delete, GC of the lock, a reconcile, CI noise. */
 const TAKEOVER_BOUND_MS = 19_200 + 1_200 + 5_000;
@@ -29,12 +29,10 @@ function expectTakenOver(report: FailoverReport): void {
 describe('leader election (leader-for-life) on the local cluster', function () {
   this.timeout(300_000);
   let lab: ElectionLab | undefined;
-
-  afterEach(async function () {
-    if (this.currentTest?.state === 'failed' && lab) console.log(lab.dump());
-    await lab?.dispose();
-    lab = undefined;
-  });
+  disposeLabAfterEach(
+    () => lab,
+    () => (lab = undefined),
+  );
 
   it('an Evicted leader Pod is deleted by a waiting candidate, which then becomes the leader', async () => {
     const report = await measureFailover('lfl-evicted', 1, {

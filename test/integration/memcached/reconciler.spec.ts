@@ -336,18 +336,18 @@ describe('memcached operator restarts and outages', function () {
   });
 
   it('survives the apiserver being down for 30 s and converges afterwards without a restart', async () => {
-    const { startApiserver, stopApiserver } = await import('../../support/cluster.js');
+    const { startApiserver, stopApiserver } = await import('../../support/faults.js');
     const operator = await startOperator({ env: { WATCH_NAMESPACE: namespace } });
     try {
       await mcs.create('outage', { size: 1 });
       await mcs.waitAvailable('outage');
-      stopApiserver();
+      await stopApiserver();
       try {
         // The outage itself is the test: the operator must ride it out.
         await new Promise((resolve) => setTimeout(resolve, 30_000));
         expect(operator.child.exitCode, 'the operator must not exit during the outage').to.equal(null);
       } finally {
-        startApiserver();
+        await startApiserver();
       }
       await mcs.patchSpec('outage', { size: 2 });
       // The controller-manager needs a while to trust its caches again after

@@ -9,7 +9,33 @@ import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } fr
 import os from 'node:os';
 import path from 'node:path';
 import { repoRoot } from '../../support/cluster.js';
-import { dockerfileStages } from '../../support/dockerfile.js';
+
+interface Stage {
+  from: string;
+  name: string;
+  lines: string[];
+}
+
+/** The Dockerfile's stages, with continuation lines joined. */
+function stages(): Stage[] {
+  const text = readFileSync(path.join(repoRoot, 'Dockerfile'), 'utf8').replace(/\\\n/g, ' ');
+  const out: Stage[] = [];
+  // Global ARGs (before the first FROM) name the base images; FROM shows their defaults.
+  const args = new Map<string, string>();
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#')) continue;
+    const arg = /^ARG\s+([A-Za-z_][A-Za-z0-9_]*)=(\S+)$/.exec(line);
+    if (arg && out.length === 0) {
+      args.set(arg[1], arg[2]);
+      continue;
+    }
+    const from = /^FROM\s+(\S+)(?:\s+AS\s+(\S+))?/i.exec(line);
+    if (from) out.push({ from: from[1].replace(/^\$\{(\w+)\}$/, (whole, name: string) => args.get(name) ?? whole), name: from[2] ?? '', lines: [] });
+    else out.at(-1)!.lines.push(line);
+  }
+  return out;
+}
 
 describe('runtime image', function () {
   this.timeout(600_000);
@@ -20,7 +46,7 @@ describe('runtime image', function () {
   };
 
   describe('Dockerfile', () => {
-    const all = dockerfileStages();
+    const all = stages();
     const runtime = all.at(-1)!;
 
     it('builds with npm ci and tsc in a build stage', () => {
@@ -95,6 +121,15 @@ describe('runtime image', function () {
       if (dir) rmSync(dir, { recursive: true, force: true });
     });
 
+    /** node dist/main.js FLAG in the clean install, from a directory outside the checkout, as user code in the image. */
+    const runInstalled = (flag: string) =>
+      spawnSync(process.execPath, [path.join(dir, 'dist', 'main.js'), flag], {
+        cwd: dir,
+        encoding: 'utf8',
+        env: { PATH: path.dirname(process.execPath), HOME: dir, NODE_ENV: 'production' },
+        timeout: 60_000,
+      });
+
     it('has no dev dependency installed', () => {
       const installed = new Set(readdirSync(path.join(dir, 'node_modules')).flatMap((d) => (d.startsWith('@') ? readdirSync(path.join(dir, 'node_modules', d)).map((s) => `${d}/${s}`) : [d])));
       // A dev dependency may also be a production dependency's dependency
@@ -108,23 +143,13 @@ describe('runtime image', function () {
 
     it('runs `node dist/main.js --version` with only what the runtime stage holds', () => {
       // A clean environment, from a directory outside the checkout, as user code in the image.
-      const r = spawnSync(process.execPath, [path.join(dir, 'dist', 'main.js'), '--version'], {
-        cwd: dir,
-        encoding: 'utf8',
-        env: { PATH: path.dirname(process.execPath), HOME: dir, NODE_ENV: 'production' },
-        timeout: 60_000,
-      });
+      const r = runInstalled('--version');
       expect(r.status, `${r.stdout}${r.stderr}`).to.equal(0);
       expect(r.stdout).to.contain(pkg.version);
     });
 
     it('loads the whole operator (--help) without a dev dependency', () => {
-      const r = spawnSync(process.execPath, [path.join(dir, 'dist', 'main.js'), '--help'], {
-        cwd: dir,
-        encoding: 'utf8',
-        env: { PATH: path.dirname(process.execPath), HOME: dir, NODE_ENV: 'production' },
-        timeout: 60_000,
-      });
+      const r = runInstalled('--help');
       expect(r.status, `${r.stdout}${r.stderr}`).to.equal(0);
       expect(r.stdout + r.stderr).to.contain('--leader-elect');
     });

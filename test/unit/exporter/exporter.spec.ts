@@ -5,7 +5,7 @@
 import { expect } from 'chai';
 import { createServer, type Server as NetServer, type Socket } from 'node:net';
 import { Exporter } from '../../../src/exporter/server.js';
-import { silentLogger } from '@memcached-operator/runtime';
+import { createLogger } from '@memcached-operator/runtime';
 import { type Server, freePort, get, set, start, stop, waitReady } from '../../support/memcached-process.js';
 
 const TIMEOUT_MS = 300;
@@ -43,7 +43,7 @@ describe('exporter against a real memcached', function () {
       allowedPorts: [port, silentPort],
       timeoutMs: TIMEOUT_MS,
       maxConcurrentScrapes: 4,
-      logger: silentLogger,
+      logger: createLogger('error'),
     });
     exporterPort = (await exporter.start()).port;
   });
@@ -79,7 +79,7 @@ describe('exporter against a real memcached', function () {
 
   it('answers memcached_up 0 at once when nothing listens on the target', async () => {
     const closed = await freePort();
-    const lonely = new Exporter({ bind: { host: '127.0.0.1', port: 0 }, allowedPorts: [closed], timeoutMs: TIMEOUT_MS, maxConcurrentScrapes: 1, logger: silentLogger });
+    const lonely = new Exporter({ bind: { host: '127.0.0.1', port: 0 }, allowedPorts: [closed], timeoutMs: TIMEOUT_MS, maxConcurrentScrapes: 1, logger: createLogger('error') });
     const port = (await lonely.start()).port;
     try {
       const r = await scrape(port, `127.0.0.1:${closed}`);

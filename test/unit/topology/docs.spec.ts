@@ -1,4 +1,4 @@
-// docs/topology.md's sizing table is pasted into the README; this checks every
+// docs/topology.md's sizing table: this checks every
 // row against placementFor, so the documentation cannot drift from the code.
 import { expect } from 'chai';
 import { existsSync, readFileSync } from 'node:fs';
@@ -142,21 +142,6 @@ describe('topology: docs/topology.md sizing table', () => {
       });
     });
   }
-});
-
-describe('topology: the README carries the same sizing table', () => {
-  it('README.md has the table of docs/topology.md, unchanged', () => {
-    const docPath = findDoc();
-    const readme = readFileSync(docPath.replace(/docs\/topology\.md$/, 'README.md'), 'utf8');
-    const doc = readFileSync(docPath, 'utf8');
-    const table = (text: string) => {
-      const start = text.indexOf(START);
-      const end = text.indexOf(END);
-      if (start < 0 || end < start) throw new Error('the sizing table markers are missing');
-      return text.slice(start, end);
-    };
-    expect(table(readme)).to.equal(table(doc));
-  });
 });
 
 describe('topology: the sizing table parser', () => {
