@@ -88,8 +88,18 @@ export function isTerminalError(err: unknown): err is TerminalError {
   return err instanceof TerminalError;
 }
 
+/**
+ * fetch (undici, under client-node 2) reports a network failure, such as a
+ * refused connection while the apiserver restarts, as TypeError("fetch
+ * failed") with the system error as its cause: the network, not our code.
+ */
+function isNetworkFailure(err: unknown): boolean {
+  return err instanceof TypeError && err.message === 'fetch failed' && err.cause !== undefined;
+}
+
 /** A programming error (the JS counterpart of a Go panic in a reconciler). */
 export function isPanic(err: unknown): boolean {
+  if (isNetworkFailure(err)) return false;
   return err instanceof TypeError || err instanceof ReferenceError || err instanceof RangeError || err instanceof SyntaxError;
 }
 

@@ -49,4 +49,10 @@ describe('runtime/errors', () => {
     expect(isPanic(new TypeError('x'))).to.equal(true);
     expect(isPanic(new Error('x'))).to.equal(false);
   });
+
+  it('does not take a failed fetch (the apiserver unreachable) for a panic', () => {
+    const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:6443'), { code: 'ECONNREFUSED' });
+    expect(isPanic(new TypeError('fetch failed', { cause: refused }))).to.equal(false);
+    expect(isPanic(new TypeError('fetch failed'))).to.equal(true);
+  });
 });
