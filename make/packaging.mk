@@ -80,9 +80,9 @@ build-installer: $(KUBECTL) ## Write dist/install.yaml: everything make deploy a
 ##@ Images
 
 .PHONY: docker-build
-docker-build: ## Build the operator image IMG (needs docker or podman).
+docker-build: ## Build the operator image IMG (needs docker or podman; after make kind-up, from the local base images).
 	$(require-container-tool)
-	$(CONTAINER_TOOL) build -t $(IMG) .
+	$(CONTAINER_TOOL) build $(DOCKER_BUILD_ARGS) -t $(IMG) .
 
 .PHONY: docker-push
 docker-push: ## Push the operator image IMG.
