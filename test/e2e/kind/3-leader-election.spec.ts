@@ -11,7 +11,7 @@ import { expect } from 'chai';
 import { eventually } from '../../support/cluster.js';
 import { Memcacheds } from '../../support/memcached.js';
 import type { Cluster } from '../../integration/topology/support.js';
-import { OPERATOR_NAMESPACE, deleteNamespaces, k, restrictedNamespace } from '../support.js';
+import { OPERATOR_NAMESPACE, deleteNamespaces, k, restrictedNamespace, run } from '../support.js';
 import {
   LEASE_DURATION_MS,
   LOCK,
@@ -99,6 +99,42 @@ describe('kind: leader election with two manager replicas', function () {
     await new Memcacheds(cluster.kc, ns).waitAvailable(name, 180_000);
   });
 
+  it('lease: SIGKILL of the leader\'s process (no release), the standby reconciles after the lease expires, within the bound', async () => {
+    const pods = await deployOperator(cluster, { replicas: 2 });
+    const names = pods.map((p) => p.metadata!.name!);
+    const leader = await eventually(
+      'one of the two manager pods to hold the lease',
+      async () => {
+        const holder = await leaseHolderPod(cluster);
+        if (holder && names.includes(holder)) return holder;
+        throw new Error(`lease holder ${holder}, pods ${names.join(', ')}`);
+      },
+      { timeoutMs: 60_000, intervalMs: 500 },
+    );
+    const standby = names.find((n) => n !== leader)!;
+    const pod = pods.find((p) => p.metadata!.name === leader)!;
+    const containerId = pod.status!.containerStatuses!.find((c) => c.name === 'manager')!.containerID!.replace(/^containerd:\/\//, '');
+    await new Memcacheds(cluster.kc, ns).waitAvailable(name, 180_000);
+
+    // The kind node is a container of the bed's docker: its containerd kills the process outright.
+    const start = Date.now();
+    const killed = run('docker', ['exec', pod.spec!.nodeName!, 'ctr', '-n', 'k8s.io', 'tasks', 'kill', '-s', 'SIGKILL', containerId]);
+    expect(killed.status, killed.stderr).to.equal(0);
+    await new Memcacheds(cluster.kc, ns).patchSpec(name, { size: 3 });
+    const reconciledMs = await eventually(
+      'the spec change to reach the Deployment',
+      async () => ((await replicasOf(cluster, ns, name)) === 3 ? Date.now() - start : undefined),
+      { timeoutMs: 120_000, intervalMs: 100 },
+    );
+    expect(await scaledBy(cluster, ns, name, 'Scaled from 2 to 3')).to.match(new RegExp(`^${standby}_`));
+    recordResult('leaseFailoverSigkill', { reconciledMs, boundMs: LEASE_BOUND_MS, oldLeader: leader, newLeader: standby });
+    // Not before the lease could have expired (the last renewal was at most a jittered retry period before the kill) ...
+    expect(reconciledMs).to.be.at.least(LEASE_DURATION_MS - 1.2 * RETRY_PERIOD_MS - 500);
+    // ... and within the bound.
+    expect(reconciledMs).to.be.at.most(LEASE_BOUND_MS);
+    await new Memcacheds(cluster.kc, ns).waitAvailable(name, 180_000);
+  });
+
   it('leader-for-life: the deleted leader\'s lock ConfigMap is garbage-collected and another replica leads', async () => {
     const pods = await deployOperator(cluster, { replicas: 2, extraArgs: ['--leader-election-mode=leader-for-life'] });
     const names = pods.map((p) => p.metadata!.name!);
@@ -144,7 +180,7 @@ describe('kind: leader election with two manager replicas', function () {
       async () => ((await replicasOf(cluster, ns, name)) === 1 ? Date.now() - start : undefined),
       { timeoutMs: 120_000, intervalMs: 200 },
     );
-    expect(await scaledBy(cluster, ns, name, 'Scaled from 2 to 1')).to.match(new RegExp(`^${next.owner}_`));
+    expect(await scaledBy(cluster, ns, name, 'Scaled from 3 to 1')).to.match(new RegExp(`^${next.owner}_`));
     recordResult('leaderForLifeFailoverPodDelete', {
       lockCollectedMs: collectedMs,
       newLockMs: next.ms,
