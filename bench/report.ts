@@ -130,7 +130,7 @@ export function chartSvg(r: Results): string {
   const out: string[] = [];
   out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`);
   out.push(`<rect width="${W}" height="${H}" fill="white"/>`);
-  out.push(`<text x="${W / 2}" y="22" text-anchor="middle" font-size="15" font-weight="bold">memcached-operator vs the floor (${esc(r.date.slice(0, 10))}, ${r.machine.cores} cores${r.smoke ? ', smoke' : ''})</text>`);
+  out.push(`<text x="${W / 2}" y="22" text-anchor="middle" font-size="15" font-weight="bold">memcached-operator vs the floors and peers (${esc(r.date.slice(0, 10))}, ${r.machine.cores} cores${r.smoke ? ', smoke' : ''})</text>`);
 
   // Panel 1: CDF, log time axis (N=1 and N=1000 differ by orders of magnitude).
   const x1 = 70;
