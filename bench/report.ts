@@ -123,18 +123,20 @@ const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e'];
 /** Two panels: the CDF of per-object time-to-Available (operator solid, floor dashed) and total convergence time by N. */
 export function chartSvg(r: Results): string {
   const W = 960;
-  const H = 400;
+  const H = 450;
   const panelW = 400;
   const top = 50;
   const plotH = 280;
   const out: string[] = [];
   out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`);
   out.push(`<rect width="${W}" height="${H}" fill="white"/>`);
-  out.push(`<text x="${W / 2}" y="22" text-anchor="middle" font-size="15" font-weight="bold">memcached-operator vs the floor (${esc(r.date.slice(0, 10))}, ${r.machine.cores} cores${r.smoke ? ', smoke' : ''})</text>`);
+  out.push(`<text x="${W / 2}" y="22" text-anchor="middle" font-size="15" font-weight="bold">memcached-operator vs the floors and peers (${esc(r.date.slice(0, 10))}, ${r.machine.cores} cores${r.smoke ? ', smoke' : ''})</text>`);
 
   // Panel 1: CDF, log time axis (N=1 and N=1000 differ by orders of magnitude).
   const x1 = 70;
-  const all = r.timeToAvailable.flatMap((t) => [...t.operatorMs, ...t.floorMs]).filter((v) => v > 0);
+  const firstPeer = (r.peers ?? [])[0];
+  const peerMs = (n: number): number[] => firstPeer?.timesMs?.find((t) => t.n === n)?.ms ?? [];
+  const all = r.timeToAvailable.flatMap((t) => [...t.operatorMs, ...t.floorMs, ...peerMs(t.n)]).filter((v) => v > 0);
   const lo = 10 ** Math.floor(Math.log10(Math.max(1, Math.min(...all, 100))));
   const hi = 10 ** Math.ceil(Math.log10(Math.max(lo * 10, ...all)));
   const sx = (ms: number): number => x1 + (Math.log10(Math.max(lo, ms) / lo) / Math.log10(hi / lo)) * panelW;
@@ -155,6 +157,7 @@ export function chartSvg(r: Results): string {
     for (const [series, dash] of [
       [t.operatorMs, ''],
       [t.floorMs, ' stroke-dasharray="5,3"'],
+      [peerMs(t.n), ' stroke-dasharray="1,3"'],
     ] as const) {
       if (series.length === 0) continue;
       const pts: string[] = [];
@@ -168,7 +171,7 @@ export function chartSvg(r: Results): string {
     const ly = top + 30 + i * 16;
     out.push(`<line x1="${x1 + 10}" x2="${x1 + 30}" y1="${ly}" y2="${ly}" stroke="${color}" stroke-width="2"/><text x="${x1 + 35}" y="${ly + 4}">N=${t.n}</text>`);
   });
-  out.push(`<text x="${x1 + 10}" y="${top + 16}" font-size="11">solid: operator, dashed: floor</text>`);
+  out.push(`<text x="${x1 + 10}" y="${top + 16}" font-size="11">solid: operator, dashed: floor${firstPeer ? `, dotted: ${esc(firstPeer.name)}` : ''}</text>`);
 
   // Panel 2: time until all N are Available, by N (log scale), operator and floor side by side.
   const x2 = x1 + panelW + 90;
@@ -203,11 +206,19 @@ export function chartSvg(r: Results): string {
     out.push(`<text x="${gx + gw / 2}" y="${Math.min(...bars.filter(([v]) => v !== undefined && v > 0).map(([v]) => by(v!))) - 6}" text-anchor="middle" font-size="11">×${c.ratio ?? '–'}</text>`);
     out.push(`<text x="${gx + gw / 2}" y="${top + plotH + 30}" text-anchor="middle" font-size="10">${c.throughput ?? '–'} obj/s</text>`);
   });
-  out.push(`<rect x="${x2 + 10}" y="${top + 10}" width="12" height="12" fill="#1f77b4"/><text x="${x2 + 27}" y="${top + 20}">operator</text>`);
-  out.push(`<rect x="${x2 + 90}" y="${top + 10}" width="12" height="12" fill="#aec7e8"/><text x="${x2 + 107}" y="${top + 20}">floor (×ratio above the bars)</text>`);
-  out.push(`<rect x="${x2 + 10}" y="${top + 28}" width="12" height="12" fill="#c7c7c7"/><text x="${x2 + 27}" y="${top + 38}">saturating floor</text>`);
-  if (peer) out.push(`<rect x="${x2 + 130}" y="${top + 28}" width="12" height="12" fill="#ff7f0e"/><text x="${x2 + 147}" y="${top + 38}">${esc(peer.name)}</text>`);
-  out.push(`<text x="${W / 2}" y="${H - 12}" text-anchor="middle" font-size="11" fill="#555">Same cluster, same clock, same concurrency (${r.operator.maxConcurrentReconciles}); shared ${r.machine.cores}-core machine: read ratios, not absolute times.</text>`);
+  const ly = top + plotH + 52;
+  const legend: Array<[string, string]> = [
+    ['#1f77b4', 'operator'],
+    ['#aec7e8', 'floor (×ratio above the bars)'],
+    ['#c7c7c7', 'saturating floor'],
+    ...(peer ? [['#ff7f0e', peer.name] as [string, string]] : []),
+  ];
+  let lx = x2 - 220;
+  for (const [fill, label] of legend) {
+    out.push(`<rect x="${lx}" y="${ly}" width="12" height="12" fill="${fill}"/><text x="${lx + 17}" y="${ly + 10}">${esc(label)}</text>`);
+    lx += 30 + label.length * 6.5;
+  }
+  out.push(`<text x="${W / 2}" y="${H - 12}" text-anchor="middle" font-size="11" fill="#555">Same cluster, same clock; concurrency ${r.operator.maxConcurrentReconciles} (the saturating floor: its fastest of the sweep); shared ${r.machine.cores}-core machine: read ratios, not absolute times.</text>`);
   out.push('</svg>');
   return out.join('\n') + '\n';
 }

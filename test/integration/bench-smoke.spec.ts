@@ -9,7 +9,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
-import { repoRoot } from '../support/cluster.js';
+import * as k8s from '@kubernetes/client-node';
+import { loadKubeConfig, repoRoot } from '../support/cluster.js';
 
 const run = promisify(execFile);
 // The harness compiled next to this spec (.build/test/integration → .build/bench).
@@ -38,6 +39,7 @@ interface Smoke {
     stats: Array<{ n: number; reconciles: number; queueAdds: number }>;
   }>;
   goPeerBuildSeconds: number | null;
+  runId: string;
 }
 
 const isNonNegative = (v: unknown): boolean => typeof v === 'number' && Number.isFinite(v) && v >= 0;
@@ -140,6 +142,37 @@ describe('benchmark harness (smoke size)', function () {
     // controller-runtime's own metrics, scraped as ours are.
     expect(peer!.stats.map((s) => s.n)).to.deep.equal([1, 5]);
     for (const s of peer!.stats) expect(s.reconciles, `peer reconciles at N=${s.n}`).to.be.at.least(s.n);
+  });
+
+  it('has the Go peer make the same children as the operator (a fair comparison)', async () => {
+    const kc = loadKubeConfig();
+    const apps = kc.makeApiClient(k8s.AppsV1Api);
+    const core = kc.makeApiClient(k8s.CoreV1Api);
+    const policy = kc.makeApiClient(k8s.PolicyV1Api);
+    // What both choose; what the apiserver, the writer's identity or the uid adds is left out.
+    const strip = (o: { metadata?: k8s.V1ObjectMeta; spec?: object }): unknown => {
+      const spec = { ...(o.spec as Record<string, unknown>) };
+      // An allocated ClusterIP differs; the headless Service's None is chosen.
+      if (spec.clusterIP !== 'None') {
+        delete spec.clusterIP;
+        delete spec.clusterIPs;
+      }
+      return {
+        name: o.metadata?.name,
+        labels: o.metadata?.labels,
+        owner: o.metadata?.ownerReferences?.map((r) => ({ ...r, uid: undefined })),
+        spec,
+      };
+    };
+    const children = async (namespace: string): Promise<unknown[]> => [
+      strip(await apps.readNamespacedDeployment({ name: 'mc-00000', namespace })),
+      strip(await core.readNamespacedService({ name: 'mc-00000', namespace })),
+      strip(await core.readNamespacedService({ name: 'mc-00000-headless', namespace })),
+      strip(await policy.readNamespacedPodDisruptionBudget({ name: 'mc-00000', namespace })),
+    ];
+    const ours = await children(`bench-${results.runId}-op-1`);
+    const peer = await children(`bench-${results.runId}-peer-1`);
+    expect(peer).to.deep.equal(ours);
   });
 
   it('reports idle cost, footprint, churn and failover with the stable keys', () => {
