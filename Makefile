@@ -56,7 +56,8 @@ build-test: build-runtime
 	$(TSC) -p packages/runtime/tsconfig.test.json
 
 .PHONY: lint
-lint: node_modules ## Run eslint (typescript-eslint, type-aware).
+# Type-aware rules need the runtime package's declarations (packages/runtime/dist).
+lint: build-runtime ## Run eslint (typescript-eslint, type-aware).
 	node_modules/.bin/eslint .
 
 ##@ Local cluster
