@@ -42,6 +42,22 @@ async function scaledBy(cluster: Cluster, ns: string, name: string, message: str
   );
 }
 
+/** Two manager replicas in lease mode, once one of them holds the Lease. */
+async function twoReplicasInLeaseMode(cluster: Cluster): Promise<{ pods: k8s.V1Pod[]; leader: string; standby: string }> {
+  const pods = await deployOperator(cluster, { replicas: 2 });
+  const names = pods.map((p) => p.metadata!.name!);
+  const leader = await eventually(
+    'one of the two manager pods to hold the lease',
+    async () => {
+      const holder = await leaseHolderPod(cluster);
+      if (holder && names.includes(holder)) return holder;
+      throw new Error(`lease holder ${holder}, pods ${names.join(', ')}`);
+    },
+    { timeoutMs: 60_000, intervalMs: 500 },
+  );
+  return { pods, leader, standby: names.find((n) => n !== leader)! };
+}
+
 async function replicasOf(cluster: Cluster, ns: string, name: string): Promise<number | undefined> {
   return (await cluster.deployment(ns, name))?.spec?.replicas;
 }
@@ -62,18 +78,7 @@ describe('kind: leader election with two manager replicas', function () {
   });
 
   it('lease: deleting the leader pod, the other replica reconciles a spec change within the lease bound', async () => {
-    const pods = await deployOperator(cluster, { replicas: 2 });
-    const names = pods.map((p) => p.metadata!.name!);
-    const leader = await eventually(
-      'one of the two manager pods to hold the lease',
-      async () => {
-        const holder = await leaseHolderPod(cluster);
-        if (holder && names.includes(holder)) return holder;
-        throw new Error(`lease holder ${holder}, pods ${names.join(', ')}`);
-      },
-      { timeoutMs: 60_000, intervalMs: 500 },
-    );
-    const standby = names.find((n) => n !== leader)!;
+    const { leader, standby } = await twoReplicasInLeaseMode(cluster);
     applyMemcached(ns, name, { size: 1, memoryLimitMB: 32 });
     await new Memcacheds(cluster.kc, ns).waitAvailable(name, 180_000);
 
@@ -100,18 +105,7 @@ describe('kind: leader election with two manager replicas', function () {
   });
 
   it('lease: SIGKILL of the leader\'s process (no release), the standby reconciles after the lease expires, within the bound', async () => {
-    const pods = await deployOperator(cluster, { replicas: 2 });
-    const names = pods.map((p) => p.metadata!.name!);
-    const leader = await eventually(
-      'one of the two manager pods to hold the lease',
-      async () => {
-        const holder = await leaseHolderPod(cluster);
-        if (holder && names.includes(holder)) return holder;
-        throw new Error(`lease holder ${holder}, pods ${names.join(', ')}`);
-      },
-      { timeoutMs: 60_000, intervalMs: 500 },
-    );
-    const standby = names.find((n) => n !== leader)!;
+    const { pods, leader, standby } = await twoReplicasInLeaseMode(cluster);
     const pod = pods.find((p) => p.metadata!.name === leader)!;
     const containerId = pod.status!.containerStatuses!.find((c) => c.name === 'manager')!.containerID!.replace(/^containerd:\/\//, '');
     await new Memcacheds(cluster.kc, ns).waitAvailable(name, 180_000);
