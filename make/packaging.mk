@@ -86,9 +86,9 @@ build-installer: $(KUBECTL) ## Write dist/install.yaml: everything make deploy a
 ##@ Images
 
 .PHONY: docker-build
-docker-build: ## Build the operator image IMG (needs docker or podman).
+docker-build: ## Build the operator image IMG (needs docker or podman; after make kind-up, from the local base images).
 	$(require-container-tool)
-	$(CONTAINER_TOOL) build -t $(IMG) .
+	$(CONTAINER_TOOL) build $(DOCKER_BUILD_ARGS) -t $(IMG) .
 
 .PHONY: docker-push
 docker-push: ## Push the operator image IMG.
@@ -170,7 +170,7 @@ test-e2e-kind: build build-test ## e2e on kind: build E2E_IMG, load it, make dep
 	set -a; . $(KIND_STATE_DIR)/images.env; set +a; \
 	test -n "$${MEMCACHED_IMG:-}" || { echo "error: $(KIND_STATE_DIR)/images.env names no MEMCACHED_IMG" >&2; exit 1; }; \
 	set -x; \
-	$(MAKE) --no-print-directory kind-docker-build IMG=$(E2E_IMG); \
+	$(MAKE) --no-print-directory docker-build IMG=$(E2E_IMG); \
 	$(MAKE) --no-print-directory kind-load IMG=$(E2E_IMG); \
 	rm -f test/e2e/results/kind.json; \
 	KUBECONFIG=$$kubeconfig E2E_MODE=in-cluster IMG=$(E2E_IMG) $(E2E_MOCHA) $(E2E_KIND_SPECS)

@@ -11,7 +11,7 @@ import { expect } from 'chai';
 import { eventually } from '../../support/cluster.js';
 import { Memcacheds } from '../../support/memcached.js';
 import type { Cluster } from '../../integration/topology/support.js';
-import { OPERATOR_NAMESPACE, deleteNamespaces, k, restrictedNamespace } from '../support.js';
+import { OPERATOR_NAMESPACE, deleteNamespaces, k, restrictedNamespace, run } from '../support.js';
 import {
   LEASE_DURATION_MS,
   LOCK,
@@ -42,6 +42,22 @@ async function scaledBy(cluster: Cluster, ns: string, name: string, message: str
   );
 }
 
+/** Two manager replicas in lease mode, once one of them holds the Lease. */
+async function twoReplicasInLeaseMode(cluster: Cluster): Promise<{ pods: k8s.V1Pod[]; leader: string; standby: string }> {
+  const pods = await deployOperator(cluster, { replicas: 2 });
+  const names = pods.map((p) => p.metadata!.name!);
+  const leader = await eventually(
+    'one of the two manager pods to hold the lease',
+    async () => {
+      const holder = await leaseHolderPod(cluster);
+      if (holder && names.includes(holder)) return holder;
+      throw new Error(`lease holder ${holder}, pods ${names.join(', ')}`);
+    },
+    { timeoutMs: 60_000, intervalMs: 500 },
+  );
+  return { pods, leader, standby: names.find((n) => n !== leader)! };
+}
+
 async function replicasOf(cluster: Cluster, ns: string, name: string): Promise<number | undefined> {
   return (await cluster.deployment(ns, name))?.spec?.replicas;
 }
@@ -62,18 +78,7 @@ describe('kind: leader election with two manager replicas', function () {
   });
 
   it('lease: deleting the leader pod, the other replica reconciles a spec change within the lease bound', async () => {
-    const pods = await deployOperator(cluster, { replicas: 2 });
-    const names = pods.map((p) => p.metadata!.name!);
-    const leader = await eventually(
-      'one of the two manager pods to hold the lease',
-      async () => {
-        const holder = await leaseHolderPod(cluster);
-        if (holder && names.includes(holder)) return holder;
-        throw new Error(`lease holder ${holder}, pods ${names.join(', ')}`);
-      },
-      { timeoutMs: 60_000, intervalMs: 500 },
-    );
-    const standby = names.find((n) => n !== leader)!;
+    const { leader, standby } = await twoReplicasInLeaseMode(cluster);
     applyMemcached(ns, name, { size: 1, memoryLimitMB: 32 });
     await new Memcacheds(cluster.kc, ns).waitAvailable(name, 180_000);
 
@@ -95,6 +100,31 @@ describe('kind: leader election with two manager replicas', function () {
     expect(await leaseHolderPod(cluster), 'the lease moved to the standby').to.equal(standby);
     expect(await scaledBy(cluster, ns, name, 'Scaled from 1 to 2')).to.match(new RegExp(`^${standby}_`));
     recordResult('leaseFailoverPodDelete', { releasedMs, reconciledMs, boundMs: LEASE_BOUND_MS, oldLeader: leader, newLeader: standby });
+    expect(reconciledMs).to.be.at.most(LEASE_BOUND_MS);
+    await new Memcacheds(cluster.kc, ns).waitAvailable(name, 180_000);
+  });
+
+  it('lease: SIGKILL of the leader\'s process (no release), the standby reconciles after the lease expires, within the bound', async () => {
+    const { pods, leader, standby } = await twoReplicasInLeaseMode(cluster);
+    const pod = pods.find((p) => p.metadata!.name === leader)!;
+    const containerId = pod.status!.containerStatuses!.find((c) => c.name === 'manager')!.containerID!.replace(/^containerd:\/\//, '');
+    await new Memcacheds(cluster.kc, ns).waitAvailable(name, 180_000);
+
+    // The kind node is a container of the bed's docker: its containerd kills the process outright.
+    const start = Date.now();
+    const killed = run('docker', ['exec', pod.spec!.nodeName!, 'ctr', '-n', 'k8s.io', 'tasks', 'kill', '-s', 'SIGKILL', containerId]);
+    expect(killed.status, killed.stderr).to.equal(0);
+    await new Memcacheds(cluster.kc, ns).patchSpec(name, { size: 3 });
+    const reconciledMs = await eventually(
+      'the spec change to reach the Deployment',
+      async () => ((await replicasOf(cluster, ns, name)) === 3 ? Date.now() - start : undefined),
+      { timeoutMs: 120_000, intervalMs: 100 },
+    );
+    expect(await scaledBy(cluster, ns, name, 'Scaled from 2 to 3')).to.match(new RegExp(`^${standby}_`));
+    recordResult('leaseFailoverSigkill', { reconciledMs, boundMs: LEASE_BOUND_MS, oldLeader: leader, newLeader: standby });
+    // Not before the lease could have expired (the last renewal was at most a jittered retry period before the kill) ...
+    expect(reconciledMs).to.be.at.least(LEASE_DURATION_MS - 1.2 * RETRY_PERIOD_MS - 500);
+    // ... and within the bound.
     expect(reconciledMs).to.be.at.most(LEASE_BOUND_MS);
     await new Memcacheds(cluster.kc, ns).waitAvailable(name, 180_000);
   });
@@ -144,7 +174,7 @@ describe('kind: leader election with two manager replicas', function () {
       async () => ((await replicasOf(cluster, ns, name)) === 1 ? Date.now() - start : undefined),
       { timeoutMs: 120_000, intervalMs: 200 },
     );
-    expect(await scaledBy(cluster, ns, name, 'Scaled from 2 to 1')).to.match(new RegExp(`^${next.owner}_`));
+    expect(await scaledBy(cluster, ns, name, 'Scaled from 3 to 1')).to.match(new RegExp(`^${next.owner}_`));
     recordResult('leaderForLifeFailoverPodDelete', {
       lockCollectedMs: collectedMs,
       newLockMs: next.ms,
