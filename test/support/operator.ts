@@ -9,6 +9,7 @@ import { eventually, kubeconfigPath, repoRoot } from './cluster.js';
 
 export interface OperatorProcess {
   readonly child: ChildProcess;
+  /** The bound ports, from the "manager started" log line (reading one before that line throws). */
   readonly healthPort: number;
   readonly metricsPort: number;
   /** Everything the process wrote, stdout and stderr interleaved. */
@@ -28,7 +29,10 @@ export interface StartOptions {
   cleanEnv?: boolean;
   cwd?: string;
   kubeconfig?: string;
-  /** Wait until /readyz answers 200. Default true. */
+  /**
+   * Wait for the "manager started" line and until /readyz answers 200.
+   * Default true; false returns at once (for an operator expected to exit).
+   */
   waitReady?: boolean;
   /** How long to wait for the startup log line and /readyz. Default 30 s. */
   readyTimeoutMs?: number;
@@ -98,20 +102,21 @@ export async function startOperator(options: StartOptions = {}): Promise<Operato
     return exited;
   };
 
-  let healthPort: number;
-  let metricsPort: number;
-  try {
-    const line = await eventually(
-      'the operator to log "manager started" with its bound addresses',
-      () => {
-        if (exitCode !== undefined) throw new Error(`operator exited with ${exitCode}:\n${text()}`);
-        return started;
-      },
-      { timeoutMs, intervalMs: 25 },
-    );
-    healthPort = portOf(line.health, 'health probe');
-    metricsPort = portOf(line.metrics, 'metrics');
-    if (options.waitReady ?? true) {
+  const port = (key: 'health' | 'metrics'): number => {
+    if (!started) throw new Error(`the operator has not logged "manager started" yet:\n${text()}`);
+    return portOf(started[key], key === 'health' ? 'health probe' : 'metrics');
+  };
+  if (options.waitReady ?? true) {
+    try {
+      await eventually(
+        'the operator to log "manager started" with its bound addresses',
+        () => {
+          if (exitCode !== undefined) throw new Error(`operator exited with ${exitCode}:\n${text()}`);
+          return started;
+        },
+        { timeoutMs, intervalMs: 25 },
+      );
+      const healthPort = port('health');
       await eventually(
         'the operator to report ready on /readyz',
         async () => {
@@ -121,10 +126,22 @@ export async function startOperator(options: StartOptions = {}): Promise<Operato
         },
         { timeoutMs, intervalMs: 50 },
       );
+    } catch (err) {
+      await stop('SIGKILL');
+      throw err;
     }
-  } catch (err) {
-    await stop('SIGKILL');
-    throw err;
   }
-  return { child, healthPort, metricsPort, exited, output: text, logs: () => parseLines(text()), stop };
+  return {
+    child,
+    get healthPort() {
+      return port('health');
+    },
+    get metricsPort() {
+      return port('metrics');
+    },
+    exited,
+    output: text,
+    logs: () => parseLines(text()),
+    stop,
+  };
 }
