@@ -12,11 +12,6 @@ tools="$repo/test/cluster/tools"
 # shellcheck source=versions.env
 . "$here/versions.env"
 
-if ! command -v go >/dev/null 2>&1; then
-  echo "error: Go is not installed. Install Go 1.26 or newer (https://go.dev/doc/install) and retry." >&2
-  exit 1
-fi
-
 cache_root=${MEMCACHED_OPERATOR_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/memcached-operator/tools}
 bin="$cache_root/kind-$KIND_VERSION-k8s-$KUBE_VERSION-coredns-$COREDNS_VERSION-pause-$PAUSE_VERSION/bin"
 if [ "${1:-}" = "--dir" ]; then echo "$bin"; exit 0; fi
@@ -33,37 +28,16 @@ pinned kind sigs.k8s.io/kind "$KIND_VERSION"
 pinned coredns github.com/coredns/coredns "$COREDNS_VERSION"
 pinned kubernetes k8s.io/kubernetes "$KUBE_VERSION"
 
-export CGO_ENABLED=0
-export GONOSUMDB="${GONOSUMDB:+$GONOSUMDB,}github.com/openshift/*"
-export GOFLAGS="${GOFLAGS:-} -mod=readonly -trimpath"
-
-# build DIR LDFLAGS NAME=PACKAGE... builds each binary that is missing.
-build() {
-  local dir=$1 ldflags=$2; shift 2
-  local pair name pkg
-  for pair in "$@"; do
-    name=${pair%%=*} pkg=${pair#*=}
-    [ -x "$bin/$name" ] && continue
-    log "building $name (a cold build takes minutes on 2 cores)"
-    (cd "$dir" && go build -ldflags "$ldflags" -o "$bin/$name.tmp" "$pkg")
-    mv "$bin/$name.tmp" "$bin/$name"
-  done
-}
-
-kube_minor=${KUBE_VERSION#v1.}; kube_minor=${kube_minor%%.*}
-kube_ldflags="-s -w"
-for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-  kube_ldflags+=" -X $pkg.gitVersion=$KUBE_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$kube_minor"
-  kube_ldflags+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
-done
+# shellcheck source=../cluster/gobuild.sh
+. "$repo/test/cluster/gobuild.sh"
 
 start=$(date +%s)
-build "$here/images/pause" "-s -w -X main.version=$PAUSE_VERSION" pause=.
-build "$tools/kind" "-s -w" kind=sigs.k8s.io/kind
+go_build "$here/images/pause" "-s -w -X main.version=$PAUSE_VERSION" pause=.
+go_build "$tools/kind" "-s -w" kind=sigs.k8s.io/kind
 for cmd in kubeadm kube-proxy kubelet; do
-  build "$tools/kubernetes" "$kube_ldflags" "$cmd=k8s.io/kubernetes/cmd/$cmd"
+  go_build "$tools/kubernetes" "$kube_ldflags" "$cmd=k8s.io/kubernetes/cmd/$cmd"
 done
-build "$tools/coredns" "-s -w -X github.com/coredns/coredns/coremain.GitCommit=$COREDNS_VERSION" \
+go_build "$tools/coredns" "-s -w -X github.com/coredns/coredns/coremain.GitCommit=$COREDNS_VERSION" \
   coredns=github.com/coredns/coredns
 elapsed=$(( $(date +%s) - start ))
 [ "$elapsed" -gt 5 ] && log "built in ${elapsed}s into $bin"

@@ -1,0 +1,38 @@
+# shellcheck shell=bash
+# Sourced (not run) by the scripts that build pinned Go tools into the tools
+# cache: test/cluster/build-tools.sh and test/kind/build-node-tools.sh.
+# Before sourcing, set $bin (the output directory) and define log().
+# shellcheck disable=SC2154 # $bin comes from the sourcing script
+
+if ! command -v go >/dev/null 2>&1; then
+  echo "error: Go is not installed. Install Go 1.26 or newer (https://go.dev/doc/install) and retry." >&2
+  exit 1
+fi
+
+# Static binaries, reproducible paths, and go.sum as the only source of module
+# versions. openshift/api publishes no tags; its pseudo-versions are not in the
+# checksum database, so go.sum in tools/kubernetes is what verifies them.
+export CGO_ENABLED=0
+export GONOSUMDB="${GONOSUMDB:+$GONOSUMDB,}github.com/openshift/*"
+export GOFLAGS="${GOFLAGS:-} -mod=readonly -trimpath"
+
+# go_build MODULE_DIR LDFLAGS NAME=PACKAGE... builds each binary missing from $bin.
+go_build() {
+  local dir=$1 ldflags=$2; shift 2
+  local pair name pkg
+  for pair in "$@"; do
+    name=${pair%%=*} pkg=${pair#*=}
+    [ -x "$bin/$name" ] && continue
+    log "building $name (a cold build takes minutes on 2 cores)"
+    (cd "$dir" && go build -ldflags "$ldflags" -o "$bin/$name.tmp" "$pkg")
+    mv "$bin/$name.tmp" "$bin/$name"
+  done
+}
+
+# The version stamp Kubernetes binaries report (kubectl version, /version).
+kube_ldflags="-s -w"
+kube_minor=${KUBE_VERSION#v1.}; kube_minor=${kube_minor%%.*}
+for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+  kube_ldflags+=" -X $pkg.gitVersion=$KUBE_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$kube_minor"
+  kube_ldflags+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
+done
