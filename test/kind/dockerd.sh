@@ -57,10 +57,12 @@ launch() { # [wrapper]
   fi
   mkdir -p "$D/data" "$exec_root"
   echo "=== $(date -u +%FT%TZ) dockerd ${extra[*]:-}" >>"$logf"
-  # setsid: it outlives make; kind-down stops it by its pidfile.
+  # setsid: it outlives make; kind-down stops it by its pidfile. 9>&-: it
+  # must not inherit kind.sh's lock (fd 9), or it would hold that lock for
+  # its whole life and every later kind.sh, kind-down included, would wait.
   # shellcheck disable=SC2086 # KIND_DOCKERD_FLAGS: extra flags, word-split
   setsid dockerd --data-root "$D/data" --exec-root "$exec_root" --pidfile "$pidfile" \
-    -H "unix://$sock" "${extra[@]}" ${KIND_DOCKERD_FLAGS:-} </dev/null >>"$logf" 2>&1 &
+    -H "unix://$sock" "${extra[@]}" ${KIND_DOCKERD_FLAGS:-} </dev/null >>"$logf" 2>&1 9>&- &
   local pid=$!
   for _ in $(seq 1 60); do
     if healthy "unix://$sock"; then return 0; fi
