@@ -15,7 +15,8 @@
 #   kind.sh env         print images.env.
 #
 # Environment: KIND_STATE_DIR (default <repo>/.kind), KIND_CLUSTER_NAME
-# (memcached-operator-e2e), IMG (the operator image to load if it exists).
+# (memcached-operator-e2e), KIND_WORKERS (3), IMG (the operator image to load
+# if it exists).
 set -euo pipefail
 # shellcheck source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -97,11 +98,12 @@ cluster_exists() { "$KIND" get clusters 2>/dev/null | grep -qx "$KIND_CLUSTER_NA
 cluster_healthy() {
   local n
   n=$(docker ps --filter "label=io.x-k8s.kind.cluster=$KIND_CLUSTER_NAME" --filter status=running -q | wc -l)
-  [ "$n" -eq 4 ] || return 1
+  local want=$(( ${KIND_WORKERS:-3} + 1 ))
+  [ "$n" -eq "$want" ] || return 1
   [ -f "$kubeconfig" ] || "$KIND" get kubeconfig --name "$KIND_CLUSTER_NAME" >"$kubeconfig" 2>/dev/null || return 1
   "$KUBECTL" --kubeconfig "$kubeconfig" get --raw /readyz >/dev/null 2>&1 || return 1
-  # all 4 nodes registered and Ready
-  [ "$("$KUBECTL" --kubeconfig "$kubeconfig" get nodes --no-headers 2>/dev/null | awk '$2 == "Ready"' | wc -l)" -eq 4 ] || return 1
+  # every node registered and Ready
+  [ "$("$KUBECTL" --kubeconfig "$kubeconfig" get nodes --no-headers 2>/dev/null | awk '$2 == "Ready"' | wc -l)" -eq "$want" ] || return 1
   # The image the nodes run must be the one just built.
   [ "$(docker inspect -f '{{.Image}}' "$KIND_CLUSTER_NAME-control-plane" 2>/dev/null)" = \
     "$(docker image inspect -f '{{.Id}}' "$NODE_IMAGE" 2>/dev/null)" ]
@@ -109,11 +111,17 @@ cluster_healthy() {
 
 create_cluster() {
   local cfg="$KIND_STATE_DIR/kind-config.yaml" start
+  local workers="${KIND_WORKERS:-3}" worker_nodes="" i
+  [[ "$workers" =~ ^[1-9]$ ]] || kind_die "KIND_WORKERS must be a number from 1 to 9, not '$workers'"
+  for ((i = 0; i < workers; i++)); do
+    worker_nodes+="  - role: worker\n    image: $NODE_IMAGE\n"
+  done
   sed -e "s#@CLUSTER_NAME@#$KIND_CLUSTER_NAME#" -e "s#@NODE_IMAGE@#$NODE_IMAGE#" \
       -e "s#@IMAGE_REPO@#$KIND_IMAGE_REPO#" -e "s#@ETCD_TAG@#$ETCD_IMAGE_TAG#" \
+      -e "s#@WORKERS@#$worker_nodes#" \
       "$kind_here/kind-config.yaml.tmpl" >"$cfg"
   start=$(date +%s)
-  kind_log "creating cluster $KIND_CLUSTER_NAME (1 control plane, 3 workers)"
+  kind_log "creating cluster $KIND_CLUSTER_NAME (1 control plane, $workers workers)"
   if ! "$KIND" create cluster --config "$cfg" --kubeconfig "$kubeconfig" --retain 2>&1 | tee "$KIND_CACHE/logs/kind-create.log" >&2; then
     kind_log "kind create cluster failed; node logs: $KIND_CACHE/logs/kind-export"
     rm -rf "$KIND_CACHE/logs/kind-export"
