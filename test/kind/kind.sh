@@ -95,10 +95,14 @@ tools() {
 
 cluster_exists() { "$KIND" get clusters 2>/dev/null | grep -qx "$KIND_CLUSTER_NAME"; }
 
+# The cluster's node count: the control plane and KIND_WORKERS workers.
+node_count() { echo $(( ${KIND_WORKERS:-3} + 1 )); }
+
 cluster_healthy() {
   local n
   n=$(docker ps --filter "label=io.x-k8s.kind.cluster=$KIND_CLUSTER_NAME" --filter status=running -q | wc -l)
-  local want=$(( ${KIND_WORKERS:-3} + 1 ))
+  local want
+  want=$(node_count)
   [ "$n" -eq "$want" ] || return 1
   [ -f "$kubeconfig" ] || "$KIND" get kubeconfig --name "$KIND_CLUSTER_NAME" >"$kubeconfig" 2>/dev/null || return 1
   "$KUBECTL" --kubeconfig "$kubeconfig" get --raw /readyz >/dev/null 2>&1 || return 1
@@ -136,15 +140,16 @@ create_cluster() {
 # podCIDR; here every node gets a route to each other node's podCIDR through
 # that node's address (what kindnetd would do). Idempotent.
 pod_routes() {
-  local k=("$KUBECTL" --kubeconfig "$kubeconfig") nodes node
+  local k=("$KUBECTL" --kubeconfig "$kubeconfig") nodes node want
+  want=$(node_count)
   for _ in $(seq 1 60); do
     nodes=$("${k[@]}" get nodes -o \
       jsonpath='{range .items[*]}{.metadata.name} {.spec.podCIDR} {.status.addresses[?(@.type=="InternalIP")].address}{"\n"}{end}' 2>/dev/null) || nodes=""
     # every node registered, with a podCIDR and an address
-    [ "$(awk 'NF == 3' <<<"$nodes" | wc -l)" -eq 4 ] && break
+    [ "$(awk 'NF == 3' <<<"$nodes" | wc -l)" -eq "$want" ] && break
     sleep 2
   done
-  [ "$(awk 'NF == 3' <<<"$nodes" | wc -l)" -eq 4 ] || { echo "$nodes" >&2; kind_die "nodes have no podCIDR after 120 s"; }
+  [ "$(awk 'NF == 3' <<<"$nodes" | wc -l)" -eq "$want" ] || { echo "$nodes" >&2; kind_die "nodes have no podCIDR after 120 s"; }
   local cmds pids=() failed=0 p
   # shellcheck disable=SC2013
   for node in $(awk '{print $1}' <<<"$nodes"); do # node names have no spaces
