@@ -11,6 +11,7 @@ import { API_VERSION, GROUP, KIND, PLURAL, VERSION } from '../src/api/types.js';
 import { CRD_RELATIVE_PATH } from '../src/api/validator.js';
 import { track } from './children.js';
 import { getOperatorMain, launchOperator } from './operator.js';
+import { getMetrics } from '../test/support/operator.js';
 import {
   apiserverRequests,
   applyCrd,
@@ -204,7 +205,7 @@ function operatorContender(kubeconfig: string, opts: BenchOptions): Contender {
       });
       return {
         pid: op.child.pid!,
-        metricsUrl: `http://127.0.0.1:${op.metricsPort}/metrics`,
+        metricsUrl: op.metricsUrl,
         output: () => op.output(),
         stop: async () => void (await op.stop('SIGTERM')),
       };
@@ -354,8 +355,8 @@ export interface OperatorStats {
 
 async function scrapeOperator(url: string | undefined): Promise<OperatorStats | null> {
   if (!url) return null;
-  const text = await fetch(url)
-    .then((r) => r.text())
+  const text = await getMetrics(url)
+    .then((r) => (r.status === 200 ? r.body : ''))
     .catch(() => '');
   if (!text) return null;
   const sum = (name: string): number => {

@@ -178,6 +178,8 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<numbe
     registry,
     healthProbeBindAddress: opts.healthProbeBindAddress,
     metricsBindAddress: opts.metricsBindAddress,
+    metricsSecure: opts.metricsSecure,
+    ...(opts.metricsCertPath ? { metricsCertPath: opts.metricsCertPath } : {}),
     gracefulShutdownTimeoutMs: opts.gracefulShutdownTimeoutMs,
     ...(elector ? { leaderElection: elector } : {}),
     onLeadershipLost: (reason) => {
@@ -248,6 +250,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<numbe
   logger.info('manager started', {
     health: addresses.healthAddress ? `${addresses.healthAddress.address}:${addresses.healthAddress.port}` : 'disabled',
     metrics: addresses.metricsAddress ? `${addresses.metricsAddress.address}:${addresses.metricsAddress.port}` : 'disabled',
+    metricsScheme: opts.metricsSecure ? 'https' : 'http',
   });
   await stopped;
   return exitCode;

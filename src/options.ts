@@ -10,6 +10,10 @@ export type LeaderElectionMode = 'lease' | 'leader-for-life';
 export interface Options {
   kubeconfig?: string;
   metricsBindAddress: string;
+  /** HTTPS with TokenReview/SubjectAccessReview on /metrics (default); false serves plain HTTP to anyone. */
+  metricsSecure: boolean;
+  /** Directory with tls.crt and tls.key for the metrics server; unset means self-signed at startup. */
+  metricsCertPath?: string;
   healthProbeBindAddress: string;
   maxConcurrentReconciles: number;
   logLevel: LogLevel;
@@ -53,7 +57,9 @@ interface FlagSpec {
 
 const FLAGS: Record<string, FlagSpec> = {
   kubeconfig: { key: 'kubeconfig', kind: 'string', help: 'Path to a kubeconfig. Default: in-cluster config, else $KUBECONFIG, else ~/.kube/config.' },
-  'metrics-bind-address': { key: 'metricsBindAddress', kind: 'string', help: 'Address the /metrics endpoint binds to ("0" disables). Default ":8080".' },
+  'metrics-bind-address': { key: 'metricsBindAddress', kind: 'string', help: 'Address the /metrics endpoint binds to ("0" disables). Default ":8443".' },
+  'metrics-secure': { key: 'metricsSecure', kind: 'bool', help: 'Serve /metrics over HTTPS to callers allowed to get /metrics (TokenReview + SubjectAccessReview). --metrics-secure=false serves plain HTTP to anyone. Default true.' },
+  'metrics-cert-path': { key: 'metricsCertPath', kind: 'string', help: 'Directory with tls.crt and tls.key for /metrics (a mounted Secret). Default: a self-signed certificate made at startup.' },
   'health-probe-bind-address': { key: 'healthProbeBindAddress', kind: 'string', help: 'Address /healthz and /readyz bind to ("0" disables). Default ":8081".' },
   'max-concurrent-reconciles': { key: 'maxConcurrentReconciles', kind: 'int', min: 1, help: 'Reconciles run in parallel (never two for one object). Default 4.' },
   'log-level': { key: 'logLevel', kind: 'enum', values: ['error', 'warn', 'info', 'debug'], help: 'error, warn, info or debug. Default info.' },
@@ -156,7 +162,8 @@ const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
 /** Parses argv (without node and script) and the environment. Throws OptionsError on any bad input. */
 export function parseOptions(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): Options {
   const opts: Options = {
-    metricsBindAddress: ':8080',
+    metricsBindAddress: ':8443',
+    metricsSecure: true,
     healthProbeBindAddress: ':8081',
     maxConcurrentReconciles: 4,
     logLevel: 'info',

@@ -4,6 +4,7 @@
 // the launcher reads the addresses they got from the operator's startup log
 // ("manager started"), so no port is ever picked before it is bound.
 import { spawn, type ChildProcess } from 'node:child_process';
+import https from 'node:https';
 import path from 'node:path';
 import { eventually, kubeconfigPath, repoRoot } from './cluster.js';
 
@@ -12,6 +13,14 @@ export interface OperatorProcess {
   /** The bound ports, from the "manager started" log line (reading one before that line throws). */
   readonly healthPort: number;
   readonly metricsPort: number;
+  /** http(s)://127.0.0.1:PORT/metrics, the scheme as the operator logged it. */
+  readonly metricsUrl: string;
+  /**
+   * GET /metrics: the status and body. Over HTTPS (an operator started with
+   * `secureMetrics`) the bearer `token` is sent and the self-signed
+   * certificate is accepted (the server is on loopback, started by the test).
+   */
+  scrapeMetrics(token?: string): Promise<{ status: number; body: string }>;
   /** Everything the process wrote, stdout and stderr interleaved. */
   output(): string;
   /** JSON log lines parsed, non-JSON lines skipped. */
@@ -42,6 +51,31 @@ export interface StartOptions {
   maxOutputBytes?: number;
   /** Called with the child process as soon as it is spawned. */
   onSpawn?: (child: ChildProcess) => void;
+  /**
+   * Serve /metrics as in a cluster (HTTPS, TokenReview + SubjectAccessReview).
+   * Default false: the launcher passes the explicit --metrics-secure=false, so
+   * tests and benchmarks that only read counters need no token.
+   */
+  secureMetrics?: boolean;
+}
+
+/** GET a /metrics URL over http or https, optionally with a bearer token; https accepts any certificate (loopback test servers only). */
+export async function getMetrics(url: string, token?: string): Promise<{ status: number; body: string }> {
+  const headers: Record<string, string> = token ? { Authorization: `Bearer ${token}` } : {};
+  if (url.startsWith('http:')) {
+    const res = await fetch(url, { headers });
+    return { status: res.status, body: await res.text() };
+  }
+  return new Promise((resolve, reject) => {
+    const req = https.get(url, { headers, rejectUnauthorized: false, timeout: 10_000 }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`GET ${url}: timed out`)));
+    req.on('error', reject);
+  });
 }
 
 /** "127.0.0.1:PORT" (as the manager logs a bound address) → PORT. */
@@ -75,6 +109,7 @@ export async function startOperator(options: StartOptions = {}): Promise<Operato
       options.kubeconfig ?? kubeconfigPath,
       '--health-probe-bind-address=127.0.0.1:0',
       '--metrics-bind-address=127.0.0.1:0',
+      ...(options.secureMetrics ? [] : ['--metrics-secure=false']),
       ...(options.args ?? []),
     ],
     { env: { ...baseEnv, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'], ...(options.cwd ? { cwd: options.cwd } : {}) },
@@ -106,6 +141,7 @@ export async function startOperator(options: StartOptions = {}): Promise<Operato
     if (!started) throw new Error(`the operator has not logged "manager started" yet:\n${text()}`);
     return portOf(started[key], key === 'health' ? 'health probe' : 'metrics');
   };
+  const metricsUrl = (): string => `${started?.metricsScheme === 'https' ? 'https' : 'http'}://127.0.0.1:${port('metrics')}/metrics`;
   if (options.waitReady ?? true) {
     try {
       await eventually(
@@ -139,6 +175,10 @@ export async function startOperator(options: StartOptions = {}): Promise<Operato
     get metricsPort() {
       return port('metrics');
     },
+    get metricsUrl() {
+      return metricsUrl();
+    },
+    scrapeMetrics: (token?: string) => getMetrics(metricsUrl(), token),
     exited,
     output: text,
     logs: () => parseLines(text()),

@@ -5,7 +5,8 @@ describe('options', () => {
   it('has controller-runtime style defaults', () => {
     const o = parseOptions([], {});
     expect(o).to.include({
-      metricsBindAddress: ':8080',
+      metricsBindAddress: ':8443',
+      metricsSecure: true,
       healthProbeBindAddress: ':8081',
       maxConcurrentReconciles: 4,
       logLevel: 'info',
@@ -16,6 +17,13 @@ describe('options', () => {
     });
     expect(o.watchNamespaces).to.deep.equal([]);
     expect(o.leaseDurationMs).to.equal(undefined);
+    expect(o.metricsCertPath).to.equal(undefined);
+  });
+
+  it('serves plain HTTP metrics only behind the explicit --metrics-secure=false', () => {
+    expect(parseOptions(['--metrics-secure=false'], {}).metricsSecure).to.equal(false);
+    expect(parseOptions(['--metrics-secure'], {}).metricsSecure).to.equal(true);
+    expect(parseOptions(['--metrics-cert-path=/tmp/k8s-metrics-server/metrics-certs'], {}).metricsCertPath).to.equal('/tmp/k8s-metrics-server/metrics-certs');
   });
 
   it('accepts --flag=value, --flag value and bare booleans', () => {
@@ -41,6 +49,8 @@ describe('options', () => {
     [['--max-concurrent-reconciles=two'], {}, /whole number/],
     [['--log-level=loud'], {}, /one of error, warn, info, debug/],
     [['--leader-elect=yes'], {}, /true or false/],
+    [['--metrics-secure=no'], {}, /true or false/],
+    [['--metrics-cert-path='], {}, /needs a value/],
     [['--leader-election-mode=forever'], {}, /lease, leader-for-life/],
     [['--leader-election-lease-duration=15'], {}, /not a duration/],
     [['--metrics-bind-address=localhost'], {}, /not an address/],
@@ -69,7 +79,7 @@ describe('options', () => {
 
   it('lists every flag in --help', () => {
     const text = usage();
-    for (const flag of ['--kubeconfig', '--metrics-bind-address', '--health-probe-bind-address', '--max-concurrent-reconciles', '--log-level', '--leader-elect', '--leader-election-mode', '--version']) {
+    for (const flag of ['--kubeconfig', '--metrics-bind-address', '--metrics-secure', '--metrics-cert-path', '--health-probe-bind-address', '--max-concurrent-reconciles', '--log-level', '--leader-elect', '--leader-election-mode', '--version']) {
       expect(text).to.contain(flag);
     }
   });

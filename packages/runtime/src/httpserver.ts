@@ -1,6 +1,7 @@
 // Bind addresses follow controller-runtime flags: ":8081" (all interfaces),
 // "127.0.0.1:8080", "[::1]:8080", or "0" to disable the server.
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 
 export interface BindAddress {
@@ -24,16 +25,31 @@ export function parseBindAddress(address: string): BindAddress | undefined {
   return { host: host === '' ? undefined : host, port: Number(portText) };
 }
 
-/** An HTTP server that can be started and closed as a unit; close() also drops idle keep-alive sockets. */
+/** PEM certificate chain and key for HTTPS. */
+export interface TlsMaterial {
+  cert: string;
+  key: string;
+}
+
+/**
+ * An HTTP (or, given `tls`, HTTPS) server that can be started and closed as a
+ * unit; close() also drops idle keep-alive sockets.
+ */
 export class ManagedHttpServer {
-  private readonly server: http.Server;
+  private readonly server: http.Server | https.Server;
   private listening = false;
 
   constructor(
     readonly bind: BindAddress,
     handler: http.RequestListener,
+    tls?: TlsMaterial,
   ) {
-    this.server = http.createServer(handler);
+    this.server = tls ? https.createServer({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' }, handler) : http.createServer(handler);
+  }
+
+  /** Replaces the certificate for new connections (a rotated mounted Secret). */
+  setTls(tls: TlsMaterial): void {
+    if (this.server instanceof https.Server) this.server.setSecureContext({ cert: tls.cert, key: tls.key });
   }
 
   async start(): Promise<AddressInfo> {

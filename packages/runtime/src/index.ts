@@ -37,8 +37,19 @@ export {
 export { WORKQUEUE_METRIC_NAMES } from './workqueue.js';
 export { installSignalHandlers, Manager, type CacheRunnable, type ManagerOptions, type Runnable } from './manager.js';
 export type { HealthCheck } from './health.js';
-export { ManagedHttpServer, parseBindAddress, type BindAddress } from './httpserver.js';
-export { registerProcessMetrics } from './metrics.js';
+export { ManagedHttpServer, parseBindAddress, type BindAddress, type TlsMaterial } from './httpserver.js';
+export { MetricsServer, readCertDir, registerProcessMetrics, type MetricsServerOptions } from './metrics.js';
+export {
+  apiReviewClient,
+  bearerToken,
+  DEFAULT_AUTH_CACHE_TTL_MS,
+  MetricsAuthorizer,
+  type AuthDecision,
+  type MetricsAuthOptions,
+  type ReviewClient,
+  type UserInfo,
+} from './metricsauth.js';
+export { selfSignedCertificate, type KeyAndCertificate, type SelfSignedOptions } from './x509.js';
 
 // Leader election.
 export { LEADER_GAUGE_NAME, type LeaderCallbacks, type LeaderElector } from './leaderelection/elector.js';

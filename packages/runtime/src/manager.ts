@@ -10,6 +10,7 @@ import { realClock, type Clock } from './clock.js';
 import type { StopOptions } from './controller.js';
 import { HealthProbeServer, type HealthCheck } from './health.js';
 import { MetricsServer } from './metrics.js';
+import { apiReviewClient, MetricsAuthorizer } from './metricsauth.js';
 import { parseBindAddress } from './httpserver.js';
 import { errorMessage } from './errors.js';
 import type { LeaderElector } from './leaderelection/elector.js';
@@ -35,6 +36,16 @@ export interface ManagerOptions {
   healthProbeBindAddress?: string;
   /** Default ":8080"; "0" disables. */
   metricsBindAddress?: string;
+  /**
+   * HTTPS with TokenReview + SubjectAccessReview on /metrics (see MetricsServer).
+   * Default false, as in a controller-runtime Manager; an operator's main
+   * turns it on by default the way kubebuilder's scaffold does.
+   */
+  metricsSecure?: boolean;
+  /** With metricsSecure: a directory with tls.crt and tls.key; unset means a self-signed certificate made at startup. */
+  metricsCertPath?: string;
+  /** With metricsSecure: how long an authentication/authorization decision is cached. Default 10 s. */
+  metricsAuthCacheTtlMs?: number;
   /** Leader-only runnables start once this elects us; its healthCheck() becomes the "leader-election" /healthz check. */
   leaderElection?: LeaderElector;
   /** How long in-flight reconciles may finish on shutdown before they are aborted. */
@@ -83,7 +94,19 @@ export class Manager {
     this.abortGraceMs = options.abortGraceMs ?? DEFAULT_ABORT_GRACE_MS;
     this.onLeadershipLost = options.onLeadershipLost;
     this.health = new HealthProbeServer({ bindAddress: options.healthProbeBindAddress ?? ':8081', logger: this.logger });
-    this.metrics = new MetricsServer({ bindAddress: options.metricsBindAddress ?? ':8080', registry: this.registry, logger: this.logger });
+    this.metrics = new MetricsServer({
+      bindAddress: options.metricsBindAddress ?? ':8080',
+      registry: this.registry,
+      logger: this.logger,
+      clock: this.clock,
+      ...(options.metricsSecure
+        ? {
+            secure: true,
+            authorizer: new MetricsAuthorizer({ reviews: apiReviewClient(this.kubeConfig), clock: this.clock, ...(options.metricsAuthCacheTtlMs !== undefined ? { cacheTtlMs: options.metricsAuthCacheTtlMs } : {}) }),
+            ...(options.metricsCertPath ? { certPath: options.metricsCertPath } : {}),
+          }
+        : {}),
+    });
     this.health.addHealthzCheck('ping', () => undefined);
     const elector = options.leaderElection;
     if (elector) this.health.addHealthzCheck('leader-election', () => elector.healthCheck());

@@ -1,6 +1,9 @@
 // The manager's probes as the kubelet calls them: the pod from make deploy
-// answers /healthz, /readyz and /metrics on its pod IP (read through the
-// apiserver's pod proxy), and it is Ready only once its caches have synced.
+// answers /healthz and /readyz on its pod IP (read through the apiserver's
+// pod proxy), and it is Ready only once its caches have synced. /metrics is
+// HTTPS on 8443 and wants a bearer token allowed to get /metrics: read from
+// inside the pod (its own node, its own ServiceAccount token), 401 without
+// the token, 403 before the metrics-reader binding, 200 after it.
 // The proof of the last: with list/watch on pods withdrawn from its
 // ClusterRole, a new manager pod cannot sync its Pod cache; the kubelet's
 // readiness probe gets 500 "not synced: Pod" (an Unhealthy event says so)
@@ -17,6 +20,24 @@ const ROLE = 'memcached-operator-manager-role';
 
 function proxy(pod: string, port: number, urlPath: string) {
   return kRun(['get', '--raw', `/api/v1/namespaces/${OPERATOR_NAMESPACE}/pods/${pod}:${port}/proxy${urlPath}`]);
+}
+
+/**
+ * GET https://127.0.0.1:8443/metrics from inside the manager container (the
+ * distroless image has node and no shell), with the pod's own ServiceAccount
+ * token or none. Prints "STATUS\nBODY".
+ */
+function scrapeInPod(pod: string, withToken: boolean): { status: number; body: string } {
+  const script = [
+    "const fs = require('node:fs'); const https = require('node:https');",
+    `const headers = ${withToken} ? { Authorization: 'Bearer ' + fs.readFileSync('/var/run/secrets/kubernetes.io/serviceaccount/token', 'utf8').trim() } : {};`,
+    "https.get({ host: '127.0.0.1', port: 8443, path: '/metrics', headers, rejectUnauthorized: false }, (res) => {",
+    "  let body = ''; res.on('data', (c) => (body += c)); res.on('end', () => process.stdout.write(res.statusCode + '\\n' + body));",
+    '}).on(\'error\', (e) => { process.stdout.write(\'0\\n\' + e.message); });',
+  ].join('\n');
+  const out = k(['exec', '-n', OPERATOR_NAMESPACE, pod, '-c', 'manager', '--', '/nodejs/bin/node', '-e', script]);
+  const newline = out.indexOf('\n');
+  return { status: Number(out.slice(0, newline)), body: out.slice(newline + 1) };
 }
 
 function restarts(pod: k8s.V1Pod): number {
@@ -38,7 +59,7 @@ describe('kind: the manager probes, as the kubelet calls them', function () {
     if (rbacWithdrawn) make('deploy');
   });
 
-  it('answers /healthz, /readyz and /metrics on the pod IP; Ready with no restart', async () => {
+  it('answers /healthz, /readyz on the pod IP and /metrics over HTTPS to an authorized token only; Ready with no restart', async () => {
     const [pod] = await managerPods(cluster);
     expect(isPodReady(pod), describePods([pod])).to.equal(true);
     expect(restarts(pod)).to.equal(0);
@@ -48,9 +69,22 @@ describe('kind: the manager probes, as the kubelet calls them', function () {
     const readyz = proxy(pod.metadata!.name!, 8081, '/readyz?verbose');
     expect(readyz.status, readyz.stderr).to.equal(0);
     expect(readyz.stdout).to.contain('[+]informers-synced ok');
-    const metrics = proxy(pod.metadata!.name!, 8080, '/metrics');
-    expect(metrics.status, metrics.stderr).to.equal(0);
-    expect(metrics.stdout).to.contain('controller_runtime_max_concurrent_reconciles');
+    const name = pod.metadata!.name!;
+    expect(scrapeInPod(name, false).status, 'no token').to.equal(401);
+    // The manager's own ServiceAccount may create TokenReviews but not get /metrics.
+    expect(scrapeInPod(name, true).status, 'a token without metrics-reader').to.equal(403);
+    const binding = 'memcached-operator-e2e-metrics-reader';
+    k(['create', 'clusterrolebinding', binding, '--clusterrole=memcached-operator-metrics-reader', `--serviceaccount=${OPERATOR_NAMESPACE}:memcached-operator-controller-manager`]);
+    try {
+      // A denial is cached for a few seconds; poll until the binding shows.
+      const metrics = await eventually('an authorized scrape to answer 200', () => {
+        const res = scrapeInPod(name, true);
+        return res.status === 200 ? res : undefined;
+      }, { timeoutMs: 60_000, intervalMs: 2_000 });
+      expect(metrics.body).to.contain('controller_runtime_max_concurrent_reconciles');
+    } finally {
+      k(['delete', 'clusterrolebinding', binding, '--ignore-not-found']);
+    }
     // The probes the kubelet runs are the ones rendered: HTTP on the named port.
     const c = pod.spec!.containers[0];
     expect(c.readinessProbe?.httpGet?.path).to.equal('/readyz');

@@ -98,7 +98,7 @@ describe('memcached reconciler on the local cluster', function () {
 
     // No hot loop: once the status is written, the errors stop.
     const counter = async (name: string): Promise<number> => {
-      const text = await (await fetch(`http://127.0.0.1:${operator!.metricsPort}/metrics`)).text();
+      const text = (await operator!.scrapeMetrics()).body;
       const line = text.split('\n').find((l) => l.startsWith(`${name}{controller="memcached"}`));
       return Number(line?.split(' ').at(-1));
     };

@@ -234,7 +234,8 @@ describe('packaging', function () {
       expect(monitor[0].spec.endpoints[0].port).to.equal('metrics');
       const policy = render('config/network-policy');
       expect(policy.map((o) => o.kind)).to.deep.equal(['NetworkPolicy']);
-      expect(policy[0].spec.ingress[0].ports[0].port).to.equal(8080);
+      expect(policy[0].spec.ingress[0].ports[0].port).to.equal(8443);
+      expect(monitor[0].spec.endpoints[0].scheme).to.equal('https');
     });
   });
 });

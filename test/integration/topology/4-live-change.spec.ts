@@ -130,8 +130,8 @@ describe('topology: a live change of the Infrastructure status', function () {
     op = await startOperator();
     // Whatever the restarted operator would change, it changes on its first successful reconcile.
     await eventually('a successful reconcile by the restarted operator', async () => {
-      const res = await fetch(`http://127.0.0.1:${op!.metricsPort}/metrics`);
-      const line = (await res.text()).split('\n').find((l) => l.startsWith('controller_runtime_reconcile_total{') && l.includes('result="success"'));
+      const { body } = await op!.scrapeMetrics();
+      const line = body.split('\n').find((l) => l.startsWith('controller_runtime_reconcile_total{') && l.includes('result="success"'));
       return line !== undefined && Number(line.split(' ').pop()) >= 1 ? true : undefined;
     });
     recorder!.check();
