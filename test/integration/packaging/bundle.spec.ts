@@ -182,19 +182,31 @@ describe('packaging', function () {
     it('grants no wildcard and no right to create CRDs', () => {
       for (const o of objects().filter((x) => x.kind === 'ClusterRole' || x.kind === 'Role')) {
         for (const rule of o.rules as Obj[]) {
-          for (const field of ['apiGroups', 'resources', 'verbs']) expect(rule[field], `${o.metadata.name} ${field}`).to.not.include('*');
-          if ((rule.apiGroups as string[]).includes('apiextensions.k8s.io')) expect.fail(`${o.metadata.name} touches CRDs`);
+          // A non-resource rule (metrics-reader's /metrics) has no apiGroups or resources.
+          for (const field of ['apiGroups', 'resources', 'verbs', 'nonResourceURLs']) expect(rule[field] ?? [], `${o.metadata.name} ${field}`).to.not.include('*');
+          if (((rule.apiGroups ?? []) as string[]).includes('apiextensions.k8s.io')) expect.fail(`${o.metadata.name} touches CRDs`);
         }
       }
     });
 
     it('keeps leases, configmaps and pod deletion to the operator namespace (a Role)', () => {
       const all = objects();
-      const clusterRules = all.filter((o) => o.kind === 'ClusterRole').flatMap((o) => o.rules as Obj[]);
+      const clusterRules = all.filter((o) => o.kind === 'ClusterRole').flatMap((o) => (o.rules as Obj[]).filter((r) => r.resources));
       expect(clusterRules.filter((r) => r.resources.includes('leases') || r.resources.includes('configmaps'))).to.deep.equal([]);
       expect(clusterRules.filter((r) => r.resources.includes('pods') && r.verbs.includes('delete'))).to.deep.equal([]);
       const role = all.find((o) => o.kind === 'Role');
       expect(role.metadata.namespace).to.equal('memcached-operator-system');
+    });
+
+    it('lets the manager review tokens and access for /metrics, and ships a metrics-reader role for scrapers', () => {
+      const all = objects();
+      const reader = all.find((o) => o.kind === 'ClusterRole' && o.metadata.name === 'memcached-operator-metrics-reader');
+      expect(reader.rules).to.deep.equal([{ nonResourceURLs: ['/metrics'], verbs: ['get'] }]);
+      const manager = all.find((o) => o.kind === 'ClusterRole' && o.metadata.name === 'memcached-operator-manager-role');
+      expect(manager.rules).to.deep.include({ apiGroups: ['authentication.k8s.io'], resources: ['tokenreviews'], verbs: ['create'] });
+      expect(manager.rules).to.deep.include({ apiGroups: ['authorization.k8s.io'], resources: ['subjectaccessreviews'], verbs: ['create'] });
+      const service = all.find((o) => o.kind === 'Service' && o.metadata.name === 'memcached-operator-controller-manager-metrics-service');
+      expect(service.spec.ports[0].port).to.equal(8443);
     });
 
     it('aggregates admin, editor and viewer roles for memcacheds', () => {
