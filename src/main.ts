@@ -20,8 +20,10 @@ import {
   Manager,
   newIdentity,
   registerProcessMetrics,
+  projectionChanged,
   ResilientInformer,
   reuseConnections,
+  stripManagedFields,
   statusCode,
   timingsFor,
   type LeaderElector,
@@ -30,6 +32,7 @@ import {
 } from '@memcached-operator/runtime';
 import { MANAGED_BY } from './memcached/labels.js';
 import { MemcachedReconciler } from './memcached/reconciler.js';
+import { childProjection, deploymentProjection, memcachedUpdateMatters, podProjection, projectPod } from './memcached/watchfilters.js';
 import { ApiClusterWriter } from './memcached/writer.js';
 import { OptionsError, parseOptions, usage, type Options } from './options.js';
 import { clusterTopology } from './topology/detect.js';
@@ -142,7 +145,9 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<numbe
   // the cluster's shape. Caches run on every replica so a new leader starts warm.
   const namespaces = opts.watchNamespaces;
   const owned = `app.kubernetes.io/managed-by=${MANAGED_BY}`;
-  const informerOptions = { kubeConfig: kc, logger, namespaces, resyncPeriodMs: opts.resyncPeriodMs };
+  // managedFields are stripped on ingest (nothing reads them; they are often
+  // most of an object), and Pods are cut down to what the reconciler reads.
+  const informerOptions = { kubeConfig: kc, logger, namespaces, resyncPeriodMs: opts.resyncPeriodMs, transform: stripManagedFields };
   const memcacheds = new ResilientInformer<Memcached>({ ...informerOptions, resource: resource(API_VERSION, KIND, PLURAL) });
   const childOptions = { ...informerOptions, labelSelector: owned, resyncPeriodMs: 0 };
   const deployments = new ResilientInformer<k8s.V1Deployment>({ ...childOptions, resource: resource('apps/v1', 'Deployment', 'deployments') });
@@ -151,7 +156,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<numbe
     ...childOptions,
     resource: resource('policy/v1', 'PodDisruptionBudget', 'poddisruptionbudgets'),
   });
-  const pods = new ResilientInformer<k8s.V1Pod>({ ...childOptions, resource: resource('v1', 'Pod', 'pods') });
+  const pods = new ResilientInformer<k8s.V1Pod>({ ...childOptions, transform: projectPod, resource: resource('v1', 'Pod', 'pods') });
   const topology = new TopologyWatcher({ kubeConfig: kc, logger });
 
   let elector: LeaderElector | undefined;
@@ -209,15 +214,22 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<numbe
     registry,
     maxConcurrentReconciles: opts.maxConcurrentReconciles,
   })
-    .for(memcacheds)
-    .owns(deployments, KIND, API_VERSION)
-    .owns(services, KIND, API_VERSION)
-    .owns(pdbs, KIND, API_VERSION)
+    // Events that change nothing the reconciler reads are dropped (see
+    // memcached/watchfilters.ts): the echo of our own status write, child
+    // status churn. The Memcacheds' periodic resync still passes.
+    .for(memcacheds, { predicates: [memcachedUpdateMatters()] })
+    .owns(deployments, KIND, API_VERSION, { predicates: [projectionChanged(deploymentProjection)] })
+    .owns(services, KIND, API_VERSION, { predicates: [projectionChanged(childProjection)] })
+    .owns(pdbs, KIND, API_VERSION, { predicates: [projectionChanged(childProjection)] })
     // Pods belong to ReplicaSets; their instance label names the Memcached.
-    .watches(pods, (pod) => {
-      const name = pod.metadata?.labels?.['app.kubernetes.io/instance'];
-      return name && pod.metadata?.namespace ? [{ namespace: pod.metadata.namespace, name }] : [];
-    });
+    .watches(
+      pods,
+      (pod) => {
+        const name = pod.metadata?.labels?.['app.kubernetes.io/instance'];
+        return name && pod.metadata?.namespace ? [{ namespace: pod.metadata.namespace, name }] : [];
+      },
+      { predicates: [projectionChanged(podProjection)] },
+    );
   topology.onChange(() => {
     for (const mc of memcacheds.list()) controller.enqueue({ namespace: mc.metadata.namespace!, name: mc.metadata.name! });
   });

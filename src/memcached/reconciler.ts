@@ -114,9 +114,15 @@ export class MemcachedReconciler implements Reconciler {
     if (!mc) return; // Deleted: garbage collection removes the children.
 
     if (mc.metadata.deletionTimestamp) return this.finalize(mc, ctx);
-    if (!(mc.metadata.finalizers ?? []).includes(FINALIZER)) {
-      mc = await this.deps.writer.setFinalizers(mc, [...(mc.metadata.finalizers ?? []), FINALIZER], ctx.signal);
-    }
+    // The finalizer is written alongside the children, not before them: it
+    // is independent of them, and the first reconcile is then two round
+    // trips (finalizer and children in parallel, then status) instead of
+    // three. Every path below awaits it before it returns.
+    const first = mc;
+    const withFinalizer: Promise<Memcached> = (first.metadata.finalizers ?? []).includes(FINALIZER)
+      ? Promise.resolve(first)
+      : this.deps.writer.setFinalizers(first, [...(first.metadata.finalizers ?? []), FINALIZER], ctx.signal);
+    withFinalizer.catch(() => undefined); // awaited below; a failure must not go unhandled meanwhile
 
     const validation = validateMemcached(mc);
     if (!validation.valid) {
@@ -126,6 +132,7 @@ export class MemcachedReconciler implements Reconciler {
       if (conditionStatus(mc, CONDITION_DEGRADED) !== 'True') {
         this.deps.events.event(mc, 'Warning', 'InvalidSpec', 'Validate', validation.message);
       }
+      mc = await withFinalizer;
       const live = this.deps.deployments.get(req.namespace, req.name);
       await this.writeStatus(mc, computeStatus({ mc, deployment: isOwnedBy(live, mc) ? live : undefined, invalidMessage: validation.message, now: this.now() }), ctx);
       return;
@@ -136,6 +143,7 @@ export class MemcachedReconciler implements Reconciler {
     // was probed) would resize a running cache on every operator restart.
     if (this.deps.cluster.hasSynced?.() === false) {
       ctx.log.debug('cluster topology not known yet; requeued');
+      await withFinalizer;
       return { requeueAfterMs: 250 };
     }
 
@@ -169,6 +177,9 @@ export class MemcachedReconciler implements Reconciler {
     // generation whose new replicas do not exist yet.
     let currentDeployment = liveDeployment;
     const writes = allSettledOrThrow([
+      withFinalizer.then((updated) => {
+        mc = updated;
+      }),
       this.ensure(deployment, liveDeployment, ctx).then((d) => {
         currentDeployment = d;
       }),

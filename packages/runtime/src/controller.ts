@@ -10,6 +10,7 @@ import { realClock, type Clock } from './clock.js';
 import { errorMessage, isPanic, isTerminalError } from './errors.js';
 import type { RateLimiter } from './ratelimiter.js';
 import type { EventSource } from './source.js';
+import type { WatchOptions } from './predicates.js';
 import { WorkQueue } from './workqueue.js';
 
 export interface Request {
@@ -179,42 +180,58 @@ export class Controller {
   }
 
   /** Reconciles the watched objects themselves. */
-  for<T extends KubernetesObject>(source: EventSource<T>): this {
-    return this.watches(source, (obj) => {
-      const req = requestForObject(obj);
-      return req ? [req] : [];
-    });
+  for<T extends KubernetesObject>(source: EventSource<T>, options: WatchOptions<T> = {}): this {
+    return this.watches(
+      source,
+      (obj) => {
+        const req = requestForObject(obj);
+        return req ? [req] : [];
+      },
+      options,
+    );
   }
 
   /** Reconciles the controlling owner (of `ownerKind` in `ownerApiVersion`'s group) of the watched objects. */
-  owns<T extends KubernetesObject>(source: EventSource<T>, ownerKind: string, ownerApiVersion: string): this {
-    return this.watches(source, (obj) => {
-      const req = controllerOwnerRequest(obj, ownerKind, ownerApiVersion);
-      return req ? [req] : [];
-    });
+  owns<T extends KubernetesObject>(source: EventSource<T>, ownerKind: string, ownerApiVersion: string, options: WatchOptions<T> = {}): this {
+    return this.watches(
+      source,
+      (obj) => {
+        const req = controllerOwnerRequest(obj, ownerKind, ownerApiVersion);
+        return req ? [req] : [];
+      },
+      options,
+    );
   }
 
-  /** Reconciles whatever `mapFn` maps each event's object to. */
-  watches<T extends KubernetesObject>(source: EventSource<T>, mapFn: MapFunc<T>): this {
+  /** Reconciles whatever `mapFn` maps each event's object to, for the events every predicate lets through. */
+  watches<T extends KubernetesObject>(source: EventSource<T>, mapFn: MapFunc<T>, options: WatchOptions<T> = {}): this {
     if (this.state !== 'new') throw new Error(`controller ${this.name}: watches must be set up before start()`);
-    const enqueueMapped = (obj: T): void => {
-      let requests: Request[];
+    const predicates = options.predicates ?? [];
+    const mapped = (obj: T): Request[] => {
       try {
-        requests = mapFn(obj);
+        return mapFn(obj);
       } catch (err) {
         this.logger.error('event mapping failed; event ignored', { error: errorMessage(err), object: objectRef(obj) });
-        return;
+        return [];
       }
-      for (const req of requests) this.enqueue(req);
+    };
+    const enqueueAll = (requests: Request[]): void => {
+      // One add per distinct key: an update maps both its old and new object.
+      const keys = new Set(requests.map(requestKey));
+      for (const key of keys) this.queue.add(key);
     };
     source.addEventHandlers({
-      onAdd: enqueueMapped,
-      onUpdate: (obj, old) => {
-        enqueueMapped(obj);
-        // An update can change the mapping (e.g. owner references); the old target must hear too.
-        if (old !== obj) enqueueMapped(old);
+      onAdd: (obj) => {
+        if (predicates.every((p) => p.create?.(obj) ?? true)) enqueueAll(mapped(obj));
       },
-      onDelete: enqueueMapped,
+      onUpdate: (obj, old) => {
+        if (!predicates.every((p) => p.update?.(obj, old) ?? true)) return;
+        // An update can change the mapping (e.g. owner references); the old target must hear too.
+        enqueueAll(old === obj ? mapped(obj) : [...mapped(obj), ...mapped(old)]);
+      },
+      onDelete: (obj) => {
+        if (predicates.every((p) => p.delete?.(obj) ?? true)) enqueueAll(mapped(obj));
+      },
     });
     this.sources.push(source);
     return this;

@@ -21,7 +21,8 @@ export { reuseConnections } from './connections.js';
 export { ApiEventRecorder, type ApiEventRecorderOptions, type EventRecorder, type EventType } from './events.js';
 
 // Caches, queues, controllers and the manager that runs them.
-export { ResilientInformer, type BackoffPolicy, type InformerOptions, type ResourceDescriptor } from './informer.js';
+export { ResilientInformer, stripManagedFields, type BackoffPolicy, type InformerOptions, type ResourceDescriptor } from './informer.js';
+export { metadataProjection, projectionChanged, resourceVersionChanged, stableJson, type Predicate, type WatchOptions } from './predicates.js';
 export type { EventHandlers, EventSource } from './source.js';
 export {
   Controller,

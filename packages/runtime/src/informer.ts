@@ -101,6 +101,21 @@ export interface InformerOptions<T extends KubernetesObject> {
   clock?: Clock;
   listFn?: ListFunc<T>;
   clientInformerFactory?: ClientInformerFactory<T>;
+  /**
+   * Applied to every object as it arrives (listed or watched), before it is
+   * cached or handed to a handler, like controller-runtime's cache
+   * TransformFunc: strip what no reader needs (managedFields, see
+   * stripManagedFields) to cut memory. Best done in place, returning the same
+   * object: client-node's ListWatch keeps its own reference to it, which then
+   * shrinks too. Must keep metadata.name, namespace and resourceVersion.
+   */
+  transform?: (obj: T) => T;
+}
+
+/** The usual transform: drops metadata.managedFields (server-side apply's bookkeeping, often most of an object's size), in place. */
+export function stripManagedFields<T extends KubernetesObject>(obj: T): T {
+  if (obj.metadata?.managedFields) delete obj.metadata.managedFields;
+  return obj;
 }
 
 function objectKey(obj: KubernetesObject): string {
@@ -120,6 +135,7 @@ interface StreamHost<T extends KubernetesObject> {
   readonly backoff: BackoffPolicy;
   readonly factory: ClientInformerFactory<T>;
   readonly listFn: ListFunc<T>;
+  readonly transform: ((obj: T) => T) | undefined;
   emitAdd(obj: T): void;
   emitUpdate(obj: T, old: T): void;
   emitDelete(obj: T): void;
@@ -188,6 +204,8 @@ class WatchStream<T extends KubernetesObject> {
     let informer: ClientInformer<T> | undefined = undefined;
     const listFn = async (): Promise<KubernetesListObject<T>> => {
       const list = await this.host.listFn(this.namespace);
+      const transform = this.host.transform;
+      if (transform && list.items) list.items = list.items.map((item) => transform(item));
       // Only the live informer may rewrite the cache; a replaced one could still be listing.
       if (informer === this.current) this.pruneMissing(list.items ?? []);
       return list;
@@ -195,11 +213,12 @@ class WatchStream<T extends KubernetesObject> {
     informer = this.host.factory(path, listFn, this.host.labelSelector);
     const own = informer;
     const live = (): boolean => own === this.current && !this.stopped;
+    const transform = this.host.transform ?? ((obj: T) => obj);
     informer.on('add', (obj) => {
-      if (live()) this.upsert(obj);
+      if (live()) this.upsert(transform(obj));
     });
     informer.on('update', (obj) => {
-      if (live()) this.upsert(obj);
+      if (live()) this.upsert(transform(obj));
     });
     informer.on('delete', (obj) => {
       if (live()) this.remove(obj);
@@ -304,6 +323,7 @@ export class ResilientInformer<T extends KubernetesObject> implements EventSourc
       backoff: options.restartBackoff ?? DEFAULT_RESTART_BACKOFF,
       factory,
       listFn,
+      transform: options.transform,
       emitAdd: (obj) => this.dispatch('onAdd', (h) => h.onAdd?.(obj), obj),
       emitUpdate: (obj, old) => this.dispatch('onUpdate', (h) => h.onUpdate?.(obj, old), obj),
       emitDelete: (obj) => this.dispatch('onDelete', (h) => h.onDelete?.(obj), obj),

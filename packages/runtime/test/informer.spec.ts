@@ -8,6 +8,7 @@ import {
   planRestart,
   resourcePath,
   restartDelayMs,
+  stripManagedFields,
   type ClientInformerFactory,
   type ResourceDescriptor,
 } from '../src/informer.js';
@@ -59,7 +60,16 @@ class ScriptedClientInformer {
   }
 }
 
-function harness(options: { namespaces?: string[]; failures?: unknown[]; items?: Map<string | undefined, KubernetesObject[]>; resyncPeriodMs?: number; resource?: ResourceDescriptor } = {}) {
+function harness(
+  options: {
+    namespaces?: string[];
+    failures?: unknown[];
+    items?: Map<string | undefined, KubernetesObject[]>;
+    resyncPeriodMs?: number;
+    resource?: ResourceDescriptor;
+    transform?: (obj: KubernetesObject) => KubernetesObject;
+  } = {},
+) {
   const clock = new FakeClock();
   const { logger, entries } = recordingLogger();
   const script = { failures: options.failures ?? [] };
@@ -79,6 +89,7 @@ function harness(options: { namespaces?: string[]; failures?: unknown[]; items?:
     resyncPeriodMs: options.resyncPeriodMs,
     listFn: (ns) => Promise.resolve({ apiVersion: 'v1', kind: 'List', metadata: { resourceVersion: '1' }, items: items.get(ns) ?? [] }),
     clientInformerFactory: factory,
+    ...(options.transform ? { transform: options.transform } : {}),
   });
   return { clock, informer, created, entries, script, items };
 }
@@ -241,5 +252,33 @@ describe('runtime/informer ResilientInformer (scripted client informer)', () => 
 
   it('refuses a namespace list for a cluster-scoped resource', () => {
     expect(() => harness({ resource: NODE, namespaces: ['a'] })).to.throw(/cluster-scoped/);
+  });
+});
+
+describe('runtime/informer transform', () => {
+  it('applies the transform to listed and watched objects before they are cached or handed out', async () => {
+    const withFields = (name: string, rv: string): KubernetesObject => ({
+      apiVersion: 'v1',
+      kind: 'Thing',
+      metadata: { namespace: 'a', name, resourceVersion: rv, managedFields: [{ manager: 'kubectl', operation: 'Apply' }] },
+    });
+    const listed = withFields('listed', '1');
+    const { informer, created } = harness({ items: new Map([[undefined, [listed]]]), transform: stripManagedFields });
+    const seen: KubernetesObject[] = [];
+    informer.addEventHandlers({ onAdd: (o) => seen.push(o), onUpdate: (o) => seen.push(o) });
+    informer.start();
+    await informer.synced;
+    // In place: the client's own list (and so its cache) holds the stripped object too.
+    expect(listed.metadata?.managedFields).to.equal(undefined);
+    created[0].emit('add', withFields('watched', '2'));
+    created[0].emit('update', withFields('watched', '3'));
+    expect(seen.map((o) => [o.metadata?.name, o.metadata?.managedFields])).to.deep.equal([
+      ['listed', undefined],
+      ['watched', undefined],
+      ['watched', undefined],
+    ]);
+    expect(informer.get('a', 'watched')?.metadata?.managedFields).to.equal(undefined);
+    expect(informer.get('a', 'watched')?.metadata?.resourceVersion).to.equal('3');
+    await informer.stop();
   });
 });

@@ -1,0 +1,94 @@
+import { expect } from 'chai';
+import type { KubernetesObject } from '@kubernetes/client-node';
+import { Registry } from 'prom-client';
+import { FakeClock } from '../src/clock.js';
+import { Controller, type Reconciler } from '../src/controller.js';
+import { metadataProjection, projectionChanged, resourceVersionChanged, stableJson } from '../src/predicates.js';
+import { FakeSource, recordingLogger } from './fakes.js';
+
+type Thing = KubernetesObject & { spec?: { size?: number }; status?: { ready?: number } };
+
+function thing(rv: string, fields: { generation?: number; labels?: Record<string, string>; size?: number; ready?: number; finalizers?: string[]; owner?: string } = {}): Thing {
+  return {
+    apiVersion: 'example.com/v1',
+    kind: 'Thing',
+    metadata: {
+      namespace: 'ns',
+      name: 'a',
+      resourceVersion: rv,
+      generation: fields.generation ?? 1,
+      ...(fields.labels ? { labels: fields.labels } : {}),
+      ...(fields.finalizers ? { finalizers: fields.finalizers } : {}),
+      ...(fields.owner ? { ownerReferences: [{ apiVersion: 'example.com/v1', kind: 'Owner', name: fields.owner, uid: fields.owner, controller: true }] } : {}),
+    },
+    spec: { size: fields.size ?? 1 },
+    status: { ready: fields.ready ?? 0 },
+  };
+}
+
+describe('runtime/predicates', () => {
+  it('stableJson ignores key order but not values or array order', () => {
+    expect(stableJson({ a: 1, b: { c: 2, d: 3 } })).to.equal(stableJson({ b: { d: 3, c: 2 }, a: 1 }));
+    expect(stableJson({ a: [1, 2] })).to.not.equal(stableJson({ a: [2, 1] }));
+    expect(stableJson({ a: undefined })).to.equal(stableJson({}));
+  });
+
+  it('resourceVersionChanged drops resyncs only', () => {
+    const p = resourceVersionChanged<Thing>();
+    expect(p.update!(thing('2'), thing('1'))).to.equal(true);
+    expect(p.update!(thing('2'), thing('2'))).to.equal(false);
+  });
+
+  it('projectionChanged with metadataProjection passes metadata and generation changes, not status churn', () => {
+    const p = projectionChanged<Thing>(metadataProjection);
+    const table: Array<[string, Thing, Thing, boolean]> = [
+      ['status only', thing('2', { ready: 3 }), thing('1'), false],
+      ['resync', thing('1'), thing('1'), false],
+      ['generation', thing('2', { generation: 2, size: 3 }), thing('1'), true],
+      ['labels', thing('2', { labels: { a: 'b' } }), thing('1'), true],
+      ['finalizers', thing('2', { finalizers: ['x'] }), thing('1'), true],
+      ['owner', thing('2', { owner: 'o' }), thing('1'), true],
+    ];
+    for (const [what, now, before, want] of table) expect(p.update!(now, before), what).to.equal(want);
+    expect('create' in p, 'creates always pass').to.equal(false);
+  });
+});
+
+describe('runtime/controller predicates and adds', () => {
+  function setup(predicatesFor: boolean) {
+    const registry = new Registry();
+    const source = new FakeSource<Thing>();
+    const owned = new FakeSource<Thing>();
+    const reconciler: Reconciler = { reconcile: () => Promise.resolve() };
+    const controller = new Controller({ name: 'thing', reconciler, logger: recordingLogger().logger, clock: new FakeClock(), registry })
+      .for(source, predicatesFor ? { predicates: [projectionChanged<Thing>(metadataProjection)] } : {})
+      .owns(owned, 'Owner', 'example.com/v1');
+    const adds = async (): Promise<number> => {
+      const text = await registry.metrics();
+      const line = text.split('\n').find((l) => l.startsWith('workqueue_adds_total{controller="thing"'));
+      return Number(line?.split(' ').at(-1));
+    };
+    return { controller, source, owned, adds };
+  }
+
+  it('enqueues only the events every predicate lets through', async () => {
+    const { source, adds } = setup(true);
+    source.upsert(thing('1'));
+    expect(await adds()).to.equal(1); // create
+    source.upsert(thing('2', { ready: 3 }));
+    expect(await adds()).to.equal(1); // status only: dropped
+    source.upsert(thing('3', { ready: 3, generation: 2, size: 2 }));
+    expect(await adds()).to.equal(2);
+    source.delete(thing('3'));
+    expect(await adds()).to.equal(3);
+  });
+
+  it('adds an update once when old and new map to the same key, twice when the owner changed', async () => {
+    const { owned, adds } = setup(false);
+    owned.upsert(thing('1', { owner: 'o1' }));
+    owned.upsert(thing('2', { owner: 'o1', ready: 1 }));
+    expect(await adds()).to.equal(2);
+    owned.upsert(thing('3', { owner: 'o2' }));
+    expect(await adds()).to.equal(4); // o2 and the old owner o1
+  });
+});

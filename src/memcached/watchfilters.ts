@@ -1,0 +1,94 @@
+// What the reconciler reads of each watched kind, as pure functions: the
+// informers keep only that (transforms, applied on ingest), and an update
+// that changes none of it is not enqueued (predicates). The benchmark found
+// ~36 queue adds and 3 reconciles per Memcached, most of them pod and
+// Deployment status churn and the echo of the operator's own status write,
+// and the caches holding every field of every pod, managedFields included.
+// Keep these in step with reconciler.ts, status.ts and podhealth.ts: a field
+// they start reading must be added here (the table tests list them).
+import type { KubernetesObject, V1Deployment, V1Pod } from '@kubernetes/client-node';
+import { metadataProjection, projectionChanged, type Predicate } from '@memcached-operator/runtime';
+
+const metadataChanged = projectionChanged<KubernetesObject>(metadataProjection);
+
+/**
+ * A Memcached update is reconciled when its spec (generation) or metadata
+ * (finalizers, deletion, labels, annotations) changed, or on the periodic
+ * resync (the same resourceVersion again). A status-only update is the
+ * operator's own write coming back, and is dropped.
+ */
+export function memcachedUpdateMatters<T extends KubernetesObject>(): Predicate<T> {
+  return {
+    update: (obj, old) => obj.metadata?.resourceVersion === old.metadata?.resourceVersion || metadataChanged.update!(obj, old),
+  };
+}
+
+/**
+ * A Pod reduced, in place, to what the reconciler reads: identity, labels,
+ * owners, deletion, the node, and the status that readiness and
+ * podTrouble() use. The rest (the whole pod spec, most of all) is dropped.
+ */
+export function projectPod(pod: V1Pod): V1Pod {
+  const m = pod.metadata;
+  if (m) {
+    delete m.managedFields;
+    delete m.annotations;
+  }
+  if (pod.spec) {
+    const nodeName = pod.spec.nodeName;
+    pod.spec = { containers: [], ...(nodeName ? { nodeName } : {}) };
+  }
+  if (pod.status) {
+    const { phase, conditions, containerStatuses } = pod.status;
+    pod.status = {
+      ...(phase ? { phase } : {}),
+      ...(conditions ? { conditions: conditions.map(({ type, status, reason, message, lastTransitionTime }) => ({ type, status, reason, message, lastTransitionTime })) } : {}),
+      ...(containerStatuses
+        ? { containerStatuses: containerStatuses.map(({ name, image, imageID, ready, restartCount, state, lastState }) => ({ name, image, imageID, ready, restartCount, state, lastState })) }
+        : {}),
+    };
+  }
+  return pod;
+}
+
+/** What a change of a Pod must touch to matter: its labels, node, deletion, readiness and the troubles podTrouble() reports. */
+export function podProjection(pod: V1Pod): unknown {
+  return {
+    labels: pod.metadata?.labels,
+    deletionTimestamp: pod.metadata?.deletionTimestamp,
+    nodeName: pod.spec?.nodeName,
+    conditions: (pod.status?.conditions ?? [])
+      .filter((c) => c.type === 'Ready' || c.type === 'PodScheduled')
+      .map((c) => ({ type: c.type, status: c.status, reason: c.reason, message: c.message })),
+    containers: (pod.status?.containerStatuses ?? []).map((c) => ({
+      name: c.name,
+      ready: c.ready,
+      restartCount: c.restartCount,
+      running: c.state?.running?.startedAt !== undefined,
+      waiting: c.state?.waiting?.reason,
+      lastTerminated: c.lastState?.terminated?.reason,
+    })),
+  };
+}
+
+/** A Deployment's metadata, spec (drift is repaired) and the status fields status.ts reads. */
+export function deploymentProjection(d: V1Deployment): unknown {
+  const s = d.status ?? {};
+  return {
+    metadata: metadataProjection(d),
+    spec: d.spec,
+    status: {
+      observedGeneration: s.observedGeneration,
+      replicas: s.replicas,
+      updatedReplicas: s.updatedReplicas,
+      readyReplicas: s.readyReplicas,
+      availableReplicas: s.availableReplicas,
+      conditions: (s.conditions ?? []).map((c) => ({ type: c.type, status: c.status, reason: c.reason })),
+    },
+  };
+}
+
+/** Services and PodDisruptionBudgets: metadata and spec; their status is nothing the reconciler reads. */
+export function childProjection(obj: KubernetesObject & { spec?: unknown }): unknown {
+  return { metadata: metadataProjection(obj), spec: obj.spec };
+}

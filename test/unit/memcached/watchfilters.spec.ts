@@ -1,0 +1,101 @@
+import { expect } from 'chai';
+import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
+import { projectionChanged } from '@memcached-operator/runtime';
+import { childProjection, deploymentProjection, memcachedUpdateMatters, podProjection, projectPod } from '../../../src/memcached/watchfilters.js';
+import type { Memcached } from '../../../src/api/types.js';
+
+function pod(over: { rv?: string; ready?: boolean; node?: string; ip?: string; waiting?: string; restarts?: number; deleting?: boolean; labels?: Record<string, string> } = {}): V1Pod {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      namespace: 'ns',
+      name: 'cache-abc',
+      resourceVersion: over.rv ?? '1',
+      labels: over.labels ?? { 'app.kubernetes.io/instance': 'cache' },
+      annotations: { big: 'x'.repeat(100) },
+      managedFields: [{ manager: 'kubelet', operation: 'Update' }],
+      ...(over.deleting ? { deletionTimestamp: new Date('2026-11-26T00:00:00Z') } : {}),
+    },
+    spec: { nodeName: over.node, containers: [{ name: 'memcached', image: 'memcached:1.6', args: ['-m', '64'] }], volumes: [{ name: 'v', emptyDir: {} }] },
+    status: {
+      phase: 'Running',
+      podIP: over.ip ?? '10.0.0.1',
+      conditions: [
+        { type: 'PodScheduled', status: 'True' },
+        { type: 'Ready', status: over.ready ? 'True' : 'False', lastProbeTime: new Date('2026-11-26T00:00:00Z') },
+      ],
+      containerStatuses: [
+        {
+          name: 'memcached',
+          image: 'memcached:1.6',
+          imageID: 'sha',
+          ready: !!over.ready,
+          restartCount: over.restarts ?? 0,
+          started: true,
+          state: over.waiting ? { waiting: { reason: over.waiting } } : { running: { startedAt: new Date('2026-11-26T00:00:00Z') } },
+          lastState: {},
+        },
+      ],
+    },
+  };
+}
+
+describe('memcached/watchfilters', () => {
+  it('projects a Pod, in place, to what the reconciler reads', () => {
+    const p = pod({ node: 'n1', ready: true });
+    const out = projectPod(p);
+    expect(out).to.equal(p);
+    expect(out.metadata?.managedFields).to.equal(undefined);
+    expect(out.metadata?.annotations).to.equal(undefined);
+    expect(out.metadata?.labels).to.deep.equal({ 'app.kubernetes.io/instance': 'cache' });
+    expect(out.spec).to.deep.equal({ containers: [], nodeName: 'n1' });
+    expect(out.status?.podIP).to.equal(undefined);
+    expect(out.status?.conditions?.find((c) => c.type === 'Ready')?.status).to.equal('True');
+    expect(out.status?.containerStatuses?.[0]).to.include({ name: 'memcached', ready: true, restartCount: 0, image: 'memcached:1.6' });
+    expect(out.status?.containerStatuses?.[0].state?.running?.startedAt).to.be.instanceOf(Date);
+  });
+
+  it('lets a Pod update through only when readiness, node, labels, deletion or a trouble changed', () => {
+    const p = projectionChanged<V1Pod>(podProjection);
+    const base = pod({ rv: '1' });
+    const table: Array<[string, V1Pod, boolean]> = [
+      ['pod IP only', pod({ rv: '2', ip: '10.0.0.2' }), false],
+      ['resync', pod({ rv: '1' }), false],
+      ['became Ready', pod({ rv: '2', ready: true }), true],
+      ['scheduled', pod({ rv: '2', node: 'n1' }), true],
+      ['image pull trouble', pod({ rv: '2', waiting: 'ImagePullBackOff' }), true],
+      ['restarted', pod({ rv: '2', restarts: 1 }), true],
+      ['terminating', pod({ rv: '2', deleting: true }), true],
+      ['relabelled', pod({ rv: '2', labels: { 'app.kubernetes.io/instance': 'other' } }), true],
+    ];
+    for (const [what, now, want] of table) expect(p.update!(now, base), what).to.equal(want);
+  });
+
+  it('lets a Deployment update through for spec, metadata and the status fields status.ts reads', () => {
+    const p = projectionChanged<V1Deployment>(deploymentProjection);
+    const d = (status: V1Deployment['status'], replicas = 3, rv = '1'): V1Deployment => ({ metadata: { name: 'cache', resourceVersion: rv, generation: 1 }, spec: { replicas, selector: {}, template: {} }, status });
+    const base = d({ observedGeneration: 1, replicas: 3, readyReplicas: 1, conditions: [{ type: 'Progressing', status: 'True', reason: 'ReplicaSetUpdated', lastUpdateTime: new Date(1) }] });
+    expect(p.update!(d({ ...base.status, conditions: [{ type: 'Progressing', status: 'True', reason: 'ReplicaSetUpdated', lastUpdateTime: new Date(2) }] }, 3, '2'), base), 'condition timestamp only').to.equal(false);
+    expect(p.update!(d({ ...base.status, readyReplicas: 2 }, 3, '2'), base), 'readyReplicas').to.equal(true);
+    expect(p.update!(d({ ...base.status, conditions: [{ type: 'Progressing', status: 'False', reason: 'ProgressDeadlineExceeded' }] }, 3, '2'), base), 'stalled').to.equal(true);
+    expect(p.update!(d(base.status, 5, '2'), base), 'spec drift').to.equal(true);
+  });
+
+  it('ignores status-only updates of Services and PDBs', () => {
+    const p = projectionChanged(childProjection);
+    const pdb = (healthy: number, minAvailable = 2) => ({ metadata: { name: 'cache', resourceVersion: String(healthy) }, spec: { minAvailable }, status: { currentHealthy: healthy } });
+    expect(p.update!(pdb(3), pdb(1))).to.equal(false);
+    expect(p.update!(pdb(1, 1), pdb(1))).to.equal(true);
+  });
+
+  it('reconciles a Memcached on spec, metadata and resync, not on its own status write', () => {
+    const p = memcachedUpdateMatters<Memcached>();
+    const mc = (rv: string, over: { generation?: number; finalizers?: string[]; ready?: number } = {}): Memcached =>
+      ({ apiVersion: 'cache.example.com/v1alpha1', kind: 'Memcached', metadata: { name: 'c', namespace: 'ns', resourceVersion: rv, generation: over.generation ?? 1, finalizers: over.finalizers }, spec: { size: 3 }, status: { readyReplicas: over.ready ?? 0 } });
+    expect(p.update!(mc('2', { ready: 3 }), mc('1')), 'status write echo').to.equal(false);
+    expect(p.update!(mc('1'), mc('1')), 'periodic resync').to.equal(true);
+    expect(p.update!(mc('2', { generation: 2 }), mc('1')), 'spec change').to.equal(true);
+    expect(p.update!(mc('2', { finalizers: [] }), mc('1', { finalizers: ['cache.example.com/finalizer'] })), 'finalizer removed').to.equal(true);
+  });
+});
