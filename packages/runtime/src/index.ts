@@ -23,6 +23,8 @@ export { ApiEventRecorder, type ApiEventRecorderOptions, type EventRecorder, typ
 // Caches, queues, controllers and the manager that runs them.
 export { ResilientInformer, type BackoffPolicy, type InformerOptions, type ResourceDescriptor } from './informer.js';
 export type { EventHandlers, EventSource } from './source.js';
+// For informers whose objects are reduced before caching (the operator's Secret digests).
+export type { ClientInformerFactory, ListFunc } from './informer.js';
 export {
   Controller,
   CONTROLLER_METRIC_NAMES,
