@@ -17,6 +17,7 @@
 // even when memcached then refuses the client, so verification needs neither.
 import tls from 'node:tls';
 import type { ConditionUpdate } from './status.js';
+import { authCommand } from '../exporter/scrape.js';
 import { normalizeSerial } from './secrets.js';
 
 export const CONDITION_CERTIFICATE_SERVED = 'CertificateServed';
@@ -118,9 +119,7 @@ export const networkTlsControl: TlsControl = {
     const socket = await connect(host, port, credentials);
     try {
       if (credentials.auth) {
-        // memcached -Y: a set whose data is "user password" authenticates the connection.
-        const token = `${credentials.auth.username} ${credentials.auth.password}`;
-        const reply = await request(socket, `set auth 0 0 ${Buffer.byteLength(token)}\r\n${token}\r\n`, 'authentication');
+        const reply = await request(socket, authCommand(credentials.auth), 'authentication');
         if (reply !== 'STORED') throw new Error(`memcached refused the authfile's first user (${reply})`);
       }
       const reply = await request(socket, 'refresh_certs\r\n', 'refresh_certs');

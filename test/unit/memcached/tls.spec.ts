@@ -13,6 +13,7 @@ import type { MemcachedSpec } from '../../../src/api/types.js';
 import { applyDefaults } from '../../../src/api/validator.js';
 import { renderArgs } from '../../../src/memcached/args.js';
 import { AUTH_DIR, AUTHFILE_KEY, CLIENT_CA_DIR, TLS_DIR } from '../../../src/memcached/security.js';
+import { fetchStats } from '../../../src/exporter/scrape.js';
 import { CertificateRotator, networkTlsControl } from '../../../src/memcached/tls-rotation.js';
 import { CertificateAuthority, type Issued } from '../../support/certs.js';
 import { type Server, converse, freePort, start, stop, waitReady } from '../../support/memcached-process.js';
@@ -198,5 +199,21 @@ describe('memcached/security against a real memcached 1.6', function () {
     const third = ca.issue('cache');
     const refused = await rotator.bringToSerial([pod], server.port, third.serial, () => Promise.resolve({ clientCert: { cert: second.cert, key: second.key }, auth: { username: 'operator', password: 'wrong' } }));
     expect(refused[0].error).to.match(/refused the authfile's first user/);
+  });
+
+  it('the exporter\'s fetchStats reads stats over mutual TLS with auth, and says why when it cannot', async () => {
+    serve(ca.issue('cache'));
+    mount(CLIENT_CA_DIR, { 'ca.crt': ca.cert });
+    mount(AUTH_DIR, { [AUTHFILE_KEY]: 'exporter:pw\n' });
+    const server = await run({ tls: { enabled: true, clientCASecretName: 'client-ca', clientCertificates: 'Require' }, auth: { secretName: 'users' } });
+    const target = { host: '127.0.0.1', port: server.port };
+    const client = ca.issue('exporter');
+    const tlsOptions = { ca: ca.cert, servername: 'localhost', cert: client.cert, key: client.key };
+    const stats = await fetchStats(target, 5000, { tls: tlsOptions, auth: { username: 'exporter', password: 'pw' } });
+    expect(stats.get('version')).to.match(/^1\.6\./);
+    expect(Number(stats.get('curr_connections'))).to.be.greaterThan(0);
+    await assert.rejects(fetchStats(target, 5000, { tls: tlsOptions, auth: { username: 'exporter', password: 'wrong' } }), /refused the authentication: CLIENT_ERROR/);
+    await assert.rejects(fetchStats(target, 5000, { tls: { ca: otherCa.cert, servername: 'localhost', cert: client.cert, key: client.key } }), /self-signed|unable to (get|verify)/);
+    await assert.rejects(fetchStats(target, 2000));
   });
 });
