@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type * as k8s from '@kubernetes/client-node';
-import { eventually } from '../../support/cluster.js';
+import { eventually, repoRoot } from '../../support/cluster.js';
 import { condition, Memcacheds } from '../../support/memcached.js';
 import { CertificateAuthority, type Issued } from '../../support/certs.js';
 import { isPodReady, type Cluster } from '../../integration/topology/support.js';
@@ -19,8 +19,9 @@ import { applyMemcached, deployOperator, eventsAbout, kindCluster, ReadySampler,
 /**
  * The in-pod client: one JSON argument, one JSON line out. mode "once" opens
  * one connection per host and runs the payload; mode "loop" opens a new
- * connection to host every intervalMs for durationMs, each setting and
- * getting its own key, and reports every attempt.
+ * connection to host every intervalMs, each setting and getting its own
+ * key, until untilSerial has been served 50 times in a row and then for
+ * settleMs more (or durationMs passed), and reports every attempt.
  */
 const CLIENT = String.raw`
 const tls = require('node:tls'), net = require('node:net');
@@ -50,11 +51,15 @@ const auth = o.auth ? 'set auth 0 0 ' + Buffer.byteLength(o.auth) + '\r\n' + o.a
   }
   const out = [];
   const stop = Date.now() + o.durationMs;
-  for (let i = 0; Date.now() < stop; i++) {
+  let seen, streak = 0;
+  for (let i = 0; Date.now() < stop && !(seen && Date.now() - seen > o.settleMs); i++) {
     const v = 'v' + i;
     const r = await session(o.hosts[0], auth + 'set loop' + i + ' 0 0 ' + v.length + '\r\n' + v + '\r\nget loop' + i + '\r\n');
     r.ok = !r.error && r.reply.includes('VALUE loop' + i + ' 0 ' + v.length + '\r\n' + v + '\r\nEND');
     delete r.reply;
+    // 50 new-serial answers in a row through the Service: every pod has it (very likely); then settle.
+    streak = r.serial && r.serial.toUpperCase() === o.untilSerial ? streak + 1 : 0;
+    if (streak >= 50 && seen === undefined) seen = Date.now();
     out.push(r);
     await new Promise((res) => setTimeout(res, o.intervalMs));
   }
@@ -84,6 +89,8 @@ interface ClientOptions {
   mode?: 'once' | 'loop';
   durationMs?: number;
   intervalMs?: number;
+  untilSerial?: string;
+  settleMs?: number;
 }
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
@@ -247,6 +254,14 @@ describe('kind: TLS, mutual TLS, the plaintext port, auth and rotation with real
     for (const r of exec({ hosts: ips, port: plaintextPort, auth: 'app wrong', payload: 'get m\r\n' })) expect(r.reply, `plaintext, wrong password: ${r.host}`).to.match(/^CLIENT_ERROR/);
   });
 
+  it('the shipped NetworkPolicy (config/network-policy/memcached-namespace-only.yaml) admits the namespace\'s clients; the rotation below runs with it in place', () => {
+    k(['apply', '-n', ns, '-f', path.join(repoRoot, 'config', 'network-policy', 'memcached-namespace-only.yaml')]);
+    expect(k(['get', 'networkpolicy', '-n', ns, 'memcached-namespace-only', '-o', 'name'])).to.include('memcached-namespace-only');
+    // (The kind bed's bridge CNI does not enforce NetworkPolicy, so refusals are not proven here.)
+    const r = exec({ hosts: [servername], port, tls: true, ca: ca.cert, servername, payload: 'set np 0 0 1\r\n1\r\nget np\r\n' });
+    expect(r[0].reply).to.include('VALUE np 0 1');
+  });
+
   it('rotation while a client loops: the new serial everywhere within a measured bound, no restart, no failed request, items kept', async () => {
     const ips = await podIps(tlsName);
     const tlsTo = { port, tls: true, ca: ca.cert, servername };
@@ -254,7 +269,7 @@ describe('kind: TLS, mutual TLS, the plaintext port, auth and rotation with real
     const before = await fingerprint(tlsName);
 
     const next = ca.issue(servername);
-    const loop = execAsync({ ...tlsTo, hosts: [servername], mode: 'loop', durationMs: 150_000, intervalMs: 100 });
+    const loop = execAsync({ ...tlsTo, hosts: [servername], mode: 'loop', durationMs: 360_000, intervalMs: 100, untilSerial: next.serial, settleMs: 15_000 });
     await new Promise((resolve) => setTimeout(resolve, 3000)); // some requests before the rotation
     const rotatedAt = Date.now();
     applyTlsSecret('cache-tls', next.cert, next.key);
