@@ -33,6 +33,10 @@ import {
 import { MANAGED_BY } from './memcached/labels.js';
 import { MemcachedReconciler } from './memcached/reconciler.js';
 import { childProjection, deploymentProjection, memcachedUpdateMatters, podProjection, projectPod } from './memcached/watchfilters.js';
+import { secretDigestInformerFactory, secretDigestLister } from './memcached/secret-cache.js';
+import { memcachedsReferencing, type SecretDigest } from './memcached/secrets.js';
+import { SecureServing } from './memcached/secure-serving.js';
+import { CertificateRotator } from './memcached/tls-rotation.js';
 import { ApiClusterWriter } from './memcached/writer.js';
 import { OptionsError, parseOptions, usage, type Options } from './options.js';
 import { clusterTopology } from './topology/detect.js';
@@ -157,6 +161,15 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<numbe
     resource: resource('policy/v1', 'PodDisruptionBudget', 'poddisruptionbudgets'),
   });
   const pods = new ResilientInformer<k8s.V1Pod>({ ...childOptions, transform: projectPod, resource: resource('v1', 'Pod', 'pods') });
+  // Secrets are the user's, unlabelled: all of them in the watched
+  // namespaces, each kept only as a digest (no key material; secrets.ts).
+  const secrets = new ResilientInformer<SecretDigest>({
+    ...informerOptions,
+    resyncPeriodMs: 0,
+    resource: resource('v1', 'Secret', 'secrets'),
+    listFn: secretDigestLister(kc),
+    clientInformerFactory: secretDigestInformerFactory(kc),
+  });
   const topology = new TopologyWatcher({ kubeConfig: kc, logger });
 
   let elector: LeaderElector | undefined;
@@ -196,6 +209,21 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<numbe
     },
   });
 
+  const events = new ApiEventRecorder(kc, { controller: 'cache.example.com/memcached-operator', instance: identity, logger });
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  const secureServing = new SecureServing({
+    secrets,
+    readSecret: async (namespace, name) => {
+      try {
+        return await core.readNamespacedSecret({ namespace, name });
+      } catch (err) {
+        if (statusCode(err) === 404) return undefined;
+        throw err;
+      }
+    },
+    events,
+    rotator: new CertificateRotator(),
+  });
   const reconciler = new MemcachedReconciler({
     memcacheds,
     deployments,
@@ -204,8 +232,9 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<numbe
     pods,
     cluster: topology,
     writer: new ApiClusterWriter(kc, identity),
-    events: new ApiEventRecorder(kc, { controller: 'cache.example.com/memcached-operator', instance: identity, logger }),
+    events,
     defaultImage: opts.defaultImage,
+    secureServing,
   });
   const controller = new Controller({
     name: CONTROLLER_NAME,
@@ -229,12 +258,17 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<numbe
         return name && pod.metadata?.namespace ? [{ namespace: pod.metadata.namespace, name }] : [];
       },
       { predicates: [projectionChanged(podProjection)] },
-    );
+    )
+    // A Secret a Memcached references: a rotated certificate, changed users, or a fix.
+    .watches(secrets, (secret) => {
+      const namespace = secret.metadata.namespace;
+      return memcachedsReferencing(memcacheds.list(namespace), secret.metadata.name).map((mc) => ({ namespace, name: mc.metadata.name! }));
+    });
   topology.onChange(() => {
     for (const mc of memcacheds.list()) controller.enqueue({ namespace: mc.metadata.namespace!, name: mc.metadata.name! });
   });
 
-  for (const cache of [memcacheds, deployments, services, pdbs, pods]) {
+  for (const cache of [memcacheds, deployments, services, pdbs, pods, secrets]) {
     manager.addCache({ name: cache.resource.kind, start: () => cache.start(), stop: () => cache.stop(), hasSynced: () => cache.hasSynced() });
   }
   manager.addCache({

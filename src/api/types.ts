@@ -71,6 +71,16 @@ export interface TopologyStatus {
   profile?: string;
 }
 
+/** The serving certificate, when spec.tls is enabled and its Secret is usable. */
+export interface TLSStatus {
+  secretName: string;
+  /** Upper-case hex, as TLS clients report it. */
+  serialNumber: string;
+  notAfter: string;
+  /** The serial every Ready pod was last verified (in a TLS handshake) to serve. */
+  servedSerialNumber?: string;
+}
+
 export interface MemcachedStatus {
   conditions?: Condition[];
   observedGeneration?: number;
@@ -79,6 +89,7 @@ export interface MemcachedStatus {
   /** Names of the memcached pods, which clients address through the headless Service. */
   nodes?: string[];
   topology?: TopologyStatus;
+  tls?: TLSStatus;
 }
 
 export interface Memcached {

@@ -1,5 +1,6 @@
 // Reads `stats` from one memcached over its text protocol, with a deadline.
 import net from 'node:net';
+import tls from 'node:tls';
 import { parseBindAddress } from '@memcached-operator/runtime';
 import { parseStats } from './metrics.js';
 
@@ -29,10 +30,38 @@ export function parseTarget(target: string | null, allowedPorts: readonly number
   return { host: bind.host, port: bind.port };
 }
 
-/** Sends `stats` and resolves with the parsed fields; rejects on timeout, a closed socket or a malformed reply. */
-export function fetchStats(target: Target, timeoutMs: number): Promise<Map<string, string>> {
+/** How to reach a memcached that runs with TLS (spec.tls) or authentication (spec.auth). Omitted: plaintext, no auth. */
+export interface ScrapeSecurity {
+  /**
+   * Connect with TLS, with these options (ca to verify the server, cert and
+   * key when memcached requires a client certificate). Node's defaults
+   * apply: the server's certificate is verified unless ca or
+   * rejectUnauthorized says otherwise.
+   */
+  tls?: tls.ConnectionOptions;
+  /** Authenticate first as this authfile user (memcached -Y). */
+  auth?: { username: string; password: string };
+}
+
+/** The text-protocol authentication of memcached -Y: a set whose data is "user password". */
+export function authCommand(auth: { username: string; password: string }): string {
+  const token = `${auth.username} ${auth.password}`;
+  return `set auth 0 0 ${Buffer.byteLength(token)}\r\n${token}\r\n`;
+}
+
+/**
+ * Sends `stats` and resolves with the parsed fields; rejects on timeout, a
+ * closed socket or a malformed reply. security adds TLS and authentication;
+ * callers that pass only target and timeout get plaintext as before.
+ */
+export function fetchStats(target: Target, timeoutMs: number, security: ScrapeSecurity = {}): Promise<Map<string, string>> {
   return new Promise((resolve, reject) => {
-    const socket = net.connect({ host: target.host, port: target.port });
+    const socket = security.tls
+      ? tls.connect({ servername: net.isIP(target.host) ? undefined : target.host, ...security.tls, host: target.host, port: target.port })
+      : net.connect({ host: target.host, port: target.port });
+    const request = `${security.auth ? authCommand(security.auth) : ''}stats\r\n`;
+    // The authentication's reply comes first; it must be STORED.
+    let authPending = security.auth !== undefined;
     const chunks: Buffer[] = [];
     let size = 0;
     let settled = false;
@@ -46,12 +75,21 @@ export function fetchStats(target: Target, timeoutMs: number): Promise<Map<strin
     };
     const timer = setTimeout(() => finish(new Error(`no reply from ${target.host}:${target.port} within ${timeoutMs} ms`)), timeoutMs);
     socket.setNoDelay(true);
-    socket.on('connect', () => socket.write('stats\r\n'));
+    socket.on(security.tls ? 'secureConnect' : 'connect', () => socket.write(request));
     socket.on('data', (chunk: Buffer) => {
       chunks.push(chunk);
       size += chunk.length;
       if (size > MAX_REPLY_BYTES) return finish(new Error(`reply from ${target.host}:${target.port} is larger than ${MAX_REPLY_BYTES} bytes`));
-      const text = Buffer.concat(chunks).toString('latin1');
+      let text = Buffer.concat(chunks).toString('latin1');
+      if (authPending) {
+        const line = text.indexOf('\r\n');
+        if (line < 0) return;
+        const reply = text.slice(0, line);
+        if (reply !== 'STORED') return finish(new Error(`${target.host}:${target.port} refused the authentication: ${reply}`));
+        authPending = false;
+        chunks.splice(0, chunks.length, Buffer.from(text.slice(line + 2), 'latin1'));
+        text = text.slice(line + 2);
+      }
       if (text.endsWith('END\r\n') || /^(ERROR|CLIENT_ERROR|SERVER_ERROR)/m.test(text)) {
         try {
           finish(undefined, parseStats(text));

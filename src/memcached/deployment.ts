@@ -52,6 +52,11 @@ export interface DeploymentOptions {
   live?: V1Deployment;
   /** Nodes the pods may run on (0 when unknown): with more nodes than replicas a surge pod always finds one. */
   schedulableNodes?: number;
+  /**
+   * Pod template annotations, such as the authfile's hash: memcached reads
+   * the authfile only at start, so a changed one must roll the pods.
+   */
+  podAnnotations?: Record<string, string>;
 }
 
 function probe(periodSeconds: number, failureThreshold: number): V1Probe {
@@ -226,7 +231,10 @@ export function buildDeployment(
       selector: { matchLabels: selectorLabels(mc) },
       strategy: rolloutStrategy(placement, opts.live, opts.schedulableNodes ?? 0),
       template: {
-        metadata: { labels: standardLabels(mc) },
+        metadata: {
+          labels: standardLabels(mc),
+          ...(opts.podAnnotations && Object.keys(opts.podAnnotations).length > 0 ? { annotations: { ...opts.podAnnotations } } : {}),
+        },
         spec: orderPodSpec(podSpec),
       },
     },

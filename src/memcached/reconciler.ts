@@ -26,6 +26,7 @@ import { needsApply, withDesiredHash } from './diff.js';
 import { selectorLabels } from './labels.js';
 import { buildPodDisruptionBudget } from './pdb.js';
 import { podTrouble, recheckAfterMs } from './podhealth.js';
+import { SecureServing } from './secure-serving.js';
 import { buildHeadlessService, buildService } from './services.js';
 import { CONDITION_AVAILABLE, CONDITION_DEGRADED, computeStatus, statusEqual } from './status.js';
 import type { ClusterWriter } from './writer.js';
@@ -50,6 +51,8 @@ export interface MemcachedReconcilerDeps {
   events: EventRecorder;
   defaultImage: string;
   clock?: Clock;
+  /** TLS and auth Secrets (issue #13); without it, referenced Secrets are not checked. */
+  secureServing?: SecureServing;
 }
 
 /** The apiserver refused a child built from a spec the validator accepted (400, 422). */
@@ -147,6 +150,29 @@ export class MemcachedReconciler implements Reconciler {
       return { requeueAfterMs: 250 };
     }
 
+    // Secrets memcached cannot start from must not reach the pods: report and write no child.
+    const security = this.deps.secureServing?.check(mc, spec, this.now());
+    if (security?.problem) {
+      ctx.log.info('referenced Secret unusable; children left untouched', { reason: security.problem.reason, message: security.problem.message });
+      const live = this.deps.deployments.get(req.namespace, req.name);
+      const readyNow = this.deps.pods.list(req.namespace).filter((p) => matchesSelector(p, selectorLabels(mc)) && isReady(p));
+      this.deps.secureServing!.recordTransitions(mc, security.conditions);
+      await this.writeStatus(
+        mc,
+        computeStatus({
+          mc,
+          deployment: isOwnedBy(live, mc) ? live : undefined,
+          readyPods: readyNow.map((p) => p.metadata!.name!),
+          secretProblem: security.problem,
+          extraConditions: security.conditions,
+          ...(security.tls ? { tls: security.tls } : {}),
+          now: this.now(),
+        }),
+        ctx,
+      );
+      return;
+    }
+
     const { placement, schedulableNodes: eligibleNodes } = this.placement(spec, ctx);
     const liveDeployment = this.deps.deployments.get(req.namespace, req.name);
     const applied = stagedPlacement(currentPlacement(liveDeployment), placement);
@@ -161,6 +187,7 @@ export class MemcachedReconciler implements Reconciler {
         ...(runAsUser !== undefined ? { runAsUser } : {}),
         ...(liveDeployment ? { live: liveDeployment } : {}),
         schedulableNodes: eligibleNodes,
+        ...(security ? { podAnnotations: security.podAnnotations } : {}),
       }),
     );
     const service = withDesiredHash(buildService(mc, spec));
@@ -210,6 +237,8 @@ export class MemcachedReconciler implements Reconciler {
     const selector = selectorLabels(mc);
     const pods = this.deps.pods.list(req.namespace).filter((p) => matchesSelector(p, selector));
     const readyPods = pods.filter(isReady).map((p) => p.metadata!.name!);
+    const rotationRecheck = security ? await this.deps.secureServing!.rotate(mc, spec, pods.filter(isReady), security, this.now()) : undefined;
+    if (security) this.deps.secureServing!.recordTransitions(mc, security.conditions);
     const now = this.now();
     const status = computeStatus({
       mc,
@@ -223,13 +252,15 @@ export class MemcachedReconciler implements Reconciler {
         schedulableNodes: eligibleNodes,
       },
       podTrouble: podTrouble(pods, now),
+      ...(security ? { extraConditions: security.conditions, ...(security.tls ? { tls: security.tls } : {}) } : {}),
       now,
     });
     await this.writeStatus(mc, status, ctx);
     // A pod that runs but is not Ready turns into a failing probe with no
     // event to say so; look again then.
-    const recheck = recheckAfterMs(pods, now);
-    return recheck === undefined ? undefined : { requeueAfterMs: recheck };
+    const rechecks = [recheckAfterMs(pods, now), rotationRecheck, security?.recheckInMs].filter((ms): ms is number => ms !== undefined);
+    // setTimeout holds at most 2^31-1 ms; a far-off expiry is looked at again by then.
+    return rechecks.length === 0 ? undefined : { requeueAfterMs: Math.min(...rechecks, 2 ** 31 - 1) };
   }
 
   /** The placement for this object on the cluster as it is now, and the nodes it may use. */

@@ -1,7 +1,7 @@
 // Status of a Memcached, computed from what was observed. Pure: the
 // reconciler writes the result only when statusEqual says it changed.
 import type { V1Deployment, V1DeploymentCondition } from '@kubernetes/client-node';
-import type { Condition, ConditionStatus, Memcached, MemcachedStatus, TopologyStatus } from '../api/types.js';
+import type { Condition, ConditionStatus, Memcached, MemcachedStatus, TLSStatus, TopologyStatus } from '../api/types.js';
 import type { Placement } from '../topology/types.js';
 import type { PodTrouble } from './podhealth.js';
 
@@ -68,6 +68,12 @@ export interface StatusInput {
   rejectedMessage?: string;
   /** Why some pods are not Ready (podhealth.ts), when they are stuck rather than starting. */
   podTrouble?: PodTrouble;
+  /** A referenced Secret memcached cannot run from (secrets.ts); the children were left untouched. */
+  secretProblem?: { reason: string; message: string };
+  /** Conditions of other modules (the certificate's expiry and rotation), set as given. */
+  extraConditions?: ConditionUpdate[];
+  /** The serving certificate, when TLS is on (status.tls is dropped otherwise). */
+  tls?: TLSStatus;
   now: Date;
 }
 
@@ -160,6 +166,8 @@ export function computeStatus(input: StatusInput): MemcachedStatus {
   const failure = deploymentFailure(d);
   if (input.invalidMessage !== undefined) {
     updates.push(condition(CONDITION_DEGRADED, 'True', REASON.InvalidSpec, input.invalidMessage, generation));
+  } else if (input.secretProblem !== undefined) {
+    updates.push(condition(CONDITION_DEGRADED, 'True', input.secretProblem.reason, input.secretProblem.message, generation));
   } else if (input.rejectedMessage !== undefined) {
     updates.push(condition(CONDITION_DEGRADED, 'True', REASON.ChildRejected, input.rejectedMessage, generation));
   } else if (failure !== undefined) {
@@ -170,6 +178,7 @@ export function computeStatus(input: StatusInput): MemcachedStatus {
     updates.push(condition(CONDITION_DEGRADED, 'False', REASON.AsExpected, 'No problems observed', generation));
   }
 
+  for (const extra of input.extraConditions ?? []) updates.push({ ...extra, ...(generation !== undefined ? { observedGeneration: generation } : {}) });
   for (const notice of input.placement?.notices ?? []) {
     updates.push(condition(notice.type, notice.status, notice.reason, notice.message, generation));
   }
@@ -197,6 +206,7 @@ export function computeStatus(input: StatusInput): MemcachedStatus {
   } else if (mc.status?.topology) {
     status.topology = { ...mc.status.topology };
   }
+  if (input.tls) status.tls = { ...input.tls };
   return status;
 }
 

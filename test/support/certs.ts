@@ -1,7 +1,7 @@
 // Throw-away certificate authorities and certificates for TLS tests, made by
 // the openssl command line in a temporary directory.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -35,6 +35,21 @@ export class CertificateAuthority {
     const ext = `${base}.ext`;
     writeFileSync(ext, `subjectAltName=DNS:${commonName},DNS:localhost,IP:127.0.0.1\n`);
     execFileSync('openssl', ['x509', '-req', '-in', `${base}.csr`, '-CA', this.certFile, '-CAkey', this.keyFile, '-set_serial', `0x${serial}`, '-days', '2', '-extfile', ext, '-out', `${base}.crt`], { stdio: 'pipe' });
+    return { cert: readFileSync(`${base}.crt`, 'utf8'), key: readFileSync(`${base}.key`, 'utf8'), serial };
+  }
+
+  /** A certificate whose validity ended in the past (openssl ca is the 3.0 command line's only way to set the dates). */
+  issueExpired(commonName: string): Issued {
+    const serial = (this.nextSerial++).toString(16).toUpperCase();
+    const base = path.join(this.dir, `${commonName}-${serial}`);
+    const db = path.join(this.dir, `db-${serial}`);
+    mkdirSync(db);
+    writeFileSync(path.join(db, 'index'), '');
+    writeFileSync(path.join(db, 'serial'), `${serial}\n`);
+    const config = path.join(db, 'ca.cnf');
+    writeFileSync(config, `[ca]\ndefault_ca=d\n[d]\ndatabase=${db}/index\nnew_certs_dir=${db}\nserial=${db}/serial\ndefault_md=sha256\npolicy=p\n[p]\ncommonName=supplied\n`);
+    execFileSync('openssl', ['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', `${base}.key`, '-out', `${base}.csr`, '-subj', `/CN=${commonName}`], { stdio: 'pipe' });
+    execFileSync('openssl', ['ca', '-batch', '-notext', '-config', config, '-cert', this.certFile, '-keyfile', this.keyFile, '-in', `${base}.csr`, '-out', `${base}.crt`, '-startdate', '20200101000000Z', '-enddate', '20200102000000Z'], { stdio: 'pipe' });
     return { cert: readFileSync(`${base}.crt`, 'utf8'), key: readFileSync(`${base}.key`, 'utf8'), serial };
   }
 

@@ -24,6 +24,8 @@ export { ApiEventRecorder, type ApiEventRecorderOptions, type EventRecorder, typ
 export { ResilientInformer, stripManagedFields, type BackoffPolicy, type InformerOptions, type ResourceDescriptor } from './informer.js';
 export { metadataProjection, projectionChanged, resourceVersionChanged, stableJson, type Predicate, type WatchOptions } from './predicates.js';
 export type { EventHandlers, EventSource } from './source.js';
+// For informers whose objects are reduced before caching (the operator's Secret digests).
+export type { ClientInformerFactory, ListFunc } from './informer.js';
 export {
   Controller,
   CONTROLLER_METRIC_NAMES,

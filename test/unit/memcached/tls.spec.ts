@@ -13,6 +13,8 @@ import type { MemcachedSpec } from '../../../src/api/types.js';
 import { applyDefaults } from '../../../src/api/validator.js';
 import { renderArgs } from '../../../src/memcached/args.js';
 import { AUTH_DIR, AUTHFILE_KEY, CLIENT_CA_DIR, TLS_DIR } from '../../../src/memcached/security.js';
+import { fetchStats } from '../../../src/exporter/scrape.js';
+import { CertificateRotator, networkTlsControl } from '../../../src/memcached/tls-rotation.js';
 import { CertificateAuthority, type Issued } from '../../support/certs.js';
 import { type Server, converse, freePort, start, stop, waitReady } from '../../support/memcached-process.js';
 
@@ -158,5 +160,60 @@ describe('memcached/security against a real memcached 1.6', function () {
     expect(server.proc.pid).to.equal(pid);
     expect(server.proc.exitCode).to.equal(null);
     expect(await getOver(tlsSocket(server.port), 'kept')).to.equal('VALUE kept 0 6\r\nbefore\r\nEND\r\n');
+  });
+
+  it('the operator\'s rotator: reads the served serial, sends refresh_certs over mutual TLS with auth, and says when the files are not updated yet', async () => {
+    const first = ca.issue('cache');
+    serve(first);
+    mount(CLIENT_CA_DIR, { 'ca.crt': ca.cert });
+    mount(AUTH_DIR, { [AUTHFILE_KEY]: 'operator:pw1\napp:pw2\n' });
+    const server = await run({ tls: { enabled: true, clientCASecretName: 'client-ca', clientCertificates: 'Require' }, auth: { secretName: 'users' } });
+    const pid = server.proc.pid;
+    const pod = { name: 'cache-0', uid: 'u0', ip: '127.0.0.1' };
+    let loads = 0;
+    const credentials = (issued: Issued) => () => {
+      loads++;
+      return Promise.resolve({ clientCert: { cert: issued.cert, key: issued.key }, auth: { username: 'operator', password: 'pw1' } });
+    };
+    // The handshake shows the served certificate even though memcached then refuses a client without one.
+    expect(await networkTlsControl.servedSerial('127.0.0.1', server.port)).to.equal(first.serial);
+    const rotator = new CertificateRotator();
+    expect(await rotator.bringToSerial([pod], server.port, first.serial, credentials(first))).to.deep.equal([{ pod: 'cache-0', served: first.serial, refreshed: false }]);
+    expect(loads, 'no credentials needed while the pod serves the serial').to.equal(0);
+    const app = ca.issue('app');
+    const login = 'set auth 0 0 7\r\napp pw2\r\n';
+    expect(await converse(tlsSocket(server.port, app), `${login}set kept 0 0 6\r\nbefore\r\n`, (r) => r.split('\r\n').length > 2)).to.equal('STORED\r\nSTORED\r\n');
+
+    const second = ca.issue('cache');
+    // The Secret changed but the kubelet has not rewritten the files yet: refresh_certs reloads the old ones.
+    expect(await rotator.bringToSerial([pod], server.port, second.serial, credentials(first))).to.deep.equal([{ pod: 'cache-0', served: first.serial, refreshed: true }]);
+    serve(second);
+    expect(await rotator.bringToSerial([pod], server.port, second.serial, credentials(first))).to.deep.equal([{ pod: 'cache-0', served: second.serial, refreshed: true }]);
+    expect(await rotator.bringToSerial([pod], server.port, second.serial, credentials(second))).to.deep.equal([{ pod: 'cache-0', served: second.serial, refreshed: false }]);
+    expect(loads).to.equal(2);
+    expect(server.proc.pid).to.equal(pid);
+    expect(await converse(tlsSocket(server.port, app), `${login}get kept\r\n`, untilEnd)).to.equal('STORED\r\nVALUE kept 0 6\r\nbefore\r\nEND\r\n');
+    expect(server.proc.exitCode).to.equal(null);
+
+    // Wrong credentials are reported, not thrown.
+    const third = ca.issue('cache');
+    const refused = await rotator.bringToSerial([pod], server.port, third.serial, () => Promise.resolve({ clientCert: { cert: second.cert, key: second.key }, auth: { username: 'operator', password: 'wrong' } }));
+    expect(refused[0].error).to.match(/refused the authfile's first user/);
+  });
+
+  it('the exporter\'s fetchStats reads stats over mutual TLS with auth, and says why when it cannot', async () => {
+    serve(ca.issue('cache'));
+    mount(CLIENT_CA_DIR, { 'ca.crt': ca.cert });
+    mount(AUTH_DIR, { [AUTHFILE_KEY]: 'exporter:pw\n' });
+    const server = await run({ tls: { enabled: true, clientCASecretName: 'client-ca', clientCertificates: 'Require' }, auth: { secretName: 'users' } });
+    const target = { host: '127.0.0.1', port: server.port };
+    const client = ca.issue('exporter');
+    const tlsOptions = { ca: ca.cert, servername: 'localhost', cert: client.cert, key: client.key };
+    const stats = await fetchStats(target, 5000, { tls: tlsOptions, auth: { username: 'exporter', password: 'pw' } });
+    expect(stats.get('version')).to.match(/^1\.6\./);
+    expect(Number(stats.get('curr_connections'))).to.be.greaterThan(0);
+    await assert.rejects(fetchStats(target, 5000, { tls: tlsOptions, auth: { username: 'exporter', password: 'wrong' } }), /refused the authentication: CLIENT_ERROR/);
+    await assert.rejects(fetchStats(target, 5000, { tls: { ca: otherCa.cert, servername: 'localhost', cert: client.cert, key: client.key } }), /self-signed|unable to (get|verify)/);
+    await assert.rejects(fetchStats(target, 2000));
   });
 });

@@ -1,0 +1,128 @@
+// The reconciler's hooks for TLS and auth (issue #13): before any child is
+// written, the referenced Secrets must be usable (else the running pods are
+// left untouched); the pod template carries the authfile's hash (memcached
+// reads the authfile only at start); after the writes, each Ready pod is
+// brought to the current certificate without a restart (tls-rotation.ts).
+import type { V1Pod, V1Secret } from '@kubernetes/client-node';
+import type { Condition, Memcached, MemcachedSpec, TLSStatus } from '../api/types.js';
+import type { EventRecorder } from '@memcached-operator/runtime';
+import { DEFAULT_PORT } from './args.js';
+import { AUTHFILE_KEY, servingCertSecretName, tlsEnabled } from './security.js';
+import { checkSecrets, expiryCondition, type SecretDigest, type SecretProblem } from './secrets.js';
+import type { ConditionUpdate } from './status.js';
+import {
+  CONDITION_CERTIFICATE_EXPIRING,
+  CONDITION_CERTIFICATE_SERVED,
+  CertificateRotator,
+  firstAuthfileUser,
+  rotationCondition,
+  type ControlCredentials,
+} from './tls-rotation.js';
+
+/** Pod template annotation whose change rolls the pods when the users in the authfile change. */
+export const AUTHFILE_HASH_ANNOTATION = 'cache.example.com/authfile-hash';
+
+export interface SecureServingDeps {
+  /** The Secret digests cache. */
+  secrets: { get(namespace: string, name: string): SecretDigest | undefined };
+  /** Reads one Secret in full, only when a pod must be told to reload (control credentials). */
+  readSecret: (namespace: string, name: string) => Promise<V1Secret | undefined>;
+  events: EventRecorder;
+  rotator?: CertificateRotator;
+}
+
+export interface SecurityCheck {
+  problem?: SecretProblem;
+  conditions: ConditionUpdate[];
+  tls?: TLSStatus;
+  podAnnotations: Record<string, string>;
+  /** When the certificate's expiry state next changes. */
+  recheckInMs?: number;
+}
+
+function previousCondition(mc: Memcached, type: string): Condition | undefined {
+  return mc.status?.conditions?.find((c) => c.type === type);
+}
+
+function decode(secret: V1Secret | undefined, key: string): string | undefined {
+  const value = secret?.data?.[key];
+  return value ? Buffer.from(value, 'base64').toString('utf8') : undefined;
+}
+
+export class SecureServing {
+  constructor(private readonly deps: SecureServingDeps) {}
+
+  /** Checks the referenced Secrets; a problem means: write no child. */
+  check(mc: Memcached, spec: MemcachedSpec, now: Date): SecurityCheck {
+    const namespace = mc.metadata.namespace ?? '';
+    const result = checkSecrets(mc, spec, (name) => this.deps.secrets.get(namespace, name), now);
+    const check: SecurityCheck = { conditions: [], podAnnotations: {} };
+    if (result.problem) check.problem = result.problem;
+    if (result.authfileHash) check.podAnnotations[AUTHFILE_HASH_ANNOTATION] = result.authfileHash;
+    const cert = result.certificate;
+    if (tlsEnabled(spec) && cert) {
+      const expiry = expiryCondition(cert, now);
+      check.conditions.push(expiry.condition);
+      if (expiry.recheckInMs !== undefined) check.recheckInMs = expiry.recheckInMs;
+      const previous = mc.status?.tls;
+      check.tls = {
+        secretName: servingCertSecretName(mc, spec),
+        serialNumber: cert.serialNumber,
+        notAfter: cert.notAfter,
+        ...(previous?.servedSerialNumber ? { servedSerialNumber: previous.servedSerialNumber } : {}),
+      };
+    }
+    return check;
+  }
+
+  /**
+   * Brings every Ready pod to the certificate in check.tls, adding the
+   * CertificateServed condition to check. Returns when to look again, if
+   * some pod is not there yet.
+   */
+  async rotate(mc: Memcached, spec: MemcachedSpec, readyPods: V1Pod[], check: SecurityCheck, now: Date): Promise<number | undefined> {
+    const tls = check.tls;
+    if (!tls || !this.deps.rotator) return undefined;
+    const targets = readyPods
+      .filter((p) => p.status?.podIP && p.metadata?.uid)
+      .map((p) => ({ name: p.metadata!.name!, uid: p.metadata!.uid!, ip: p.status!.podIP! }));
+    const results = await this.deps.rotator.bringToSerial(targets, spec.containerPort ?? DEFAULT_PORT, tls.serialNumber, () => this.credentials(mc, spec));
+    const previous = previousCondition(mc, CONDITION_CERTIFICATE_SERVED);
+    const pendingSince = previous?.status === 'False' ? new Date(previous.lastTransitionTime) : undefined;
+    const { condition, requeueAfterMs } = rotationCondition(results, tls.serialNumber, pendingSince, now);
+    check.conditions.push(condition);
+    if (condition.status === 'True') tls.servedSerialNumber = tls.serialNumber;
+    return requeueAfterMs;
+  }
+
+  /** Warning Events when the expiry or rotation conditions turn bad, Normal when a rotation completes. */
+  recordTransitions(mc: Memcached, conditions: ConditionUpdate[]): void {
+    for (const c of conditions) {
+      const before = previousCondition(mc, c.type);
+      if (before?.reason === c.reason) continue;
+      if (c.type === CONDITION_CERTIFICATE_EXPIRING && c.status === 'True') this.deps.events.event(mc, 'Warning', c.reason, 'CheckCertificate', c.message);
+      if (c.type === CONDITION_CERTIFICATE_SERVED && c.reason === 'RotationTimedOut') this.deps.events.event(mc, 'Warning', c.reason, 'RotateCertificate', c.message);
+      if (c.type === CONDITION_CERTIFICATE_SERVED && c.status === 'True' && before?.status === 'False') {
+        this.deps.events.event(mc, 'Normal', 'CertificateRotated', 'RotateCertificate', c.message);
+      }
+    }
+  }
+
+  /** The control connection's credentials, read from the Secrets in full (never cached). */
+  private async credentials(mc: Memcached, spec: MemcachedSpec): Promise<ControlCredentials> {
+    const namespace = mc.metadata.namespace ?? '';
+    const credentials: ControlCredentials = {};
+    if (spec.tls?.clientCASecretName) {
+      const serving = await this.deps.readSecret(namespace, servingCertSecretName(mc, spec));
+      const cert = decode(serving, 'tls.crt');
+      const key = decode(serving, 'tls.key');
+      if (cert && key) credentials.clientCert = { cert, key };
+    }
+    if (spec.auth) {
+      const authfile = decode(await this.deps.readSecret(namespace, spec.auth.secretName), AUTHFILE_KEY);
+      const user = authfile ? firstAuthfileUser(authfile) : undefined;
+      if (user) credentials.auth = user;
+    }
+    return credentials;
+  }
+}
