@@ -19,6 +19,7 @@ import {
   LeaseElector,
   Manager,
   newIdentity,
+  parseBindAddress,
   registerProcessMetrics,
   ResilientInformer,
   reuseConnections,
@@ -28,7 +29,10 @@ import {
   type Logger,
   type ResourceDescriptor,
 } from '@memcached-operator/runtime';
+import { Exporter } from './exporter/server.js';
 import { MANAGED_BY } from './memcached/labels.js';
+import { MONITORING_API_VERSION, POD_MONITOR_KIND, PROMETHEUS_RULE_KIND, scrapeRefusal, type MonitoringObject } from './memcached/monitoring.js';
+import { OptionalInformer } from './memcached/optionalinformer.js';
 import { MemcachedReconciler } from './memcached/reconciler.js';
 import { ApiClusterWriter } from './memcached/writer.js';
 import { OptionsError, parseOptions, usage, type Options } from './options.js';
@@ -153,6 +157,17 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<numbe
   });
   const pods = new ResilientInformer<k8s.V1Pod>({ ...childOptions, resource: resource('v1', 'Pod', 'pods') });
   const topology = new TopologyWatcher({ kubeConfig: kc, logger });
+  // prometheus-operator's kinds, watched only while their API is served.
+  const custom = kc.makeApiClient(k8s.CustomObjectsApi);
+  const monitoringInformer = (kind: string, plural: string): OptionalInformer<MonitoringObject> =>
+    new OptionalInformer<MonitoringObject>({
+      ...childOptions,
+      resource: resource(MONITORING_API_VERSION, kind, plural),
+      probe: () => custom.listClusterCustomObject({ group: 'monitoring.coreos.com', version: 'v1', plural, limit: 1 }),
+      probeIntervalMs: opts.optionalApiProbeIntervalMs,
+    });
+  const podMonitors = monitoringInformer(POD_MONITOR_KIND, 'podmonitors');
+  const prometheusRules = monitoringInformer(PROMETHEUS_RULE_KIND, 'prometheusrules');
 
   let elector: LeaderElector | undefined;
   if (opts.leaderElect) {
@@ -199,6 +214,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<numbe
     writer: new ApiClusterWriter(kc, identity),
     events: new ApiEventRecorder(kc, { controller: 'cache.example.com/memcached-operator', instance: identity, logger }),
     defaultImage: opts.defaultImage,
+    monitoring: { podMonitors, prometheusRules, ...(opts.exporterAddress ? { exporterAddress: opts.exporterAddress } : {}) },
   });
   const controller = new Controller({
     name: CONTROLLER_NAME,
@@ -211,14 +227,20 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<numbe
     .owns(deployments, KIND, API_VERSION)
     .owns(services, KIND, API_VERSION)
     .owns(pdbs, KIND, API_VERSION)
+    .owns(podMonitors, KIND, API_VERSION)
+    .owns(prometheusRules, KIND, API_VERSION)
     // Pods belong to ReplicaSets; their instance label names the Memcached.
     .watches(pods, (pod) => {
       const name = pod.metadata?.labels?.['app.kubernetes.io/instance'];
       return name && pod.metadata?.namespace ? [{ namespace: pod.metadata.namespace, name }] : [];
     });
-  topology.onChange(() => {
+  const enqueueAll = (): void => {
     for (const mc of memcacheds.list()) controller.enqueue({ namespace: mc.metadata.namespace!, name: mc.metadata.name! });
-  });
+  };
+  topology.onChange(enqueueAll);
+  // An API that appears gets every Memcached's objects; one that goes away needs nothing written.
+  podMonitors.onChange((present) => present && enqueueAll());
+  prometheusRules.onChange((present) => present && enqueueAll());
 
   for (const cache of [memcacheds, deployments, services, pdbs, pods]) {
     manager.addCache({ name: cache.resource.kind, start: () => cache.start(), stop: () => cache.stop(), hasSynced: () => cache.hasSynced() });
@@ -230,14 +252,31 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<numbe
     stop: () => topology.stop(),
     hasSynced: () => topology.hasSynced(),
   });
+  for (const cache of [podMonitors, prometheusRules]) {
+    manager.addCache({ name: cache.resource.kind, start: () => cache.start(), stop: () => cache.stop(), hasSynced: () => cache.hasSynced() });
+  }
   manager.addLeaderRunnable(controller);
+
+  // The multi-target exporter runs on every replica (Prometheus may reach
+  // any of them through the Service); it scrapes only memcached ports of
+  // pods in this replica's cache of managed pods.
+  const exporterBind = parseBindAddress(opts.exporterBindAddress);
+  const exporter = exporterBind
+    ? new Exporter({
+        bind: exporterBind,
+        timeoutMs: 1000,
+        maxConcurrentScrapes: 32,
+        refuse: (target) => scrapeRefusal(pods.list(), target.host, target.port),
+        logger: logger.child({ component: 'exporter' }),
+      })
+    : undefined;
 
   // One path to shutdown for signals and lost leadership; `stopped` resolves when it is complete.
   let resolveStopped: () => void = () => undefined;
   const stopped = new Promise<void>((resolve) => (resolveStopped = resolve));
   stop = (reason: string): Promise<void> => {
     stopping = true;
-    const done = manager.shutdown(reason);
+    const done = manager.shutdown(reason).then(() => exporter?.close());
     void done.then(resolveStopped);
     return done;
   };
@@ -245,6 +284,14 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<numbe
 
   if (!(await waitForCrd(kc, logger, () => stopping))) return exitCode;
   const addresses = await manager.start();
+  if (exporter) {
+    try {
+      await exporter.start();
+    } catch (err) {
+      // Metrics are not worth the caches: reconcile on, say why loudly.
+      logger.error('the memcached exporter cannot listen; Prometheus will see every memcached as down', { error: errorMessage(err) });
+    }
+  }
   logger.info('manager started', {
     health: addresses.healthAddress ? `${addresses.healthAddress.address}:${addresses.healthAddress.port}` : 'disabled',
     metrics: addresses.metricsAddress ? `${addresses.metricsAddress.address}:${addresses.metricsAddress.port}` : 'disabled',

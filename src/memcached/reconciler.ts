@@ -24,6 +24,17 @@ import type { AntiAffinity, ClusterView } from '../topology/types.js';
 import { buildDeployment, OFFICIAL_IMAGE_UID, requiredPodsMayRun } from './deployment.js';
 import { needsApply, withDesiredHash } from './diff.js';
 import { selectorLabels } from './labels.js';
+import {
+  buildPodMonitor,
+  buildPrometheusRule,
+  MONITORING_API_VERSION,
+  POD_MONITOR_KIND,
+  podMonitorName,
+  PROMETHEUS_RULE_KIND,
+  prometheusRuleName,
+  withExporterSidecar,
+  type MonitoringObject,
+} from './monitoring.js';
 import { buildPodDisruptionBudget } from './pdb.js';
 import { podTrouble, recheckAfterMs } from './podhealth.js';
 import { buildHeadlessService, buildService } from './services.js';
@@ -39,6 +50,20 @@ export interface CacheReader<T> {
 /** Condition reporting a topology that had to be assumed rather than read. */
 export const CONDITION_TOPOLOGY_DETECTED = 'TopologyDetected';
 
+/** A cache of an optional API's objects (see optionalinformer.ts). */
+export interface OptionalCacheReader<T> extends CacheReader<T> {
+  /** True while the API is served and its cache is filled. */
+  isPresent(): boolean;
+}
+
+/** Monitoring (issue #12): where the prometheus-operator objects are cached, and how Prometheus reaches the exporter. */
+export interface MonitoringDeps {
+  podMonitors: OptionalCacheReader<MonitoringObject>;
+  prometheusRules: OptionalCacheReader<MonitoringObject>;
+  /** host:port of the operator's multi-target exporter as Prometheus reaches it; unset: only sidecars are scraped. */
+  exporterAddress?: string;
+}
+
 export interface MemcachedReconcilerDeps {
   memcacheds: CacheReader<Memcached>;
   deployments: CacheReader<k8s.V1Deployment>;
@@ -49,6 +74,7 @@ export interface MemcachedReconcilerDeps {
   writer: ClusterWriter;
   events: EventRecorder;
   defaultImage: string;
+  monitoring?: MonitoringDeps;
   clock?: Clock;
 }
 
@@ -148,12 +174,15 @@ export class MemcachedReconciler implements Reconciler {
     // OpenShift's restricted-v2 SCC assigns a uid itself and rejects others.
     const runAsUser = this.deps.cluster.isOpenShift() ? undefined : OFFICIAL_IMAGE_UID;
     const deployment = withDesiredHash(
-      buildDeployment(mc, spec, applied, {
-        defaultImage: this.deps.defaultImage,
-        ...(runAsUser !== undefined ? { runAsUser } : {}),
-        ...(liveDeployment ? { live: liveDeployment } : {}),
-        schedulableNodes: eligibleNodes,
-      }),
+      withExporterSidecar(
+        buildDeployment(mc, spec, applied, {
+          defaultImage: this.deps.defaultImage,
+          ...(runAsUser !== undefined ? { runAsUser } : {}),
+          ...(liveDeployment ? { live: liveDeployment } : {}),
+          schedulableNodes: eligibleNodes,
+        }),
+        spec,
+      ),
     );
     const service = withDesiredHash(buildService(mc, spec));
     const headless = withDesiredHash(buildHeadlessService(mc, spec));
@@ -182,6 +211,7 @@ export class MemcachedReconciler implements Reconciler {
           ctx.log.info('deleted PodDisruptionBudget; the placement no longer wants one', { profile: applied.profile });
         }
       })(),
+      this.ensureMonitoring(mc, spec, ctx),
     ]);
     try {
       await writes;
@@ -237,6 +267,35 @@ export class MemcachedReconciler implements Reconciler {
       ];
     }
     return { placement, schedulableNodes: eligible.length };
+  }
+
+  /**
+   * The PodMonitor and PrometheusRule, for each kind whose API is served:
+   * applied when monitoring is on, deleted (if ours) when it is off. Nothing
+   * happens for a kind whose API is not served; its appearance re-enqueues
+   * every Memcached (main.ts).
+   */
+  private async ensureMonitoring(mc: Memcached, spec: MemcachedSpec, ctx: ReconcileContext): Promise<void> {
+    const monitoring = this.deps.monitoring;
+    if (!monitoring) return;
+    const namespace = mc.metadata.namespace!;
+    const children: [OptionalCacheReader<MonitoringObject>, MonitoringObject | undefined, string, string][] = [
+      [monitoring.podMonitors, buildPodMonitor(mc, spec, monitoring.exporterAddress), podMonitorName(mc), POD_MONITOR_KIND],
+      [monitoring.prometheusRules, buildPrometheusRule(mc, spec), prometheusRuleName(mc), PROMETHEUS_RULE_KIND],
+    ];
+    await allSettledOrThrow(
+      children.map(async ([cache, desired, name, kind]) => {
+        if (!cache.isPresent()) return;
+        const live = cache.get(namespace, name);
+        if (desired) {
+          await this.ensure(withDesiredHash(desired), live, ctx);
+        } else if (live && isOwnedBy(live, mc)) {
+          // A listed object may lack apiVersion and kind; the delete needs them.
+          await this.deps.writer.delete({ ...live, apiVersion: MONITORING_API_VERSION, kind }, ctx.signal);
+          ctx.log.info('deleted; monitoring is off', { kind, object: name });
+        }
+      }),
+    );
   }
 
   /** Applies desired if it differs from live; returns the object as it now is. */
