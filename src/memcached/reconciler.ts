@@ -9,6 +9,7 @@ import {
   apiMessage,
   isRejectedObject,
   realClock,
+  statusCode,
   TerminalError,
   type Clock,
   type EventRecorder,
@@ -111,6 +112,12 @@ function matchesSelector(pod: k8s.V1Pod, selector: Record<string, string>): bool
 
 function isReady(pod: k8s.V1Pod): boolean {
   return !pod.metadata?.deletionTimestamp && !!pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
+}
+
+/** A write refused because its API is no longer served (404) or its CRD is terminating (403 that says so). */
+function apiGoingAway(err: unknown): boolean {
+  const code = statusCode(err);
+  return code === 404 || (code === 403 && /custom resource definition is terminating/.test(apiMessage(err)));
 }
 
 /** Waits for every promise; rejects with the first failure once all have settled. */
@@ -287,12 +294,20 @@ export class MemcachedReconciler implements Reconciler {
       children.map(async ([cache, desired, name, kind]) => {
         if (!cache.isPresent()) return;
         const live = cache.get(namespace, name);
-        if (desired) {
-          await this.ensure(withDesiredHash(desired), live, ctx);
-        } else if (live && isOwnedBy(live, mc)) {
-          // A listed object may lack apiVersion and kind; the delete needs them.
-          await this.deps.writer.delete({ ...live, apiVersion: MONITORING_API_VERSION, kind }, ctx.signal);
-          ctx.log.info('deleted; monitoring is off', { kind, object: name });
+        try {
+          if (desired) {
+            await this.ensure(withDesiredHash(desired), live, ctx);
+          } else if (live && isOwnedBy(live, mc)) {
+            // A listed object may lack apiVersion and kind; the delete needs them.
+            await this.deps.writer.delete({ ...live, apiVersion: MONITORING_API_VERSION, kind }, ctx.signal);
+            ctx.log.info('deleted; monitoring is off', { kind, object: name });
+          }
+        } catch (err) {
+          // The CRD is being removed: nothing to write, and no error. The
+          // informer's next probe sees the API gone; if it comes back, every
+          // Memcached is reconciled again.
+          if (!apiGoingAway(err)) throw err;
+          ctx.log.debug('monitoring API going away; skipped', { kind, error: apiMessage(err) });
         }
       }),
     );

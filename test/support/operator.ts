@@ -12,6 +12,8 @@ export interface OperatorProcess {
   /** The bound ports, from the "manager started" log line (reading one before that line throws). */
   readonly healthPort: number;
   readonly metricsPort: number;
+  /** The memcached exporter's port, from its "exporter listening" log line (undefined before it). */
+  readonly exporterPort: number | undefined;
   /** Everything the process wrote, stdout and stderr interleaved. */
   output(): string;
   /** JSON log lines parsed, non-JSON lines skipped. */
@@ -75,6 +77,9 @@ export async function startOperator(options: StartOptions = {}): Promise<Operato
       options.kubeconfig ?? kubeconfigPath,
       '--health-probe-bind-address=127.0.0.1:0',
       '--metrics-bind-address=127.0.0.1:0',
+      // Several operators share a machine: the exporter binds a free port too
+      // (a private build given as `main` may predate the flag).
+      ...(options.main ? [] : ['--exporter-bind-address=127.0.0.1:0']),
       ...(options.args ?? []),
     ],
     { env: { ...baseEnv, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'], ...(options.cwd ? { cwd: options.cwd } : {}) },
@@ -138,6 +143,10 @@ export async function startOperator(options: StartOptions = {}): Promise<Operato
     },
     get metricsPort() {
       return port('metrics');
+    },
+    get exporterPort() {
+      const line = parseLines(text()).find((l) => l.msg === 'exporter listening');
+      return typeof line?.port === 'number' ? line.port : undefined;
     },
     exited,
     output: text,
