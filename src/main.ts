@@ -33,6 +33,8 @@ import { Exporter } from './exporter/server.js';
 import { MANAGED_BY } from './memcached/labels.js';
 import { MONITORING_API_VERSION, POD_MONITOR_KIND, PROMETHEUS_RULE_KIND, scrapeRefusal, type MonitoringObject } from './memcached/monitoring.js';
 import { OptionalInformer } from './memcached/optionalinformer.js';
+import { UsagePoller } from './memcached/usage.js';
+import { fetchStats } from './exporter/scrape.js';
 import { MemcachedReconciler } from './memcached/reconciler.js';
 import { ApiClusterWriter } from './memcached/writer.js';
 import { OptionsError, parseOptions, usage, type Options } from './options.js';
@@ -204,6 +206,20 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<numbe
     },
   });
 
+  // Out of cluster the pod network is usually unreachable: the poll is opt-in there.
+  const usagePollMs = opts.usagePollIntervalMs ?? (inCluster(env) ? 60_000 : 0);
+  let enqueue: (req: { namespace: string; name: string }) => void = () => undefined;
+  const usagePoller =
+    usagePollMs > 0
+      ? new UsagePoller({
+          memcacheds,
+          pods,
+          fetch: fetchStats,
+          onChange: (req) => enqueue(req),
+          intervalMs: usagePollMs,
+          logger: logger.child({ component: 'usage' }),
+        })
+      : undefined;
   const reconciler = new MemcachedReconciler({
     memcacheds,
     deployments,
@@ -215,6 +231,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<numbe
     events: new ApiEventRecorder(kc, { controller: 'cache.example.com/memcached-operator', instance: identity, logger }),
     defaultImage: opts.defaultImage,
     monitoring: { podMonitors, prometheusRules, ...(opts.exporterAddress ? { exporterAddress: opts.exporterAddress } : {}) },
+    ...(usagePoller ? { usage: usagePoller } : {}),
   });
   const controller = new Controller({
     name: CONTROLLER_NAME,
@@ -256,6 +273,10 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<numbe
     manager.addCache({ name: cache.resource.kind, start: () => cache.start(), stop: () => cache.stop(), hasSynced: () => cache.hasSynced() });
   }
   manager.addLeaderRunnable(controller);
+  if (usagePoller) {
+    enqueue = (req) => controller.enqueue(req);
+    manager.addLeaderRunnable(usagePoller);
+  }
 
   // The multi-target exporter runs on every replica (Prometheus may reach
   // any of them through the Service); it scrapes only memcached ports of

@@ -34,6 +34,8 @@ export interface Options {
   exporterBindAddress: string;
   /** host:port at which Prometheus reaches that exporter; default: the exporter Service in POD_NAMESPACE. */
   exporterAddress?: string;
+  /** How often the leader reads every memcached's stats for Saturated/Evicting; 0 is off. Unset: 60 s in a cluster, off outside. */
+  usagePollIntervalMs?: number;
   /** How often to look for optional APIs (monitoring.coreos.com) appearing or going away. */
   optionalApiProbeIntervalMs: number;
   help: boolean;
@@ -75,6 +77,7 @@ const FLAGS: Record<string, FlagSpec> = {
   'leader-election-skip-out-of-cluster': { key: 'leaderElectionSkipOutOfCluster', kind: 'bool', help: 'leader-for-life only: run without election when not in a cluster (development).' },
   'exporter-bind-address': { key: 'exporterBindAddress', kind: 'string', help: 'Address the memcached exporter (/scrape?target=) binds to ("0" disables). Default ":9150".' },
   'exporter-address': { key: 'exporterAddress', kind: 'string', help: 'host:port at which Prometheus reaches the exporter. Default memcached-operator-exporter.$POD_NAMESPACE.svc:9150.' },
+  'usage-poll-interval': { key: 'usagePollIntervalMs', kind: 'duration', min: 0, help: 'How often the leader reads each memcached\'s stats for the Saturated and Evicting conditions ("0" disables). Default 60s in a cluster, off outside.' },
   'optional-api-probe-interval': { key: 'optionalApiProbeIntervalMs', kind: 'duration', min: 1000, help: 'How often to look for the monitoring.coreos.com API appearing or going away. Default 30s.' },
   help: { key: 'help', kind: 'bool', help: 'Show this help.' },
   version: { key: 'version', kind: 'bool', help: 'Print the version.' },

@@ -40,6 +40,7 @@ import { buildPodDisruptionBudget } from './pdb.js';
 import { podTrouble, recheckAfterMs } from './podhealth.js';
 import { buildHeadlessService, buildService } from './services.js';
 import { CONDITION_AVAILABLE, CONDITION_DEGRADED, computeStatus, statusEqual } from './status.js';
+import { CONDITION_EVICTING, CONDITION_SATURATED, withUsageConditions, type UsageState } from './usage.js';
 import type { ClusterWriter } from './writer.js';
 
 /** Read access to an informer cache. */
@@ -76,6 +77,8 @@ export interface MemcachedReconcilerDeps {
   events: EventRecorder;
   defaultImage: string;
   monitoring?: MonitoringDeps;
+  /** The stats poll (usage.ts): Saturated and Evicting; absent when the poll is off. */
+  usage?: { stateOf(mc: Memcached): UsageState | undefined };
   clock?: Clock;
 }
 
@@ -251,6 +254,7 @@ export class MemcachedReconciler implements Reconciler {
       podTrouble: podTrouble(pods, now),
       now,
     });
+    status.conditions = withUsageConditions(status.conditions, mc.status?.conditions, this.deps.usage?.stateOf(mc), now);
     await this.writeStatus(mc, status, ctx);
     // A pod that runs but is not Ready turns into a failing probe with no
     // event to say so; look again then.
@@ -353,6 +357,14 @@ export class MemcachedReconciler implements Reconciler {
     const changed = before?.status !== 'True' || before.reason !== degraded?.reason;
     if (degraded?.status === 'True' && changed && degraded.reason !== 'InvalidSpec') {
       this.deps.events.event(mc, 'Warning', degraded.reason, 'Reconcile', degraded.message);
+    }
+    // Saturated and Evicting: one Event each time one turns True or back to False.
+    for (const type of [CONDITION_SATURATED, CONDITION_EVICTING]) {
+      const next = status.conditions?.find((c) => c.type === type);
+      const was = conditionStatus(mc, type);
+      if (next && next.status !== was && (next.status === 'True' || was === 'True')) {
+        this.deps.events.event(mc, next.status === 'True' ? 'Warning' : 'Normal', next.reason, 'Observe', next.message);
+      }
     }
     const available = status.conditions?.find((c) => c.type === CONDITION_AVAILABLE);
     if (available?.status === 'True' && conditionStatus(mc, CONDITION_AVAILABLE) !== 'True') {
