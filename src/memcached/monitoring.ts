@@ -94,8 +94,6 @@ export function buildPodMonitor(mc: Memcached, spec: MemcachedSpec, exporterAddr
     path: sidecar ? '/metrics' : '/scrape',
     scheme: 'http',
     ...(spec.monitoring?.interval ? { interval: spec.monitoring.interval } : {}),
-    // Never more than the exporter's own 1 s wait on memcached plus slack.
-    scrapeTimeout: '5s',
     relabelings,
   };
   return {

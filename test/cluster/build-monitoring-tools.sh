@@ -8,7 +8,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/versions.env"
-. "$here/../kind/versions.env"
+. "$here/../kind/monitoring-versions.env"
 
 cache_root=${MEMCACHED_OPERATOR_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/memcached-operator/tools}
 bin="$cache_root/prometheus-operator-$PROMETHEUS_OPERATOR_VERSION/bin"

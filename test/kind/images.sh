@@ -276,14 +276,14 @@ monitoring_images() {
   fi
   for b in operator prometheus-config-reloader; do
     img=$PROMETHEUS_OPERATOR_IMAGE; [ "$b" = prometheus-config-reloader ] && img=$PROMETHEUS_CONFIG_RELOADER_IMAGE
-    hash=$({ recipe_hash "$kind_here/images/static" "$kind_here/images/prometheus-operator"; stat -c "%n %s %Y" "$pbin/$b"; } | sha256sum | cut -c1-16)
+    hash=$({ recipe_hash "$kind_here/images/static" "$kind_here/images/prometheus-operator" "$kind_here/monitoring-versions.env"; stat -c "%n %s %Y" "$pbin/$b"; } | sha256sum | cut -c1-16)
     current "$img" "$hash" && continue
     ctx="$work/prometheus-operator-$b"; rm -rf "$ctx"; mkdir -p "$ctx"
     cp "$kind_here/images/prometheus-operator/Dockerfile" "$pbin/$b" "$ctx/"
     build "$img" "$hash" "$ctx" "$ctx/Dockerfile" "STATIC_IMAGE=$static" "BINARY=$b"
     rm -rf "$ctx"
   done
-  hash=$(recipe_hash "$kind_here/images/prometheus")
+  hash=$(recipe_hash "$kind_here/images/prometheus" "$kind_here/monitoring-versions.env")
   if ! current "$PROMETHEUS_IMAGE" "$hash"; then
     build "$PROMETHEUS_IMAGE" "$hash" "$kind_here/images/prometheus" "$kind_here/images/prometheus/Dockerfile" \
       "DEBIAN_IMAGE=$DEBIAN_IMAGE" "PROMETHEUS_VERSION=$PROMETHEUS_VERSION"

@@ -6,6 +6,8 @@ kind_repo=$(cd "$kind_here/../.." && pwd)
 . "$kind_repo/test/cluster/versions.env"
 # shellcheck source=versions.env
 . "$kind_here/versions.env"
+# shellcheck source=monitoring-versions.env
+. "$kind_here/monitoring-versions.env"
 
 # Everything built or started lives outside the repository, keyed by version.
 KIND_CACHE=${MEMCACHED_OPERATOR_KIND_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/memcached-operator}

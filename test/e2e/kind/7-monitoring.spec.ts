@@ -110,6 +110,7 @@ function prometheusFixture(operatorImage: string, reloaderImage: string, prometh
                 name: 'operator',
                 image: operatorImage,
                 imagePullPolicy: 'Never',
+                command: ['/bin/operator'],
                 args: [`--prometheus-config-reloader=${reloaderImage}`, '--log-level=info'],
                 securityContext: restricted,
                 resources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { memory: '256Mi' } },
