@@ -1,7 +1,9 @@
 // What monitoring costs per memcached pod (issue #12): the exporter's RSS and
 // CPU at idle and under Prometheus-like scrapes every 5 s and 15 s, for one
 // exporter serving 1 target (the sidecar shape) and 10 targets (the
-// multi-target shape). Writes bench/results/exporter.json; asserts nothing.
+// multi-target shape), and what each pod adds to a process that runs anyway
+// (addedPerPod: the operator serves /scrape itself, docs/monitoring.md).
+// Writes bench/results/exporter.json; asserts nothing.
 // Usage: node .build/bench/exporter.js [--window-seconds 60] [--out bench/results]
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -18,6 +20,13 @@ interface Window {
   rssMB: number;
   millicores: number;
   perPod: { rssMB: number; millicores: number };
+  /**
+   * What each pod adds when the exporter runs inside a process that runs
+   * anyway (the operator, the chosen design): growth over that process's
+   * idle footprint, divided by the pods. Negative RSS growth (a GC between
+   * samples) reads as 0.
+   */
+  addedPerPod: { rssMB: number; millicores: number };
 }
 
 const { values } = parseArgs({ options: { 'window-seconds': { type: 'string', default: '60' }, out: { type: 'string', default: 'bench/results' } } });
@@ -51,7 +60,7 @@ async function main(): Promise<void> {
     const idle = { rssMB: idleEnd.rssMB, millicores: round(((idleEnd.cpuSeconds - idleStart.cpuSeconds) / windowSeconds) * 1000, 1)! };
 
     const windows: Window[] = [];
-    for (const targets of [1, 10]) {
+    for (const targets of [1, 10, 50]) {
       for (const intervalSeconds of [5, 15]) {
         const before = footprintOf(exporter.pid!);
         let scrapes = 0;
@@ -72,6 +81,10 @@ async function main(): Promise<void> {
           rssMB: after.rssMB,
           millicores: round(millicores, 1)!,
           perPod: { rssMB: round(after.rssMB / targets, 1)!, millicores: round(millicores / targets, 2)! },
+          addedPerPod: {
+            rssMB: round(Math.max(0, after.rssMB - idle.rssMB) / targets, 2)!,
+            millicores: round(Math.max(0, millicores - idle.millicores) / targets, 3)!,
+          },
         });
       }
     }

@@ -19,6 +19,7 @@ import {
   LeaseElector,
   Manager,
   newIdentity,
+  parseBindAddress,
   registerProcessMetrics,
   projectionChanged,
   ResilientInformer,
@@ -30,7 +31,12 @@ import {
   type Logger,
   type ResourceDescriptor,
 } from '@memcached-operator/runtime';
+import { Exporter } from './exporter/server.js';
 import { MANAGED_BY } from './memcached/labels.js';
+import { MONITORING_API_VERSION, POD_MONITOR_KIND, PROMETHEUS_RULE_KIND, scrapeRefusal, type MonitoringObject } from './memcached/monitoring.js';
+import { OptionalInformer } from './memcached/optionalinformer.js';
+import { UsagePoller } from './memcached/usage.js';
+import { fetchStats } from './exporter/scrape.js';
 import { MemcachedReconciler } from './memcached/reconciler.js';
 import { childProjection, deploymentProjection, memcachedUpdateMatters, podProjection, projectPod } from './memcached/watchfilters.js';
 import { secretDigestInformerFactory, secretDigestLister } from './memcached/secret-cache.js';
@@ -171,6 +177,17 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<numbe
     clientInformerFactory: secretDigestInformerFactory(kc),
   });
   const topology = new TopologyWatcher({ kubeConfig: kc, logger });
+  // prometheus-operator's kinds, watched only while their API is served.
+  const custom = kc.makeApiClient(k8s.CustomObjectsApi);
+  const monitoringInformer = (kind: string, plural: string): OptionalInformer<MonitoringObject> =>
+    new OptionalInformer<MonitoringObject>({
+      ...childOptions,
+      resource: resource(MONITORING_API_VERSION, kind, plural),
+      probe: () => custom.listClusterCustomObject({ group: 'monitoring.coreos.com', version: 'v1', plural, limit: 1 }),
+      probeIntervalMs: opts.optionalApiProbeIntervalMs,
+    });
+  const podMonitors = monitoringInformer(POD_MONITOR_KIND, 'podmonitors');
+  const prometheusRules = monitoringInformer(PROMETHEUS_RULE_KIND, 'prometheusrules');
 
   let elector: LeaderElector | undefined;
   if (opts.leaderElect) {
@@ -224,6 +241,20 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<numbe
     events,
     rotator: new CertificateRotator(),
   });
+  // Out of cluster the pod network is usually unreachable: the poll is opt-in there.
+  const usagePollMs = opts.usagePollIntervalMs ?? (inCluster(env) ? 60_000 : 0);
+  let enqueue: (req: { namespace: string; name: string }) => void = () => undefined;
+  const usagePoller =
+    usagePollMs > 0
+      ? new UsagePoller({
+          memcacheds,
+          pods,
+          fetch: fetchStats,
+          onChange: (req) => enqueue(req),
+          intervalMs: usagePollMs,
+          logger: logger.child({ component: 'usage' }),
+        })
+      : undefined;
   const reconciler = new MemcachedReconciler({
     memcacheds,
     deployments,
@@ -235,6 +266,8 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<numbe
     events,
     defaultImage: opts.defaultImage,
     secureServing,
+    monitoring: { podMonitors, prometheusRules, ...(opts.exporterAddress ? { exporterAddress: opts.exporterAddress } : {}) },
+    ...(usagePoller ? { usage: usagePoller } : {}),
   });
   const controller = new Controller({
     name: CONTROLLER_NAME,
@@ -250,6 +283,8 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<numbe
     .owns(deployments, KIND, API_VERSION, { predicates: [projectionChanged(deploymentProjection)] })
     .owns(services, KIND, API_VERSION, { predicates: [projectionChanged(childProjection)] })
     .owns(pdbs, KIND, API_VERSION, { predicates: [projectionChanged(childProjection)] })
+    .owns(podMonitors, KIND, API_VERSION)
+    .owns(prometheusRules, KIND, API_VERSION)
     // Pods belong to ReplicaSets; their instance label names the Memcached.
     .watches(
       pods,
@@ -264,9 +299,13 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<numbe
       const namespace = secret.metadata.namespace;
       return memcachedsReferencing(memcacheds.list(namespace), secret.metadata.name).map((mc) => ({ namespace, name: mc.metadata.name! }));
     });
-  topology.onChange(() => {
+  const enqueueAll = (): void => {
     for (const mc of memcacheds.list()) controller.enqueue({ namespace: mc.metadata.namespace!, name: mc.metadata.name! });
-  });
+  };
+  topology.onChange(enqueueAll);
+  // An API that appears gets every Memcached's objects; one that goes away needs nothing written.
+  podMonitors.onChange((present) => present && enqueueAll());
+  prometheusRules.onChange((present) => present && enqueueAll());
 
   for (const cache of [memcacheds, deployments, services, pdbs, pods, secrets]) {
     manager.addCache({ name: cache.resource.kind, start: () => cache.start(), stop: () => cache.stop(), hasSynced: () => cache.hasSynced() });
@@ -278,14 +317,35 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<numbe
     stop: () => topology.stop(),
     hasSynced: () => topology.hasSynced(),
   });
+  for (const cache of [podMonitors, prometheusRules]) {
+    manager.addCache({ name: cache.resource.kind, start: () => cache.start(), stop: () => cache.stop(), hasSynced: () => cache.hasSynced() });
+  }
   manager.addLeaderRunnable(controller);
+  if (usagePoller) {
+    enqueue = (req) => controller.enqueue(req);
+    manager.addLeaderRunnable(usagePoller);
+  }
+
+  // The multi-target exporter runs on every replica (Prometheus may reach
+  // any of them through the Service); it scrapes only memcached ports of
+  // pods in this replica's cache of managed pods.
+  const exporterBind = parseBindAddress(opts.exporterBindAddress);
+  const exporter = exporterBind
+    ? new Exporter({
+        bind: exporterBind,
+        timeoutMs: 1000,
+        maxConcurrentScrapes: 32,
+        refuse: (target) => scrapeRefusal(pods.list(), target.host, target.port),
+        logger: logger.child({ component: 'exporter' }),
+      })
+    : undefined;
 
   // One path to shutdown for signals and lost leadership; `stopped` resolves when it is complete.
   let resolveStopped: () => void = () => undefined;
   const stopped = new Promise<void>((resolve) => (resolveStopped = resolve));
   stop = (reason: string): Promise<void> => {
     stopping = true;
-    const done = manager.shutdown(reason);
+    const done = manager.shutdown(reason).then(() => exporter?.close());
     void done.then(resolveStopped);
     return done;
   };
@@ -293,6 +353,14 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<numbe
 
   if (!(await waitForCrd(kc, logger, () => stopping))) return exitCode;
   const addresses = await manager.start();
+  if (exporter) {
+    try {
+      await exporter.start();
+    } catch (err) {
+      // Metrics are not worth the caches: reconcile on, say why loudly.
+      logger.error('the memcached exporter cannot listen; Prometheus will see every memcached as down', { error: errorMessage(err) });
+    }
+  }
   logger.info('manager started', {
     health: addresses.healthAddress ? `${addresses.healthAddress.address}:${addresses.healthAddress.port}` : 'disabled',
     metrics: addresses.metricsAddress ? `${addresses.metricsAddress.address}:${addresses.metricsAddress.port}` : 'disabled',

@@ -34,6 +34,14 @@ export interface Options {
   defaultImage: string;
   podName?: string;
   podNamespace?: string;
+  /** Where the multi-target memcached exporter (/scrape) binds; "0" disables it. */
+  exporterBindAddress: string;
+  /** host:port at which Prometheus reaches that exporter; default: the exporter Service in POD_NAMESPACE. */
+  exporterAddress?: string;
+  /** How often the leader reads every memcached's stats for Saturated/Evicting; 0 is off. Unset: 60 s in a cluster, off outside. */
+  usagePollIntervalMs?: number;
+  /** How often to look for optional APIs (monitoring.coreos.com) appearing or going away. */
+  optionalApiProbeIntervalMs: number;
   help: boolean;
   version: boolean;
 }
@@ -73,6 +81,10 @@ const FLAGS: Record<string, FlagSpec> = {
   'leader-election-renew-deadline': { key: 'renewDeadlineMs', kind: 'duration', min: 1, help: 'How long the leader retries renewing before it steps down. Default 10s (240s on single-node).' },
   'leader-election-retry-period': { key: 'retryPeriodMs', kind: 'duration', min: 1, help: 'How often candidates retry. Default 2s (60s on single-node).' },
   'leader-election-skip-out-of-cluster': { key: 'leaderElectionSkipOutOfCluster', kind: 'bool', help: 'leader-for-life only: run without election when not in a cluster (development).' },
+  'exporter-bind-address': { key: 'exporterBindAddress', kind: 'string', help: 'Address the memcached exporter (/scrape?target=) binds to ("0" disables). Default ":9150".' },
+  'exporter-address': { key: 'exporterAddress', kind: 'string', help: 'host:port at which Prometheus reaches the exporter. Default memcached-operator-exporter.$POD_NAMESPACE.svc:9150.' },
+  'usage-poll-interval': { key: 'usagePollIntervalMs', kind: 'duration', min: 0, help: 'How often the leader reads each memcached\'s stats for the Saturated and Evicting conditions ("0" disables). Default 60s in a cluster, off outside.' },
+  'optional-api-probe-interval': { key: 'optionalApiProbeIntervalMs', kind: 'duration', min: 1000, help: 'How often to look for the monitoring.coreos.com API appearing or going away. Default 30s.' },
   help: { key: 'help', kind: 'bool', help: 'Show this help.' },
   version: { key: 'version', kind: 'bool', help: 'Print the version.' },
 };
@@ -95,6 +107,9 @@ export function usage(): string {
   );
   return lines.join('\n');
 }
+
+/** The Service in front of the operator's exporter port (config/default/exporter_service.yaml, after kustomize's name prefix). */
+export const EXPORTER_SERVICE = 'memcached-operator-exporter';
 
 const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
@@ -175,6 +190,8 @@ export function parseOptions(argv: readonly string[], env: Readonly<Record<strin
     leaderElectionSkipOutOfCluster: false,
     watchNamespaces: [],
     defaultImage: DEFAULT_MEMCACHED_IMAGE,
+    exporterBindAddress: ':9150',
+    optionalApiProbeIntervalMs: 30_000,
     help: false,
     version: false,
   };
@@ -202,6 +219,10 @@ export function parseOptions(argv: readonly string[], env: Readonly<Record<strin
 
   checkBindAddress('metrics-bind-address', opts.metricsBindAddress);
   checkBindAddress('health-probe-bind-address', opts.healthProbeBindAddress);
+  checkBindAddress('exporter-bind-address', opts.exporterBindAddress);
+  if (opts.exporterAddress !== undefined && !/^[A-Za-z0-9.-]+:\d{1,5}$/.test(opts.exporterAddress)) {
+    throw new OptionsError(`--exporter-address "${opts.exporterAddress}" is not host:port`);
+  }
   if (!DNS_SUBDOMAIN.test(opts.leaderElectionId) || opts.leaderElectionId.length > 253) {
     throw new OptionsError(`--leader-election-id "${opts.leaderElectionId}" is not a valid object name (lowercase letters, digits, '-' and '.')`);
   }
@@ -231,6 +252,9 @@ export function parseOptions(argv: readonly string[], env: Readonly<Record<strin
   if (env.POD_NAMESPACE) {
     if (!DNS_LABEL.test(env.POD_NAMESPACE)) throw new OptionsError(`POD_NAMESPACE "${env.POD_NAMESPACE}" is not a valid namespace name`);
     opts.podNamespace = env.POD_NAMESPACE;
+  }
+  if (opts.exporterAddress === undefined && opts.podNamespace && opts.exporterBindAddress !== '0') {
+    opts.exporterAddress = `${EXPORTER_SERVICE}.${opts.podNamespace}.svc:${opts.exporterBindAddress.split(':').pop()}`;
   }
   return opts;
 }

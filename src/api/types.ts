@@ -31,6 +31,34 @@ export interface MemcachedAuth {
   secretName: string;
 }
 
+/**
+ * Per-Memcached overrides of the alert thresholds (src/memcached/alerts.ts
+ * holds the defaults). Percentages are whole numbers so the CRD needs no floats.
+ */
+export interface MemcachedAlertOverrides {
+  connectionsWarningPercent?: number;
+  connectionsCriticalPercent?: number;
+  /** Evictions per second, sustained, that warn; a decimal string such as "0.5". */
+  evictionsPerSecond?: string;
+  hitRatioPercent?: number;
+  /** Gets per second that make the cache busy enough for the hit-ratio alert; a decimal string. */
+  hitRatioMinGetsPerSecond?: string;
+  /** Prometheus durations ("30s", "2m") the conditions must hold before the alerts fire. */
+  downFor?: string;
+  evictingFor?: string;
+  lowHitRatioFor?: string;
+}
+
+export interface MemcachedMonitoring {
+  /** Default true: a ServiceMonitor and a PrometheusRule when the monitoring.coreos.com API is served. */
+  enabled?: boolean;
+  /** Run this exporter image (for example the common memcached exporter) as a sidecar instead of the operator's multi-target exporter. */
+  exporterImage?: string;
+  /** Prometheus scrape interval, for example "30s". */
+  interval?: string;
+  alerts?: MemcachedAlertOverrides;
+}
+
 export interface MemcachedSpec {
   /** Replicas. Unset means "let the cluster topology decide". */
   size?: number;
@@ -49,6 +77,7 @@ export interface MemcachedSpec {
   highAvailability?: HighAvailabilityMode;
   tls?: MemcachedTLS;
   auth?: MemcachedAuth;
+  monitoring?: MemcachedMonitoring;
 }
 
 export type ConditionStatus = 'True' | 'False' | 'Unknown';

@@ -16,7 +16,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
-import type { MemcachedSpec, MemcachedTLS } from './types.js';
+import type { MemcachedAlertOverrides, MemcachedSpec, MemcachedTLS } from './types.js';
 
 export const CRD_RELATIVE_PATH = join('config', 'crd', 'bases', 'cache.example.com_memcacheds.yaml');
 
@@ -239,6 +239,13 @@ export const CEL_RULES: Readonly<Record<string, CelTwin>> = {
 
   "!has(self.clientCertificates) || has(self.clientCASecretName)": (self: MemcachedTLS) =>
     self.clientCertificates === undefined || self.clientCASecretName !== undefined,
+
+  "!has(self.connectionsWarningPercent) || !has(self.connectionsCriticalPercent) || self.connectionsWarningPercent < self.connectionsCriticalPercent": (
+    self: MemcachedAlertOverrides,
+  ) =>
+    self.connectionsWarningPercent === undefined ||
+    self.connectionsCriticalPercent === undefined ||
+    self.connectionsWarningPercent < self.connectionsCriticalPercent,
 
   "self.all(a, !a.matches('^-[AZMkhiVrvLCSFXW]*[dpmctIUuls]'))": (self: string[]) =>
     self.every((a) => !OWNED_SHORT_RE.test(a)),

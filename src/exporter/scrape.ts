@@ -17,7 +17,7 @@ export interface Target {
  * against the allowed ones, so the exporter cannot be used to probe other
  * services on the pod network. Returns an error message or the target.
  */
-export function parseTarget(target: string | null, allowedPorts: readonly number[]): Target | string {
+export function parseTarget(target: string | null, allowedPorts?: readonly number[]): Target | string {
   if (!target) return 'missing target: use /scrape?target=<host>:<port>';
   let bind;
   try {
@@ -26,7 +26,8 @@ export function parseTarget(target: string | null, allowedPorts: readonly number
     return (err as Error).message.replace('bind address', 'target');
   }
   if (!bind || bind.host === undefined) return `invalid target "${target}": expected "<host>:<port>"`;
-  if (!allowedPorts.includes(bind.port)) return `target port ${bind.port} is not a memcached port this exporter may scrape (allowed: ${allowedPorts.join(', ')})`;
+  // Without a port list the caller checks the target itself (the operator: a managed pod's memcached port).
+  if (allowedPorts && !allowedPorts.includes(bind.port)) return `target port ${bind.port} is not a memcached port this exporter may scrape (allowed: ${allowedPorts.join(', ')})`;
   return { host: bind.host, port: bind.port };
 }
 

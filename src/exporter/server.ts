@@ -9,7 +9,13 @@ import { fetchStats, parseTarget, type Target } from './scrape.js';
 
 export interface ExporterOptions {
   bind: BindAddress;
-  allowedPorts: readonly number[];
+  /** Ports a target may name; unset leaves the whole check to `refuse`. */
+  allowedPorts?: readonly number[];
+  /**
+   * Why this target may not be scraped, or undefined when it may. The
+   * operator refuses anything but a memcached port of a pod it manages.
+   */
+  refuse?: (target: Target) => string | undefined;
   /** How long one scrape may wait on memcached. */
   timeoutMs: number;
   /** Scrapes in flight at once; more get 503 so a slow memcached cannot pile up sockets. */
@@ -48,6 +54,8 @@ export class Exporter {
 
     const target = parseTarget(url.searchParams.get('target'), this.options.allowedPorts);
     if (typeof target === 'string') return void res.writeHead(400, TEXT).end(`${target}\n`);
+    const refusal = this.options.refuse?.(target);
+    if (refusal !== undefined) return void res.writeHead(403, TEXT).end(`${refusal}\n`);
     if (this.inFlight >= this.options.maxConcurrentScrapes) return void res.writeHead(503, TEXT).end('too many scrapes in flight\n');
 
     this.inFlight++;

@@ -3,6 +3,7 @@
 // is this output at the default thresholds (make alerts writes it; a unit
 // test keeps it in step), and promtool's unit tests run against that file, so
 // they test these expressions.
+import type { MemcachedAlertOverrides } from '../api/types.js';
 
 export interface AlertThresholds {
   /** Share of max_connections in use that warns (0..1). */
@@ -17,6 +18,12 @@ export interface AlertThresholds {
   hitRatioMinGetsPerSecond: number;
   /** Work queue depth, held for 10 minutes, that warns. */
   queueDepth: number;
+  /** How long memcached must be unreachable before MemcachedDown fires. */
+  downFor: string;
+  /** How long evictions must stay high before MemcachedEvicting fires. */
+  evictingFor: string;
+  /** How long the hit ratio must stay low before MemcachedLowHitRatio fires. */
+  lowHitRatioFor: string;
 }
 
 export const DEFAULT_THRESHOLDS: AlertThresholds = {
@@ -26,7 +33,32 @@ export const DEFAULT_THRESHOLDS: AlertThresholds = {
   hitRatio: 0.8,
   hitRatioMinGetsPerSecond: 10,
   queueDepth: 100,
+  downFor: '1m',
+  evictingFor: '15m',
+  lowHitRatioFor: '15m',
 };
+
+/**
+ * The thresholds of one Memcached: the defaults with its spec.monitoring.alerts
+ * overrides (already validated by the CRD's patterns and bounds) on top.
+ */
+export function thresholdsFor(overrides: MemcachedAlertOverrides | undefined): AlertThresholds {
+  const o = overrides ?? {};
+  const t: AlertThresholds = { ...DEFAULT_THRESHOLDS };
+  if (o.connectionsWarningPercent !== undefined) t.connectionsWarning = o.connectionsWarningPercent / 100;
+  if (o.connectionsCriticalPercent !== undefined) t.connectionsCritical = o.connectionsCriticalPercent / 100;
+  if (o.evictionsPerSecond !== undefined) t.evictionsPerSecond = Number(o.evictionsPerSecond);
+  if (o.hitRatioPercent !== undefined) t.hitRatio = o.hitRatioPercent / 100;
+  if (o.hitRatioMinGetsPerSecond !== undefined) t.hitRatioMinGetsPerSecond = Number(o.hitRatioMinGetsPerSecond);
+  if (o.downFor !== undefined) t.downFor = o.downFor;
+  if (o.evictingFor !== undefined) t.evictingFor = o.evictingFor;
+  if (o.lowHitRatioFor !== undefined) t.lowHitRatioFor = o.lowHitRatioFor;
+  return t;
+}
+
+/** Human words for a Prometheus duration in descriptions ("1m" -> "1m"; the defaults keep their old wording). */
+const WORDS: Record<string, string> = { '1m': '1 minute', '15m': '15 minutes' };
+const words = (duration: string): string => WORDS[duration] ?? duration;
 
 export const RUNBOOK_BASE = 'https://github.com/example/memcached-operator/blob/main/docs/runbooks';
 
@@ -63,21 +95,21 @@ export function memcachedAlertGroup(t: AlertThresholds = DEFAULT_THRESHOLDS, sel
   return {
     name: 'memcached',
     rules: [
-      rule('MemcachedDown', 'critical', `${sel('memcached_up')} == 0`, '1m',
+      rule('MemcachedDown', 'critical', `${sel('memcached_up')} == 0`, t.downFor,
         'memcached in pod {{ $labels.namespace }}/{{ $labels.pod }} is down.',
-        'The exporter of pod {{ $labels.pod }} cannot reach memcached for more than 1 minute.'),
+        `The exporter of pod {{ $labels.pod }} cannot reach memcached for more than ${words(t.downFor)}.`),
       rule('MemcachedConnectionsNearLimit', 'warning', `${sel('memcached_current_connections')} / ${sel('memcached_max_connections')} > ${t.connectionsWarning.toFixed(2)}`, '5m',
         'memcached pod {{ $labels.namespace }}/{{ $labels.pod }} uses {{ $value | humanizePercentage }} of its connections.',
         `More than ${percent(t.connectionsWarning)} of the connection limit (-c) has been in use for 5 minutes; new clients will soon be refused.`),
       rule('MemcachedConnectionsAtLimit', 'critical', `${sel('memcached_current_connections')} / ${sel('memcached_max_connections')} > ${t.connectionsCritical.toFixed(2)}`, '2m',
         'memcached pod {{ $labels.namespace }}/{{ $labels.pod }} is at its connection limit ({{ $value | humanizePercentage }}).',
         `More than ${percent(t.connectionsCritical)} of the connection limit (-c) has been in use for 2 minutes; memcached stops accepting new clients at 100%.`),
-      rule('MemcachedEvicting', 'warning', `rate(${sel('memcached_items_evicted_total')}[5m]) > ${t.evictionsPerSecond}`, '15m',
+      rule('MemcachedEvicting', 'warning', `rate(${sel('memcached_items_evicted_total')}[5m]) > ${t.evictionsPerSecond}`, t.evictingFor,
         'memcached pod {{ $labels.namespace }}/{{ $labels.pod }} evicts {{ $value | humanize }} items/s.',
-        `Items have been evicted at more than ${t.evictionsPerSecond} per second for 15 minutes; the working set is larger than the memory limit.`),
-      rule('MemcachedLowHitRatio', 'warning', `(\n  ${gets('hit')}\n  /\n  ${gets()}\n) < ${t.hitRatio.toFixed(2)}\nand\n${gets()} > ${t.hitRatioMinGetsPerSecond}\n`, '15m',
+        `Items have been evicted at more than ${t.evictionsPerSecond} per second for ${words(t.evictingFor)}; the working set is larger than the memory limit.`),
+      rule('MemcachedLowHitRatio', 'warning', `(\n  ${gets('hit')}\n  /\n  ${gets()}\n) < ${t.hitRatio.toFixed(2)}\nand\n${gets()} > ${t.hitRatioMinGetsPerSecond}\n`, t.lowHitRatioFor,
         'memcached {{ $labels.namespace }}/{{ $labels.service }} answers only {{ $value | humanizePercentage }} of gets from cache.',
-        `The hit ratio has been below ${percent(t.hitRatio)} for 15 minutes while serving more than ${t.hitRatioMinGetsPerSecond} gets/s.`),
+        `The hit ratio has been below ${percent(t.hitRatio)} for ${words(t.lowHitRatioFor)} while serving more than ${t.hitRatioMinGetsPerSecond} gets/s.`),
       rule('MemcachedConnectionsRejected', 'warning', `increase(${sel('memcached_connections_rejected_total')}[5m]) > 0\nor\nincrease(${sel('memcached_connections_listener_disabled_total')}[5m]) > 0\n`, undefined,
         'memcached pod {{ $labels.namespace }}/{{ $labels.pod }} refused connections in the last 5 minutes.',
         'memcached rejected connections at its limit or stopped listening for new ones (listen_disabled_num).'),

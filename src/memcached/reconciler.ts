@@ -9,6 +9,7 @@ import {
   apiMessage,
   isRejectedObject,
   realClock,
+  statusCode,
   TerminalError,
   type Clock,
   type EventRecorder,
@@ -24,11 +25,23 @@ import type { AntiAffinity, ClusterView } from '../topology/types.js';
 import { buildDeployment, OFFICIAL_IMAGE_UID, requiredPodsMayRun } from './deployment.js';
 import { needsApply, withDesiredHash } from './diff.js';
 import { selectorLabels } from './labels.js';
+import {
+  buildPodMonitor,
+  buildPrometheusRule,
+  MONITORING_API_VERSION,
+  POD_MONITOR_KIND,
+  podMonitorName,
+  PROMETHEUS_RULE_KIND,
+  prometheusRuleName,
+  withExporterSidecar,
+  type MonitoringObject,
+} from './monitoring.js';
 import { buildPodDisruptionBudget } from './pdb.js';
 import { podTrouble, recheckAfterMs } from './podhealth.js';
 import { SecureServing } from './secure-serving.js';
 import { buildHeadlessService, buildService } from './services.js';
 import { CONDITION_AVAILABLE, CONDITION_DEGRADED, computeStatus, statusEqual } from './status.js';
+import { CONDITION_EVICTING, CONDITION_SATURATED, withUsageConditions, type UsageState } from './usage.js';
 import type { ClusterWriter } from './writer.js';
 
 /** Read access to an informer cache. */
@@ -40,6 +53,20 @@ export interface CacheReader<T> {
 /** Condition reporting a topology that had to be assumed rather than read. */
 export const CONDITION_TOPOLOGY_DETECTED = 'TopologyDetected';
 
+/** A cache of an optional API's objects (see optionalinformer.ts). */
+export interface OptionalCacheReader<T> extends CacheReader<T> {
+  /** True while the API is served and its cache is filled. */
+  isPresent(): boolean;
+}
+
+/** Monitoring (issue #12): where the prometheus-operator objects are cached, and how Prometheus reaches the exporter. */
+export interface MonitoringDeps {
+  podMonitors: OptionalCacheReader<MonitoringObject>;
+  prometheusRules: OptionalCacheReader<MonitoringObject>;
+  /** host:port of the operator's multi-target exporter as Prometheus reaches it; unset: only sidecars are scraped. */
+  exporterAddress?: string;
+}
+
 export interface MemcachedReconcilerDeps {
   memcacheds: CacheReader<Memcached>;
   deployments: CacheReader<k8s.V1Deployment>;
@@ -50,6 +77,9 @@ export interface MemcachedReconcilerDeps {
   writer: ClusterWriter;
   events: EventRecorder;
   defaultImage: string;
+  monitoring?: MonitoringDeps;
+  /** The stats poll (usage.ts): Saturated and Evicting; absent when the poll is off. */
+  usage?: { stateOf(mc: Memcached): UsageState | undefined };
   clock?: Clock;
   /** TLS and auth Secrets (issue #13); without it, referenced Secrets are not checked. */
   secureServing?: SecureServing;
@@ -88,6 +118,12 @@ function matchesSelector(pod: k8s.V1Pod, selector: Record<string, string>): bool
 
 function isReady(pod: k8s.V1Pod): boolean {
   return !pod.metadata?.deletionTimestamp && !!pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
+}
+
+/** A write refused because its API is no longer served (404) or its CRD is terminating (403 that says so). */
+function apiGoingAway(err: unknown): boolean {
+  const code = statusCode(err);
+  return code === 404 || (code === 403 && /custom resource definition is terminating/.test(apiMessage(err)));
 }
 
 /** Waits for every promise; rejects with the first failure once all have settled. */
@@ -182,13 +218,16 @@ export class MemcachedReconciler implements Reconciler {
     // OpenShift's restricted-v2 SCC assigns a uid itself and rejects others.
     const runAsUser = this.deps.cluster.isOpenShift() ? undefined : OFFICIAL_IMAGE_UID;
     const deployment = withDesiredHash(
-      buildDeployment(mc, spec, applied, {
-        defaultImage: this.deps.defaultImage,
-        ...(runAsUser !== undefined ? { runAsUser } : {}),
-        ...(liveDeployment ? { live: liveDeployment } : {}),
-        schedulableNodes: eligibleNodes,
-        ...(security ? { podAnnotations: security.podAnnotations } : {}),
-      }),
+      withExporterSidecar(
+        buildDeployment(mc, spec, applied, {
+          defaultImage: this.deps.defaultImage,
+          ...(runAsUser !== undefined ? { runAsUser } : {}),
+          ...(liveDeployment ? { live: liveDeployment } : {}),
+          schedulableNodes: eligibleNodes,
+          ...(security ? { podAnnotations: security.podAnnotations } : {}),
+        }),
+        spec,
+      ),
     );
     const service = withDesiredHash(buildService(mc, spec));
     const headless = withDesiredHash(buildHeadlessService(mc, spec));
@@ -220,6 +259,7 @@ export class MemcachedReconciler implements Reconciler {
           ctx.log.info('deleted PodDisruptionBudget; the placement no longer wants one', { profile: applied.profile });
         }
       })(),
+      this.ensureMonitoring(mc, spec, ctx),
     ]);
     try {
       await writes;
@@ -255,6 +295,7 @@ export class MemcachedReconciler implements Reconciler {
       ...(security ? { extraConditions: security.conditions, ...(security.tls ? { tls: security.tls } : {}) } : {}),
       now,
     });
+    status.conditions = withUsageConditions(status.conditions, mc.status?.conditions, this.deps.usage?.stateOf(mc), now);
     await this.writeStatus(mc, status, ctx);
     // A pod that runs but is not Ready turns into a failing probe with no
     // event to say so; look again then.
@@ -279,6 +320,43 @@ export class MemcachedReconciler implements Reconciler {
       ];
     }
     return { placement, schedulableNodes: eligible.length };
+  }
+
+  /**
+   * The PodMonitor and PrometheusRule, for each kind whose API is served:
+   * applied when monitoring is on, deleted (if ours) when it is off. Nothing
+   * happens for a kind whose API is not served; its appearance re-enqueues
+   * every Memcached (main.ts).
+   */
+  private async ensureMonitoring(mc: Memcached, spec: MemcachedSpec, ctx: ReconcileContext): Promise<void> {
+    const monitoring = this.deps.monitoring;
+    if (!monitoring) return;
+    const namespace = mc.metadata.namespace!;
+    const children: [OptionalCacheReader<MonitoringObject>, MonitoringObject | undefined, string, string][] = [
+      [monitoring.podMonitors, buildPodMonitor(mc, spec, monitoring.exporterAddress), podMonitorName(mc), POD_MONITOR_KIND],
+      [monitoring.prometheusRules, buildPrometheusRule(mc, spec), prometheusRuleName(mc), PROMETHEUS_RULE_KIND],
+    ];
+    await allSettledOrThrow(
+      children.map(async ([cache, desired, name, kind]) => {
+        if (!cache.isPresent()) return;
+        const live = cache.get(namespace, name);
+        try {
+          if (desired) {
+            await this.ensure(withDesiredHash(desired), live, ctx);
+          } else if (live && isOwnedBy(live, mc)) {
+            // A listed object may lack apiVersion and kind; the delete needs them.
+            await this.deps.writer.delete({ ...live, apiVersion: MONITORING_API_VERSION, kind }, ctx.signal);
+            ctx.log.info('deleted; monitoring is off', { kind, object: name });
+          }
+        } catch (err) {
+          // The CRD is being removed: nothing to write, and no error. The
+          // informer's next probe sees the API gone; if it comes back, every
+          // Memcached is reconciled again.
+          if (!apiGoingAway(err)) throw err;
+          ctx.log.debug('monitoring API going away; skipped', { kind, error: apiMessage(err) });
+        }
+      }),
+    );
   }
 
   /** Applies desired if it differs from live; returns the object as it now is. */
@@ -321,6 +399,14 @@ export class MemcachedReconciler implements Reconciler {
     const changed = before?.status !== 'True' || before.reason !== degraded?.reason;
     if (degraded?.status === 'True' && changed && degraded.reason !== 'InvalidSpec') {
       this.deps.events.event(mc, 'Warning', degraded.reason, 'Reconcile', degraded.message);
+    }
+    // Saturated and Evicting: one Event each time one turns True or back to False.
+    for (const type of [CONDITION_SATURATED, CONDITION_EVICTING]) {
+      const next = status.conditions?.find((c) => c.type === type);
+      const was = conditionStatus(mc, type);
+      if (next && next.status !== was && (next.status === 'True' || was === 'True')) {
+        this.deps.events.event(mc, next.status === 'True' ? 'Warning' : 'Normal', next.reason, 'Observe', next.message);
+      }
     }
     const available = status.conditions?.find((c) => c.type === CONDITION_AVAILABLE);
     if (available?.status === 'True' && conditionStatus(mc, CONDITION_AVAILABLE) !== 'True') {

@@ -35,13 +35,18 @@ export function projectPod(pod: V1Pod): V1Pod {
     delete m.annotations;
   }
   if (pod.spec) {
+    // The stats poll, the exporter's target check and certificate rotation
+    // connect to a container port at the pod's IP: names and ports stay.
     const nodeName = pod.spec.nodeName;
-    pod.spec = { containers: [], ...(nodeName ? { nodeName } : {}) };
+    const containers = pod.spec.containers.map(({ name, ports }) => ({ name, ...(ports ? { ports } : {}) }));
+    pod.spec = { containers, ...(nodeName ? { nodeName } : {}) };
   }
   if (pod.status) {
-    const { phase, conditions, containerStatuses } = pod.status;
+    const { phase, conditions, containerStatuses, podIP, podIPs } = pod.status;
     pod.status = {
       ...(phase ? { phase } : {}),
+      ...(podIP ? { podIP } : {}),
+      ...(podIPs ? { podIPs } : {}),
       ...(conditions ? { conditions: conditions.map(({ type, status, reason, message, lastTransitionTime }) => ({ type, status, reason, message, lastTransitionTime })) } : {}),
       ...(containerStatuses
         ? { containerStatuses: containerStatuses.map(({ name, image, imageID, ready, restartCount, state, lastState }) => ({ name, image, imageID, ready, restartCount, state, lastState })) }

@@ -18,7 +18,10 @@
 # An image is rebuilt only when its recipe (Dockerfile, files, versions)
 # changes: each carries a label with the recipe's hash.
 #
-#   images.sh all | base-images | node-image | print-env
+#   prometheus-operator, prometheus-config-reloader, prometheus
+#                the monitoring proof's (monitoring-images; built on request)
+#
+#   images.sh all | base-images | node-image | monitoring-images | print-env
 set -euo pipefail
 # shellcheck source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -261,11 +264,40 @@ base_images() {
   fi
 }
 
+# prometheus-operator (operator and config reloader, from the pinned Go
+# module) and Prometheus (Debian's package) for the monitoring proof. Built
+# only on request (make kind-monitoring-images), not by every kind-up.
+monitoring_images() {
+  local pbin static="$LOCAL_REGISTRY/static:$DEBIAN_SUITE" hash ctx b img
+  pbin=$("$kind_repo/test/cluster/build-monitoring-tools.sh")
+  hash=$(recipe_hash "$kind_here/images/static")
+  if ! current "$static" "$hash"; then
+    build "$static" "$hash" "$kind_here/images/static" "$kind_here/images/static/Dockerfile" "DEBIAN_IMAGE=$DEBIAN_IMAGE"
+  fi
+  for b in operator prometheus-config-reloader; do
+    img=$PROMETHEUS_OPERATOR_IMAGE; [ "$b" = prometheus-config-reloader ] && img=$PROMETHEUS_CONFIG_RELOADER_IMAGE
+    hash=$({ recipe_hash "$kind_here/images/static" "$kind_here/images/prometheus-operator" "$kind_here/monitoring-versions.env"; stat -c "%n %s %Y" "$pbin/$b"; } | sha256sum | cut -c1-16)
+    current "$img" "$hash" && continue
+    ctx="$work/prometheus-operator-$b"; rm -rf "$ctx"; mkdir -p "$ctx"
+    cp "$kind_here/images/prometheus-operator/Dockerfile" "$pbin/$b" "$ctx/"
+    build "$img" "$hash" "$ctx" "$ctx/Dockerfile" "STATIC_IMAGE=$static" "BINARY=$b"
+    rm -rf "$ctx"
+  done
+  hash=$(recipe_hash "$kind_here/images/prometheus" "$kind_here/monitoring-versions.env")
+  if ! current "$PROMETHEUS_IMAGE" "$hash"; then
+    build "$PROMETHEUS_IMAGE" "$hash" "$kind_here/images/prometheus" "$kind_here/images/prometheus/Dockerfile" \
+      "DEBIAN_IMAGE=$DEBIAN_IMAGE" "PROMETHEUS_VERSION=$PROMETHEUS_VERSION"
+  fi
+}
+
 print_env() {
   echo "NODE_IMAGE=$NODE_IMAGE"
   echo "BUILD_IMAGE=$NODE_BUILD_IMAGE"
   echo "RUNTIME_IMAGE=$NODE_RUNTIME_IMAGE"
   echo "MEMCACHED_IMG=$MEMCACHED_LOCAL_IMAGE"
+  echo "PROMETHEUS_OPERATOR_IMG=$PROMETHEUS_OPERATOR_IMAGE"
+  echo "PROMETHEUS_CONFIG_RELOADER_IMG=$PROMETHEUS_CONFIG_RELOADER_IMAGE"
+  echo "PROMETHEUS_IMG=$PROMETHEUS_IMAGE"
 }
 
 # Drop the superseded builds of our own images (dangling, with our label).
@@ -276,6 +308,7 @@ case "${1:-all}" in
   base-images) check_disk; debian_image; base_images ;;
   node-image) check_disk; debian_image; base_images; node_image ;;
   kind-base) debian_image; kind_base_image ;;
+  monitoring-images) check_disk; debian_image; monitoring_images ;;
   print-env) print_env ;;
-  *) echo "usage: $0 all|base-images|node-image|kind-base|print-env" >&2; exit 2 ;;
+  *) echo "usage: $0 all|base-images|node-image|kind-base|monitoring-images|print-env" >&2; exit 2 ;;
 esac

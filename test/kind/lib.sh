@@ -6,6 +6,8 @@ kind_repo=$(cd "$kind_here/../.." && pwd)
 . "$kind_repo/test/cluster/versions.env"
 # shellcheck source=versions.env
 . "$kind_here/versions.env"
+# shellcheck source=monitoring-versions.env
+. "$kind_here/monitoring-versions.env"
 
 # Everything built or started lives outside the repository, keyed by version.
 KIND_CACHE=${MEMCACHED_OPERATOR_KIND_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/memcached-operator}
@@ -25,6 +27,9 @@ DEBIAN_IMAGE="$LOCAL_REGISTRY/debian:$DEBIAN_SUITE"
 NODE_BUILD_IMAGE="$LOCAL_REGISTRY/node:$NODE_VERSION-$DEBIAN_SUITE"
 NODE_RUNTIME_IMAGE="$LOCAL_REGISTRY/nodejs-runtime:$NODE_VERSION"
 MEMCACHED_LOCAL_IMAGE="$LOCAL_REGISTRY/memcached:$MEMCACHED_VERSION-$DEBIAN_SUITE"
+PROMETHEUS_OPERATOR_IMAGE="$LOCAL_REGISTRY/prometheus-operator:$PROMETHEUS_OPERATOR_VERSION"
+PROMETHEUS_CONFIG_RELOADER_IMAGE="$LOCAL_REGISTRY/prometheus-config-reloader:$PROMETHEUS_OPERATOR_VERSION"
+PROMETHEUS_IMAGE="$LOCAL_REGISTRY/prometheus:$PROMETHEUS_VERSION-$DEBIAN_SUITE"
 
 kind_log() { echo "kind: $*" >&2; }
 kind_die() { echo "kind: error: $*" >&2; exit 1; }

@@ -21,6 +21,8 @@ export interface OperatorProcess {
    * certificate is accepted (the server is on loopback, started by the test).
    */
   scrapeMetrics(token?: string): Promise<{ status: number; body: string }>;
+  /** The memcached exporter's port, from its "exporter listening" log line (undefined before it). */
+  readonly exporterPort: number | undefined;
   /** Everything the process wrote, stdout and stderr interleaved. */
   output(): string;
   /** JSON log lines parsed, non-JSON lines skipped. */
@@ -110,6 +112,9 @@ export async function startOperator(options: StartOptions = {}): Promise<Operato
       '--health-probe-bind-address=127.0.0.1:0',
       '--metrics-bind-address=127.0.0.1:0',
       ...(options.secureMetrics ? [] : ['--metrics-secure=false']),
+      // Several operators share a machine: the exporter binds a free port too
+      // (a private build given as `main` may predate the flag).
+      ...(options.main ? [] : ['--exporter-bind-address=127.0.0.1:0']),
       ...(options.args ?? []),
     ],
     { env: { ...baseEnv, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'], ...(options.cwd ? { cwd: options.cwd } : {}) },
@@ -179,6 +184,10 @@ export async function startOperator(options: StartOptions = {}): Promise<Operato
       return metricsUrl();
     },
     scrapeMetrics: (token?: string) => getMetrics(metricsUrl(), token),
+    get exporterPort() {
+      const line = parseLines(text()).find((l) => l.msg === 'exporter listening');
+      return typeof line?.port === 'number' ? line.port : undefined;
+    },
     exited,
     output: text,
     logs: () => parseLines(text()),

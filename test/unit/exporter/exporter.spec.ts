@@ -91,6 +91,29 @@ describe('exporter against a real memcached', function () {
     }
   });
 
+  it('refuses with 403, before any connection, a target its refuse hook rejects (the operator: only managed pods)', async () => {
+    const seen: string[] = [];
+    const guarded = new Exporter({
+      bind: { host: '127.0.0.1', port: 0 },
+      timeoutMs: TIMEOUT_MS,
+      maxConcurrentScrapes: 1,
+      refuse: (t) => (seen.push(`${t.host}:${t.port}`), t.port === memcached.port ? undefined : `port ${t.port} is not ours`),
+      logger: createLogger('error'),
+    });
+    const port = (await guarded.start()).port;
+    try {
+      const refused = await scrape(port, `127.0.0.1:${silentPort}`);
+      expect(refused.status).to.equal(403);
+      expect(refused.body).to.equal(`port ${silentPort} is not ours\n`);
+      expect(held, 'no connection was opened to the refused target').to.have.length(0);
+      const allowed = await scrape(port, `127.0.0.1:${memcached.port}`);
+      expect(sample(allowed.body, 'memcached_up')).to.equal(1);
+      expect(seen).to.deep.equal([`127.0.0.1:${silentPort}`, `127.0.0.1:${memcached.port}`]);
+    } finally {
+      await guarded.close();
+    }
+  });
+
   it('gives up on a memcached that never answers at the deadline, with memcached_up 0', async () => {
     const r = await scrape(exporterPort, `127.0.0.1:${silentPort}`);
     expect(sample(r.body, 'memcached_up')).to.equal(0);

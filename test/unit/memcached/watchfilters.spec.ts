@@ -17,7 +17,7 @@ function pod(over: { rv?: string; ready?: boolean; node?: string; ip?: string; w
       managedFields: [{ manager: 'kubelet', operation: 'Update' }],
       ...(over.deleting ? { deletionTimestamp: new Date('2026-11-26T00:00:00Z') } : {}),
     },
-    spec: { nodeName: over.node, containers: [{ name: 'memcached', image: 'memcached:1.6', args: ['-m', '64'] }], volumes: [{ name: 'v', emptyDir: {} }] },
+    spec: { nodeName: over.node, containers: [{ name: 'memcached', image: 'memcached:1.6', args: ['-m', '64'], ports: [{ name: 'memcached', containerPort: 11211 }] }], volumes: [{ name: 'v', emptyDir: {} }] },
     status: {
       phase: 'Running',
       podIP: over.ip ?? '10.0.0.1',
@@ -49,8 +49,9 @@ describe('memcached/watchfilters', () => {
     expect(out.metadata?.managedFields).to.equal(undefined);
     expect(out.metadata?.annotations).to.equal(undefined);
     expect(out.metadata?.labels).to.deep.equal({ 'app.kubernetes.io/instance': 'cache' });
-    expect(out.spec).to.deep.equal({ containers: [], nodeName: 'n1' });
-    expect(out.status?.podIP).to.equal(undefined);
+    // Names and ports stay: the stats poll, the exporter and rotation connect to them.
+    expect(out.spec).to.deep.equal({ containers: [{ name: 'memcached', ports: [{ name: 'memcached', containerPort: 11211 }] }], nodeName: 'n1' });
+    expect(out.status?.podIP).to.equal('10.0.0.1');
     expect(out.status?.conditions?.find((c) => c.type === 'Ready')?.status).to.equal('True');
     expect(out.status?.containerStatuses?.[0]).to.include({ name: 'memcached', ready: true, restartCount: 0, image: 'memcached:1.6' });
     expect(out.status?.containerStatuses?.[0].state?.running?.startedAt).to.be.instanceOf(Date);

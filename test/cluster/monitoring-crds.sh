@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Prints the directory holding prometheus-operator's CRDs (PodMonitor,
+# PrometheusRule, ServiceMonitor, Prometheus, ...) at the version pinned in
+# tools/prometheus-operator/go.mod, copying them out of the Go module cache
+# into the tools cache on first use. The monitoring integration test installs
+# them while the operator runs; the kind spec installs them with
+# prometheus-operator. Nothing is vendored into the repository.
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+
+log() { echo "monitoring-crds: $*" >&2; }
+die() { echo "monitoring-crds: error: $*" >&2; exit 1; }
+
+module=github.com/prometheus-operator/prometheus-operator
+version=$(sed -n "s|^require $module \(v[^ ]*\)$|\1|p" "$here/tools/prometheus-operator/go.mod")
+[ -n "$version" ] || die "tools/prometheus-operator/go.mod does not require $module"
+
+cache_root=${MEMCACHED_OPERATOR_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/memcached-operator/tools}
+crds="$cache_root/prometheus-operator-$version/crds"
+if [ ! -f "$crds/.complete" ]; then
+  command -v go >/dev/null 2>&1 || die "Go is not installed. Install Go 1.26 or newer (https://go.dev/doc/install) and retry."
+  log "copying the $module $version CRDs out of the module cache"
+  dir=$(cd "$here/tools/prometheus-operator" && GOFLAGS=-mod=readonly go mod download -json "$module" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+  src="$dir/example/prometheus-operator-crd"
+  [ -d "$src" ] || die "no example/prometheus-operator-crd in $dir"
+  tmp="$crds.tmp.$$"
+  rm -rf "$tmp" && mkdir -p "$tmp"
+  cp "$src"/monitoring.coreos.com_*.yaml "$tmp/"
+  chmod u+w "$tmp"/*.yaml
+  touch "$tmp/.complete"
+  rm -rf "$crds" && mv "$tmp" "$crds"
+fi
+echo "$crds"
