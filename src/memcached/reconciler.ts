@@ -190,8 +190,10 @@ export class MemcachedReconciler implements Reconciler {
     const security = this.deps.secureServing?.check(mc, spec, this.now());
     if (security?.problem) {
       ctx.log.info('referenced Secret unusable; children left untouched', { reason: security.problem.reason, message: security.problem.message });
+      mc = await withFinalizer;
+      const selector = selectorLabels(mc);
       const live = this.deps.deployments.get(req.namespace, req.name);
-      const readyNow = this.deps.pods.list(req.namespace).filter((p) => matchesSelector(p, selectorLabels(mc)) && isReady(p));
+      const readyNow = this.deps.pods.list(req.namespace).filter((p) => matchesSelector(p, selector) && isReady(p));
       this.deps.secureServing!.recordTransitions(mc, security.conditions);
       await this.writeStatus(
         mc,
