@@ -86,7 +86,8 @@ export class SecureServing {
     const targets = readyPods
       .filter((p) => p.status?.podIP && p.metadata?.uid)
       .map((p) => ({ name: p.metadata!.name!, uid: p.metadata!.uid!, ip: p.status!.podIP! }));
-    const results = await this.deps.rotator.bringToSerial(targets, spec.containerPort ?? DEFAULT_PORT, tls.serialNumber, () => this.credentials(mc, spec));
+    const recorded = [mc.status?.tls?.serialNumber, mc.status?.tls?.servedSerialNumber].filter((x): x is string => !!x);
+    const results = await this.deps.rotator.bringToSerial(targets, spec.containerPort ?? DEFAULT_PORT, tls.serialNumber, () => this.credentials(mc, spec), recorded);
     const previous = previousCondition(mc, CONDITION_CERTIFICATE_SERVED);
     const pendingSince = previous?.status === 'False' ? new Date(previous.lastTransitionTime) : undefined;
     const { condition, requeueAfterMs } = rotationCondition(results, tls.serialNumber, pendingSince, now);

@@ -43,7 +43,8 @@ export interface PodTarget {
 /** The network side of rotation; a fake in unit tests would prove nothing, so tests use a real memcached. */
 export interface TlsControl {
   servedSerial(host: string, port: number): Promise<string>;
-  refreshCerts(host: string, port: number, credentials: ControlCredentials): Promise<string>;
+  /** Sends refresh_certs, but only to a pod presenting one of trustedSerials (credentials go nowhere else). */
+  refreshCerts(host: string, port: number, credentials: ControlCredentials, trustedSerials: string[]): Promise<string>;
 }
 
 /** The first `user:password` line of an authfile. */
@@ -115,9 +116,16 @@ export const networkTlsControl: TlsControl = {
       socket.destroy();
     }
   },
-  async refreshCerts(host, port, credentials) {
+  async refreshCerts(host, port, credentials, trustedSerials) {
     const socket = await connect(host, port, credentials);
     try {
+      // The chain is not verified (the operator may not know the issuing CA),
+      // so the certificate must be one the operator knows from the Secret:
+      // a stranger at the pod's address gets neither key pair nor password.
+      const presented = normalizeSerial(socket.getPeerCertificate().serialNumber ?? '');
+      if (!trustedSerials.includes(presented)) {
+        throw new Error(`${host}:${port} presents certificate serial ${presented}, which is neither the Secret's nor the last one served; credentials not sent`);
+      }
       if (credentials.auth) {
         const reply = await request(socket, authCommand(credentials.auth), 'authentication');
         if (reply !== 'STORED') throw new Error(`memcached refused the authfile's first user (${reply})`);
@@ -150,7 +158,9 @@ export class CertificateRotator {
 
   constructor(private readonly control: TlsControl = networkTlsControl) {}
 
-  async bringToSerial(pods: PodTarget[], port: number, serial: string, loadCredentials: () => Promise<ControlCredentials>): Promise<PodRotation[]> {
+  /** previousSerials: the serials status last recorded (the certificate being replaced), trusted for the control connection. */
+  async bringToSerial(pods: PodTarget[], port: number, serial: string, loadCredentials: () => Promise<ControlCredentials>, previousSerials: string[] = []): Promise<PodRotation[]> {
+    const trusted = [...new Set([serial, ...previousSerials])];
     let credentials: Promise<ControlCredentials> | undefined;
     const live = new Set(pods.map((p) => p.uid));
     for (const uid of [...this.verified.keys()]) if (!live.has(uid)) this.verified.delete(uid);
@@ -162,7 +172,7 @@ export class CertificateRotator {
           let refreshed = false;
           if (served !== serial) {
             credentials ??= loadCredentials();
-            await this.control.refreshCerts(pod.ip, port, await credentials);
+            await this.control.refreshCerts(pod.ip, port, await credentials, trusted);
             refreshed = true;
             served = await this.control.servedSerial(pod.ip, port);
           }

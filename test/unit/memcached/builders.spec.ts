@@ -339,6 +339,24 @@ describe('memcached/deployment', () => {
     expect(spec.nodeSelector).to.deep.equal({ a: 'b' });
     expect(spec.tolerations).to.deep.equal([{ operator: 'Exists' }]);
   });
+
+  it('pod annotations (the authfile hash) go on the pod template only, and their absence adds no key', () => {
+    const spec = defaulted({ auth: { secretName: 'users' } });
+    const plain = buildDeployment(memcached(spec), spec, SINGLE_NODE, { defaultImage: IMAGE, runAsUser: OFFICIAL_IMAGE_UID });
+    expect(plain.spec!.template.metadata).to.not.have.property('annotations');
+    const annotations = { 'cache.example.com/authfile-hash': '0123456789abcdef' };
+    const hashed = buildDeployment(memcached(spec), spec, SINGLE_NODE, { defaultImage: IMAGE, runAsUser: OFFICIAL_IMAGE_UID, podAnnotations: annotations });
+    expect(hashed.spec!.template.metadata!.annotations).to.deep.equal(annotations);
+    expect(hashed.metadata).to.not.have.property('annotations');
+    expect(hashed.spec!.template.spec).to.deep.equal(plain.spec!.template.spec);
+  });
+
+  it('a TLS Secret\'s content never reaches the pod template: only its name does', () => {
+    const spec = defaulted({ tls: { enabled: true, secretName: 'cache-tls' } });
+    const d = JSON.stringify(buildDeployment(memcached(spec), spec, SINGLE_NODE, { defaultImage: IMAGE, runAsUser: OFFICIAL_IMAGE_UID }).spec!.template);
+    expect(d).to.include('"secretName":"cache-tls"');
+    expect(d).to.not.match(/serial|hash/i);
+  });
 });
 
 describe('memcached/services', () => {

@@ -186,9 +186,9 @@ describe('memcached/security against a real memcached 1.6', function () {
 
     const second = ca.issue('cache');
     // The Secret changed but the kubelet has not rewritten the files yet: refresh_certs reloads the old ones.
-    expect(await rotator.bringToSerial([pod], server.port, second.serial, credentials(first))).to.deep.equal([{ pod: 'cache-0', served: first.serial, refreshed: true }]);
+    expect(await rotator.bringToSerial([pod], server.port, second.serial, credentials(first), [first.serial])).to.deep.equal([{ pod: 'cache-0', served: first.serial, refreshed: true }]);
     serve(second);
-    expect(await rotator.bringToSerial([pod], server.port, second.serial, credentials(first))).to.deep.equal([{ pod: 'cache-0', served: second.serial, refreshed: true }]);
+    expect(await rotator.bringToSerial([pod], server.port, second.serial, credentials(first), [first.serial])).to.deep.equal([{ pod: 'cache-0', served: second.serial, refreshed: true }]);
     expect(await rotator.bringToSerial([pod], server.port, second.serial, credentials(second))).to.deep.equal([{ pod: 'cache-0', served: second.serial, refreshed: false }]);
     expect(loads).to.equal(2);
     expect(server.proc.pid).to.equal(pid);
@@ -197,8 +197,11 @@ describe('memcached/security against a real memcached 1.6', function () {
 
     // Wrong credentials are reported, not thrown.
     const third = ca.issue('cache');
-    const refused = await rotator.bringToSerial([pod], server.port, third.serial, () => Promise.resolve({ clientCert: { cert: second.cert, key: second.key }, auth: { username: 'operator', password: 'wrong' } }));
+    const refused = await rotator.bringToSerial([pod], server.port, third.serial, () => Promise.resolve({ clientCert: { cert: second.cert, key: second.key }, auth: { username: 'operator', password: 'wrong' } }), [second.serial]);
     expect(refused[0].error).to.match(/refused the authfile's first user/);
+    // A pod presenting a certificate the operator never recorded gets no credentials.
+    const stranger = await rotator.bringToSerial([pod], server.port, third.serial, credentials(second), [first.serial]);
+    expect(stranger[0].error).to.match(new RegExp(`presents certificate serial ${second.serial}, which is neither the Secret's nor the last one served; credentials not sent`));
   });
 
   it('the exporter\'s fetchStats reads stats over mutual TLS with auth, and says why when it cannot', async () => {
