@@ -3,7 +3,9 @@
 // as local images (test/kind/images.sh monitoring-images), run on the kind
 // cluster. A Memcached gets its PodMonitor and PrometheusRule from the
 // operator; Prometheus discovers every pod through the PodMonitor and scrapes
-// it through the operator's multi-target exporter. Then: the hit ratio
+// it through the operator's multi-target exporter (Debian's Prometheus has no
+// Kubernetes discovery, so a ScrapeConfig takes the PodMonitor's scrape and
+// finds the same pods through the operator's HTTP discovery, /targets). Then: the hit ratio
 // Prometheus computes matches real traffic; filling the cache past its limit
 // makes MemcachedEvicting go pending, then firing; memcached killed makes
 // MemcachedDown fire, and it resolves once memcached is back. The fault to
@@ -226,7 +228,7 @@ describe('kind: monitoring on a real Prometheus', function () {
     kRun(['delete', '--ignore-not-found', 'clusterrole', 'e2e-prometheus']);
   });
 
-  it('discovers every memcached pod through the PodMonitor: memcached_up == 1 for each', async () => {
+  it('scrapes every memcached pod with the PodMonitor\'s relabeling through the operator\'s exporter: memcached_up == 1 for each', async () => {
     k(['apply', '--server-side', '-n', ns, '-f', '-'], JSON.stringify({
       apiVersion: 'cache.example.com/v1alpha1',
       kind: 'Memcached',
