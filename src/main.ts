@@ -33,7 +33,15 @@ import {
 } from '@memcached-operator/runtime';
 import { Exporter } from './exporter/server.js';
 import { MANAGED_BY } from './memcached/labels.js';
-import { MONITORING_API_VERSION, POD_MONITOR_KIND, PROMETHEUS_RULE_KIND, scrapeRefusal, type MonitoringObject } from './memcached/monitoring.js';
+import {
+  discoveryTargets,
+  MONITORING_API_VERSION,
+  POD_MONITOR_KIND,
+  PROMETHEUS_RULE_KIND,
+  scrapeRefusal,
+  type MonitoringObject,
+} from './memcached/monitoring.js';
+import { validateMemcached } from './api/validator.js';
 import { OptionalInformer } from './memcached/optionalinformer.js';
 import { UsagePoller } from './memcached/usage.js';
 import { fetchStats } from './exporter/scrape.js';
@@ -336,6 +344,11 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<numbe
         timeoutMs: 1000,
         maxConcurrentScrapes: 32,
         refuse: (target) => scrapeRefusal(pods.list(), target.host, target.port),
+        discover: (namespace, name) => {
+          const mc = memcacheds.get(namespace, name);
+          const valid = mc ? validateMemcached(mc) : undefined;
+          return mc && valid?.valid ? discoveryTargets(mc, valid.spec, pods.list(namespace)) : undefined;
+        },
         logger: logger.child({ component: 'exporter' }),
       })
     : undefined;

@@ -16,6 +16,12 @@ export interface ExporterOptions {
    * operator refuses anything but a memcached port of a pod it manages.
    */
   refuse?: (target: Target) => string | undefined;
+  /**
+   * Prometheus HTTP service discovery at /targets?namespace=&name=: the
+   * target groups of one Memcached, or undefined when there is no such
+   * Memcached (404). Unset: no /targets.
+   */
+  discover?: (namespace: string, name: string) => unknown[] | undefined;
   /** How long one scrape may wait on memcached. */
   timeoutMs: number;
   /** Scrapes in flight at once; more get 503 so a slow memcached cannot pile up sockets. */
@@ -50,6 +56,14 @@ export class Exporter {
     const url = new URL(req.url ?? '/', 'http://exporter.invalid');
     if (req.method !== 'GET' && req.method !== 'HEAD') return void res.writeHead(405, TEXT).end('only GET\n');
     if (url.pathname === '/healthz' || url.pathname === '/readyz') return void res.writeHead(200, TEXT).end('ok\n');
+    if (url.pathname === '/targets' && this.options.discover) {
+      const namespace = url.searchParams.get('namespace');
+      const name = url.searchParams.get('name');
+      if (!namespace || !name) return void res.writeHead(400, TEXT).end('use /targets?namespace=<namespace>&name=<memcached>\n');
+      const groups = this.options.discover(namespace, name);
+      if (!groups) return void res.writeHead(404, TEXT).end(`no Memcached ${namespace}/${name}\n`);
+      return void res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify(groups));
+    }
     if (url.pathname !== '/scrape') return void res.writeHead(404, TEXT).end('not found: use /scrape?target=<host>:<port>\n');
 
     const target = parseTarget(url.searchParams.get('target'), this.options.allowedPorts);

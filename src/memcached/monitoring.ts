@@ -176,3 +176,36 @@ export function scrapeRefusal(pods: readonly V1Pod[], host: string, port: number
   }
   return undefined;
 }
+
+/** One Prometheus HTTP service-discovery target group. */
+export interface TargetGroup {
+  targets: string[];
+  labels: Record<string, string>;
+}
+
+/**
+ * Prometheus HTTP service discovery (http_sd_configs) for one Memcached: a
+ * group per running pod, with the same target and labels the PodMonitor's
+ * pod discovery gives. For a Prometheus built without Kubernetes discovery
+ * (Debian's package): a ScrapeConfig with httpSDConfigs pointing at the
+ * operator's /targets and the PodMonitor's relabelings scrapes the same way.
+ */
+export function discoveryTargets(mc: Memcached, spec: MemcachedSpec, pods: readonly V1Pod[]): TargetGroup[] {
+  const selector = selectorLabels(mc);
+  const port = statsPort(spec).port;
+  return pods
+    .filter(
+      (p) =>
+        p.metadata?.namespace === mc.metadata.namespace &&
+        !p.metadata?.deletionTimestamp &&
+        p.status?.podIP &&
+        p.status.phase !== 'Succeeded' &&
+        p.status.phase !== 'Failed' &&
+        Object.entries(selector).every(([k, v]) => p.metadata?.labels?.[k] === v),
+    )
+    .map((p) => ({
+      targets: [`${p.status!.podIP!.includes(':') ? `[${p.status!.podIP!}]` : p.status!.podIP!}:${port}`],
+      labels: { namespace: mc.metadata.namespace ?? '', pod: p.metadata!.name!, container: CONTAINER_NAME },
+    }))
+    .sort((a, b) => a.labels.pod.localeCompare(b.labels.pod));
+}

@@ -156,10 +156,11 @@ export class UsagePoller implements Runnable {
     this.schedule();
   }
 
-  async stop(): Promise<void> {
+  stop(): Promise<void> {
     this.stopped = true;
     if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
     this.timer = undefined;
+    return Promise.resolve();
   }
 
   private schedule(): void {

@@ -3,7 +3,9 @@
 // as local images (test/kind/images.sh monitoring-images), run on the kind
 // cluster. A Memcached gets its PodMonitor and PrometheusRule from the
 // operator; Prometheus discovers every pod through the PodMonitor and scrapes
-// it through the operator's multi-target exporter. Then: the hit ratio
+// it through the operator's multi-target exporter (Debian's Prometheus has no
+// Kubernetes discovery, so a ScrapeConfig takes the PodMonitor's scrape and
+// finds the same pods through the operator's HTTP discovery, /targets). Then: the hit ratio
 // Prometheus computes matches real traffic; filling the cache past its limit
 // makes MemcachedEvicting go pending, then firing; memcached killed makes
 // MemcachedDown fire, and it resolves once memcached is back. The fault to
@@ -20,10 +22,15 @@ const PROMETHEUS = 'e2e';
 const PROM_POD = `prometheus-${PROMETHEUS}-0`;
 const MC = 'monitored';
 
-function imageFromEnv(name: string): string {
-  const img = process.env[name];
-  if (!img) throw new Error(`${name} is not set: run make kind-up (it writes .kind/images.env) and load that file`);
-  return img;
+/** The monitoring images' local names, as test/kind/images.sh prints them. */
+function monitoringImages(): Record<string, string> {
+  const r = run('test/kind/images.sh', ['print-env'], { cwd: repoRoot });
+  if (r.status !== 0) throw new Error(`images.sh print-env: ${r.stderr}`);
+  const env = Object.fromEntries(r.stdout.split('\n').filter((l) => l.includes('=')).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+  for (const name of ['PROMETHEUS_OPERATOR_IMG', 'PROMETHEUS_CONFIG_RELOADER_IMG', 'PROMETHEUS_IMG']) {
+    if (!env[name]) throw new Error(`images.sh print-env names no ${name}`);
+  }
+  return env;
 }
 
 interface PromVector {
@@ -132,12 +139,14 @@ function prometheusFixture(operatorImage: string, reloaderImage: string, prometh
       serviceAccountName: 'prometheus',
       scrapeInterval: '5s',
       evaluationInterval: '5s',
-      podMonitorSelector: {},
-      podMonitorNamespaceSelector: {},
+      // Debian builds Prometheus without Kubernetes service discovery, so
+      // this Prometheus selects no PodMonitor (its kubernetes_sd_configs
+      // would fail the whole configuration) but a ScrapeConfig that finds
+      // the same targets through the operator's HTTP discovery (below).
+      scrapeConfigSelector: {},
+      scrapeConfigNamespaceSelector: {},
       ruleSelector: {},
       ruleNamespaceSelector: {},
-      serviceMonitorSelector: {},
-      serviceMonitorNamespaceSelector: {},
       securityContext: { runAsNonRoot: true, runAsUser: 65534, runAsGroup: 65534, fsGroup: 65534, seccompProfile: { type: 'RuntimeDefault' } },
       resources: { requests: { cpu: '50m', memory: '128Mi' }, limits: { memory: '512Mi' } },
     },
@@ -184,9 +193,10 @@ describe('kind: monitoring on a real Prometheus', function () {
     cluster = kindCluster();
     const images = run('test/kind/images.sh', ['monitoring-images'], { cwd: repoRoot });
     expect(images.status, images.stderr).to.equal(0);
-    const operatorImage = imageFromEnv('PROMETHEUS_OPERATOR_IMG');
-    const reloaderImage = imageFromEnv('PROMETHEUS_CONFIG_RELOADER_IMG');
-    const prometheusImage = imageFromEnv('PROMETHEUS_IMG');
+    const names = monitoringImages();
+    const operatorImage = names.PROMETHEUS_OPERATOR_IMG;
+    const reloaderImage = names.PROMETHEUS_CONFIG_RELOADER_IMG;
+    const prometheusImage = names.PROMETHEUS_IMG;
     for (const img of [operatorImage, reloaderImage, prometheusImage]) {
       const loaded = make('kind-load', { IMG: img });
       expect(loaded.status, loaded.stderr).to.equal(0);
@@ -218,7 +228,7 @@ describe('kind: monitoring on a real Prometheus', function () {
     kRun(['delete', '--ignore-not-found', 'clusterrole', 'e2e-prometheus']);
   });
 
-  it('discovers every memcached pod through the PodMonitor: memcached_up == 1 for each', async () => {
+  it('scrapes every memcached pod with the PodMonitor\'s relabeling through the operator\'s exporter: memcached_up == 1 for each', async () => {
     k(['apply', '--server-side', '-n', ns, '-f', '-'], JSON.stringify({
       apiVersion: 'cache.example.com/v1alpha1',
       kind: 'Memcached',
@@ -236,6 +246,24 @@ describe('kind: monitoring on a real Prometheus', function () {
       throw new Error(describePods(pods));
     }, { timeoutMs: 180_000, intervalMs: 1000 });
     podIps = Object.fromEntries((await memcachedPods()).map((p) => [p.metadata!.name!, p.status!.podIP!]));
+    // Our PodMonitor, as the operator wrote it; its scrape (path, interval,
+    // the blackbox relabeling) goes into a ScrapeConfig whose targets come
+    // from the operator's /targets (HTTP SD), the same pods pod discovery finds.
+    const pm = await eventually('the PodMonitor', () =>
+      cluster.custom.getNamespacedCustomObject({ group: 'monitoring.coreos.com', version: 'v1', namespace: ns, plural: 'podmonitors', name: MC }).catch(() => undefined),
+    ) as { spec: { podMetricsEndpoints: { path: string; interval: string; relabelings: unknown[] }[] } };
+    const [endpoint] = pm.spec.podMetricsEndpoints;
+    k(['apply', '--server-side', '-n', ns, '-f', '-'], JSON.stringify({
+      apiVersion: 'monitoring.coreos.com/v1alpha1',
+      kind: 'ScrapeConfig',
+      metadata: { name: MC },
+      spec: {
+        httpSDConfigs: [{ url: `http://memcached-operator-exporter.memcached-operator-system.svc:9150/targets?namespace=${ns}&name=${MC}`, refreshInterval: '5s' }],
+        metricsPath: endpoint.path,
+        scrapeInterval: endpoint.interval,
+        relabelings: endpoint.relabelings,
+      },
+    }));
     const t0 = Date.now();
     const up = await eventually('memcached_up == 1 for every pod', () => {
       const v = query(`memcached_up{namespace="${ns}", service="${MC}-headless"}`);

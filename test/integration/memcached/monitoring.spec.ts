@@ -104,7 +104,7 @@ describe('monitoring objects on the local cluster', function () {
     expect(errorLines()).to.deep.equal([]);
   });
 
-  it('serves /scrape for a managed pod (memcached_up 0: kwok runs no memcached) and refuses anything else', async () => {
+  it('serves /scrape for a managed pod (memcached_up 0: kwok runs no memcached), refuses anything else, and lists the pods at /targets', async () => {
     const port = operator!.exporterPort!;
     expect(port).to.be.a('number');
     const pod = await eventually('a memcached pod with an IP', async () => {
@@ -120,6 +120,13 @@ describe('monitoring objects on the local cluster', function () {
     const stranger = await scrape('127.0.0.1:11211');
     expect(stranger.status).to.equal(403);
     expect(await stranger.text()).to.include('not the address of a memcached pod this operator manages');
+
+    // HTTP service discovery lists the same pod, for a Prometheus without Kubernetes discovery.
+    const sd = await fetch(`http://127.0.0.1:${port}/targets?namespace=${namespace}&name=cache`);
+    expect(sd.status).to.equal(200);
+    const groups = (await sd.json()) as { targets: string[]; labels: Record<string, string> }[];
+    expect(groups.find((g) => g.labels.pod === pod.metadata!.name)?.targets).to.deep.equal([`${pod.status!.podIP}:11211`]);
+    expect((await fetch(`http://127.0.0.1:${port}/targets?namespace=${namespace}&name=nothing`)).status).to.equal(404);
   });
 
   it('removes both when monitoring is turned off, without rolling the pods, and brings them back', async () => {

@@ -114,6 +114,30 @@ describe('exporter against a real memcached', function () {
     }
   });
 
+  it('serves HTTP service discovery at /targets when given a discover hook', async () => {
+    const groups = [{ targets: ['10.0.0.1:11211'], labels: { pod: 'a' } }];
+    const sd = new Exporter({
+      bind: { host: '127.0.0.1', port: 0 },
+      timeoutMs: TIMEOUT_MS,
+      maxConcurrentScrapes: 1,
+      discover: (namespace, name) => (namespace === 'apps' && name === 'cache' ? groups : undefined),
+      logger: createLogger('error'),
+    });
+    const port = (await sd.start()).port;
+    try {
+      const ok = await fetch(`http://127.0.0.1:${port}/targets?namespace=apps&name=cache`);
+      expect(ok.status).to.equal(200);
+      expect(ok.headers.get('content-type')).to.equal('application/json');
+      expect(await ok.json()).to.deep.equal(groups);
+      expect((await fetch(`http://127.0.0.1:${port}/targets?namespace=apps&name=nope`)).status).to.equal(404);
+      expect((await fetch(`http://127.0.0.1:${port}/targets?namespace=apps`)).status).to.equal(400);
+      // Without the hook there is no /targets.
+      expect((await fetch(`http://127.0.0.1:${exporterPort}/targets?namespace=apps&name=cache`)).status).to.equal(404);
+    } finally {
+      await sd.close();
+    }
+  });
+
   it('gives up on a memcached that never answers at the deadline, with memcached_up 0', async () => {
     const r = await scrape(exporterPort, `127.0.0.1:${silentPort}`);
     expect(sample(r.body, 'memcached_up')).to.equal(0);

@@ -11,6 +11,7 @@ import { buildDeployment } from '../../../src/memcached/deployment.js';
 import {
   buildPodMonitor,
   buildPrometheusRule,
+  discoveryTargets,
   monitoringEnabled,
   scrapeRefusal,
   seriesSelector,
@@ -195,6 +196,28 @@ describe('memcached/monitoring', () => {
         else expect(got).to.equal(undefined);
       });
     }
+  });
+
+  describe('discoveryTargets (HTTP SD for a Prometheus without Kubernetes discovery)', () => {
+    it('lists every running pod of this Memcached, not Ready ones only, with the PodMonitor labels', () => {
+      const mine = (name: string, ip: string, extra: Partial<V1Pod['status']> = {}): V1Pod => ({
+        metadata: { name, namespace: 'apps', labels: { 'app.kubernetes.io/name': 'memcached', 'app.kubernetes.io/instance': 'cache' } },
+        status: { podIP: ip, phase: 'Running', ...extra },
+      });
+      const pods = [
+        mine('cache-b', '10.0.0.2', { conditions: [{ type: 'Ready', status: 'False' }] }),
+        mine('cache-a', '10.0.0.1'),
+        mine('cache-done', '10.0.0.3', { phase: 'Succeeded' }),
+        mine('cache-pending', ''),
+        { ...mine('other', '10.0.0.4'), metadata: { name: 'other', namespace: 'apps', labels: { 'app.kubernetes.io/name': 'memcached', 'app.kubernetes.io/instance': 'other' } } },
+        mine('cache-v6', 'fd00::7'),
+      ];
+      expect(discoveryTargets(memcached(), defaulted({ containerPort: 11311 }), pods)).to.deep.equal([
+        { targets: ['10.0.0.1:11311'], labels: { namespace: 'apps', pod: 'cache-a', container: 'memcached' } },
+        { targets: ['10.0.0.2:11311'], labels: { namespace: 'apps', pod: 'cache-b', container: 'memcached' } },
+        { targets: ['[fd00::7]:11311'], labels: { namespace: 'apps', pod: 'cache-v6', container: 'memcached' } },
+      ]);
+    });
   });
 
   describe('probeOutcome (is the monitoring API served?)', () => {
