@@ -44,8 +44,8 @@ import {
 import { validateMemcached } from './api/validator.js';
 import { OptionalInformer } from './memcached/optionalinformer.js';
 import { UsagePoller } from './memcached/usage.js';
-import { fetchStats } from './exporter/scrape.js';
 import { MemcachedReconciler } from './memcached/reconciler.js';
+import { securedFetchStats } from './memcached/scrape-security.js';
 import { childProjection, deploymentProjection, memcachedUpdateMatters, podProjection, projectPod } from './memcached/watchfilters.js';
 import { secretDigestInformerFactory, secretDigestLister } from './memcached/secret-cache.js';
 import { memcachedsReferencing, type SecretDigest } from './memcached/secrets.js';
@@ -249,6 +249,8 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<numbe
     events,
     rotator: new CertificateRotator(),
   });
+  // The stats poll and the exporter connect as the pods' Secrets require (TLS, client certificate, authfile user).
+  const securedFetch = securedFetchStats({ pods, memcacheds, secureServing });
   // Out of cluster the pod network is usually unreachable: the poll is opt-in there.
   const usagePollMs = opts.usagePollIntervalMs ?? (inCluster(env) ? 60_000 : 0);
   let enqueue: (req: { namespace: string; name: string }) => void = () => undefined;
@@ -257,7 +259,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<numbe
       ? new UsagePoller({
           memcacheds,
           pods,
-          fetch: fetchStats,
+          fetch: securedFetch,
           onChange: (req) => enqueue(req),
           intervalMs: usagePollMs,
           logger: logger.child({ component: 'usage' }),
@@ -344,6 +346,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<numbe
         timeoutMs: 1000,
         maxConcurrentScrapes: 32,
         refuse: (target) => scrapeRefusal(pods.list(), target.host, target.port),
+        fetch: securedFetch,
         discover: (namespace, name) => {
           const mc = memcacheds.get(namespace, name);
           const valid = mc ? validateMemcached(mc) : undefined;

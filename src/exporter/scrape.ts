@@ -42,6 +42,12 @@ export interface ScrapeSecurity {
   tls?: tls.ConnectionOptions;
   /** Authenticate first as this authfile user (memcached -Y). */
   auth?: { username: string; password: string };
+  /**
+   * With tls: checks the server's certificate before anything is sent (for
+   * a caller that accepts any chain but knows which certificates its pods
+   * serve); returns why the server is not trusted, or undefined.
+   */
+  verifyServer?: (certificate: tls.PeerCertificate) => string | undefined;
 }
 
 /** The text-protocol authentication of memcached -Y: a set whose data is "user password". */
@@ -76,7 +82,11 @@ export function fetchStats(target: Target, timeoutMs: number, security: ScrapeSe
     };
     const timer = setTimeout(() => finish(new Error(`no reply from ${target.host}:${target.port} within ${timeoutMs} ms`)), timeoutMs);
     socket.setNoDelay(true);
-    socket.on(security.tls ? 'secureConnect' : 'connect', () => socket.write(request));
+    socket.on(security.tls ? 'secureConnect' : 'connect', () => {
+      const distrust = security.tls && security.verifyServer?.((socket as tls.TLSSocket).getPeerCertificate());
+      if (distrust) return finish(new Error(`${target.host}:${target.port}: ${distrust}; nothing sent`));
+      socket.write(request);
+    });
     socket.on('data', (chunk: Buffer) => {
       chunks.push(chunk);
       size += chunk.length;

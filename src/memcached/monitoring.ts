@@ -157,6 +157,15 @@ export function withExporterSidecar(deployment: V1Deployment, spec: MemcachedSpe
   };
 }
 
+/** The managed pod whose IP is host, from the operator's cache of managed pods. */
+export function managedPodAt(pods: readonly V1Pod[], host: string): V1Pod | undefined {
+  return pods.find(
+    (p) =>
+      p.metadata?.labels?.['app.kubernetes.io/managed-by'] === MANAGED_BY &&
+      (p.status?.podIP === host || (p.status?.podIPs ?? []).some((ip) => ip.ip === host)),
+  );
+}
+
 /**
  * Whether the multi-target exporter may scrape host:port: only a memcached
  * port of a pod this operator manages, so the exporter cannot be used to
@@ -164,11 +173,7 @@ export function withExporterSidecar(deployment: V1Deployment, spec: MemcachedSpe
  * undefined when allowed. pods is the operator's cache of managed pods.
  */
 export function scrapeRefusal(pods: readonly V1Pod[], host: string, port: number): string | undefined {
-  const pod = pods.find(
-    (p) =>
-      p.metadata?.labels?.['app.kubernetes.io/managed-by'] === MANAGED_BY &&
-      (p.status?.podIP === host || (p.status?.podIPs ?? []).some((ip) => ip.ip === host)),
-  );
+  const pod = managedPodAt(pods, host);
   if (!pod) return `target ${host} is not the address of a memcached pod this operator manages`;
   const memcached = pod.spec?.containers.find((c) => c.name === CONTAINER_NAME);
   if (!(memcached?.ports ?? []).some((p) => p.containerPort === port)) {

@@ -426,6 +426,7 @@ export class MemcachedReconciler implements Reconciler {
     // external cleanup has a place to run with retries.
     this.deps.events.event(mc, 'Normal', 'Deleting', 'Delete', 'Memcached is being deleted; its Deployment, Services and PodDisruptionBudget follow by garbage collection');
     await this.deps.writer.setFinalizers(mc, finalizers.filter((f) => f !== FINALIZER), ctx.signal);
+    if (mc.metadata.uid) this.deps.secureServing?.forget(mc.metadata.uid);
     ctx.log.info('finalizer removed');
   }
 }

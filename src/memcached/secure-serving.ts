@@ -8,7 +8,8 @@ import type { Condition, Memcached, MemcachedSpec, TLSStatus } from '../api/type
 import type { EventRecorder } from '@memcached-operator/runtime';
 import { DEFAULT_PORT } from './args.js';
 import { AUTHFILE_KEY, servingCertSecretName, tlsEnabled } from './security.js';
-import { checkSecrets, expiryCondition, type SecretDigest, type SecretProblem } from './secrets.js';
+import type { ScrapeSecurity } from '../exporter/scrape.js';
+import { checkSecrets, expiryCondition, normalizeSerial, type SecretDigest, type SecretProblem } from './secrets.js';
 import type { ConditionUpdate } from './status.js';
 import {
   CONDITION_CERTIFICATE_EXPIRING,
@@ -50,6 +51,8 @@ function decode(secret: V1Secret | undefined, key: string): string | undefined {
 }
 
 export class SecureServing {
+  private readonly scrapeCredentials = new Map<string, { version: string; credentials: Promise<ControlCredentials> }>();
+
   constructor(private readonly deps: SecureServingDeps) {}
 
   /** Checks the referenced Secrets; a problem means: write no child. */
@@ -107,6 +110,44 @@ export class SecureServing {
         this.deps.events.event(mc, 'Normal', 'CertificateRotated', 'RotateCertificate', c.message);
       }
     }
+  }
+
+  /**
+   * How the exporter and the stats poll connect to a pod of mc (issue #13):
+   * TLS on a TLS port, accepting only a certificate serial the operator knows
+   * (as the control connection does), with the same client key pair and
+   * authfile user. The credentials are read from the Secrets in full and
+   * kept, per Memcached, only while the referenced Secrets' data is
+   * unchanged, so a scrape every 15 s costs no API call.
+   */
+  async scrapeSecurity(mc: Memcached, spec: MemcachedSpec, port: number): Promise<ScrapeSecurity> {
+    const overTls = tlsEnabled(spec) && port !== spec.tls?.plaintextPort;
+    if (!overTls && !spec.auth) return {};
+    const namespace = mc.metadata.namespace ?? '';
+    const referenced = [tlsEnabled(spec) ? servingCertSecretName(mc, spec) : undefined, spec.auth?.secretName].filter((n): n is string => !!n);
+    const version = referenced.map((name) => this.deps.secrets.get(namespace, name)?.digest.dataHash ?? '-').join(',');
+    const key = mc.metadata.uid ?? `${namespace}/${mc.metadata.name}`;
+    let cached = this.scrapeCredentials.get(key);
+    if (cached?.version !== version) {
+      cached = { version, credentials: this.credentials(mc, spec) };
+      this.scrapeCredentials.set(key, cached);
+      cached.credentials.catch(() => this.scrapeCredentials.delete(key)); // read again next time
+    }
+    const credentials = await cached.credentials;
+    const security: ScrapeSecurity = credentials.auth ? { auth: credentials.auth } : {};
+    if (overTls) {
+      const issued = this.deps.secrets.get(namespace, servingCertSecretName(mc, spec))?.digest.certificate?.serialNumber;
+      const trusted = new Set([issued, mc.status?.tls?.servedSerialNumber].filter((x): x is string => !!x).map(normalizeSerial));
+      security.tls = { rejectUnauthorized: false, ...(credentials.clientCert ?? {}) };
+      security.verifyServer = (certificate) =>
+        trusted.has(normalizeSerial(certificate.serialNumber ?? '')) ? undefined : `certificate serial ${certificate.serialNumber} is not one this Memcached's Secret issued`;
+    }
+    return security;
+  }
+
+  /** Forgets the scrape credentials of a Memcached that is gone. */
+  forget(uid: string): void {
+    this.scrapeCredentials.delete(uid);
   }
 
   /** The control connection's credentials, read from the Secrets in full (never cached). */

@@ -15,6 +15,10 @@ import { renderArgs } from '../../../src/memcached/args.js';
 import { AUTH_DIR, AUTHFILE_KEY, CLIENT_CA_DIR, TLS_DIR } from '../../../src/memcached/security.js';
 import { fetchStats } from '../../../src/exporter/scrape.js';
 import { CertificateRotator, networkTlsControl } from '../../../src/memcached/tls-rotation.js';
+import { SecureServing } from '../../../src/memcached/secure-serving.js';
+import { digestSecret } from '../../../src/memcached/secrets.js';
+import type { V1Secret } from '@kubernetes/client-node';
+import type { Memcached } from '../../../src/api/types.js';
 import { CertificateAuthority, type Issued } from '../../support/certs.js';
 import { type Server, converse, freePort, start, stop, waitReady } from '../../support/memcached-process.js';
 
@@ -218,5 +222,47 @@ describe('memcached/security against a real memcached 1.6', function () {
     await assert.rejects(fetchStats(target, 5000, { tls: tlsOptions, auth: { username: 'exporter', password: 'wrong' } }), /refused the authentication: CLIENT_ERROR/);
     await assert.rejects(fetchStats(target, 5000, { tls: { ca: otherCa.cert, servername: 'localhost', cert: client.cert, key: client.key } }), /self-signed|unable to (get|verify)/);
     await assert.rejects(fetchStats(target, 2000));
+  });
+
+  it('the operator\'s scrape path: TLS with the serving key pair and the first authfile user, only to a serial the Secret issued, read once per Secret version', async () => {
+    const serving = ca.issue('cache');
+    serve(serving);
+    mount(CLIENT_CA_DIR, { 'ca.crt': ca.cert });
+    mount(AUTH_DIR, { [AUTHFILE_KEY]: 'operator:pw1\n' });
+    const spec = applyDefaults({ tls: { enabled: true, secretName: 'cache-tls', clientCASecretName: 'client-ca', clientCertificates: 'Require' }, auth: { secretName: 'users' } });
+    const server = await run(spec);
+    const secret = (name: string, data: Record<string, string>): V1Secret => ({
+      metadata: { namespace: 'ns', name, uid: `uid-${name}`, resourceVersion: '1' },
+      data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v).toString('base64')])),
+    });
+    const secrets = new Map<string, V1Secret>([
+      ['cache-tls', secret('cache-tls', { 'tls.crt': serving.cert, 'tls.key': serving.key })],
+      ['users', secret('users', { [AUTHFILE_KEY]: 'operator:pw1\n' })],
+    ]);
+    let reads = 0;
+    const secureServing = new SecureServing({
+      secrets: { get: (_ns, name) => (secrets.has(name) ? digestSecret(secrets.get(name)!) : undefined) },
+      readSecret: (_ns, name) => {
+        reads++;
+        return Promise.resolve(secrets.get(name));
+      },
+      events: { event: () => undefined },
+    });
+    const mc = { apiVersion: 'cache.example.com/v1alpha1', kind: 'Memcached', metadata: { namespace: 'ns', name: 'cache', uid: 'mc-1' }, spec } as Memcached;
+    const target = { host: '127.0.0.1', port: server.port };
+
+    const stats = await fetchStats(target, 5000, await secureServing.scrapeSecurity(mc, spec, server.port));
+    expect(stats.get('version')).to.match(/^1\.6\./);
+    await fetchStats(target, 5000, await secureServing.scrapeSecurity(mc, spec, server.port));
+    expect(reads, 'the Secrets are read once, not on every scrape').to.equal(2);
+
+    // The Secret now names another certificate that the pod does not serve yet: nothing is sent to the pod.
+    const next = ca.issue('cache');
+    secrets.set('cache-tls', secret('cache-tls', { 'tls.crt': next.cert, 'tls.key': next.key }));
+    await assert.rejects(fetchStats(target, 5000, await secureServing.scrapeSecurity(mc, spec, server.port)), /is not one this Memcached's Secret issued; nothing sent/);
+    expect(reads, 'a changed Secret is read again').to.equal(4);
+    // Once status records the served serial, the pod is trusted again until it reloads.
+    const recorded = { ...mc, status: { tls: { secretName: 'cache-tls', serialNumber: next.serial, notAfter: '', servedSerialNumber: serving.serial } } } as Memcached;
+    expect((await fetchStats(target, 5000, await secureServing.scrapeSecurity(recorded, spec, server.port))).get('version')).to.match(/^1\.6\./);
   });
 });
