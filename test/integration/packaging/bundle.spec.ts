@@ -240,14 +240,14 @@ describe('packaging', function () {
       expect((c.env as Obj[]).map((e) => e.name)).to.include.members(['POD_NAME', 'POD_NAMESPACE', 'RELATED_IMAGE_MEMCACHED', 'WATCH_NAMESPACE']);
     });
 
-    it('renders the opt-in ServiceMonitor and NetworkPolicy', () => {
+    it('renders the opt-in ServiceMonitor and NetworkPolicies (metrics on 8443, the exporter on 9150)', () => {
       const monitor = render('config/prometheus');
       expect(monitor.map((o) => o.kind)).to.deep.equal(['ServiceMonitor']);
       expect(monitor[0].spec.endpoints[0].port).to.equal('metrics');
-      const policy = render('config/network-policy');
-      expect(policy.map((o) => o.kind)).to.deep.equal(['NetworkPolicy']);
-      expect(policy[0].spec.ingress[0].ports[0].port).to.equal(8443);
       expect(monitor[0].spec.endpoints[0].scheme).to.equal('https');
+      const policies = render('config/network-policy');
+      expect(policies.map((o) => o.kind)).to.deep.equal(['NetworkPolicy', 'NetworkPolicy']);
+      expect(policies.map((p) => p.spec.ingress[0].ports[0].port).sort()).to.deep.equal([8443, 9150]);
     });
   });
 });
