@@ -32,7 +32,7 @@ import {
 } from '@memcached-operator/runtime';
 import { MANAGED_BY } from './memcached/labels.js';
 import { MemcachedReconciler } from './memcached/reconciler.js';
-import { childProjection, deploymentProjection, memcachedUpdateMatters, podProjection, projectPod } from './memcached/watchfilters.js';
+import { CHILD_STATUS_COALESCE_MS, childProjection, deploymentProjection, memcachedUpdateMatters, podProjection, projectPod } from './memcached/watchfilters.js';
 import { ApiClusterWriter } from './memcached/writer.js';
 import { OptionsError, parseOptions, usage, type Options } from './options.js';
 import { clusterTopology } from './topology/detect.js';
@@ -218,7 +218,9 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<numbe
     // memcached/watchfilters.ts): the echo of our own status write, child
     // status churn. The Memcacheds' periodic resync still passes.
     .for(memcacheds, { predicates: [memcachedUpdateMatters()] })
-    .owns(deployments, KIND, API_VERSION, { predicates: [projectionChanged(deploymentProjection)] })
+    // Pod and Deployment status moves in bursts (three pods turn Ready
+    // within moments): coalesce each burst into one reconcile and one status write.
+    .owns(deployments, KIND, API_VERSION, { predicates: [projectionChanged(deploymentProjection)], coalesceMs: CHILD_STATUS_COALESCE_MS })
     .owns(services, KIND, API_VERSION, { predicates: [projectionChanged(childProjection)] })
     .owns(pdbs, KIND, API_VERSION, { predicates: [projectionChanged(childProjection)] })
     // Pods belong to ReplicaSets; their instance label names the Memcached.
@@ -228,7 +230,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<numbe
         const name = pod.metadata?.labels?.['app.kubernetes.io/instance'];
         return name && pod.metadata?.namespace ? [{ namespace: pod.metadata.namespace, name }] : [];
       },
-      { predicates: [projectionChanged(podProjection)] },
+      { predicates: [projectionChanged(podProjection)], coalesceMs: CHILD_STATUS_COALESCE_MS },
     );
   topology.onChange(() => {
     for (const mc of memcacheds.list()) controller.enqueue({ namespace: mc.metadata.namespace!, name: mc.metadata.name! });
