@@ -9,6 +9,14 @@
 import type { KubernetesObject, V1Deployment, V1Pod } from '@kubernetes/client-node';
 import { metadataProjection, projectionChanged, type Predicate } from '@memcached-operator/runtime';
 
+/**
+ * How long pod and Deployment events wait before they enqueue their
+ * Memcached, so that a burst (pods turning Ready one after another) is one
+ * reconcile and one status write. Short against the seconds a pod takes to
+ * start; measured at N=1 without it: 14 reconciles and 6 status writes.
+ */
+export const CHILD_STATUS_COALESCE_MS = 1000;
+
 const metadataChanged = projectionChanged<KubernetesObject>(metadataProjection);
 
 /**

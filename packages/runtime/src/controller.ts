@@ -215,10 +215,15 @@ export class Controller {
         return [];
       }
     };
+    const coalesceMs = options.coalesceMs ?? 0;
+    if (!(coalesceMs >= 0)) throw new RangeError(`controller ${this.name}: coalesceMs must be 0 or more, got ${coalesceMs}`);
     const enqueueAll = (requests: Request[]): void => {
       // One add per distinct key: an update maps both its old and new object.
       const keys = new Set(requests.map(requestKey));
-      for (const key of keys) this.queue.add(key);
+      for (const key of keys) {
+        if (coalesceMs > 0) this.queue.addAfter(key, coalesceMs);
+        else this.queue.add(key);
+      }
     };
     source.addEventHandlers({
       onAdd: (obj) => {

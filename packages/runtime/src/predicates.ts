@@ -16,6 +16,13 @@ export interface Predicate<T extends KubernetesObject> {
 export interface WatchOptions<T extends KubernetesObject> {
   /** Every one must let an event through for it to be enqueued. */
   predicates?: Predicate<T>[];
+  /**
+   * Enqueue this watch's events after this many milliseconds instead of at
+   * once: a burst for one key (three pods turning Ready, a Deployment's
+   * status steps) then costs one reconcile, not one each. The earliest
+   * pending deadline wins, so a steady stream cannot postpone a key forever.
+   */
+  coalesceMs?: number;
 }
 
 /** Drops periodic resyncs (the same resourceVersion re-delivered), as controller-runtime's ResourceVersionChangedPredicate. */

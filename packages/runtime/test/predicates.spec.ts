@@ -92,3 +92,26 @@ describe('runtime/controller predicates and adds', () => {
     expect(await adds()).to.equal(4); // o2 and the old owner o1
   });
 });
+
+describe('runtime/controller coalescing', () => {
+  it('turns a burst of events for one key into one add after the delay', async () => {
+    const registry = new Registry();
+    const clock = new FakeClock();
+    const source = new FakeSource<Thing>();
+    const reconciler: Reconciler = { reconcile: () => Promise.resolve() };
+    new Controller({ name: 'thing', reconciler, logger: recordingLogger().logger, clock, registry }).for(source, { coalesceMs: 1000 });
+    const adds = async (): Promise<number> => {
+      const line = (await registry.metrics()).split('\n').find((l) => l.startsWith('workqueue_adds_total{controller="thing"'));
+      return Number(line?.split(' ').at(-1) ?? '0');
+    };
+    source.upsert(thing('1'));
+    clock.advance(400);
+    source.upsert(thing('2', { ready: 1 }));
+    source.upsert(thing('3', { ready: 2 }));
+    expect(await adds()).to.equal(0);
+    clock.advance(600); // the first event's deadline wins
+    expect(await adds()).to.equal(1);
+    clock.advance(5000);
+    expect(await adds()).to.equal(1);
+  });
+});
