@@ -93,7 +93,19 @@ tools() {
   KUBECTL="$CLUSTER_BIN/kubectl"
 }
 
-cluster_exists() { "$KIND" get clusters 2>/dev/null | grep -qx "$KIND_CLUSTER_NAME"; }
+# kind get clusters asks docker, which can fail for a moment while the daemon
+# is busy (image loads, pushes): ask up to three times before saying no.
+cluster_exists() {
+  local i clusters
+  for i in 1 2 3; do
+    if clusters=$("$KIND" get clusters 2>/dev/null); then
+      grep -qx "$KIND_CLUSTER_NAME" <<<"$clusters"
+      return
+    fi
+    [ "$i" -lt 3 ] && sleep 1
+  done
+  return 1
+}
 
 # The cluster's node count: the control plane and KIND_WORKERS workers.
 node_count() { echo $(( ${KIND_WORKERS:-3} + 1 )); }
