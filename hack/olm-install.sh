@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs OLM v0 onto the cluster KUBECONFIG names, from its pinned release
-# manifests (deploy/upstream/quickstart of the OLM module that
+# manifests (deploy/upstream/quickstart/olm.yaml and deploy/chart/crds of the OLM module that
 # test/cluster/build-olm-tools.sh builds from), and waits until it is ready:
 # the olm and catalog operators rolled out, the packageserver CSV Succeeded
 # and its APIService Available.
@@ -16,13 +16,13 @@ manifests=${2:?} olm_img=${3:?} opm_img=${4:?}
 timeout=${OLM_INSTALL_TIMEOUT:-300s}
 log() { echo "olm-install: $*" >&2; }
 die() { echo "olm-install: error: $*" >&2; exit 1; }
-[ -f "$manifests/crds.yaml" ] && [ -f "$manifests/olm.yaml" ] || die "no crds.yaml/olm.yaml in $manifests (make olm-tools)"
+[ -d "$manifests/crds" ] && [ -f "$manifests/olm.yaml" ] || die "no crds/ and olm.yaml in $manifests (make olm-tools)"
 
-apply() { "$kubectl" apply --server-side --force-conflicts --field-manager=memcached-operator-olm-install -f -; }
+apply() { "$kubectl" apply --server-side --force-conflicts --field-manager=memcached-operator-olm-install -f "${1:--}"; }
 
 log "OLM CRDs"
-apply <"$manifests/crds.yaml" >/dev/null
-"$kubectl" wait --for=condition=Established --timeout="$timeout" -f "$manifests/crds.yaml" >/dev/null
+apply "$manifests/crds" >/dev/null
+"$kubectl" wait --for=condition=Established --timeout="$timeout" -f "$manifests/crds" >/dev/null
 
 log "OLM (images: $olm_img, opm $opm_img)"
 node "$(dirname "${BASH_SOURCE[0]}")/olm-manifests.js" "$manifests/olm.yaml" "$olm_img" "$opm_img" | apply >/dev/null

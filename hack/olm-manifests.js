@@ -21,10 +21,15 @@ export function localizeOlm(docs, { olmImage, opmImage }) {
     for (const c of containers ?? []) {
       if (!isOlm(c.image)) throw new Error(`${where}: container ${c.name} runs ${c.image}, not OLM's image`);
       c.image = olmImage;
-      c.args = (c.args ?? []).map((a, i, all) => (i > 0 && all[i - 1] === '-util-image' ? olmImage : a.trim()));
+      // The quickstart writes the catalog operator's flags with one dash
+      // (-namespace, -util-image), which its cobra command line reads as
+      // shorthands and rejects ("unknown shorthand flag: 'n' in -namespace"):
+      // long flags get two, as OLM's own Helm chart writes them.
+      c.args = (c.args ?? []).map((a) => a.trim()).map((a) => (/^-[A-Za-z]{2,}/.test(a) ? `-${a}` : a));
+      c.args = c.args.map((a, i, all) => (i > 0 && all[i - 1] === '--util-image' ? olmImage : a));
       if (c.name === 'catalog-operator') {
-        c.args = c.args.filter((a) => !a.startsWith('-opmImage'));
-        c.args.push(`-opmImage=${opmImage}`);
+        c.args = c.args.filter((a) => !a.startsWith('--opmImage'));
+        c.args.push(`--opmImage=${opmImage}`);
       }
     }
   };

@@ -97,12 +97,16 @@ OUT=$registry_bin build registry "" \
 
 # OLM's release manifests (what a user applies: the quickstart), same module.
 release="$bin/../manifests/olm-release"
-if [ ! -f "$release/.complete" ]; then
+if [ ! -f "$release/.complete" ] || [ ! -d "$release/crds" ]; then
   olm_dir=$(cd "$here/tools/olm" && go mod download -json "$olm" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
   tmp="$release.tmp.$$"
   rm -rf "$tmp" && mkdir -p "$tmp"
-  cp "$olm_dir"/deploy/upstream/quickstart/crds.yaml "$olm_dir"/deploy/upstream/quickstart/olm.yaml "$tmp/"
-  chmod u+w "$tmp"/*.yaml
+  # The CRDs from deploy/chart/crds: the quickstart's crds.yaml of v0.38.0
+  # lacks OLMConfig, which the olm operator watches.
+  mkdir -p "$tmp/crds"
+  cp "$olm_dir"/deploy/chart/crds/*.yaml "$tmp/crds/"
+  cp "$olm_dir"/deploy/upstream/quickstart/olm.yaml "$tmp/"
+  chmod -R u+w "$tmp"
   touch "$tmp/.complete"
   rm -rf "$release" && mv "$tmp" "$release"
 fi
