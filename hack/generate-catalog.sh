@@ -15,6 +15,16 @@ dir=$1 package=$2 default_channel=$3 channels=$4 opm=$5 opm_img=$6
 shift 6
 [ -x "$opm" ] || { echo "generate-catalog: $opm is not executable (make olm-tools builds opm)" >&2; exit 1; }
 
+# opm pulls through containers/image, which wants a signature policy; a
+# machine without one (no podman, no skopeo) gets the default policy of
+# containers-policy.json(5), "insecureAcceptAnything", in a throw-away HOME.
+if [ ! -f /etc/containers/policy.json ] && [ ! -f "${HOME:-/nonexistent}/.config/containers/policy.json" ]; then
+  tmp_home=$(mktemp -d)
+  trap 'rm -rf "$tmp_home"' EXIT
+  mkdir -p "$tmp_home/.config/containers"
+  echo '{"default":[{"type":"insecureAcceptAnything"}]}' >"$tmp_home/.config/containers/policy.json"
+  export HOME=$tmp_home
+fi
 rm -rf "$dir" "$dir.Dockerfile"
 mkdir -p "$dir/$package"
 out="$dir/$package/catalog.yaml"

@@ -155,7 +155,8 @@ bundle-push: ## Push the bundle image BUNDLE_IMG.
 catalog-build: $(OPM) ## Build a file-based catalog image CATALOG_IMG (opm) publishing CATALOG_BUNDLES (default BUNDLE_IMG, pushed first).
 	$(require-container-tool)
 	hack/generate-catalog.sh $(CATALOG_DIR) memcached-operator $(DEFAULT_CHANNEL) $(CHANNELS) $(OPM) $(OPM_IMG) $(CATALOG_BUNDLES)
-	tar -c $(CATALOG_DIR).Dockerfile $(CATALOG_DIR) | $(CONTAINER_TOOL) build -q -f $(CATALOG_DIR).Dockerfile -t $(CATALOG_IMG) -
+	tar -C $(dir $(CATALOG_DIR)) -c $(notdir $(CATALOG_DIR)).Dockerfile $(notdir $(CATALOG_DIR)) \
+	  | $(CONTAINER_TOOL) build -q -f $(notdir $(CATALOG_DIR)).Dockerfile -t $(CATALOG_IMG) -
 
 .PHONY: catalog-push
 catalog-push: ## Push the catalog image CATALOG_IMG.

@@ -58,7 +58,7 @@ describe('kind: OLM v0 installs from a catalog, in every claimed install mode, a
   let catalogV1 = '';
   let catalogV2 = '';
 
-  before(async () => {
+  before(() => {
     cluster = kindCluster();
     publishBundles(['0.1.0', '0.2.0']);
     catalogV1 = publishCatalog('e2e-v0.1.0', ['0.1.0']);
@@ -126,7 +126,7 @@ describe('kind: OLM v0 installs from a catalog, in every claimed install mode, a
       for (const n of names) expect(memcachedSession(apps, client, `${n}.${apps}.svc`, 'before', `before-${n}`).stored).to.equal(true);
       // Let status settle before the baseline: the children as they stand.
       const before = await children(cluster, apps);
-      const uidsBefore = Object.fromEntries((await mcs.list()).map((m) => [m.metadata.name, m.metadata.uid]));
+      const uidsBefore = await uids(mcs);
 
       const probe = new ServiceProbe(apps, client, names.map((n) => `${n}.${apps}.svc`));
       const samplers = names.map((n) => new ReadySamplerFor(cluster, apps, n));
@@ -149,7 +149,7 @@ describe('kind: OLM v0 installs from a catalog, in every claimed install mode, a
       const probeResult = await probe.stop();
       const ready = await Promise.all(samplers.map((s) => s.stop()));
       const after = await children(cluster, apps);
-      const uidsAfter = Object.fromEntries((await mcs.list()).map((m) => [m.metadata.name, m.metadata.uid]));
+      const uidsAfter = await uids(mcs);
 
       const rewrites = Object.keys(before).filter((key) => after[key] && after[key].generation !== before[key].generation);
       const writes = Object.keys(before).filter((key) => after[key] && after[key].resourceVersion !== before[key].resourceVersion);
@@ -179,6 +179,13 @@ describe('kind: OLM v0 installs from a catalog, in every claimed install mode, a
     });
   });
 });
+
+/** name -> uid of every Memcached (a recreated one has a new uid). */
+async function uids(mcs: Memcacheds): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const m of await mcs.list()) out[m.metadata.name ?? ''] = m.metadata.uid ?? '';
+  return out;
+}
 
 /** generation and resourceVersion of every Deployment, Service and PodDisruptionBudget in namespace. */
 async function children(cluster: Cluster, namespace: string): Promise<Record<string, { generation?: number; resourceVersion?: string }>> {
