@@ -151,6 +151,23 @@ bundle-push: ## Push the bundle image BUNDLE_IMG.
 	$(require-container-tool)
 	$(CONTAINER_TOOL) push $(BUNDLE_IMG)
 
+# The scorecard in the cluster KUBECONFIG names, with operator-sdk's
+# scorecard-test built from the same source as operator-sdk (local image,
+# pushed to REGISTRY) and the Debian base as the untar image (it runs tar).
+SCORECARD_NAMESPACE ?= default
+.PHONY: scorecard
+scorecard: $(OPERATOR_SDK) ## Run operator-sdk scorecard on BUNDLE_DIR in the cluster (kind bed: local scorecard-test image via REGISTRY).
+	@test -n '$(REGISTRY)' || { echo "error: no REGISTRY: make kind-up first, or set REGISTRY=host:port" >&2; exit 1; }
+	$(require-container-tool)
+	test/kind/images.sh olm-images
+	@for img in memcached-operator.local/scorecard-test:$(OPERATOR_SDK_VERSION) memcached-operator.local/debian:bookworm; do \
+	  $(CONTAINER_TOOL) tag $$img $(REGISTRY)/$${img##*/} && $(CONTAINER_TOOL) push -q $(REGISTRY)/$${img##*/} >/dev/null; done
+	@mkdir -p .build/scorecard
+	sed 's#image: quay.io/operator-framework/scorecard-test:.*#image: $(REGISTRY)/scorecard-test:$(OPERATOR_SDK_VERSION)#' \
+	  $(BUNDLE_DIR)/tests/scorecard/config.yaml > .build/scorecard/config.yaml
+	$(OPERATOR_SDK) scorecard $(BUNDLE_DIR) --config .build/scorecard/config.yaml -n $(SCORECARD_NAMESPACE) \
+	  --untar-image $(REGISTRY)/debian:bookworm --wait-time 300s --output $(or $(SCORECARD_OUTPUT),text)
+
 .PHONY: catalog-build
 catalog-build: $(OPM) ## Build a file-based catalog image CATALOG_IMG (opm) publishing CATALOG_BUNDLES (default BUNDLE_IMG, pushed first).
 	$(require-container-tool)
