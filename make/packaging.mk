@@ -31,6 +31,10 @@ OPM_IMG ?= $(or $(KIND_OPM_IMG),quay.io/operator-framework/opm:$(OPM_VERSION))
 REGISTRY ?= $(KIND_REGISTRY)
 LOCAL_OLM_IMG = memcached-operator.local/olm:$(OLM_VERSION)
 LOCAL_OPM_IMG = memcached-operator.local/opm:$(OPM_VERSION)
+# Also pushed by olm-install: the scorecard runner, and the Debian base (it
+# has tar, cat and gzip: the untar and decompression image of operator-sdk's
+# scorecard and run bundle).
+LOCAL_OLM_EXTRA_IMGS = memcached-operator.local/scorecard-test:$(OPERATOR_SDK_VERSION) memcached-operator.local/debian:bookworm
 CONTAINER_TOOL ?= docker
 UNDEPLOY_TIMEOUT ?= 120s
 # The memcached image the manager gives a Memcached that names none
@@ -81,7 +85,7 @@ olm-install: $(KUBECTL) ## Install OLM v0 (pinned release manifests, local image
 	@test -n '$(REGISTRY)' || { echo "error: no REGISTRY: make kind-up first (it writes REGISTRY to $(KIND_IMAGES_ENV)), or set REGISTRY=host:port" >&2; exit 1; }
 	$(require-container-tool)
 	test/kind/images.sh olm-images
-	@for img in $(LOCAL_OLM_IMG) $(LOCAL_OPM_IMG); do \
+	@for img in $(LOCAL_OLM_IMG) $(LOCAL_OPM_IMG) $(LOCAL_OLM_EXTRA_IMGS); do \
 	  $(CONTAINER_TOOL) tag $$img $(REGISTRY)/$${img##*/}; \
 	  $(CONTAINER_TOOL) push -q $(REGISTRY)/$${img##*/} >/dev/null; \
 	  echo "pushed $(REGISTRY)/$${img##*/}"; done
