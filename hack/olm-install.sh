@@ -16,7 +16,7 @@ manifests=${2:?} olm_img=${3:?} opm_img=${4:?}
 timeout=${OLM_INSTALL_TIMEOUT:-300s}
 log() { echo "olm-install: $*" >&2; }
 die() { echo "olm-install: error: $*" >&2; exit 1; }
-[ -d "$manifests/crds" ] && [ -f "$manifests/olm.yaml" ] || die "no crds/ and olm.yaml in $manifests (make olm-tools)"
+if [ ! -d "$manifests/crds" ] || [ ! -f "$manifests/olm.yaml" ]; then die "no crds/ and olm.yaml in $manifests (make olm-tools)"; fi
 
 apply() { "$kubectl" apply --server-side --force-conflicts --field-manager=memcached-operator-olm-install -f "${1:--}"; }
 
