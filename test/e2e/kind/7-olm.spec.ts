@@ -14,7 +14,7 @@ import { parse as parseYaml } from 'yaml';
 import { eventually, repoRoot } from '../../support/cluster.js';
 import { Memcacheds } from '../../support/memcached.js';
 import type { Cluster } from '../../integration/topology/support.js';
-import { clusterKubeconfig, deleteNamespaces, k, kubectlBin, restrictedNamespace } from '../support.js';
+import { clusterKubeconfig, deleteNamespaces, k, kubectlBin, make, restrictedNamespace } from '../support.js';
 import { ReadySampler, applyMemcached, kindCluster, memcachedSession, recordResult, startClientPod } from './support.js';
 import {
   PACKAGE,
@@ -60,6 +60,11 @@ describe('kind: OLM v0 installs from a catalog, in every claimed install mode, a
 
   before(() => {
     cluster = kindCluster();
+    // The earlier kind specs leave make deploy's operator running (it watches
+    // every namespace): a second operator would reconcile OLM's Memcacheds
+    // too. OLM's installs start from a cluster without it (and its CRD).
+    const undeploy = make('undeploy');
+    expect(undeploy.status, `make undeploy failed: ${undeploy.stderr}`).to.equal(0);
     publishBundles(['0.1.0', '0.2.0']);
     catalogV1 = publishCatalog('e2e-v0.1.0', ['0.1.0']);
     catalogV2 = publishCatalog('e2e-v0.2.0', ['0.1.0', '0.2.0']);
