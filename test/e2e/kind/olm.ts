@@ -164,8 +164,17 @@ export async function operatorPodsRunning(cluster: Cluster, namespace: string, i
   );
 }
 
-/** Removes what a Subscription installed (Subscription, CSV) and waits until the CSV is gone, so the next install starts clean. */
-export async function uninstall(namespace: string): Promise<void> {
+/**
+ * Removes what a Subscription installed, the way round a user must: first the
+ * Memcacheds in memcachedNamespaces while the operator still runs (it removes
+ * their finalizers), then the Subscription and the CSV; waits until the CSV
+ * and its copies are gone, so the next install starts clean.
+ */
+export async function uninstall(namespace: string, memcachedNamespaces: string[] = []): Promise<void> {
+  for (const ns of memcachedNamespaces) {
+    const r = kRun(['delete', 'memcacheds.cache.example.com', '--all', '-n', ns, '--wait=true', '--timeout=180s']);
+    expect(r.status, `deleting the Memcacheds of ${ns} (the operator finalizes them): ${r.stderr}`).to.equal(0);
+  }
   const csv = kRun(['get', 'subscription', PACKAGE, '-n', namespace, '-o', 'jsonpath={.status.installedCSV}']).stdout.trim();
   kRun(['delete', 'subscription', PACKAGE, '-n', namespace, '--ignore-not-found']);
   if (csv) {
