@@ -92,7 +92,7 @@ test-integration: build build-test ## Integration suites on the local cluster: r
 # first (it would only compete for the CPU), and the kind cluster and its
 # dockerd are removed at the end, pass or fail.
 .PHONY: test
-test: lint test-unit test-cluster test-integration test-e2e-olm ## Run every suite (lint, unit, cluster, integration, e2e; e2e on kind); make deps first on a fresh machine.
+test: lint test-unit test-cluster test-integration ## Run every suite (lint, unit, cluster, integration, e2e; e2e on kind); make deps first on a fresh machine.
 	test/cluster/cluster.sh down
 	@rc=0; { $(MAKE) --no-print-directory kind-up && $(MAKE) --no-print-directory test-e2e-kind; } || rc=$$?; \
 	$(MAKE) --no-print-directory kind-down || echo "warning: make kind-down failed" >&2; \

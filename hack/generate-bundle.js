@@ -3,7 +3,12 @@
 // Generates the OLM bundle (registry+v1) from config/manifests, deterministically:
 //
 //   node hack/generate-bundle.js --version 0.1.0 --img quay.io/org/memcached-operator:v0.1.0 \
-//     --channels alpha --default-channel alpha --created-at 2026-11-23T00:00:00Z
+//     --channels alpha --default-channel alpha --created-at 2026-11-23T00:00:00Z \
+//     [--memcached-img IMAGE] [--output DIR] [--dockerfile FILE]
+//
+// --memcached-img sets the manager's RELATED_IMAGE_MEMCACHED and so the CSV's
+// relatedImages (a catalog for a private registry); without it the bundle
+// names config/manager's default, the official image.
 //
 // Input: the kustomize output of config/manifests (hack/render.sh), which holds
 // the CSV base, everything make deploy installs, the samples and the
@@ -28,7 +33,7 @@ const OPERAND_IMAGE_ENV = 'RELATED_IMAGE_MEMCACHED';
 
 class UsageError extends Error {}
 
-const FLAGS = ['version', 'img', 'channels', 'default-channel', 'created-at', 'output', 'dockerfile', 'config'];
+const FLAGS = ['version', 'img', 'channels', 'default-channel', 'created-at', 'output', 'dockerfile', 'config', 'memcached-img'];
 
 function parseArgs(argv) {
   const { values } = parseFlags({
@@ -56,7 +61,7 @@ const versionOf = (apiVersion) => apiVersion.split('/').pop();
 const dump = (obj) => stringify(obj, { lineWidth: 0, aliasDuplicateObjects: false, singleQuote: false, version: '1.1' });
 
 function render(opts) {
-  const out = execFileSync(path.join(root, 'hack', 'render.sh'), [opts.config, opts.img], {
+  const out = execFileSync(path.join(root, 'hack', 'render.sh'), [opts.config, opts.img, opts.memcachedImg ?? ''], {
     cwd: root,
     encoding: 'utf8',
     maxBuffer: 64 << 20,
@@ -215,9 +220,9 @@ function generate(opts) {
     '# Core bundle labels, the same as bundle/metadata/annotations.yaml.',
     ...Object.entries(labels).map(([k, v]) => `LABEL ${k}=${v}`),
     '',
-    'COPY bundle/manifests /manifests/',
-    'COPY bundle/metadata /metadata/',
-    'COPY bundle/tests/scorecard /tests/scorecard/',
+    `COPY ${opts.output}/manifests /manifests/`,
+    `COPY ${opts.output}/metadata /metadata/`,
+    `COPY ${opts.output}/tests/scorecard /tests/scorecard/`,
     '',
   ].join('\n');
   return { files, dockerfile };

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Validates an OLM bundle directory with operator-sdk and the operatorframework
-# optional suite, and fails on any error or warning:
+# optional suite, and fails on any error or warning; then checks it against
+# OLM v1's limits for registry+v1 bundles (hack/olm-v1-limits.js):
 #   hack/validate-bundle.sh OPERATOR_SDK BUNDLE_DIR
 set -euo pipefail
 sdk=${1:?usage: validate-bundle.sh OPERATOR_SDK BUNDLE_DIR}
@@ -24,3 +25,5 @@ if (!report.passed || bad.length > 0) {
 }
 console.log("bundle validation: passed with no errors and no warnings (suite=operatorframework)");
 ' "$out" "$err" || { [ "$status" -eq 0 ] || echo "operator-sdk exited $status" >&2; exit 1; }
+# OLM v1 (operator-controller) installs a narrower set of registry+v1 bundles.
+node "$(dirname "${BASH_SOURCE[0]}")/olm-v1-limits.js" "$dir"

@@ -13,6 +13,10 @@ KIND_DOCKER_HOST := $(shell . '$(KIND_IMAGES_ENV)' && echo "$$DOCKER_HOST")
 KIND_BUILD_IMAGE := $(shell . '$(KIND_IMAGES_ENV)' && echo "$$BUILD_IMAGE")
 KIND_RUNTIME_IMAGE := $(shell . '$(KIND_IMAGES_ENV)' && echo "$$RUNTIME_IMAGE")
 KIND_MEMCACHED_IMG := $(shell . '$(KIND_IMAGES_ENV)' && echo "$$MEMCACHED_IMG")
+KIND_REGISTRY := $(shell . '$(KIND_IMAGES_ENV)' && echo "$$REGISTRY")
+KIND_OLM_IMG := $(shell . '$(KIND_IMAGES_ENV)' && echo "$$OLM_IMG")
+KIND_OPM_IMG := $(shell . '$(KIND_IMAGES_ENV)' && echo "$$OPM_IMG")
+KIND_SCORECARD_IMG := $(shell . '$(KIND_IMAGES_ENV)' && echo "$$SCORECARD_IMG")
 ifneq ($(KIND_DOCKER_HOST),)
 DOCKER_HOST ?= $(KIND_DOCKER_HOST)
 export DOCKER_HOST
@@ -44,6 +48,10 @@ kind-images: ## Build (once) the kind test bed's local images without creating a
 kind-docker-build: ## Build the operator image IMG on the test bed's dockerd from the local base images.
 	@test -f '$(KIND_IMAGES_ENV)' || { echo "error: $(KIND_IMAGES_ENV) is missing: make kind-up first" >&2; exit 1; }
 	DOCKER_BUILDKIT=0 docker build $(DOCKER_BUILD_ARGS) -t $(IMG) .
+
+.PHONY: kind-registry
+kind-registry: ## (Re)start the registry next to the kind nodes (kind-up does it) and point the nodes at it.
+	test/kind/kind.sh registry
 
 .PHONY: kind-clean
 kind-clean: ## kind-down (even if other kind clusters use its dockerd), then remove the test bed's caches (keeps the Go tools).

@@ -13,6 +13,28 @@ IMAGE_TAG_BASE ?= quay.io/example/memcached-operator
 IMG ?= $(IMAGE_TAG_BASE):v$(VERSION)
 BUNDLE_IMG ?= $(IMAGE_TAG_BASE)-bundle:v$(VERSION)
 CATALOG_IMG ?= $(IMAGE_TAG_BASE)-catalog:v$(VERSION)
+# Where make bundle writes (another directory leaves the committed bundle/
+# alone, e.g. for a second version of an upgrade test), and what
+# bundle-build builds.
+BUNDLE_DIR ?= bundle
+BUNDLE_DOCKERFILE ?= $(if $(filter bundle,$(BUNDLE_DIR)),bundle.Dockerfile,$(BUNDLE_DIR).Dockerfile)
+# The catalog: its directory (DIR.Dockerfile beside it), the bundle images it
+# publishes as one upgrade chain (each replaces the one before; all pushed
+# already: opm renders them from the registry), and the opm base image (after
+# make kind-up, the local build of the pinned opm).
+CATALOG_DIR ?= catalog
+CATALOG_BUNDLES ?= $(BUNDLE_IMG)
+OPM_IMG ?= $(or $(KIND_OPM_IMG),quay.io/operator-framework/opm:$(OPM_VERSION))
+# make olm-install pushes the local builds of OLM and opm (test/kind/images.sh
+# names them so) to REGISTRY (after make kind-up: the registry next to the
+# nodes) and runs them from there.
+REGISTRY ?= $(KIND_REGISTRY)
+LOCAL_OLM_IMG = memcached-operator.local/olm:$(OLM_VERSION)
+LOCAL_OPM_IMG = memcached-operator.local/opm:$(OPM_VERSION)
+# Also pushed by olm-install: the scorecard runner, and the Debian base (it
+# has tar, cat and gzip: the untar and decompression image of operator-sdk's
+# scorecard and run bundle).
+LOCAL_OLM_EXTRA_IMGS = memcached-operator.local/scorecard-test:$(OPERATOR_SDK_VERSION) memcached-operator.local/debian:bookworm
 CONTAINER_TOOL ?= docker
 UNDEPLOY_TIMEOUT ?= 120s
 # The memcached image the manager gives a Memcached that names none
@@ -22,13 +44,15 @@ MEMCACHED_IMG ?=
 # The tools cache's directories, named from the pinned versions as
 # build-tools.sh and build-olm-tools.sh name them (a unit test keeps the two in
 # step); nothing runs at parse time, so make help works with nothing installed.
-include test/cluster/versions.env
+include test/cluster/versions.env test/cluster/olm-versions.env
 TOOLS_CACHE ?= $(or $(MEMCACHED_OPERATOR_TOOLS_CACHE),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/memcached-operator/tools)
 TOOLS_BIN = $(TOOLS_CACHE)/k8s-$(KUBE_VERSION)-etcd-$(ETCD_VERSION)-kwok-$(KWOK_VERSION)/bin
 OLM_TOOLS_BIN = $(TOOLS_CACHE)/operator-sdk-$(OPERATOR_SDK_VERSION)-olm-$(OLM_VERSION)/bin
 # kubectl on PATH when there is one, else the pinned one (built on first use).
 KUBECTL ?= $(or $(shell command -v kubectl 2>/dev/null),$(TOOLS_BIN)/kubectl)
 OPERATOR_SDK ?= $(OLM_TOOLS_BIN)/operator-sdk
+OPM ?= $(OLM_TOOLS_BIN)/opm
+OLM_MANIFESTS = $(OLM_TOOLS_BIN)/../manifests/olm-release
 # make deploy/install target the cluster KUBECONFIG names (kubectl's default).
 KUBECTL_APPLY = $(KUBECTL) apply --server-side --force-conflicts --field-manager=memcached-operator-make
 RENDER = KUBECTL=$(KUBECTL) hack/render.sh
@@ -47,7 +71,7 @@ endef
 $(KUBECTL):
 	test/cluster/build-tools.sh >/dev/null
 
-$(OPERATOR_SDK):
+$(OPERATOR_SDK) $(OPM):
 	test/cluster/build-olm-tools.sh >/dev/null
 
 ##@ Deployment
@@ -55,6 +79,17 @@ $(OPERATOR_SDK):
 .PHONY: olm-tools
 olm-tools: ## Build (once) the pinned operator-sdk and OLM binaries into the tools cache.
 	test/cluster/build-olm-tools.sh
+
+.PHONY: olm-install
+olm-install: $(KUBECTL) ## Install OLM v0 (pinned release manifests, local images pushed to REGISTRY) onto the cluster KUBECONFIG names; waits until ready.
+	@test -n '$(REGISTRY)' || { echo "error: no REGISTRY: make kind-up first (it writes REGISTRY to $(KIND_IMAGES_ENV)), or set REGISTRY=host:port" >&2; exit 1; }
+	$(require-container-tool)
+	test/kind/images.sh olm-images
+	@for img in $(LOCAL_OLM_IMG) $(LOCAL_OPM_IMG) $(LOCAL_OLM_EXTRA_IMGS); do \
+	  $(CONTAINER_TOOL) tag $$img $(REGISTRY)/$${img##*/}; \
+	  $(CONTAINER_TOOL) push -q $(REGISTRY)/$${img##*/} >/dev/null; \
+	  echo "pushed $(REGISTRY)/$${img##*/}"; done
+	hack/olm-install.sh $(KUBECTL) $(OLM_MANIFESTS) $(REGISTRY)/$(notdir $(LOCAL_OLM_IMG)) $(REGISTRY)/$(notdir $(LOCAL_OPM_IMG))
 
 .PHONY: install
 install: $(KUBECTL) ## Install the CRD into the cluster KUBECONFIG names.
@@ -98,30 +133,51 @@ docker-push: ## Push the operator image IMG.
 ##@ Bundle
 
 .PHONY: bundle
-bundle: $(KUBECTL) $(OPERATOR_SDK) ## Generate bundle/ and bundle.Dockerfile from config/, then validate them.
+bundle: $(KUBECTL) $(OPERATOR_SDK) ## Generate bundle/ and bundle.Dockerfile from config/ (BUNDLE_DIR moves them; MEMCACHED_IMG sets relatedImages' memcached), then validate them.
 	KUBECTL=$(KUBECTL) node hack/generate-bundle.js --version $(VERSION) --img $(IMG) \
-	  --channels $(CHANNELS) --default-channel $(DEFAULT_CHANNEL) --created-at $(BUNDLE_CREATED_AT)
+	  --channels $(CHANNELS) --default-channel $(DEFAULT_CHANNEL) --created-at $(BUNDLE_CREATED_AT) \
+	  --output $(BUNDLE_DIR) --dockerfile $(BUNDLE_DOCKERFILE) $(if $(MEMCACHED_IMG),--memcached-img $(MEMCACHED_IMG))
 	$(MAKE) --no-print-directory bundle-validate
 
 .PHONY: bundle-validate
-bundle-validate: $(OPERATOR_SDK) ## Validate bundle/ with the operatorframework suite; fails on any error or warning.
-	hack/validate-bundle.sh $(OPERATOR_SDK) bundle
+bundle-validate: $(OPERATOR_SDK) ## Validate BUNDLE_DIR with the operatorframework suite (fails on any error or warning) and against OLM v1's limits.
+	hack/validate-bundle.sh $(OPERATOR_SDK) $(BUNDLE_DIR)
 
+# The bundle and catalog contexts are exactly their Dockerfile and directory
+# (a tar on stdin): no .dockerignore to agree with, whichever builder runs.
 .PHONY: bundle-build
-bundle-build: ## Build the bundle image BUNDLE_IMG.
+bundle-build: ## Build the bundle image BUNDLE_IMG from BUNDLE_DIR.
 	$(require-container-tool)
-	$(CONTAINER_TOOL) build -f bundle.Dockerfile -t $(BUNDLE_IMG) .
+	tar -c $(BUNDLE_DOCKERFILE) $(BUNDLE_DIR) | $(CONTAINER_TOOL) build -q -f $(BUNDLE_DOCKERFILE) -t $(BUNDLE_IMG) -
 
 .PHONY: bundle-push
 bundle-push: ## Push the bundle image BUNDLE_IMG.
 	$(require-container-tool)
 	$(CONTAINER_TOOL) push $(BUNDLE_IMG)
 
-.PHONY: catalog-build
-catalog-build: ## Build a file-based catalog image CATALOG_IMG holding BUNDLE_IMG.
+# The scorecard in the cluster KUBECONFIG names, with operator-sdk's
+# scorecard-test built from the same source as operator-sdk (local image,
+# pushed to REGISTRY) and the Debian base as the untar image (it runs tar).
+SCORECARD_NAMESPACE ?= default
+.PHONY: scorecard
+scorecard: $(OPERATOR_SDK) ## Run operator-sdk scorecard on BUNDLE_DIR in the cluster (kind bed: local scorecard-test image via REGISTRY).
+	@test -n '$(REGISTRY)' || { echo "error: no REGISTRY: make kind-up first, or set REGISTRY=host:port" >&2; exit 1; }
 	$(require-container-tool)
-	hack/generate-catalog.sh catalog memcached-operator $(VERSION) $(BUNDLE_IMG) $(DEFAULT_CHANNEL) $(CHANNELS)
-	$(CONTAINER_TOOL) build -f catalog.Dockerfile -t $(CATALOG_IMG) .
+	test/kind/images.sh olm-images
+	@for img in memcached-operator.local/scorecard-test:$(OPERATOR_SDK_VERSION) memcached-operator.local/debian:bookworm; do \
+	  $(CONTAINER_TOOL) tag $$img $(REGISTRY)/$${img##*/} && $(CONTAINER_TOOL) push -q $(REGISTRY)/$${img##*/} >/dev/null; done
+	@mkdir -p .build/scorecard
+	sed 's#image: quay.io/operator-framework/scorecard-test:.*#image: $(REGISTRY)/scorecard-test:$(OPERATOR_SDK_VERSION)#' \
+	  $(BUNDLE_DIR)/tests/scorecard/config.yaml > .build/scorecard/config.yaml
+	$(OPERATOR_SDK) scorecard $(BUNDLE_DIR) --config .build/scorecard/config.yaml -n $(SCORECARD_NAMESPACE) \
+	  --untar-image $(REGISTRY)/debian:bookworm --wait-time 300s --output $(or $(SCORECARD_OUTPUT),text)
+
+.PHONY: catalog-build
+catalog-build: $(OPM) ## Build a file-based catalog image CATALOG_IMG (opm) publishing CATALOG_BUNDLES (default BUNDLE_IMG, pushed first).
+	$(require-container-tool)
+	hack/generate-catalog.sh $(CATALOG_DIR) memcached-operator $(DEFAULT_CHANNEL) $(CHANNELS) $(OPM) $(OPM_IMG) $(CATALOG_BUNDLES)
+	tar -C $(dir $(CATALOG_DIR)) -c $(notdir $(CATALOG_DIR)).Dockerfile $(notdir $(CATALOG_DIR)) \
+	  | $(CONTAINER_TOOL) build -q -f $(notdir $(CATALOG_DIR)).Dockerfile -t $(CATALOG_IMG) -
 
 .PHONY: catalog-push
 catalog-push: ## Push the catalog image CATALOG_IMG.
@@ -140,15 +196,16 @@ test-packaging: build build-test ## Packaging proofs: runtime image install, bun
 # bed's local memcached image (MEMCACHED_IMG from images.env), so the
 # operator, its probes and memcached all run for real. With KIND_CLUSTER set
 # it uses that kind cluster instead (docker and the internet: the memcached
-# image is pulled). test-e2e-olm runs the OLM stand-in on the local (kwok)
-# cluster, the operator on the host. test-e2e-host runs deploy and OLM there,
-# for a machine without a container engine.
+# image is pulled). The OLM specs (7-olm) install OLM v0 (make olm-install)
+# and publish bundles and catalogs to the bed's registry (REGISTRY).
+# test-e2e-host runs the deploy specs on the local (kwok) cluster, the
+# operator on the host, for a machine without a container engine.
 E2E_IMG ?= localhost/memcached-operator:e2e
 E2E_MOCHA = $(MOCHA) --timeout 900000
 E2E_KIND_SPECS = .build/test/e2e/deploy.spec.js '.build/test/e2e/kind/*.spec.js'
 
 .PHONY: test-e2e
-test-e2e: test-e2e-olm test-e2e-kind ## End-to-end: the OLM stand-in (local cluster), then every kind spec (kind-up if needed).
+test-e2e: test-e2e-kind ## End-to-end: every kind spec (kind-up if needed), OLM's included.
 
 .PHONY: test-e2e-kind
 test-e2e-kind: build build-test ## e2e on kind: build E2E_IMG, load it, make deploy it; deploy, install.yaml, serving, probes, failover, faults, topology, security.
@@ -175,10 +232,6 @@ test-e2e-kind: build build-test ## e2e on kind: build E2E_IMG, load it, make dep
 	rm -f test/e2e/results/kind.json; \
 	KUBECONFIG=$$kubeconfig E2E_MODE=in-cluster IMG=$(E2E_IMG) $(E2E_MOCHA) $(E2E_KIND_SPECS)
 
-.PHONY: test-e2e-olm
-test-e2e-olm: build build-test ## The OLM stand-in on the local cluster (olm out of cluster, the operator on the host).
-	E2E_MODE=host $(E2E_MOCHA) .build/test/e2e/olm.spec.js
-
 .PHONY: test-e2e-host
-test-e2e-host: build build-test ## deploy, install.yaml and OLM specs on the local cluster, the operator on the host (no container engine).
-	E2E_MODE=host $(E2E_MOCHA) .build/test/e2e/deploy.spec.js .build/test/e2e/olm.spec.js
+test-e2e-host: build build-test ## deploy and install.yaml specs on the local cluster, the operator on the host (no container engine).
+	E2E_MODE=host $(E2E_MOCHA) .build/test/e2e/deploy.spec.js

@@ -2,22 +2,38 @@
 # Builds the pinned OLM tooling from source into the same cache as the local
 # cluster's binaries (see build-tools.sh), and prints the bin directory:
 #   operator-sdk  validates the generated bundle (make bundle)
-#   olm           OLM's olm operator, run out of cluster by the OLM proof
-#   csvrbac       the InstallPlan RBAC for a CSV, from OLM's own resolver
-# and copies OLM's CRDs, from the same pinned module, to ../manifests/olm-crds.
+#   olm, catalog, package-server, cpb, copy-content
+#                 OLM v0 as its release image ships it (test/kind/images.sh
+#                 puts them in memcached-operator.local/olm); cpb and
+#                 copy-content are what OLM's bundle-unpack job and catalog
+#                 pod copy out of that image
+#   opm           the catalog tool and catalog server, from the
+#                 operator-registry version OLM pins (CGO, glibc: its sqlite)
+#   grpc_health_probe  the catalog pod's probe, at operator-registry's pin
+#   scorecard-test  operator-sdk's scorecard test runner (its image is built
+#                 by test/kind/images.sh)
+# and, into $REGISTRY_BIN (its own directory, named from its version), the
+# distribution registry that runs next to the kind nodes. It copies OLM's
+# release manifests (crds.yaml, olm.yaml), from the same pinned module, to
+# ../manifests/olm-release for make olm-install.
 # A warm cache builds nothing.
 #
-#   build-olm-tools.sh          build what is missing, print the bin directory
-#   build-olm-tools.sh --dir    print the bin directory only
+#   build-olm-tools.sh                 build what is missing, print the bin directory
+#   build-olm-tools.sh --dir           print the bin directory only
+#   build-olm-tools.sh --registry-dir  print the registry's bin directory only
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 # shellcheck source=versions.env
 . "$here/versions.env"
+# shellcheck source=olm-versions.env
+. "$here/olm-versions.env"
 
 cache_root=${MEMCACHED_OPERATOR_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/memcached-operator/tools}
 bin="$cache_root/operator-sdk-$OPERATOR_SDK_VERSION-olm-$OLM_VERSION/bin"
+registry_bin="$cache_root/registry-$REGISTRY_VERSION/bin"
 if [ "${1:-}" = "--dir" ]; then echo "$bin"; exit 0; fi
+if [ "${1:-}" = "--registry-dir" ]; then echo "$registry_bin"; exit 0; fi
 
 log() { echo "build-olm-tools: $*" >&2; }
 die() { echo "build-olm-tools: error: $*" >&2; exit 1; }
@@ -34,21 +50,24 @@ check_pin() {
 }
 check_pin operator-sdk github.com/operator-framework/operator-sdk "$OPERATOR_SDK_VERSION"
 check_pin olm github.com/operator-framework/operator-lifecycle-manager "$OLM_VERSION"
+check_pin olm github.com/operator-framework/operator-registry "$OPM_VERSION"
+check_pin registry github.com/distribution/distribution/v3 "$REGISTRY_VERSION"
 
-mkdir -p "$bin"
+mkdir -p "$bin" "$registry_bin"
 export CGO_ENABLED=0
 # go.sum in each wrapper module is what verifies these modules.
 export GONOSUMDB="${GONOSUMDB:+$GONOSUMDB,}github.com/operator-framework/*,github.com/openshift/*"
 export GOFLAGS="${GOFLAGS:-} -mod=readonly -trimpath"
 
-# build MODULE_DIR TAGS LDFLAGS NAME PACKAGE builds the binary when it is missing.
+# build MODULE_DIR TAGS LDFLAGS NAME PACKAGE builds the binary when it is
+# missing; OUT (default $bin) is where it goes, CGO=1 links it against glibc.
 build() {
-  local dir=$1 tags=$2 ldflags=$3 name=$4 pkg=$5
-  [ -x "$bin/$name" ] && return 0
+  local dir=$1 tags=$2 ldflags=$3 name=$4 pkg=$5 out=${OUT:-$bin}
+  [ -x "$out/$name" ] && return 0
   log "building $name (a cold build takes minutes on 2 cores)"
   local t0=$SECONDS
-  (cd "$here/tools/$dir" && go build -tags "$tags" -ldflags "$ldflags" -o "$bin/$name.tmp.$$" "$pkg")
-  mv "$bin/$name.tmp.$$" "$bin/$name"
+  (cd "$here/tools/$dir" && CGO_ENABLED=${CGO:-0} go build -tags "$tags" -ldflags "$ldflags" -o "$out/$name.tmp.$$" "$pkg")
+  mv "$out/$name.tmp.$$" "$out/$name"
   log "built $name in $((SECONDS - t0))s"
 }
 
@@ -58,32 +77,37 @@ build operator-sdk containers_image_openpgp \
   operator-sdk "$sdk/cmd/operator-sdk"
 
 olm=github.com/operator-framework/operator-lifecycle-manager
-build olm json1 \
-  "-s -w -X $olm/pkg/version.OLMVersion=${OLM_VERSION#v}" \
-  olm "$olm/cmd/olm"
-# The RBAC OLM's catalog operator would create for a CSV (see tools/olm/csvrbac).
-build olm "" "-s -w" csvrbac memcached-operator/test/cluster/tools/olm/csvrbac
+olm_ldflags="-s -w -X $olm/pkg/version.OLMVersion=${OLM_VERSION#v}"
+build olm json1 "$olm_ldflags" olm "$olm/cmd/olm"
+build olm json1 "$olm_ldflags" catalog "$olm/cmd/catalog"
+build olm json1 "$olm_ldflags" package-server "$olm/cmd/package-server"
+build olm json1 "$olm_ldflags" copy-content "$olm/cmd/copy-content"
+build olm json1 "$olm_ldflags" cpb "$olm/util/cpb"
+# opm: CGO on (its sqlite registry backend), the tags upstream builds with.
+reg=github.com/operator-framework/operator-registry
+CGO=1 build olm json1,containers_image_openpgp \
+  "-s -w -X $reg/cmd/opm/version.opmVersion=$OPM_VERSION" opm "$reg/cmd/opm"
+# The catalog pod's probe (OLM execs grpc_health_probe in the catalog image).
+build olm "" "-s -w" grpc_health_probe github.com/grpc-ecosystem/grpc-health-probe
+# operator-sdk's scorecard-test, from the very source operator-sdk was built from.
+build operator-sdk containers_image_openpgp "-s -w" scorecard-test "$sdk/images/scorecard-test"
+OUT=$registry_bin build registry "" \
+  "-s -w -X github.com/distribution/distribution/v3/version.version=$REGISTRY_VERSION" \
+  registry github.com/distribution/distribution/v3/cmd/registry
 
-# OLM's CRDs, from the very module the olm binary was built from.
-crds="$bin/../manifests/olm-crds"
-if [ ! -f "$crds/.complete" ]; then
+# OLM's release manifests (what a user applies: the quickstart), same module.
+release="$bin/../manifests/olm-release"
+if [ ! -f "$release/.complete" ] || [ ! -d "$release/crds" ]; then
   olm_dir=$(cd "$here/tools/olm" && go mod download -json "$olm" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
-  [ -d "$olm_dir/deploy/chart/crds" ] || die "no deploy/chart/crds in $olm_dir"
-  tmp="$crds.tmp.$$"
+  tmp="$release.tmp.$$"
   rm -rf "$tmp" && mkdir -p "$tmp"
-  cp "$olm_dir"/deploy/chart/crds/*.yaml "$tmp/"
-  chmod u+w "$tmp"/*.yaml
+  # The CRDs from deploy/chart/crds: the quickstart's crds.yaml of v0.38.0
+  # lacks OLMConfig, which the olm operator watches.
+  mkdir -p "$tmp/crds"
+  cp "$olm_dir"/deploy/chart/crds/*.yaml "$tmp/crds/"
+  cp "$olm_dir"/deploy/upstream/quickstart/olm.yaml "$tmp/"
+  chmod -R u+w "$tmp"
   touch "$tmp/.complete"
-  rm -rf "$crds" && mv "$tmp" "$crds"
-fi
-# On a profile with OpenShift's config API (Infrastructure), OLM also watches
-# config.openshift.io Proxies, as on OpenShift: the real Proxy CRD, from the
-# openshift/api version the cluster tools pin.
-proxy_crd="$bin/../manifests/proxies.config.openshift.io.crd.yaml"
-if [ ! -f "$proxy_crd" ]; then
-  api_dir=$(cd "$here/tools/kubernetes" && go mod download -json github.com/openshift/api | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
-  cp "$api_dir/config/v1/zz_generated.crd-manifests/0000_03_config-operator_01_proxies.crd.yaml" "$proxy_crd.tmp.$$"
-  chmod u+w "$proxy_crd.tmp.$$"
-  mv "$proxy_crd.tmp.$$" "$proxy_crd"
+  rm -rf "$release" && mv "$tmp" "$release"
 fi
 echo "$bin"

@@ -14,6 +14,10 @@
 #                (ctr -n k8s.io images import)
 #   node, nodejs-runtime, memcached
 #                the Dockerfile's build and runtime bases and the e2e memcached
+#   registry     the distribution registry next to the kind nodes (kind.sh up)
+#   olm, opm, scorecard-test   (olm-images, for make olm-install)
+#                OLM v0's image, the catalog base, operator-sdk's scorecard
+#                runner: from the pinned Go modules (build-olm-tools.sh)
 #
 # An image is rebuilt only when its recipe (Dockerfile, files, versions)
 # changes: each carries a label with the recipe's hash.
@@ -21,7 +25,7 @@
 #   prometheus-operator, prometheus-config-reloader, prometheus
 #                the monitoring proof's (monitoring-images; built on request)
 #
-#   images.sh all | base-images | node-image | monitoring-images | print-env
+#   images.sh all | base-images | node-image | monitoring-images | olm-images | registry-image | print-env
 set -euo pipefail
 # shellcheck source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -290,6 +294,37 @@ monitoring_images() {
   fi
 }
 
+# bin_image IMAGE RECIPE_DIR BIN_DIR BINARY...: an image from a Dockerfile
+# (and its files) in RECIPE_DIR plus prebuilt binaries, rebuilt when the
+# recipe or a binary changes.
+bin_image() {
+  local image=$1 recipe=$2 bdir=$3 hash ctx b; shift 3
+  hash=$({ recipe_hash "$recipe"; for b in "$@"; do sha256sum <"$bdir/$b"; done; } | sha256sum | cut -c1-16)
+  current "$image" "$hash" && return 0
+  ctx="$work/$(basename "$recipe")"; rm -rf "$ctx"; mkdir -p "$ctx"
+  cp -r "$recipe/." "$ctx/"
+  for b in "$@"; do cp "$bdir/$b" "$ctx/"; done
+  build "$image" "$hash" "$ctx" "$ctx/Dockerfile" "DEBIAN_IMAGE=$DEBIAN_IMAGE"
+  rm -rf "$ctx"
+}
+
+# The registry image (kind.sh up starts it next to the nodes).
+registry_image() {
+  local rbin
+  "$kind_repo/test/cluster/build-olm-tools.sh" >/dev/null
+  rbin=$("$kind_repo/test/cluster/build-olm-tools.sh" --registry-dir)
+  bin_image "$REGISTRY_LOCAL_IMAGE" "$kind_here/images/registry" "$rbin" registry
+}
+
+# OLM v0, the opm catalog base and the scorecard-test runner (make olm-install).
+olm_images() {
+  local obin
+  obin=$("$kind_repo/test/cluster/build-olm-tools.sh")
+  bin_image "$OLM_LOCAL_IMAGE" "$kind_here/images/olm" "$obin" olm catalog package-server copy-content cpb
+  bin_image "$OPM_LOCAL_IMAGE" "$kind_here/images/opm" "$obin" opm grpc_health_probe
+  bin_image "$SCORECARD_LOCAL_IMAGE" "$kind_here/images/scorecard-test" "$obin" scorecard-test
+}
+
 print_env() {
   echo "NODE_IMAGE=$NODE_IMAGE"
   echo "BUILD_IMAGE=$NODE_BUILD_IMAGE"
@@ -298,17 +333,22 @@ print_env() {
   echo "PROMETHEUS_OPERATOR_IMG=$PROMETHEUS_OPERATOR_IMAGE"
   echo "PROMETHEUS_CONFIG_RELOADER_IMG=$PROMETHEUS_CONFIG_RELOADER_IMAGE"
   echo "PROMETHEUS_IMG=$PROMETHEUS_IMAGE"
+  echo "OLM_IMG=$OLM_LOCAL_IMAGE"
+  echo "OPM_IMG=$OPM_LOCAL_IMAGE"
+  echo "SCORECARD_IMG=$SCORECARD_LOCAL_IMAGE"
 }
 
 # Drop the superseded builds of our own images (dangling, with our label).
 prune() { docker image prune -f --filter "label=$LABEL" >/dev/null 2>&1 || true; }
 
 case "${1:-all}" in
-  all) check_disk; debian_image; base_images; node_image; prune ;;
+  all) check_disk; debian_image; base_images; node_image; registry_image; prune ;;
+  olm-images) check_disk; debian_image; olm_images ;;
+  registry-image) debian_image; registry_image ;;
   base-images) check_disk; debian_image; base_images ;;
   node-image) check_disk; debian_image; base_images; node_image ;;
   kind-base) debian_image; kind_base_image ;;
   monitoring-images) check_disk; debian_image; monitoring_images ;;
   print-env) print_env ;;
-  *) echo "usage: $0 all|base-images|node-image|kind-base|monitoring-images|print-env" >&2; exit 2 ;;
+  *) echo "usage: $0 all|base-images|node-image|kind-base|monitoring-images|olm-images|registry-image|print-env" >&2; exit 2 ;;
 esac

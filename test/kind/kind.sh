@@ -13,6 +13,8 @@
 #                       dockerd data root, the debootstrap and npm downloads.
 #   kind.sh load IMAGE  load a locally built image into every node.
 #   kind.sh env         print images.env.
+#   kind.sh registry    (re)start the registry next to the nodes and point
+#                       the cluster's nodes at it (up does it too).
 #
 # Environment: KIND_STATE_DIR (default <repo>/.kind), KIND_CLUSTER_NAME
 # (memcached-operator-e2e), KIND_WORKERS (3), IMG (the operator image to load
@@ -38,6 +40,7 @@ install_missing() {
   [ -x /usr/lib/cni/bridge ] || pkgs+=(containernetworking-plugins)
   command -v iptables >/dev/null || pkgs+=(iptables)
   command -v jq >/dev/null || pkgs+=(jq)
+  command -v curl >/dev/null || pkgs+=(curl)
   { command -v setsid && command -v flock; } >/dev/null || pkgs+=(util-linux)
   if [ ${#pkgs[@]} -gt 0 ]; then
     mapfile -t pkgs < <(printf '%s\n' "${pkgs[@]}" | sort -u)
@@ -191,6 +194,55 @@ load() { # IMAGE...
   done
 }
 
+# The registry next to the kind nodes: one container per dockerd (its
+# clusters share it), on the kind network as $REGISTRY_CONTAINER:5000 and on
+# the host's loopback as localhost:$REGISTRY_HOST_PORT, which is the name
+# images are pushed and pulled under (REGISTRY in images.env). Its storage is
+# a docker volume, so images survive a restart.
+registry_endpoint() { echo "localhost:$REGISTRY_HOST_PORT"; }
+
+registry_up() {
+  local running image want
+  want=$(docker image inspect -f '{{.Id}}' "$REGISTRY_LOCAL_IMAGE")
+  image=$(docker inspect -f '{{.Image}}' "$REGISTRY_CONTAINER" 2>/dev/null || true)
+  if [ -n "$image" ] && [ "$image" != "$want" ]; then
+    kind_log "registry: recreating $REGISTRY_CONTAINER from the new $REGISTRY_LOCAL_IMAGE"
+    docker rm -f "$REGISTRY_CONTAINER" >/dev/null
+    image=""
+  fi
+  if [ -z "$image" ]; then
+    docker run -d --restart=always --name "$REGISTRY_CONTAINER" \
+      -p "127.0.0.1:$REGISTRY_HOST_PORT:5000" -v memcached-operator-registry:/var/lib/registry \
+      "$REGISTRY_LOCAL_IMAGE" >/dev/null \
+      || kind_die "could not start the registry container (is 127.0.0.1:$REGISTRY_HOST_PORT taken? REGISTRY_HOST_PORT moves it)"
+  fi
+  running=$(docker inspect -f '{{.State.Running}}' "$REGISTRY_CONTAINER")
+  [ "$running" = true ] || docker start "$REGISTRY_CONTAINER" >/dev/null
+  # The kind network exists once a cluster does.
+  if ! docker inspect -f '{{json .NetworkSettings.Networks}}' "$REGISTRY_CONTAINER" | grep -q '"kind"'; then
+    docker network connect kind "$REGISTRY_CONTAINER" || kind_die "could not connect $REGISTRY_CONTAINER to the kind network"
+  fi
+  local i url="http://$(registry_endpoint)/v2/"
+  for i in $(seq 1 50); do
+    curl -fsS "$url" >/dev/null 2>&1 && break
+    sleep 0.2
+  done
+  curl -fsS "$url" >/dev/null || kind_die "the registry does not answer at $url (docker logs $REGISTRY_CONTAINER)"
+  # Every node of the cluster pulls $(registry_endpoint)/... from the registry
+  # container (containerd reads hosts.toml on each pull: no restart), and so
+  # $REGISTRY_CONTAINER:5000/..., the name a process in a pod uses to reach
+  # the same registry (REGISTRY_IN_CLUSTER: operator-sdk run bundle's opm).
+  local node dir host
+  for node in $("$KIND" get nodes --name "$KIND_CLUSTER_NAME"); do
+    for host in "$(registry_endpoint)" "$REGISTRY_CONTAINER:5000"; do
+      dir="/etc/containerd/certs.d/$host"
+      printf '[host."http://%s:5000"]\n  capabilities = ["pull", "resolve"]\n' "$REGISTRY_CONTAINER" \
+        | docker exec -i "$node" sh -c "mkdir -p '$dir' && cat >'$dir/hosts.toml'" \
+        || kind_die "could not write $dir/hosts.toml on node $node"
+    done
+  done
+}
+
 write_env() {
   local tmp="$images_env.tmp"
   {
@@ -204,6 +256,11 @@ write_env() {
     printf 'BUILD_IMAGE=%q\n' "$NODE_BUILD_IMAGE"
     printf 'RUNTIME_IMAGE=%q\n' "$NODE_RUNTIME_IMAGE"
     printf 'NODE_IMAGE=%q\n' "$NODE_IMAGE"
+    printf 'REGISTRY=%q\n' "$(registry_endpoint)"
+    printf 'REGISTRY_IN_CLUSTER=%q\n' "$REGISTRY_CONTAINER:5000"
+    printf 'OLM_IMG=%q\n' "$OLM_LOCAL_IMAGE"
+    printf 'OPM_IMG=%q\n' "$OPM_LOCAL_IMAGE"
+    printf 'SCORECARD_IMG=%q\n' "$SCORECARD_LOCAL_IMAGE"
   } >"$tmp"
   mv "$tmp" "$images_env"
 }
@@ -240,6 +297,7 @@ up() {
   fi
   step routes pod_routes
   step ready wait_ready
+  step registry registry_up
   # The node image carries the memcached image, and the nodes run the current
   # node image (cluster_healthy or just created): nothing to load for it.
   if [ -n "${IMG:-}" ] && docker image inspect "$IMG" >/dev/null 2>&1; then step load-img load "$IMG"; fi
@@ -292,5 +350,10 @@ case "${1:-}" in
     rm -rf "$KIND_DOCKER_DIR" "$KIND_CACHE/rootfs" "$KIND_CACHE/npm" "$KIND_CACHE/work"
     kind_log "removed the test bed's caches under $KIND_CACHE" ;;
   env) cat "$images_env" ;;
-  *) echo "usage: $0 up|down|clean|load IMAGE...|env" >&2; exit 2 ;;
+  registry)
+    kind_docker_env; tools
+    cluster_exists || kind_die "no cluster $KIND_CLUSTER_NAME: make kind-up first"
+    "$kind_here/images.sh" registry-image
+    registry_up ;;
+  *) echo "usage: $0 up|down|clean|load IMAGE...|env|registry" >&2; exit 2 ;;
 esac

@@ -8,6 +8,8 @@ kind_repo=$(cd "$kind_here/../.." && pwd)
 . "$kind_here/versions.env"
 # shellcheck source=monitoring-versions.env
 . "$kind_here/monitoring-versions.env"
+# shellcheck source=../cluster/olm-versions.env
+. "$kind_repo/test/cluster/olm-versions.env"
 
 # Everything built or started lives outside the repository, keyed by version.
 KIND_CACHE=${MEMCACHED_OPERATOR_KIND_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/memcached-operator}
@@ -30,6 +32,16 @@ MEMCACHED_LOCAL_IMAGE="$LOCAL_REGISTRY/memcached:$MEMCACHED_VERSION-$DEBIAN_SUIT
 PROMETHEUS_OPERATOR_IMAGE="$LOCAL_REGISTRY/prometheus-operator:$PROMETHEUS_OPERATOR_VERSION"
 PROMETHEUS_CONFIG_RELOADER_IMAGE="$LOCAL_REGISTRY/prometheus-config-reloader:$PROMETHEUS_OPERATOR_VERSION"
 PROMETHEUS_IMAGE="$LOCAL_REGISTRY/prometheus:$PROMETHEUS_VERSION-$DEBIAN_SUITE"
+# OLM v0 and its catalog tooling, built from the pinned Go modules
+# (images.sh olm-images), and the registry next to the kind nodes.
+OLM_LOCAL_IMAGE="$LOCAL_REGISTRY/olm:$OLM_VERSION"
+OPM_LOCAL_IMAGE="$LOCAL_REGISTRY/opm:$OPM_VERSION"
+SCORECARD_LOCAL_IMAGE="$LOCAL_REGISTRY/scorecard-test:$OPERATOR_SDK_VERSION"
+REGISTRY_LOCAL_IMAGE="$LOCAL_REGISTRY/registry:$REGISTRY_VERSION"
+# The registry container (one per dockerd, shared by its kind clusters): on
+# the kind network under this name, published on the host's loopback.
+REGISTRY_CONTAINER=memcached-operator-registry
+REGISTRY_HOST_PORT=${REGISTRY_HOST_PORT:-5001}
 
 kind_log() { echo "kind: $*" >&2; }
 kind_die() { echo "kind: error: $*" >&2; exit 1; }

@@ -1,0 +1,188 @@
+// OLM v0 on the kind bed, as a user drives it: make olm-install, the
+// operator, bundle and catalog images published to the bed's registry with
+// the Makefile's targets, then a CatalogSource, an OperatorGroup and a
+// Subscription written as OLM's documentation shows them. Used by the OLM
+// kind specs (7-olm.spec.ts).
+import { expect } from 'chai';
+import { eventually } from '../../support/cluster.js';
+import type { Cluster } from '../../integration/topology/support.js';
+import { IMG, k, kRun, kubectlJson, make, run } from '../support.js';
+import { memcachedImage } from './support.js';
+
+export const PACKAGE = 'memcached-operator';
+export const CHANNEL = 'alpha';
+/** Where OLM's catalog operator looks for cluster-wide CatalogSources. */
+export const OLM_NAMESPACE = 'olm';
+
+/** The bed's registry (make kind-up writes REGISTRY to images.env; make test-e2e-kind exports it). */
+export function registry(): string {
+  const r = process.env.REGISTRY;
+  if (!r) throw new Error('REGISTRY is not set: run the OLM specs through make test-e2e-kind (it reads the kind bed\'s images.env), after make kind-up');
+  return r;
+}
+
+export const operatorImage = (version: string): string => `${registry()}/memcached-operator:v${version}`;
+export const bundleImage = (version: string): string => `${registry()}/memcached-operator-bundle:v${version}`;
+export const catalogImage = (tag: string): string => `${registry()}/memcached-operator-catalog:${tag}`;
+
+function ok(what: string, r: { status: number; stdout: string; stderr: string }): void {
+  expect(r.status, `${what} failed:\n${r.stdout.slice(-4000)}\n${r.stderr.slice(-4000)}`).to.equal(0);
+}
+
+/**
+ * Installs OLM (make olm-install), pushes the e2e operator image as each
+ * version's operator image, and publishes each version's bundle (make bundle
+ * into .build/olm, bundle-build, bundle-push: the committed bundle/ is left
+ * alone). Every bundle names the bed's memcached image (MEMCACHED_IMG).
+ */
+export function publishBundles(versions: string[]): void {
+  ok('make olm-install', make('olm-install'));
+  for (const version of versions) {
+    ok(`docker tag ${IMG}`, run('docker', ['tag', IMG, operatorImage(version)]));
+    ok(`docker push ${operatorImage(version)}`, run('docker', ['push', '-q', operatorImage(version)]));
+    const vars = {
+      VERSION: version,
+      IMG: operatorImage(version),
+      MEMCACHED_IMG: memcachedImage(),
+      BUNDLE_DIR: `.build/olm/bundle-v${version}`,
+      BUNDLE_IMG: bundleImage(version),
+    };
+    ok(`make bundle ${version}`, make('bundle', vars));
+    ok(`make bundle-build bundle-push ${version}`, make('bundle-build', vars));
+    ok(`make bundle-push ${version}`, make('bundle-push', vars));
+  }
+}
+
+/** make catalog-build catalog-push of the given (pushed) bundle versions, one upgrade chain; returns the catalog image. */
+export function publishCatalog(tag: string, versions: string[]): string {
+  const vars = {
+    CATALOG_DIR: `.build/olm/catalog-${tag}`,
+    CATALOG_BUNDLES: versions.map(bundleImage).join(' '),
+    CATALOG_IMG: catalogImage(tag),
+  };
+  ok(`make catalog-build ${tag}`, make('catalog-build', vars));
+  ok(`make catalog-push ${tag}`, make('catalog-push', vars));
+  return catalogImage(tag);
+}
+
+/** A CatalogSource in the olm namespace (cluster-wide), as OLM's docs write one; waits until its gRPC connection is READY. */
+export async function applyCatalogSource(name: string, image: string): Promise<void> {
+  k(['apply', '--server-side', '--force-conflicts', '-f', '-'], JSON.stringify({
+    apiVersion: 'operators.coreos.com/v1alpha1',
+    kind: 'CatalogSource',
+    metadata: { name, namespace: OLM_NAMESPACE },
+    spec: {
+      sourceType: 'grpc',
+      image,
+      displayName: 'memcached-operator e2e',
+      publisher: 'e2e',
+      grpcPodConfig: { securityContextConfig: 'restricted' },
+    },
+  }));
+  await eventually(
+    `CatalogSource ${name} READY on ${image}`,
+    () => {
+      const cs = kubectlJson<{ status?: { connectionState?: { lastObservedState?: string } } }>(['get', 'catalogsource', name, '-n', OLM_NAMESPACE]);
+      if (cs.status?.connectionState?.lastObservedState === 'READY') return true;
+      throw new Error(`state ${JSON.stringify(cs.status ?? {})}; pods: ${kRun(['get', 'pods', '-n', OLM_NAMESPACE, '-o', 'wide']).stdout}`);
+    },
+    { timeoutMs: 240_000, intervalMs: 1000 },
+  );
+}
+
+export function deleteCatalogSource(name: string): void {
+  kRun(['delete', 'catalogsource', name, '-n', OLM_NAMESPACE, '--ignore-not-found']);
+}
+
+/** An OperatorGroup: targetNamespaces undefined means AllNamespaces. */
+export function applyOperatorGroup(namespace: string, targetNamespaces: string[] | undefined): void {
+  k(['apply', '--server-side', '-f', '-'], JSON.stringify({
+    apiVersion: 'operators.coreos.com/v1',
+    kind: 'OperatorGroup',
+    metadata: { name: 'memcached-operator', namespace },
+    spec: targetNamespaces ? { targetNamespaces } : {},
+  }));
+}
+
+export function applySubscription(namespace: string, source: string, startingCSV?: string): void {
+  k(['apply', '--server-side', '-f', '-'], JSON.stringify({
+    apiVersion: 'operators.coreos.com/v1alpha1',
+    kind: 'Subscription',
+    metadata: { name: PACKAGE, namespace },
+    spec: {
+      channel: CHANNEL,
+      name: PACKAGE,
+      source,
+      sourceNamespace: OLM_NAMESPACE,
+      installPlanApproval: 'Automatic',
+      ...(startingCSV ? { startingCSV } : {}),
+    },
+  }));
+}
+
+interface Csv {
+  metadata: { name: string };
+  spec: { version: string };
+  status?: { phase?: string; reason?: string; message?: string };
+}
+
+/** Waits for CSV name in namespace to reach Succeeded, with OLM's account of it on failure. */
+export async function csvSucceeded(namespace: string, name: string, timeoutMs = 420_000): Promise<Csv> {
+  return eventually(
+    `CSV ${namespace}/${name} Succeeded`,
+    () => {
+      const r = kRun(['get', 'csv', name, '-n', namespace, '-o', 'json']);
+      const csv = r.status === 0 ? (JSON.parse(r.stdout) as Csv) : undefined;
+      if (csv?.status?.phase === 'Succeeded') return csv;
+      const sub = kRun(['get', 'subscription', PACKAGE, '-n', namespace, '-o', 'jsonpath={.status.state} {.status.conditions}']).stdout;
+      const ips = kRun(['get', 'installplan', '-n', namespace, '-o', 'jsonpath={range .items[*]}{.metadata.name} {.status.phase} {.status.conditions}{"\\n"}{end}']).stdout;
+      throw new Error(`CSV: ${csv ? `${csv.status?.phase} ${csv.status?.reason}: ${csv.status?.message}` : 'absent'}; Subscription: ${sub}; InstallPlans: ${ips}`);
+    },
+    { timeoutMs, intervalMs: 2000 },
+  );
+}
+
+/** The InstallPlans of a namespace: name, the CSVs they install, approval, phase. */
+export function installPlans(namespace: string): { name: string; csvs: string[]; approval: string; phase: string }[] {
+  const list = kubectlJson<{ items: { metadata: { name: string }; spec: { clusterServiceVersionNames: string[]; approval: string }; status?: { phase?: string } }[] }>(['get', 'installplan', '-n', namespace]);
+  return list.items.map((ip) => ({ name: ip.metadata.name, csvs: ip.spec.clusterServiceVersionNames, approval: ip.spec.approval, phase: ip.status?.phase ?? '' }));
+}
+
+/** The operator's pods OLM runs in namespace, Running and Ready, with their images. */
+export async function operatorPodsRunning(cluster: Cluster, namespace: string, image: string): Promise<string[]> {
+  return eventually(
+    `the operator pod in ${namespace} Running from ${image}`,
+    async () => {
+      const pods = (await cluster.core.listNamespacedPod({ namespace, labelSelector: 'control-plane=controller-manager' })).items.filter((p) => !p.metadata?.deletionTimestamp);
+      const running = pods.filter(
+        (p) => p.status?.phase === 'Running' && p.spec?.containers.find((c) => c.name === 'manager')?.image === image && p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
+      );
+      if (running.length > 0 && running.length === pods.length) return running.map((p) => p.metadata!.name!);
+      throw new Error(pods.map((p) => `${p.metadata?.name} ${p.status?.phase} ${p.spec?.containers[0].image}`).join('; ') || 'no pods');
+    },
+    { timeoutMs: 240_000, intervalMs: 1000 },
+  );
+}
+
+/**
+ * Removes what a Subscription installed, the way round a user must: first the
+ * Memcacheds in memcachedNamespaces while the operator still runs (it removes
+ * their finalizers), then the Subscription and the CSV; waits until the CSV
+ * and its copies are gone, so the next install starts clean.
+ */
+export async function uninstall(namespace: string, memcachedNamespaces: string[] = []): Promise<void> {
+  for (const ns of memcachedNamespaces) {
+    const r = kRun(['delete', 'memcacheds.cache.example.com', '--all', '-n', ns, '--wait=true', '--timeout=180s']);
+    expect(r.status, `deleting the Memcacheds of ${ns} (the operator finalizes them): ${r.stderr}`).to.equal(0);
+  }
+  const csv = kRun(['get', 'subscription', PACKAGE, '-n', namespace, '-o', 'jsonpath={.status.installedCSV}']).stdout.trim();
+  kRun(['delete', 'subscription', PACKAGE, '-n', namespace, '--ignore-not-found']);
+  if (csv) {
+    kRun(['delete', 'csv', csv, '-n', namespace, '--ignore-not-found', '--wait=true', '--timeout=120s']);
+    await eventually(`copied CSVs of ${csv} gone`, () => {
+      const left = kRun(['get', 'csv', '-A', '--field-selector', `metadata.name=${csv}`, '-o', 'name']).stdout.trim();
+      if (!left) return true;
+      throw new Error(left);
+    }, { timeoutMs: 120_000, intervalMs: 1000 });
+  }
+}
