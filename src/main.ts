@@ -46,7 +46,16 @@ import { OptionalInformer } from './memcached/optionalinformer.js';
 import { UsagePoller } from './memcached/usage.js';
 import { MemcachedReconciler } from './memcached/reconciler.js';
 import { securedFetchStats } from './memcached/scrape-security.js';
-import { CHILD_STATUS_COALESCE_MS, childProjection, deploymentProjection, memcachedUpdateMatters, podProjection, projectPod } from './memcached/watchfilters.js';
+import {
+  CHILD_STATUS_COALESCE_MS,
+  childProjection,
+  deploymentLostReadiness,
+  deploymentProjection,
+  memcachedUpdateMatters,
+  podLostReadiness,
+  podProjection,
+  projectPod,
+} from './memcached/watchfilters.js';
 import { secretDigestInformerFactory, secretDigestLister } from './memcached/secret-cache.js';
 import { memcachedsReferencing, type SecretDigest } from './memcached/secrets.js';
 import { SecureServing } from './memcached/secure-serving.js';
@@ -292,7 +301,11 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<numbe
     .for(memcacheds, { predicates: [memcachedUpdateMatters()] })
     // Pod and Deployment status moves in bursts (three pods turn Ready
     // within moments): coalesce each burst into one reconcile and one status write.
-    .owns(deployments, KIND, API_VERSION, { predicates: [projectionChanged(deploymentProjection)], coalesceMs: CHILD_STATUS_COALESCE_MS })
+    .owns(deployments, KIND, API_VERSION, {
+      predicates: [projectionChanged(deploymentProjection)],
+      coalesceMs: CHILD_STATUS_COALESCE_MS,
+      urgent: deploymentLostReadiness,
+    })
     .owns(services, KIND, API_VERSION, { predicates: [projectionChanged(childProjection)] })
     .owns(pdbs, KIND, API_VERSION, { predicates: [projectionChanged(childProjection)] })
     .owns(podMonitors, KIND, API_VERSION)
@@ -304,7 +317,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<numbe
         const name = pod.metadata?.labels?.['app.kubernetes.io/instance'];
         return name && pod.metadata?.namespace ? [{ namespace: pod.metadata.namespace, name }] : [];
       },
-      { predicates: [projectionChanged(podProjection)], coalesceMs: CHILD_STATUS_COALESCE_MS },
+      { predicates: [projectionChanged(podProjection)], coalesceMs: CHILD_STATUS_COALESCE_MS, urgent: podLostReadiness },
     )
     // A Secret a Memcached references: a rotated certificate, changed users, or a fix.
     .watches(secrets, (secret) => {

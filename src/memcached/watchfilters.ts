@@ -17,6 +17,21 @@ import { metadataProjection, projectionChanged, type Predicate } from '@memcache
  */
 export const CHILD_STATUS_COALESCE_MS = 1000;
 
+/**
+ * Whether a Deployment update lost ready replicas: enqueued at once, not
+ * coalesced, so a pod that dies and is replaced within the coalescing window
+ * still shows as Available=False (a lost replica is news; gains can wait).
+ */
+export function deploymentLostReadiness(d: V1Deployment, old: V1Deployment | undefined): boolean {
+  return old !== undefined && (d.status?.readyReplicas ?? 0) < (old.status?.readyReplicas ?? 0);
+}
+
+/** Whether a Pod update took a Ready pod out of service (not Ready any more, or being deleted). */
+export function podLostReadiness(pod: V1Pod, old: V1Pod | undefined): boolean {
+  const ready = (p: V1Pod) => !p.metadata?.deletionTimestamp && (p.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
+  return old !== undefined && ready(old) && !ready(pod);
+}
+
 const metadataChanged = projectionChanged<KubernetesObject>(metadataProjection);
 
 /**

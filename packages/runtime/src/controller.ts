@@ -217,25 +217,34 @@ export class Controller {
     };
     const coalesceMs = options.coalesceMs ?? 0;
     if (!(coalesceMs >= 0)) throw new RangeError(`controller ${this.name}: coalesceMs must be 0 or more, got ${coalesceMs}`);
-    const enqueueAll = (requests: Request[]): void => {
+    const enqueueAll = (requests: Request[], urgent: boolean): void => {
       // One add per distinct key: an update maps both its old and new object.
       const keys = new Set(requests.map(requestKey));
       for (const key of keys) {
-        if (coalesceMs > 0) this.queue.addAfter(key, coalesceMs);
+        if (coalesceMs > 0 && !urgent) this.queue.addAfter(key, coalesceMs);
         else this.queue.add(key);
+      }
+    };
+    const isUrgent = (obj: T, old: T | undefined): boolean => {
+      if (coalesceMs === 0 || !options.urgent) return false;
+      try {
+        return options.urgent(obj, old);
+      } catch (err) {
+        this.logger.error('urgency check failed; event coalesced', { error: errorMessage(err), object: objectRef(obj) });
+        return false;
       }
     };
     source.addEventHandlers({
       onAdd: (obj) => {
-        if (predicates.every((p) => p.create?.(obj) ?? true)) enqueueAll(mapped(obj));
+        if (predicates.every((p) => p.create?.(obj) ?? true)) enqueueAll(mapped(obj), isUrgent(obj, undefined));
       },
       onUpdate: (obj, old) => {
         if (!predicates.every((p) => p.update?.(obj, old) ?? true)) return;
         // An update can change the mapping (e.g. owner references); the old target must hear too.
-        enqueueAll(old === obj ? mapped(obj) : [...mapped(obj), ...mapped(old)]);
+        enqueueAll(old === obj ? mapped(obj) : [...mapped(obj), ...mapped(old)], isUrgent(obj, old));
       },
       onDelete: (obj) => {
-        if (predicates.every((p) => p.delete?.(obj) ?? true)) enqueueAll(mapped(obj));
+        if (predicates.every((p) => p.delete?.(obj) ?? true)) enqueueAll(mapped(obj), isUrgent(obj, undefined));
       },
     });
     this.sources.push(source);

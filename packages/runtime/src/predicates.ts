@@ -23,6 +23,12 @@ export interface WatchOptions<T extends KubernetesObject> {
    * pending deadline wins, so a steady stream cannot postpone a key forever.
    */
   coalesceMs?: number;
+  /**
+   * Events this says yes to skip the coalescing wait and enqueue at once
+   * (old is undefined for creations and deletions). For what must not hide
+   * in a burst: a replica lost is news, replicas gained can wait a moment.
+   */
+  urgent?: (obj: T, old: T | undefined) => boolean;
 }
 
 /** Drops periodic resyncs (the same resourceVersion re-delivered), as controller-runtime's ResourceVersionChangedPredicate. */

@@ -114,4 +114,23 @@ describe('runtime/controller coalescing', () => {
     clock.advance(5000);
     expect(await adds()).to.equal(1);
   });
+
+  it('enqueues an urgent event at once, past a pending coalesced one', async () => {
+    const registry = new Registry();
+    const clock = new FakeClock();
+    const source = new FakeSource<Thing>();
+    const reconciler: Reconciler = { reconcile: () => Promise.resolve() };
+    // Urgent: readiness went down.
+    const urgent = (obj: Thing, old: Thing | undefined) => old !== undefined && (obj.status?.ready ?? 0) < (old.status?.ready ?? 0);
+    new Controller({ name: 'thing', reconciler, logger: recordingLogger().logger, clock, registry }).for(source, { coalesceMs: 1000, urgent });
+    const adds = async (): Promise<number> => {
+      const line = (await registry.metrics()).split('\n').find((l) => l.startsWith('workqueue_adds_total{controller="thing"'));
+      return Number(line?.split(' ').at(-1) ?? '0');
+    };
+    source.upsert(thing('1', { ready: 2 }));
+    source.upsert(thing('2', { ready: 3 }));
+    expect(await adds(), 'gains wait').to.equal(0);
+    source.upsert(thing('3', { ready: 1 }));
+    expect(await adds(), 'a loss does not').to.equal(1);
+  });
 });

@@ -1,7 +1,15 @@
 import { expect } from 'chai';
 import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
 import { projectionChanged } from '@memcached-operator/runtime';
-import { childProjection, deploymentProjection, memcachedUpdateMatters, podProjection, projectPod } from '../../../src/memcached/watchfilters.js';
+import {
+  childProjection,
+  deploymentLostReadiness,
+  deploymentProjection,
+  memcachedUpdateMatters,
+  podLostReadiness,
+  podProjection,
+  projectPod,
+} from '../../../src/memcached/watchfilters.js';
 import type { Memcached } from '../../../src/api/types.js';
 
 function pod(over: { rv?: string; ready?: boolean; node?: string; ip?: string; waiting?: string; restarts?: number; deleting?: boolean; labels?: Record<string, string> } = {}): V1Pod {
@@ -98,5 +106,26 @@ describe('memcached/watchfilters', () => {
     expect(p.update!(mc('1'), mc('1')), 'periodic resync').to.equal(true);
     expect(p.update!(mc('2', { generation: 2 }), mc('1')), 'spec change').to.equal(true);
     expect(p.update!(mc('2', { finalizers: [] }), mc('1', { finalizers: ['cache.example.com/finalizer'] })), 'finalizer removed').to.equal(true);
+  });
+
+  it('skips the coalescing wait only when readiness is lost (a replica lost is news; gains can wait)', () => {
+    const dep = (ready: number): V1Deployment => ({ metadata: { name: 'cache', namespace: 'ns' }, status: { readyReplicas: ready } });
+    const deployments: Array<[string, V1Deployment, V1Deployment | undefined, boolean]> = [
+      ['created', dep(0), undefined, false],
+      ['a replica turned Ready', dep(3), dep(2), false],
+      ['a replica lost', dep(2), dep(3), true],
+      ['no ready count yet, then one', dep(1), { metadata: {} }, false],
+      ['unchanged', dep(3), dep(3), false],
+    ];
+    for (const [what, now, old, urgent] of deployments) expect(deploymentLostReadiness(now, old), what).to.equal(urgent);
+    const pods: Array<[string, V1Pod, V1Pod | undefined, boolean]> = [
+      ['created', pod({ ready: false }), undefined, false],
+      ['deleted (the Deployment reports the loss)', pod({ ready: true }), undefined, false],
+      ['turned Ready', pod({ rv: '2', ready: true }), pod({ ready: false }), false],
+      ['stopped being Ready', pod({ rv: '2', ready: false }), pod({ ready: true }), true],
+      ['terminating while Ready', pod({ rv: '2', ready: true, deleting: true }), pod({ ready: true }), true],
+      ['still Ready', pod({ rv: '2', ready: true, restarts: 1 }), pod({ ready: true }), false],
+    ];
+    for (const [what, now, old, urgent] of pods) expect(podLostReadiness(now, old), what).to.equal(urgent);
   });
 });
