@@ -196,7 +196,7 @@ test-packaging: build build-test ## Packaging proofs: runtime image install, bun
 # bed's local memcached image (MEMCACHED_IMG from images.env), so the
 # operator, its probes and memcached all run for real. With KIND_CLUSTER set
 # it uses that kind cluster instead (docker and the internet: the memcached
-# image is pulled). The OLM specs (7-olm) install OLM v0 (make olm-install)
+# image is pulled). The OLM specs (9-olm, run last: OLM and its operators stay on the cluster) install OLM v0 (make olm-install)
 # and publish bundles and catalogs to the bed's registry (REGISTRY).
 # test-e2e-host runs the deploy specs on the local (kwok) cluster, the
 # operator on the host, for a machine without a container engine.

@@ -2,7 +2,7 @@
 // operator, bundle and catalog images published to the bed's registry with
 // the Makefile's targets, then a CatalogSource, an OperatorGroup and a
 // Subscription written as OLM's documentation shows them. Used by the OLM
-// kind specs (7-olm.spec.ts).
+// kind specs (9-olm.spec.ts).
 import { expect } from 'chai';
 import { eventually } from '../../support/cluster.js';
 import type { Cluster } from '../../integration/topology/support.js';

@@ -15,7 +15,8 @@ import { eventually, repoRoot } from '../../support/cluster.js';
 import { Memcacheds } from '../../support/memcached.js';
 import type { Cluster } from '../../integration/topology/support.js';
 import { clusterKubeconfig, deleteNamespaces, k, kubectlBin, make, restrictedNamespace } from '../support.js';
-import { ReadySampler, applyMemcached, kindCluster, memcachedSession, recordResult, startClientPod } from './support.js';
+import { ReadySampler, applyMemcached, kindCluster, memcachedSession,
+  resolveInPod, recordResult, startClientPod } from './support.js';
 import {
   PACKAGE,
   applyCatalogSource,
@@ -138,7 +139,13 @@ describe('kind: OLM v0 installs from a catalog, in every claimed install mode, a
       const client = await startClientPod(cluster, apps);
       const mcs = new Memcacheds(cluster.kc, apps);
       for (const n of names) await mcs.waitAvailable(n, 300_000);
-      for (const n of names) expect(memcachedSession(apps, client, `${n}.${apps}.svc`, 'before', `before-${n}`).stored).to.equal(true);
+      // Each pod is an independent memcached behind the Service: store the key
+      // on every pod (headless addresses), so the check below cannot miss it
+      // by landing on another pod.
+      const podAddresses = new Map(names.map((n) => [n, resolveInPod(apps, client, `${n}-headless.${apps}.svc`)]));
+      for (const n of names) {
+        for (const ip of podAddresses.get(n)!) expect(memcachedSession(apps, client, ip, 'before', `before-${n}`).stored, `${n} at ${ip}`).to.equal(true);
+      }
       // Let status settle before the baseline: the children as they stand.
       const before = await children(cluster, apps);
       const uidsBefore = await uids(mcs);
@@ -190,7 +197,9 @@ describe('kind: OLM v0 installs from a catalog, in every claimed install mode, a
       expect(probeResult.answered).to.be.greaterThan(names.length * 10);
       expect(rewrites, 'children whose spec the upgrade rewrote').to.deep.equal([]);
       expect(writes, 'children the upgrade wrote at all').to.deep.equal([]);
-      for (const n of names) expect(memcachedSession(apps, client, `${n}.${apps}.svc`, 'before').value, `${n} kept its data`).to.equal(`before-${n}`);
+      for (const n of names) {
+        for (const ip of podAddresses.get(n)!) expect(memcachedSession(apps, client, ip, 'before').value, `${n} at ${ip} kept its data`).to.equal(`before-${n}`);
+      }
     });
   });
 });
