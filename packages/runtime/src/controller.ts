@@ -12,6 +12,7 @@ import type { RateLimiter } from './ratelimiter.js';
 import type { EventSource } from './source.js';
 import type { WatchOptions } from './predicates.js';
 import { WorkQueue } from './workqueue.js';
+import { perRegistry } from './metrics.js';
 
 export interface Request {
   namespace: string;
@@ -130,16 +131,7 @@ class ControllerMetricFamily {
   }
 }
 
-const familiesByRegistry = new WeakMap<Registry, ControllerMetricFamily>();
-
-function controllerMetrics(registry: Registry): ControllerMetricFamily {
-  let family = familiesByRegistry.get(registry);
-  if (!family) {
-    family = new ControllerMetricFamily(registry);
-    familiesByRegistry.set(registry, family);
-  }
-  return family;
-}
+const controllerMetrics = perRegistry((registry) => new ControllerMetricFamily(registry));
 
 type ControllerState = 'new' | 'starting' | 'running' | 'stopping' | 'stopped';
 

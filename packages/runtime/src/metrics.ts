@@ -12,6 +12,22 @@ import { ManagedHttpServer, parseBindAddress, type TlsMaterial } from './httpser
 import { errorMessage } from './errors.js';
 import { realClock, type Clock } from './clock.js';
 import type { MetricsAuthorizer } from './metricsauth.js';
+
+/**
+ * Memoises make per registry: prom-client refuses a metric name registered
+ * twice, so every controller or queue on one registry shares its families.
+ */
+export function perRegistry<T>(make: (registry: Registry) => T): (registry: Registry) => T {
+  const made = new WeakMap<Registry, T>();
+  return (registry) => {
+    let value = made.get(registry);
+    if (value === undefined) {
+      value = make(registry);
+      made.set(registry, value);
+    }
+    return value;
+  };
+}
 import { selfSignedCertificate } from './x509.js';
 
 const registriesWithProcessMetrics = new WeakSet<Registry>();

@@ -10,6 +10,7 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { realClock, type Clock } from './clock.js';
 import { defaultControllerRateLimiter, type RateLimiter } from './ratelimiter.js';
+import { perRegistry } from './metrics.js';
 
 export interface WorkQueueOptions<K> {
   /** The `controller` and `name` labels of every metric, as in controller-runtime (both the controller's name). */
@@ -89,16 +90,7 @@ class WorkqueueMetricFamily {
   }
 }
 
-const familiesByRegistry = new WeakMap<Registry, WorkqueueMetricFamily>();
-
-function workqueueMetrics(registry: Registry): WorkqueueMetricFamily {
-  let family = familiesByRegistry.get(registry);
-  if (!family) {
-    family = new WorkqueueMetricFamily(registry);
-    familiesByRegistry.set(registry, family);
-  }
-  return family;
-}
+const workqueueMetrics = perRegistry((registry) => new WorkqueueMetricFamily(registry));
 
 /** FIFO with O(1) amortised push/shift, so a deep queue does not degrade get(). */
 class Fifo<T> {
