@@ -31,6 +31,10 @@ DOCKER_BUILD_ARGS ?=
 kind-up: ## Start the kind test bed (dockerd, cached offline images, 1+3 nodes); writes .kind/kubeconfig and .kind/images.env. Root.
 	IMG='$(IMG)' test/kind/kind.sh up
 
+.PHONY: kind-prepare
+kind-prepare: ## Everything kind-up does before creating a cluster, plus OLM's and monitoring's images (CI runs it in the background). Root.
+	test/kind/kind.sh prepare
+
 .PHONY: kind-down
 kind-down: ## Delete the kind cluster and stop the dockerd that kind-up started.
 	test/kind/kind.sh down

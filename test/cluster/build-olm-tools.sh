@@ -54,6 +54,11 @@ check_pin olm github.com/operator-framework/operator-registry "$OPM_VERSION"
 check_pin registry github.com/distribution/distribution/v3 "$REGISTRY_VERSION"
 
 mkdir -p "$bin" "$registry_bin"
+# One build at a time: CI builds these in the background (kind.sh prepare)
+# while the packaging test may ask for operator-sdk; the second caller waits
+# for the first, then finds everything built.
+exec 8>"$cache_root/.build-olm-tools.lock"
+flock 8
 export CGO_ENABLED=0
 # go.sum in each wrapper module is what verifies these modules.
 export GONOSUMDB="${GONOSUMDB:+$GONOSUMDB,}github.com/operator-framework/*,github.com/openshift/*"

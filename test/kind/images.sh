@@ -37,9 +37,11 @@ work="$KIND_CACHE/work"
 mkdir -p "$logs" "$work"
 LABEL=memcached-operator.recipe
 
+# Paths are hashed relative to the repository, so every clone (CI's clean
+# one, a worktree) agrees on the hash and finds the images already built.
 recipe_hash() { # PATH... : hash of files and versions
   { cat "$kind_here/versions.env" "$kind_repo/test/cluster/versions.env"
-    find "$@" -type f -print0 2>/dev/null | sort -z | xargs -0 sha256sum; } | sha256sum | cut -c1-16
+    find "$@" -type f -print0 2>/dev/null | sort -z | xargs -0 sha256sum | sed "s|  $kind_repo/|  |"; } | sha256sum | cut -c1-16
 }
 
 current() { # IMAGE HASH: is IMAGE built from this recipe?
