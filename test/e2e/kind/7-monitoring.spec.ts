@@ -152,6 +152,7 @@ function prometheusFixture(operatorImage: string, reloaderImage: string, prometh
     metadata: { name: PROMETHEUS, namespace: PROM_NS },
     spec: {
       image: prometheusImage,
+      // The local image's tag is the Prometheus version (test/kind/lib.sh).
       version: prometheusImage.slice(prometheusImage.lastIndexOf(':') + 1),
       replicas: 1,
       serviceAccountName: 'prometheus',
