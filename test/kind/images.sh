@@ -270,9 +270,10 @@ base_images() {
   fi
 }
 
-# prometheus-operator (operator and config reloader, from the pinned Go
-# module) and Prometheus (Debian's package) for the monitoring proof. Built
-# only on request (make kind-monitoring-images), not by every kind-up.
+# prometheus-operator (operator and config reloader) and Prometheus (with
+# Kubernetes discovery only), from their pinned Go modules, for the monitoring
+# proof. Built only on request (make kind-monitoring-images), not by every
+# kind-up.
 monitoring_images() {
   local pbin static="$LOCAL_REGISTRY/static:$DEBIAN_SUITE" hash ctx b img
   pbin=$("$kind_repo/test/cluster/build-monitoring-tools.sh")
@@ -289,10 +290,13 @@ monitoring_images() {
     build "$img" "$hash" "$ctx" "$ctx/Dockerfile" "STATIC_IMAGE=$static" "BINARY=$b"
     rm -rf "$ctx"
   done
-  hash=$(recipe_hash "$kind_here/images/prometheus" "$kind_here/monitoring-versions.env")
+  pbin=$("$kind_repo/test/cluster/build-monitoring-tools.sh" --prometheus-dir)
+  hash=$({ recipe_hash "$kind_here/images/static" "$kind_here/images/prometheus" "$kind_here/monitoring-versions.env"; sha256sum <"$pbin/prometheus"; } | sha256sum | cut -c1-16)
   if ! current "$PROMETHEUS_IMAGE" "$hash"; then
-    build "$PROMETHEUS_IMAGE" "$hash" "$kind_here/images/prometheus" "$kind_here/images/prometheus/Dockerfile" \
-      "DEBIAN_IMAGE=$DEBIAN_IMAGE" "PROMETHEUS_VERSION=$PROMETHEUS_VERSION"
+    ctx="$work/prometheus"; rm -rf "$ctx"; mkdir -p "$ctx"
+    cp "$kind_here/images/prometheus/Dockerfile" "$pbin/prometheus" "$ctx/"
+    build "$PROMETHEUS_IMAGE" "$hash" "$ctx" "$ctx/Dockerfile" "STATIC_IMAGE=$static"
+    rm -rf "$ctx"
   fi
 }
 

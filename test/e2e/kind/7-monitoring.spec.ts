@@ -1,11 +1,11 @@
-// Monitoring proven on a real Prometheus (issue #12): prometheus-operator
-// built from its pinned Go module and Prometheus from Debian's package, both
-// as local images (test/kind/images.sh monitoring-images), run on the kind
-// cluster. A Memcached gets its PodMonitor and PrometheusRule from the
-// operator; Prometheus discovers every pod through the PodMonitor and scrapes
-// it through the operator's multi-target exporter (Debian's Prometheus has no
-// Kubernetes discovery, so a ScrapeConfig takes the PodMonitor's scrape and
-// finds the same pods through the operator's HTTP discovery, /targets). Then: the hit ratio
+// Monitoring proven on a real Prometheus (issue #12): prometheus-operator and
+// Prometheus, each built from its pinned Go module (Prometheus with Kubernetes
+// service discovery only), as local images (test/kind/images.sh
+// monitoring-images), run on the kind cluster. A Memcached gets its PodMonitor
+// and PrometheusRule from the operator; a Prometheus CR selects both, and
+// Prometheus discovers every memcached pod through the PodMonitor's pod
+// discovery (RBAC: a Role on pods in the Memcached's namespace only) and
+// scrapes it through the operator's multi-target exporter. Then: the hit ratio
 // Prometheus computes matches real traffic; filling the cache past its limit
 // makes MemcachedEvicting go pending, then firing; memcached killed makes
 // MemcachedDown fire, and it resolves once memcached is back. The fault to
@@ -21,6 +21,8 @@ const PROM_NS = 'e2e-prometheus';
 const PROMETHEUS = 'e2e';
 const PROM_POD = `prometheus-${PROMETHEUS}-0`;
 const MC = 'monitored';
+/** The label the operator puts on everything it manages; the Prometheus CR selects our PodMonitor and PrometheusRule by it. */
+const MANAGED = { 'app.kubernetes.io/managed-by': 'memcached-operator' };
 
 /** The monitoring images' local names, as test/kind/images.sh prints them. */
 function monitoringImages(): Record<string, string> {
@@ -36,6 +38,14 @@ function monitoringImages(): Record<string, string> {
 interface PromVector {
   metric: Record<string, string>;
   value: [number, string];
+}
+
+interface PromTarget {
+  scrapePool: string;
+  health: 'up' | 'down' | 'unknown';
+  labels: Record<string, string>;
+  discoveredLabels: Record<string, string>;
+  lastError: string;
 }
 
 interface PromAlert {
@@ -62,12 +72,20 @@ function scalar(promql: string): number | undefined {
   return first ? Number(first.value[1]) : undefined;
 }
 
+function targets(): PromTarget[] {
+  return promApi<{ activeTargets: PromTarget[] }>('/api/v1/targets?state=active').activeTargets;
+}
+
 function alerts(name: string, namespace: string): PromAlert[] {
   return promApi<{ alerts: PromAlert[] }>('/api/v1/alerts').alerts.filter((a) => a.labels.alertname === name && a.labels.namespace === namespace);
 }
 
-/** The prometheus-operator fixture: its CRDs, a namespace, its Deployment, and a Prometheus that selects every PodMonitor and PrometheusRule. */
-function prometheusFixture(operatorImage: string, reloaderImage: string, prometheusImage: string): string {
+/**
+ * The prometheus-operator fixture: a namespace, its Deployment, and a
+ * Prometheus that selects the operator's PodMonitors and PrometheusRules in
+ * the Memcached's namespace, with a Role there that lets it discover pods.
+ */
+function prometheusFixture(operatorImage: string, reloaderImage: string, prometheusImage: string, memcachedNamespace: string): string {
   const sa = (name: string) => ({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name, namespace: PROM_NS } });
   const restricted = { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } };
   const objects = [
@@ -83,21 +101,21 @@ function prometheusFixture(operatorImage: string, reloaderImage: string, prometh
       roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'cluster-admin' },
       subjects: [{ kind: 'ServiceAccount', name: 'prometheus-operator', namespace: PROM_NS }],
     },
+    // Least privilege for Prometheus: a PodMonitor is pod discovery, which
+    // prometheus-operator confines to the selected namespaces, so reading
+    // pods in the Memcached's namespace is all it needs (the scrape goes to
+    // the operator's exporter Service by address, no discovery).
     {
       apiVersion: 'rbac.authorization.k8s.io/v1',
-      kind: 'ClusterRole',
-      metadata: { name: 'e2e-prometheus' },
-      rules: [
-        { apiGroups: [''], resources: ['pods', 'services', 'endpoints', 'nodes'], verbs: ['get', 'list', 'watch'] },
-        { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['get', 'list', 'watch'] },
-        { apiGroups: [''], resources: ['configmaps'], verbs: ['get'] },
-      ],
+      kind: 'Role',
+      metadata: { name: 'e2e-prometheus', namespace: memcachedNamespace },
+      rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'] }],
     },
     {
       apiVersion: 'rbac.authorization.k8s.io/v1',
-      kind: 'ClusterRoleBinding',
-      metadata: { name: 'e2e-prometheus' },
-      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'e2e-prometheus' },
+      kind: 'RoleBinding',
+      metadata: { name: 'e2e-prometheus', namespace: memcachedNamespace },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'e2e-prometheus' },
       subjects: [{ kind: 'ServiceAccount', name: 'prometheus', namespace: PROM_NS }],
     },
     {
@@ -134,19 +152,16 @@ function prometheusFixture(operatorImage: string, reloaderImage: string, prometh
     metadata: { name: PROMETHEUS, namespace: PROM_NS },
     spec: {
       image: prometheusImage,
-      version: 'v2.42.0',
+      // The local image's tag is the Prometheus version (test/kind/lib.sh).
+      version: prometheusImage.slice(prometheusImage.lastIndexOf(':') + 1),
       replicas: 1,
       serviceAccountName: 'prometheus',
       scrapeInterval: '5s',
       evaluationInterval: '5s',
-      // Debian builds Prometheus without Kubernetes service discovery, so
-      // this Prometheus selects no PodMonitor (its kubernetes_sd_configs
-      // would fail the whole configuration) but a ScrapeConfig that finds
-      // the same targets through the operator's HTTP discovery (below).
-      scrapeConfigSelector: {},
-      scrapeConfigNamespaceSelector: {},
-      ruleSelector: {},
-      ruleNamespaceSelector: {},
+      podMonitorSelector: { matchLabels: MANAGED },
+      podMonitorNamespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': memcachedNamespace } },
+      ruleSelector: { matchLabels: MANAGED },
+      ruleNamespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': memcachedNamespace } },
       securityContext: { runAsNonRoot: true, runAsUser: 65534, runAsGroup: 65534, fsGroup: 65534, seccompProfile: { type: 'RuntimeDefault' } },
       resources: { requests: { cpu: '50m', memory: '128Mi' }, limits: { memory: '512Mi' } },
     },
@@ -205,7 +220,8 @@ describe('kind: monitoring on a real Prometheus', function () {
     expect(crds.status, crds.stderr).to.equal(0);
     k(['apply', '--server-side', '--force-conflicts', '-f', crds.stdout.trim()]);
     k(['wait', '--for', 'condition=Established', '--timeout', '60s', 'crd/prometheuses.monitoring.coreos.com', 'crd/podmonitors.monitoring.coreos.com', 'crd/prometheusrules.monitoring.coreos.com']);
-    k(['apply', '--server-side', '--force-conflicts', '-f', '-'], prometheusFixture(operatorImage, reloaderImage, prometheusImage));
+    ns = restrictedNamespace('e2e-monitoring');
+    k(['apply', '--server-side', '--force-conflicts', '-f', '-'], prometheusFixture(operatorImage, reloaderImage, prometheusImage, ns));
     await deployOperator(cluster, { extraArgs: ['--optional-api-probe-interval=5s'] });
     await eventually(
       'Prometheus to be Ready',
@@ -217,18 +233,16 @@ describe('kind: monitoring on a real Prometheus', function () {
       },
       { timeoutMs: 300_000, intervalMs: 2000 },
     );
-    ns = restrictedNamespace('e2e-monitoring');
     client = await startClientPod(cluster, ns);
   });
 
   after(() => {
     deleteNamespaces(...[ns].filter(Boolean));
     kRun(['delete', '--ignore-not-found', '--wait=false', 'namespace', PROM_NS]);
-    kRun(['delete', '--ignore-not-found', 'clusterrolebinding', 'e2e-prometheus-operator', 'e2e-prometheus']);
-    kRun(['delete', '--ignore-not-found', 'clusterrole', 'e2e-prometheus']);
+    kRun(['delete', '--ignore-not-found', 'clusterrolebinding', 'e2e-prometheus-operator']);
   });
 
-  it('scrapes every memcached pod with the PodMonitor\'s relabeling through the operator\'s exporter: memcached_up == 1 for each', async () => {
+  it('discovers every memcached pod through our PodMonitor and scrapes it through the operator\'s exporter: one up target per pod, memcached_up == 1 for each', async () => {
     k(['apply', '--server-side', '-n', ns, '-f', '-'], JSON.stringify({
       apiVersion: 'cache.example.com/v1alpha1',
       kind: 'Memcached',
@@ -246,25 +260,25 @@ describe('kind: monitoring on a real Prometheus', function () {
       throw new Error(describePods(pods));
     }, { timeoutMs: 180_000, intervalMs: 1000 });
     podIps = Object.fromEntries((await memcachedPods()).map((p) => [p.metadata!.name!, p.status!.podIP!]));
-    // Our PodMonitor, as the operator wrote it; its scrape (path, interval,
-    // the blackbox relabeling) goes into a ScrapeConfig whose targets come
-    // from the operator's /targets (HTTP SD), the same pods pod discovery finds.
-    const pm = await eventually('the PodMonitor', () =>
-      cluster.custom.getNamespacedCustomObject({ group: 'monitoring.coreos.com', version: 'v1', namespace: ns, plural: 'podmonitors', name: MC }).catch(() => undefined),
-    ) as { spec: { podMetricsEndpoints: { path: string; interval: string; relabelings: unknown[] }[] } };
-    const [endpoint] = pm.spec.podMetricsEndpoints;
-    k(['apply', '--server-side', '-n', ns, '-f', '-'], JSON.stringify({
-      apiVersion: 'monitoring.coreos.com/v1alpha1',
-      kind: 'ScrapeConfig',
-      metadata: { name: MC },
-      spec: {
-        httpSDConfigs: [{ url: `http://memcached-operator-exporter.memcached-operator-system.svc:9150/targets?namespace=${ns}&name=${MC}`, refreshInterval: '5s' }],
-        metricsPath: endpoint.path,
-        scrapeInterval: endpoint.interval,
-        relabelings: endpoint.relabelings,
-      },
-    }));
     const t0 = Date.now();
+    // Prometheus's own Kubernetes pod discovery, from the PodMonitor the
+    // operator wrote: one active target per memcached pod in the
+    // PodMonitor's scrape pool, each scraped successfully.
+    const pool = `podMonitor/${ns}/${MC}/0`;
+    const active = await eventually(`one up target per memcached pod in ${pool}`, () => {
+      const ts = targets().filter((t) => t.scrapePool === pool);
+      const pods = ts.map((t) => t.labels.pod).sort();
+      if (JSON.stringify(pods) === JSON.stringify(Object.keys(podIps).sort()) && ts.every((t) => t.health === 'up')) return ts;
+      throw new Error(`targets in ${pool}: ${JSON.stringify(ts.map((t) => ({ pod: t.labels.pod, health: t.health, lastError: t.lastError })))}`);
+    }, { timeoutMs: 240_000, intervalMs: 2000 });
+    // Found by pod discovery (its meta labels), not by a static or HTTP
+    // config; the pod's address is the target parameter, the exporter the address.
+    for (const t of active) {
+      expect(t.discoveredLabels.__meta_kubernetes_pod_name, 'discovered by Kubernetes pod discovery').to.equal(t.labels.pod);
+      expect(t.discoveredLabels.__meta_kubernetes_namespace).to.equal(ns);
+      expect(t.labels.instance).to.equal(`${podIps[t.labels.pod]}:11211`);
+    }
+    recordResult('monitoring.podMonitorTargets', { scrapePool: pool, targets: active.length, upSeconds: (Date.now() - t0) / 1000 });
     const up = await eventually('memcached_up == 1 for every pod', () => {
       const v = query(`memcached_up{namespace="${ns}", service="${MC}-headless"}`);
       const pods = Object.keys(podIps).sort();
