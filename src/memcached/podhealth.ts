@@ -57,6 +57,18 @@ function lastTermination(c: V1ContainerStatus): string {
   return `last terminated ${how}`;
 }
 
+/**
+ * Whether the container's last run ended in a clean exit. memcached exits 0
+ * only when told to stop (SIGTERM), and in a pod that is not being deleted
+ * the one that tells it is the kubelet, when the liveness probe fails. Such a
+ * pod restarts every few probe periods, so it never stays running-but-not-
+ * Ready for NOT_READY_GRACE_MS and, without this, reads as a crash loop with
+ * "exit code 0", which says nothing about the probe.
+ */
+function stoppedByKubelet(c: V1ContainerStatus): boolean {
+  return c.restartCount > 0 && c.lastState?.terminated?.exitCode === 0;
+}
+
 /** The trouble of one pod that is not Ready, or undefined while it is simply starting. */
 function troubleOf(pod: V1Pod, now: Date): { reason: PodTroubleReason; detail: string } | undefined {
   const scheduled = pod.status?.conditions?.find((c) => c.type === 'PodScheduled');
@@ -77,6 +89,9 @@ function troubleOf(pod: V1Pod, now: Date): { reason: PodTroubleReason; detail: s
       const oom = c.lastState?.terminated?.reason === 'OOMKilled';
       const detail = [`container ${c.name} restarted ${c.restartCount} times`, lastTermination(c)].filter(Boolean).join(', ');
       if (oom) return { reason: POD_TROUBLE.OOMKilled, detail };
+      if (!c.ready && stoppedByKubelet(c)) {
+        return { reason: POD_TROUBLE.NotReady, detail: `${detail}: the kubelet restarts it because its liveness probe fails` };
+      }
       if (waiting?.reason === 'CrashLoopBackOff') return { reason: POD_TROUBLE.CrashLoop, detail };
     }
     const startedAt = c.state?.running?.startedAt;

@@ -26,7 +26,16 @@ export interface PodSample {
   evictions: number;
   bytes: number;
   limitBytes: number;
+  /**
+   * memcached refused the poll's own connection at its limit ("ERROR Too
+   * many open connections"): saturated now, though no stats could be read
+   * (the counters are the pod's last ones).
+   */
+  refusedPoll?: boolean;
 }
+
+/** memcached's answer to a connection it refuses at its limit (-c), as fetchStats reports it. */
+export const REFUSED_AT_LIMIT = /Too many open connections/;
 
 export interface UsageState {
   saturated: ConditionUpdate;
@@ -68,7 +77,7 @@ export function usageState(samples: readonly PodSample[], previous: ReadonlyMap<
     return before !== undefined && s[key] > before[key];
   };
   const busy = samples.filter((s) => s.maxConnections > 0 && s.currConnections >= SATURATED_CONNECTIONS_SHARE * s.maxConnections);
-  const refusing = samples.filter((s) => rose(s, 'rejectedConnections') || rose(s, 'listenDisabled'));
+  const refusing = samples.filter((s) => s.refusedPoll || rose(s, 'rejectedConnections') || rose(s, 'listenDisabled'));
   const evicting = samples.filter((s) => rose(s, 'evictions'));
   const names = (list: PodSample[]): string => list.map((s) => s.pod).sort().join(', ');
 
@@ -194,6 +203,7 @@ export class UsagePoller implements Runnable {
 
     const work = batch.flatMap(({ pods: list }) => list);
     const read = new Map<string, PodSample>();
+    const refused = new Set<string>();
     let next = 0;
     const worker = async (): Promise<void> => {
       while (next < work.length) {
@@ -201,10 +211,14 @@ export class UsagePoller implements Runnable {
         const port = statsPortOf(pod);
         const ip = pod.status?.podIP;
         if (!port || !ip) continue;
+        const uid = pod.metadata!.uid ?? pod.metadata!.name!;
         try {
-          read.set(pod.metadata!.uid ?? pod.metadata!.name!, sampleOf(pod.metadata!.name!, await this.options.fetch({ host: ip, port }, 1000)));
+          read.set(uid, sampleOf(pod.metadata!.name!, await this.options.fetch({ host: ip, port }, 1000)));
         } catch (err) {
-          this.options.logger.debug('cannot read stats', { pod: pod.metadata?.name, error: errorMessage(err) });
+          // At its connection limit memcached refuses the poll too: that is
+          // the saturation itself, not a pod that cannot be read.
+          if (REFUSED_AT_LIMIT.test(errorMessage(err))) refused.add(uid);
+          else this.options.logger.debug('cannot read stats', { pod: pod.metadata?.name, error: errorMessage(err) });
         }
       }
     };
@@ -213,8 +227,16 @@ export class UsagePoller implements Runnable {
 
     for (const { mc, pods: list } of batch) {
       const keyed = list.map((p) => [p.metadata!.uid ?? p.metadata!.name!, read.get(p.metadata!.uid ?? p.metadata!.name!)] as const);
-      const samples = keyed.flatMap(([, s]) => (s ? [s] : []));
       const previous = new Map(keyed.flatMap(([uid]) => (this.samples.has(uid) ? [[this.samples.get(uid)!.pod, this.samples.get(uid)!] as const] : [])));
+      // A refused poll stands in with the pod's last counters (unchanged, so
+      // no rise is made up) and is not kept: the next real read compares with
+      // the last real one.
+      const samples = keyed.flatMap(([uid, s], i) => {
+        if (s) return [s];
+        if (!refused.has(uid)) return [];
+        const name = list[i].metadata!.name!;
+        return [{ ...(previous.get(name) ?? sampleOf(name, new Map())), pod: name, refusedPoll: true }];
+      });
       for (const [uid, s] of keyed) if (s) this.samples.set(uid, s);
       if (samples.length === 0) continue;
       const state = usageState(samples, previous);

@@ -2,12 +2,16 @@
 // nodes, a Memcached whose pods cannot be scheduled, whose image cannot be
 // pulled, or whose memcached exits at once reports Degraded with the reason
 // (podhealth.ts) and the kubelet's or scheduler's own message, and an Event
-// marks the transition. (OOM kills and failing probes are unit-tested only.)
+// marks the transition. So does one whose memcached the kernel OOM-kills
+// (sets past a container memory limit below -m), and one whose probes fail
+// (its port blocked in the pod's network namespace from the node, so the
+// kubelet's own probes time out).
+import type { V1Pod } from '@kubernetes/client-node';
 import { expect } from 'chai';
 import { eventually } from '../../support/cluster.js';
-import type { Cluster } from '../../integration/topology/support.js';
+import { isPodReady, type Cluster } from '../../integration/topology/support.js';
 import { deleteNamespaces, k, restrictedNamespace } from '../support.js';
-import { deployOperator, eventsAbout, kindCluster, memcachedImage, recordResult } from './support.js';
+import { applyMemcached, deployOperator, eventsAbout, execInBackground, inPodNetwork, kindCluster, memcachedImage, recordResult, startClientPod } from './support.js';
 
 interface Condition {
   type: string;
@@ -20,11 +24,13 @@ describe('kind: Degraded says why pods are not Ready', function () {
   this.timeout(900_000);
   let cluster: Cluster;
   let ns: string;
+  let client: string;
 
   before(async () => {
     cluster = kindCluster();
     await deployOperator(cluster);
     ns = restrictedNamespace('e2e-podhealth');
+    client = await startClientPod(cluster, ns);
   });
 
   after(() => deleteNamespaces(ns));
@@ -35,6 +41,29 @@ describe('kind: Degraded says why pods are not Ready', function () {
     };
     return mc.status?.conditions?.find((c) => c.type === 'Degraded');
   };
+
+  const degradedWith = (name: string, reason: string, timeoutMs = 300_000): Promise<Condition> =>
+    eventually(`Degraded=True ${reason}`, async () => {
+      const d = await degraded(name);
+      if (d?.status === 'True' && d.reason === reason) return d;
+      throw new Error(`Degraded is ${JSON.stringify(d)}`);
+    }, { timeoutMs, intervalMs: 1000 });
+
+  const warningEvent = async (name: string, reason: string) => {
+    const event = await eventually(`a ${reason} Event`, async () =>
+      (await eventsAbout(cluster, ns, 'Memcached', name)).find((e) => e.reason === reason),
+    { timeoutMs: 60_000, intervalMs: 1000 });
+    expect(event.type).to.equal('Warning');
+    return event;
+  };
+
+  /** The one pod of a Memcached, once Ready. */
+  const readyPod = (name: string): Promise<V1Pod> =>
+    eventually(`a Ready pod of ${name}`, async () => {
+      const pods = await cluster.pods(ns, name);
+      if (pods.length === 1 && isPodReady(pods[0]) && pods[0].status?.podIP) return pods[0];
+      throw new Error(`${pods.length} pods, Ready: ${pods.map(isPodReady).join(',')}`);
+    }, { timeoutMs: 180_000, intervalMs: 1000 });
 
   const cases: { name: string; spec: () => Record<string, unknown>; reason: string; message: RegExp }[] = [
     {
@@ -75,4 +104,75 @@ describe('kind: Degraded says why pods are not Ready', function () {
       recordResult(`podhealth.${c.name}`, { reason: cond.reason, seconds: (Date.now() - t0) / 1000, message: cond.message.slice(0, 200) });
     });
   }
+
+  it('reports OOMKilled with the last termination reason and an Event (oom)', async () => {
+    // -m 256 in a 32Mi container: memcached grows past the limit long before
+    // it would evict, and the kernel kills it. The load reconnects and fills
+    // again after each restart, so the kubelet backs off (CrashLoopBackOff)
+    // with OOMKilled as the last termination.
+    applyMemcached(ns, 'oom', { size: 1, image: memcachedImage(), memoryLimitMB: 256, resources: { limits: { memory: '32Mi' } } });
+    const pod = await readyPod('oom');
+    const t0 = Date.now();
+    const load = execInBackground(ns, client, FILL_UNTIL_STOPPED, [pod.status!.podIP!, '100000']);
+    let cond: Condition;
+    try {
+      cond = await degradedWith('oom', 'OOMKilled');
+    } finally {
+      await load.stop();
+    }
+    const seconds = (Date.now() - t0) / 1000;
+    expect(cond.message).to.match(/OOMKilled/).and.to.contain(pod.metadata!.name!);
+    // What the kubelet itself recorded, so the condition is not a guess.
+    const now = await cluster.core.readNamespacedPod({ namespace: ns, name: pod.metadata!.name! });
+    const memcached = now.status?.containerStatuses?.find((c) => c.name === 'memcached');
+    expect(memcached?.lastState?.terminated?.reason).to.equal('OOMKilled');
+    expect(memcached?.restartCount).to.be.greaterThan(0);
+    await warningEvent('oom', 'OOMKilled');
+    recordResult('podhealth.oom', { reason: cond.reason, seconds, restarts: memcached?.restartCount, message: cond.message.slice(0, 200) });
+  });
+
+  it('reports ProbeFailing when the kubelet\'s probes cannot reach memcached, with an Event (probe)', async () => {
+    // memcached keeps running; its port is dropped in the pod's network
+    // namespace, so the kubelet's tcpSocket probes time out: readiness fails
+    // at once, liveness after 3 periods, and the kubelet restarts it (again
+    // and again: the rule stays in the pod's namespace across restarts).
+    applyMemcached(ns, 'probe', { size: 1, image: memcachedImage() });
+    const pod = await readyPod('probe');
+    const t0 = Date.now();
+    inPodNetwork(pod, ['iptables', '-I', 'INPUT', '-p', 'tcp', '--dport', '11211', '-j', 'DROP']);
+    const cond = await degradedWith('probe', 'ProbeFailing');
+    const seconds = (Date.now() - t0) / 1000;
+    expect(cond.message).to.match(/probe fails/).and.to.contain(pod.metadata!.name!);
+    await warningEvent('probe', 'ProbeFailing');
+    // The kubelet's own word that it was the probe.
+    const unhealthy = await eventually('the kubelet\'s Unhealthy Event', async () =>
+      (await eventsAbout(cluster, ns, 'Pod', pod.metadata!.name!)).find((e) => e.reason === 'Unhealthy' && /probe failed/i.test(e.message ?? '')),
+    { timeoutMs: 60_000, intervalMs: 1000 });
+    recordResult('podhealth.probe', { reason: cond.reason, seconds, message: cond.message.slice(0, 200), kubelet: unhealthy.message?.slice(0, 120) });
+    // Unblocked, the pod turns Ready and Degraded clears.
+    inPodNetwork(pod, ['iptables', '-D', 'INPUT', '-p', 'tcp', '--dport', '11211', '-j', 'DROP']);
+    await eventually('Degraded=False once the port is open again', async () => {
+      const d = await degraded('probe');
+      if (d?.status === 'False') return d;
+      throw new Error(`Degraded is ${JSON.stringify(d)}`);
+    }, { timeoutMs: 300_000, intervalMs: 1000 });
+  });
 });
+
+// Fills memcached with noreply sets of size bytes until stopped, reconnecting
+// whenever the connection breaks (memcached was killed and restarts): the
+// writer runs in the background (ignoring SIGPIPE, so a write to the dead
+// connection fails instead of ending it) and the script waits for stdin to close.
+const FILL_UNTIL_STOPPED = `host=$1 size=$2
+value=$(head -c "$size" /dev/zero | tr '\\0' 'v')
+(
+  trap '' PIPE
+  while true; do
+    if ! { exec 3<>"/dev/tcp/$host/11211"; } 2>/dev/null; then sleep 0.5; continue; fi
+    i=0
+    while printf 'set oom%s 0 0 %s noreply\\r\\n%s\\r\\n' "$((i++))" "$size" "$value" >&3 2>/dev/null; do :; done
+    exec 3>&-
+  done
+) &
+cat >/dev/null
+kill $! 2>/dev/null || true`;

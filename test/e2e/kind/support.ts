@@ -5,12 +5,13 @@
 // (cheap to poll); what a user would do goes through kubectl or make.
 import * as k8s from '@kubernetes/client-node';
 import { expect } from 'chai';
+import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { inspect } from 'node:util';
 import { eventually, repoRoot } from '../../support/cluster.js';
 import { Cluster, describePods, isPodReady } from '../../integration/topology/support.js';
-import { MANAGER_DEPLOYMENT, OPERATOR_NAMESPACE, clusterKubeconfig, inCluster, k, kRun, make } from '../support.js';
+import { MANAGER_DEPLOYMENT, OPERATOR_NAMESPACE, clusterKubeconfig, inCluster, k, kRun, kubectlBin, make, run, type Run } from '../support.js';
 
 export const MANAGER_SELECTOR = 'control-plane=controller-manager';
 export const LOCK = 'memcached-operator-lock';
@@ -228,4 +229,75 @@ export async function eventsAbout(cluster: Cluster, namespace: string, kind: str
 /** Applies a Memcached from a plain object with kubectl (as a user would). */
 export function applyMemcached(namespace: string, name: string, spec: Record<string, unknown>): void {
   k(['apply', '--server-side', '-n', namespace, '-f', '-'], JSON.stringify({ apiVersion: 'cache.example.com/v1alpha1', kind: 'Memcached', metadata: { name }, spec }));
+}
+
+/** A load that runs in a pod until stopped. */
+export interface BackgroundExec {
+  /** Ends the load (closes its stdin) and returns what it printed. */
+  stop(): Promise<Run>;
+  /** Resolves once the load has printed a line matching pattern (for example "held" once its connections are open). */
+  printed(pattern: RegExp, timeoutMs?: number): Promise<void>;
+}
+
+/**
+ * Runs a bash script in a pod with `kubectl exec -i` until stop(): the script
+ * runs its load (in the background if it loops) and then waits on `cat
+ * >/dev/null`, which ends when stop() closes stdin, so no process outlives the
+ * test by more than its `timeout` (a guard in case kubectl dies first).
+ */
+export function execInBackground(namespace: string, pod: string, script: string, args: string[], maxSeconds = 600): BackgroundExec {
+  const child = spawn(kubectlBin(), ['--kubeconfig', clusterKubeconfig(), 'exec', '-i', '-n', namespace, pod, '--', 'timeout', String(maxSeconds), 'bash', '-c', script, 'load', ...args], {
+    cwd: repoRoot,
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+  child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+  const closed = new Promise<Run>((resolve) => {
+    child.once('error', (err) => resolve({ status: -1, stdout, stderr: stderr + String(err) }));
+    child.once('close', (code) => resolve({ status: code ?? -1, stdout, stderr }));
+  });
+  return {
+    async stop() {
+      child.stdin.end();
+      const killer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+      const r = await closed;
+      clearTimeout(killer);
+      return r;
+    },
+    printed: (pattern, timeoutMs = 120_000) =>
+      eventually(`${pattern} in the output of the load in ${namespace}/${pod}`, () => {
+        if (pattern.test(stdout)) return Promise.resolve();
+        if (child.exitCode !== null) throw new Error(`the load exited (${child.exitCode}): ${stderr}${stdout}`);
+        throw new Error(`not yet: ${stdout.slice(-200)}`);
+      }, { timeoutMs, intervalMs: 250 }),
+  };
+}
+
+/** Runs a command on a kind node (a container of the bed's docker), as 3-leader-election does to kill a process outright. */
+export function onNode(node: string, command: string[]): string {
+  const r = run('docker', ['exec', node, ...command]);
+  if (r.status !== 0) throw new Error(`docker exec ${node} ${command.join(' ')} failed (${r.status}): ${r.stderr}${r.stdout}`);
+  return r.stdout;
+}
+
+/**
+ * Runs a command in a pod's network namespace, from its node: the pod itself
+ * stays restricted (no capabilities), while the node holds iptables and
+ * nsenter. The namespace is the pod sandbox's, so it outlives container
+ * restarts (a rule added here stays until removed). The node's crictl is a
+ * stand-in, so the sandbox is found with ctr, by the pod's uid.
+ */
+export function inPodNetwork(pod: k8s.V1Pod, command: string[]): string {
+  const node = pod.spec?.nodeName;
+  const uid = pod.metadata?.uid;
+  if (!node || !uid) throw new Error(`pod ${pod.metadata?.name} is not on a node yet`);
+  const sandboxes = new Set(onNode(node, ['ctr', '-n', 'k8s.io', 'containers', 'ls', '-q', `labels."io.kubernetes.pod.uid"==${uid},labels."io.cri-containerd.kind"==sandbox`]).split('\n').filter(Boolean));
+  const running = onNode(node, ['ctr', '-n', 'k8s.io', 'tasks', 'ls'])
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/))
+    .filter(([id, , status]) => sandboxes.has(id) && status === 'RUNNING');
+  if (running.length !== 1) throw new Error(`pod ${pod.metadata?.name} has ${running.length} running sandboxes on ${node}`);
+  return onNode(node, ['nsenter', '-t', running[0][1], '-n', ...command]);
 }

@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import type { V1ContainerStatus, V1Pod } from '@kubernetes/client-node';
 import { NOT_READY_GRACE_MS, POD_TROUBLE, UNSCHEDULABLE_GRACE_MS, podTrouble, recheckAfterMs } from '../../../src/memcached/podhealth.js';
 import { CONDITION_DEGRADED, computeStatus } from '../../../src/memcached/status.js';
+import { projectPod } from '../../../src/memcached/watchfilters.js';
 import { memcached } from './fixtures.js';
 
 const NOW = new Date('2026-11-25T12:00:00Z');
@@ -61,6 +62,20 @@ describe('memcached/podhealth', () => {
       want: { reason: POD_TROUBLE.NotReady, message: /is not Ready: its readiness probe fails/ },
     },
     {
+      name: 'restarted by the kubelet for a failing liveness probe (a clean exit), in back-off: the probe, not a crash loop',
+      pods: [pod('a', { container: { ...waiting('CrashLoopBackOff', 'back-off 20s'), restartCount: 2, lastState: { terminated: { exitCode: 0, reason: 'Completed' } } } })],
+      want: { reason: POD_TROUBLE.NotReady, message: /^pod a: container memcached restarted 2 times, last terminated Completed with exit code 0: the kubelet restarts it because its liveness probe fails$/ },
+    },
+    {
+      name: 'restarted by the kubelet for a failing liveness probe, running again but not Ready, before the grace period',
+      pods: [pod('a', { container: { ...running(5_000), restartCount: 1, lastState: { terminated: { exitCode: 0, reason: 'Completed' } } } })],
+      want: { reason: POD_TROUBLE.NotReady, message: /liveness probe fails/ },
+    },
+    {
+      name: 'restarted after a clean exit and Ready again: nothing to report',
+      pods: [pod('a', { ready: true, container: { ...running(5_000), restartCount: 1, lastState: { terminated: { exitCode: 0, reason: 'Completed' } } } })],
+    },
+    {
       name: 'unschedulable outranks a failing probe',
       pods: [pod('a', { container: running(NOT_READY_GRACE_MS * 2) }), pod('b', { unschedulable: 'node(s) didn\'t match Pod\'s node affinity/selector' })],
       want: { reason: POD_TROUBLE.Unschedulable, message: /^pod b: node\(s\) didn't match/ },
@@ -77,6 +92,9 @@ describe('memcached/podhealth', () => {
         expect(got?.reason).to.equal(c.want.reason);
         expect(got?.message).to.match(c.want.message);
       }
+      // The informers keep only projectPod()'s fields: a field it dropped
+      // would silently hide the trouble on a real cluster.
+      expect(podTrouble(c.pods.map((p) => projectPod(structuredClone(p))), NOW), 'the same from projected pods').to.deep.equal(got);
     });
   }
 

@@ -29,6 +29,8 @@ describe('memcached/usage', () => {
     ['90% of connections in use', [{ ...base, currConnections: 90 }], [base], 'True', 'ConnectionsNearLimit', 'False', 'NoEvictions'],
     ['rejections rose', [{ ...base, rejectedConnections: 1 }], [base], 'True', 'ConnectionsRejected', 'False', 'NoEvictions'],
     ['listener disabled', [{ ...base, listenDisabled: 2 }], [base], 'True', 'ConnectionsRejected', 'False', 'NoEvictions'],
+    ['the poll itself refused at the limit', [{ ...base, refusedPoll: true }], [base], 'True', 'ConnectionsRejected', 'False', 'NoEvictions'],
+    ['the poll refused on the first look', [{ ...sampleOf('a', new Map()), refusedPoll: true }], [], 'True', 'ConnectionsRejected', 'False', 'NoEvictions'],
   ];
   for (const [name, now, before, sat, satReason, ev, evReason] of cases) {
     it(`usageState: ${name}`, () => {
@@ -105,6 +107,32 @@ describe('memcached/usage', () => {
       await poller.poll();
       expect(changes, 'evictions stopped').to.have.length(3);
       expect(poller.stateOf(mc)?.evicting.status).to.equal('False');
+    });
+
+    it('reads a poll that memcached refuses at its connection limit as Saturated, and compares the next read with the last real one', async () => {
+      const changes: Request[] = [];
+      let reply: Map<string, string> | Error = new Map([['curr_connections', '3'], ['max_connections', '16'], ['rejected_connections', '0']]);
+      const poller = new UsagePoller({
+        memcacheds: { list: () => [memcached()] },
+        pods: { list: () => [pod('a', '10.0.0.1')] },
+        fetch: () => (reply instanceof Error ? Promise.reject(reply) : Promise.resolve(reply)),
+        onChange: (req) => changes.push(req),
+        intervalMs: 60_000,
+        logger: createLogger('error'),
+      });
+      const saturated = () => [poller.stateOf(memcached())?.saturated.status, poller.stateOf(memcached())?.saturated.reason];
+      await poller.poll();
+      expect(saturated()).to.deep.equal(['False', 'BelowLimits']);
+      reply = new Error('memcached answered stats with ERROR Too many open connections');
+      await poller.poll();
+      expect(saturated(), 'refused at the limit').to.deep.equal(['True', 'ConnectionsRejected']);
+      await poller.poll();
+      expect(changes, 'still refused: the same state, no enqueue').to.have.length(2);
+      reply = new Map([['curr_connections', '3'], ['max_connections', '16'], ['rejected_connections', '7']]);
+      await poller.poll();
+      expect(saturated(), 'the rejections rose since the last real read').to.deep.equal(['True', 'ConnectionsRejected']);
+      await poller.poll();
+      expect(saturated(), 'no more rejections').to.deep.equal(['False', 'BelowLimits']);
     });
 
     it('reports nothing for a Memcached whose pods cannot be read', async () => {
