@@ -14,6 +14,8 @@ export interface Predicate<T extends KubernetesObject> {
 }
 
 export interface WatchOptions<T extends KubernetesObject> {
+  /** The source's name in controller_watch_enqueues_total (e.g. its kind). */
+  name?: string;
   /** Every one must let an event through for it to be enqueued. */
   predicates?: Predicate<T>[];
   /**

@@ -166,8 +166,10 @@ export class WorkQueue<K = string> {
   /** Marks `key` as needing processing. No-op after shutdown. */
   add(key: K): void {
     if (this.shuttingDownFlag) return;
-    this.metrics?.adds.inc(this.labels);
+    // Counted as client-go counts workqueue_adds_total: a key already
+    // waiting is no new work, so only an add that queues something counts.
     if (this.dirty.has(key)) return;
+    this.metrics?.adds.inc(this.labels);
     this.dirty.add(key);
     this.addedAt.set(key, this.clock.now());
     if (this.processing.has(key)) return; // re-queued by done()

@@ -63,10 +63,14 @@ describe('runtime/controller predicates and adds', () => {
     const controller = new Controller({ name: 'thing', reconciler, logger: recordingLogger().logger, clock: new FakeClock(), registry })
       .for(source, predicatesFor ? { predicates: [projectionChanged<Thing>(metadataProjection)] } : {})
       .owns(owned, 'Owner', 'example.com/v1');
+    // Keys the watches handed to the queue, every event counted (the queue's
+    // own adds count only what it queued: no worker runs here, so a key stays waiting).
     const adds = async (): Promise<number> => {
       const text = await registry.metrics();
-      const line = text.split('\n').find((l) => l.startsWith('workqueue_adds_total{controller="thing"'));
-      return Number(line?.split(' ').at(-1));
+      return text
+        .split('\n')
+        .filter((l) => l.startsWith('controller_watch_enqueues_total{controller="thing"'))
+        .reduce((sum, l) => sum + Number(l.split(' ').at(-1)), 0);
     };
     return { controller, source, owned, adds };
   }
@@ -90,6 +94,27 @@ describe('runtime/controller predicates and adds', () => {
     expect(await adds()).to.equal(2);
     owned.upsert(thing('3', { owner: 'o2' }));
     expect(await adds()).to.equal(4); // o2 and the old owner o1
+  });
+
+  it('counts the keys each watch hands to the queue by source and event type', async () => {
+    const registry = new Registry();
+    const source = new FakeSource<Thing>();
+    const owned = new FakeSource<Thing>();
+    const reconciler: Reconciler = { reconcile: () => Promise.resolve() };
+    new Controller({ name: 'thing', reconciler, logger: recordingLogger().logger, clock: new FakeClock(), registry })
+      .for(source, { name: 'Thing' })
+      .owns(owned, 'Owner', 'example.com/v1', { name: 'Owned' });
+    source.upsert(thing('1'));
+    owned.upsert(thing('1', { owner: 'o1' }));
+    owned.upsert(thing('2', { owner: 'o1', ready: 1 }));
+    owned.delete(thing('2', { owner: 'o1' }));
+    const text = await registry.metrics();
+    expect(text).to.contain('controller_watch_enqueues_total{controller="thing",source="Thing",event="add"} 1');
+    expect(text).to.contain('controller_watch_enqueues_total{controller="thing",source="Owned",event="add"} 1');
+    expect(text).to.contain('controller_watch_enqueues_total{controller="thing",source="Owned",event="update"} 1');
+    expect(text).to.contain('controller_watch_enqueues_total{controller="thing",source="Owned",event="delete"} 1');
+    // The queue counts what it queued: "thing" and "o1", each once while they wait.
+    expect(text).to.match(/workqueue_adds_total\{controller="thing",name="thing"\} 2/);
   });
 });
 
