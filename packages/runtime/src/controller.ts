@@ -56,6 +56,9 @@ export interface StopOptions {
 
 export const DEFAULT_MAX_CONCURRENT_RECONCILES = 1;
 
+/** Without WatchOptions.coalesceMaxMs, a burst is cut after this many quiet periods. */
+const DEFAULT_COALESCE_MAX_FACTOR = 5;
+
 export const CONTROLLER_METRIC_NAMES = {
   reconcileTotal: 'controller_runtime_reconcile_total',
   reconcileErrors: 'controller_runtime_reconcile_errors_total',
@@ -218,13 +221,14 @@ export class Controller {
     };
     const coalesceMs = options.coalesceMs ?? 0;
     if (!(coalesceMs >= 0)) throw new RangeError(`controller ${this.name}: coalesceMs must be 0 or more, got ${coalesceMs}`);
+    const coalesceMaxMs = options.coalesceMaxMs ?? coalesceMs * DEFAULT_COALESCE_MAX_FACTOR;
     const sourceName = options.name ?? 'unnamed';
     const enqueueAll = (requests: Request[], urgent: boolean, event: 'add' | 'update' | 'delete'): void => {
       // One add per distinct key: an update maps both its old and new object.
       const keys = new Set(requests.map(requestKey));
       if (keys.size > 0) this.metrics?.watchEnqueues.inc({ controller: this.name, source: sourceName, event }, keys.size);
       for (const key of keys) {
-        if (coalesceMs > 0 && !urgent) this.queue.addAfter(key, coalesceMs);
+        if (coalesceMs > 0 && !urgent) this.queue.addCoalesced(key, coalesceMs, coalesceMaxMs);
         else this.queue.add(key);
       }
     };

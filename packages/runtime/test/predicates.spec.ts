@@ -119,12 +119,12 @@ describe('runtime/controller predicates and adds', () => {
 });
 
 describe('runtime/controller coalescing', () => {
-  it('turns a burst of events for one key into one add after the delay', async () => {
+  it('turns a burst of events for one key into one add once the events pause, capped from the first', async () => {
     const registry = new Registry();
     const clock = new FakeClock();
     const source = new FakeSource<Thing>();
     const reconciler: Reconciler = { reconcile: () => Promise.resolve() };
-    new Controller({ name: 'thing', reconciler, logger: recordingLogger().logger, clock, registry }).for(source, { coalesceMs: 1000 });
+    new Controller({ name: 'thing', reconciler, logger: recordingLogger().logger, clock, registry }).for(source, { coalesceMs: 1000, coalesceMaxMs: 3000 });
     const adds = async (): Promise<number> => {
       const line = (await registry.metrics()).split('\n').find((l) => l.startsWith('workqueue_adds_total{controller="thing"'));
       return Number(line?.split(' ').at(-1) ?? '0');
@@ -132,11 +132,34 @@ describe('runtime/controller coalescing', () => {
     source.upsert(thing('1'));
     clock.advance(400);
     source.upsert(thing('2', { ready: 1 }));
+    clock.advance(900); // 1300 ms after the first event, 900 after the last: still waiting
     source.upsert(thing('3', { ready: 2 }));
     expect(await adds()).to.equal(0);
-    clock.advance(600); // the first event's deadline wins
+    clock.advance(999);
+    expect(await adds()).to.equal(0);
+    clock.advance(1); // a quiet second after the last event
     expect(await adds()).to.equal(1);
     clock.advance(5000);
+    expect(await adds()).to.equal(1);
+  });
+
+  it('cannot be postponed past coalesceMaxMs by a steady stream', async () => {
+    const registry = new Registry();
+    const clock = new FakeClock();
+    const source = new FakeSource<Thing>();
+    const reconciler: Reconciler = { reconcile: () => Promise.resolve() };
+    new Controller({ name: 'thing', reconciler, logger: recordingLogger().logger, clock, registry }).for(source, { coalesceMs: 1000, coalesceMaxMs: 3000 });
+    const adds = async (): Promise<number> => {
+      const line = (await registry.metrics()).split('\n').find((l) => l.startsWith('workqueue_adds_total{controller="thing"'));
+      return Number(line?.split(' ').at(-1) ?? '0');
+    };
+    for (let i = 1; i <= 5; i++) {
+      source.upsert(thing(String(i), { ready: i }));
+      clock.advance(500); // never a quiet second
+      if (i < 6) expect(await adds(), `after ${i * 500} ms`).to.equal(i * 500 >= 3000 ? 1 : 0);
+    }
+    source.upsert(thing('6', { ready: 6 }));
+    clock.advance(500); // 3000 ms after the first event: the cap
     expect(await adds()).to.equal(1);
   });
 
