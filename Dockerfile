@@ -52,4 +52,5 @@ COPY --from=build --chown=1001:0 /src/dist/ dist/
 # container with an arbitrary UID in group 0, which can read everything above.
 USER 1001:0
 EXPOSE 8080 8081
-ENTRYPOINT ["/nodejs/bin/node", "dist/main.js"]
+# V8 flags: src/nodeflags.ts says why (a unit test keeps the two in step).
+ENTRYPOINT ["/nodejs/bin/node", "--max-semi-space-size=2", "dist/main.js"]

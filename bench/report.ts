@@ -87,6 +87,13 @@ export function summaryMarkdown(r: Results, name = r.smoke ? 'smoke' : 'latest')
     for (const s of r.operatorStats) {
       lines.push(`| ${s.n} | ${s.reconciles} | ${round1(s.reconciles / s.n)} | ${s.reconcileErrors} | ${s.queueAdds} | ${round1(s.queueAdds / s.n)} | ${fmt(s.meanQueueWaitMs, ' ms')} | ${fmt(s.meanReconcileMs, ' ms')} | ${fmt(s.eventLoopLagP99Ms, ' ms')} |`);
     }
+    lines.push('', 'Keys handed to the queue per object, by watch and event (before the queue dedups or coalesces them):', '');
+    for (const s of r.operatorStats) {
+      const parts = Object.entries(s.enqueuesBySource ?? {})
+        .sort(([a], [b]) => (a < b ? -1 : 1))
+        .map(([k, v]) => `${k} ${round1(v / s.n)}`);
+      lines.push(`- N=${s.n}: ${parts.length ? parts.join(', ') : '–'}`);
+    }
   }
   lines.push('', '## Failover (time from the fault until a new leader has written a change)', '');
   lines.push('| fault | runs | min | median | max |', '|---|---:|---:|---:|---:|');

@@ -346,11 +346,30 @@ export interface OperatorStats {
   reconciles: number;
   reconcileErrors: number;
   queueAdds: number;
+  /**
+   * Keys each watch handed to the queue, by "source/event" (our
+   * controller_watch_enqueues_total; before the queue dedups or coalesces
+   * them, so they sum to more than queueAdds). Empty for a peer.
+   */
+  enqueuesBySource: Record<string, number>;
   /** Mean time a key waited in the work queue before a worker took it. */
   meanQueueWaitMs: number | null;
   /** Mean time a worker spent on one reconcile (API round trips included). */
   meanReconcileMs: number | null;
   eventLoopLagP99Ms: number | null;
+}
+
+/** controller_watch_enqueues_total summed by "source/event". */
+function bySource(text: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const line of text.split('\n')) {
+    if (!line.startsWith('controller_watch_enqueues_total{')) continue;
+    const source = /source="([^"]*)"/.exec(line)?.[1] ?? '?';
+    const event = /event="([^"]*)"/.exec(line)?.[1] ?? '?';
+    const value = Number(line.slice(line.lastIndexOf(' ') + 1)) || 0;
+    if (value > 0) out[`${source}/${event}`] = (out[`${source}/${event}`] ?? 0) + value;
+  }
+  return out;
 }
 
 async function scrapeOperator(url: string | undefined): Promise<OperatorStats | null> {
@@ -374,6 +393,7 @@ async function scrapeOperator(url: string | undefined): Promise<OperatorStats | 
     reconciles: sum('controller_runtime_reconcile_total'),
     reconcileErrors: sum('controller_runtime_reconcile_errors_total'),
     queueAdds: sum('workqueue_adds_total'),
+    enqueuesBySource: bySource(text),
     meanQueueWaitMs: mean('workqueue_queue_duration_seconds'),
     meanReconcileMs: mean('controller_runtime_reconcile_time_seconds'),
     eventLoopLagP99Ms: text.includes('nodejs_eventloop_lag_p99_seconds') ? round(sum('nodejs_eventloop_lag_p99_seconds') * 1000, 1) : null,

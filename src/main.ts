@@ -48,10 +48,13 @@ import { MemcachedReconciler } from './memcached/reconciler.js';
 import { securedFetchStats } from './memcached/scrape-security.js';
 import {
   CHILD_STATUS_COALESCE_MS,
+  childAddMatters,
   childProjection,
   deploymentLostReadiness,
+  deploymentAddMatters,
   deploymentProjection,
   memcachedUpdateMatters,
+  podAddMatters,
   podLostReadiness,
   podProjection,
   projectPod,
@@ -258,6 +261,13 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<numbe
     events,
     rotator: new CertificateRotator(),
   });
+  // A deleted Memcached's scrape credentials are dropped when its delete
+  // event arrives (there is no finalizer to do it; its children go by owner references).
+  memcacheds.addEventHandlers({
+    onDelete: (mc) => {
+      if (mc.metadata?.uid) secureServing.forget(mc.metadata.uid);
+    },
+  });
   // The stats poll and the exporter connect as the pods' Secrets require (TLS, client certificate, authfile user).
   const securedFetch = securedFetchStats({ pods, memcacheds, secureServing });
   // Out of cluster the pod network is usually unreachable: the poll is opt-in there.
@@ -298,18 +308,20 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<numbe
     // Events that change nothing the reconciler reads are dropped (see
     // memcached/watchfilters.ts): the echo of our own status write, child
     // status churn. The Memcacheds' periodic resync still passes.
-    .for(memcacheds, { predicates: [memcachedUpdateMatters()] })
+    .for(memcacheds, { name: 'Memcached', predicates: [memcachedUpdateMatters()] })
     // Pod and Deployment status moves in bursts (three pods turn Ready
     // within moments): coalesce each burst into one reconcile and one status write.
+    // The add events of children the operator has just created say nothing new (watchfilters.ts).
     .owns(deployments, KIND, API_VERSION, {
-      predicates: [projectionChanged(deploymentProjection)],
+      name: 'Deployment',
+      predicates: [projectionChanged(deploymentProjection), { create: deploymentAddMatters }],
       coalesceMs: CHILD_STATUS_COALESCE_MS,
       urgent: deploymentLostReadiness,
     })
-    .owns(services, KIND, API_VERSION, { predicates: [projectionChanged(childProjection)] })
-    .owns(pdbs, KIND, API_VERSION, { predicates: [projectionChanged(childProjection)] })
-    .owns(podMonitors, KIND, API_VERSION)
-    .owns(prometheusRules, KIND, API_VERSION)
+    .owns(services, KIND, API_VERSION, { name: 'Service', predicates: [projectionChanged(childProjection), { create: childAddMatters }] })
+    .owns(pdbs, KIND, API_VERSION, { name: 'PodDisruptionBudget', predicates: [projectionChanged(childProjection), { create: childAddMatters }] })
+    .owns(podMonitors, KIND, API_VERSION, { name: 'PodMonitor' })
+    .owns(prometheusRules, KIND, API_VERSION, { name: 'PrometheusRule' })
     // Pods belong to ReplicaSets; their instance label names the Memcached.
     .watches(
       pods,
@@ -317,13 +329,17 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<numbe
         const name = pod.metadata?.labels?.['app.kubernetes.io/instance'];
         return name && pod.metadata?.namespace ? [{ namespace: pod.metadata.namespace, name }] : [];
       },
-      { predicates: [projectionChanged(podProjection)], coalesceMs: CHILD_STATUS_COALESCE_MS, urgent: podLostReadiness },
+      { name: 'Pod', predicates: [projectionChanged(podProjection), { create: podAddMatters }], coalesceMs: CHILD_STATUS_COALESCE_MS, urgent: podLostReadiness },
     )
     // A Secret a Memcached references: a rotated certificate, changed users, or a fix.
-    .watches(secrets, (secret) => {
-      const namespace = secret.metadata.namespace;
-      return memcachedsReferencing(memcacheds.list(namespace), secret.metadata.name).map((mc) => ({ namespace, name: mc.metadata.name! }));
-    });
+    .watches(
+      secrets,
+      (secret) => {
+        const namespace = secret.metadata.namespace;
+        return memcachedsReferencing(memcacheds.list(namespace), secret.metadata.name).map((mc) => ({ namespace, name: mc.metadata.name! }));
+      },
+      { name: 'Secret' },
+    );
   const enqueueAll = (): void => {
     for (const mc of memcacheds.list()) controller.enqueue({ namespace: mc.metadata.namespace!, name: mc.metadata.name! });
   };

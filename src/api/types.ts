@@ -8,7 +8,13 @@ export const VERSION = 'v1alpha1';
 export const API_VERSION = `${GROUP}/${VERSION}`;
 export const KIND = 'Memcached';
 export const PLURAL = 'memcacheds';
-export const FINALIZER = `${GROUP}/finalizer`;
+/**
+ * The finalizer versions up to 0.1.x put on every Memcached. It is no longer
+ * added (owner references remove the children; nothing outside the cluster
+ * needs cleaning up, and a finalizer blocks deletion while the operator is
+ * down); the operator removes it from objects that still carry it.
+ */
+export const LEGACY_FINALIZER = `${GROUP}/finalizer`;
 
 export type HighAvailabilityMode = 'Auto' | 'Enabled' | 'Disabled';
 

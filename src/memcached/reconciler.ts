@@ -3,7 +3,7 @@
 // status (written only when it changed) and Events (only on transitions).
 // Idempotent: any reconcile may be interrupted and simply run again.
 import type * as k8s from '@kubernetes/client-node';
-import { FINALIZER, type Memcached, type MemcachedSpec } from '../api/types.js';
+import type { Memcached, MemcachedSpec } from '../api/types.js';
 import { validateMemcached } from '../api/validator.js';
 import {
   apiMessage,
@@ -24,6 +24,7 @@ import { stagedPlacement, type CurrentPlacement } from '../topology/transition.j
 import type { AntiAffinity, ClusterView } from '../topology/types.js';
 import { buildDeployment, OFFICIAL_IMAGE_UID, requiredPodsMayRun } from './deployment.js';
 import { needsApply, withDesiredHash } from './diff.js';
+import { withoutLegacyFinalizer } from './finalizer.js';
 import { selectorLabels } from './labels.js';
 import {
   buildPodMonitor,
@@ -150,17 +151,23 @@ export class MemcachedReconciler implements Reconciler {
 
   async reconcile(req: Request, ctx: ReconcileContext): Promise<Result | void> {
     let mc = this.deps.memcacheds.get(req.namespace, req.name);
-    if (!mc) return; // Deleted: garbage collection removes the children.
+    if (!mc) return; // Deleted: garbage collection removes the children; main.ts forgets its credentials on the delete event.
 
-    if (mc.metadata.deletionTimestamp) return this.finalize(mc, ctx);
-    // The finalizer is written alongside the children, not before them: it
-    // is independent of them, and the first reconcile is then two round
-    // trips (finalizer and children in parallel, then status) instead of
-    // three. Every path below awaits it before it returns.
+    // No finalizer (docs/design-decisions.md): the children go by owner
+    // references and nothing outside the cluster needs cleaning up. Objects
+    // from earlier versions still carry one; it is removed once, alongside
+    // the children (independent of them), and every path below awaits it.
+    const legacyRemoved = withoutLegacyFinalizer(mc.metadata.finalizers);
+    if (mc.metadata.deletionTimestamp) {
+      // Being deleted with the legacy finalizer on: release it, or the deletion never completes.
+      if (legacyRemoved) {
+        await this.deps.writer.setFinalizers(mc, legacyRemoved, ctx.signal);
+        ctx.log.info('legacy finalizer removed; deletion proceeds');
+      }
+      return;
+    }
     const first = mc;
-    const withFinalizer: Promise<Memcached> = (first.metadata.finalizers ?? []).includes(FINALIZER)
-      ? Promise.resolve(first)
-      : this.deps.writer.setFinalizers(first, [...(first.metadata.finalizers ?? []), FINALIZER], ctx.signal);
+    const withFinalizer: Promise<Memcached> = legacyRemoved ? this.deps.writer.setFinalizers(first, legacyRemoved, ctx.signal) : Promise.resolve(first);
     withFinalizer.catch(() => undefined); // awaited below; a failure must not go unhandled meanwhile
 
     const validation = validateMemcached(mc);
@@ -275,6 +282,9 @@ export class MemcachedReconciler implements Reconciler {
     }
 
     this.recordTransitions(mc, liveDeployment, deployment, applied);
+    // The first creation records no Event (one write fewer per object); the
+    // Progressing condition written in this same pass says what was created.
+    const created = liveDeployment ? undefined : { deployment: deployment.metadata.name!, replicas: deployment.spec?.replicas ?? 0, profile: applied.profile };
 
     const selector = selectorLabels(mc);
     const pods = this.deps.pods.list(req.namespace).filter((p) => matchesSelector(p, selector));
@@ -294,6 +304,7 @@ export class MemcachedReconciler implements Reconciler {
         schedulableNodes: eligibleNodes,
       },
       podTrouble: podTrouble(pods, now),
+      ...(created ? { created } : {}),
       ...(security ? { extraConditions: security.conditions, ...(security.tls ? { tls: security.tls } : {}) } : {}),
       now,
     });
@@ -377,9 +388,8 @@ export class MemcachedReconciler implements Reconciler {
 
   private recordTransitions(mc: Memcached, before: k8s.V1Deployment | undefined, after: k8s.V1Deployment, placement: SizedPlacement): void {
     const replicas = after.spec?.replicas ?? 0;
-    if (!before) {
-      this.deps.events.event(mc, 'Normal', 'Created', 'Create', `Created Deployment ${after.metadata?.name} with ${replicas} replicas (${placement.profile})`);
-    } else if ((before.spec?.replicas ?? 0) !== replicas) {
+    // No Event for the first creation: the Progressing condition carries it (see reconcile()).
+    if (before && (before.spec?.replicas ?? 0) !== replicas) {
       this.deps.events.event(mc, 'Normal', 'Scaled', 'Scale', `Scaled from ${before.spec?.replicas ?? 0} to ${replicas} replicas (${placement.profile})`);
     }
     const previousProfile = mc.status?.topology?.profile;
@@ -415,18 +425,5 @@ export class MemcachedReconciler implements Reconciler {
       ctx.log.info('available', { readyReplicas: status.readyReplicas });
     }
     await this.deps.writer.patchStatus(mc, status, ctx.signal);
-  }
-
-  private async finalize(mc: Memcached, ctx: ReconcileContext): Promise<Result | void> {
-    const finalizers = mc.metadata.finalizers ?? [];
-    if (!finalizers.includes(FINALIZER)) return;
-    // The children carry controller owner references, so garbage collection
-    // removes them; there is nothing outside the cluster to clean up. The
-    // finalizer exists so deletion is observed and reported, and so future
-    // external cleanup has a place to run with retries.
-    this.deps.events.event(mc, 'Normal', 'Deleting', 'Delete', 'Memcached is being deleted; its Deployment, Services and PodDisruptionBudget follow by garbage collection');
-    await this.deps.writer.setFinalizers(mc, finalizers.filter((f) => f !== FINALIZER), ctx.signal);
-    if (mc.metadata.uid) this.deps.secureServing?.forget(mc.metadata.uid);
-    ctx.log.info('finalizer removed');
   }
 }

@@ -74,6 +74,11 @@ export interface StatusInput {
   extraConditions?: ConditionUpdate[];
   /** The serving certificate, when TLS is on (status.tls is dropped otherwise). */
   tls?: TLSStatus;
+  /**
+   * The Deployment this pass created (it did not exist before): Progressing
+   * says so, since the first creation records no Event.
+   */
+  created?: { deployment: string; replicas: number; profile: string };
   now: Date;
 }
 
@@ -111,7 +116,9 @@ function condition(type: string, status: ConditionStatus, reason: string, messag
  *   else False (ReplicasNotReady);
  * - Progressing: True while the Deployment is being created or rolled out
  *   (its controller has not seen the latest generation, or not every replica
- *   is updated and available, or old replicas remain), else False;
+ *   is updated and available, or old replicas remain), else False; in the
+ *   pass that created the Deployment its message names it, its replicas and
+ *   the placement profile (there is no Created Event);
  * - Degraded: True with InvalidSpec (the validator's message),
  *   ChildRejected (the apiserver refused a child built from the spec: its
  *   message) or DeploymentFailed (ReplicaFailure or
@@ -156,9 +163,10 @@ export function computeStatus(input: StatusInput): MemcachedStatus {
   } else {
     const seen = (d.status?.observedGeneration ?? 0) >= (d.metadata?.generation ?? 0);
     const rolling = !seen || updated < desired || available < updated || replicas > updated;
+    const createdNote = input.created ? `Created Deployment ${input.created.deployment} with ${input.created.replicas} replicas (${input.created.profile}); ` : '';
     updates.push(
       rolling
-        ? condition(CONDITION_PROGRESSING, 'True', REASON.RollingOut, `${updated}/${desired} replicas updated, ${available} available`, generation)
+        ? condition(CONDITION_PROGRESSING, 'True', REASON.RollingOut, `${createdNote}${updated}/${desired} replicas updated, ${available} available`, generation)
         : condition(CONDITION_PROGRESSING, 'False', REASON.RolloutComplete, `${desired} replicas up to date`, generation),
     );
   }

@@ -116,6 +116,40 @@ export function deploymentProjection(d: V1Deployment): unknown {
   };
 }
 
+/**
+ * Whether a Deployment's add event tells the reconciler anything. The add of
+ * a Deployment the operator has just created carries no status (only the
+ * Deployment controller writes it, in later updates), and the pass that
+ * created it already wrote what it knew: it is dropped. One that arrives
+ * with status (a relist after a watch gap) is news and passes; on a restart
+ * every Memcached is enqueued by its own add anyway.
+ */
+export function deploymentAddMatters(d: V1Deployment): boolean {
+  const s = d.status ?? {};
+  return s.observedGeneration !== undefined || (s.replicas ?? 0) > 0 || (s.conditions ?? []).length > 0;
+}
+
+/**
+ * Whether a Pod's add event tells the reconciler anything: a pod the
+ * ReplicaSet has just created is not bound, has no conditions and no
+ * container statuses, so there is no readiness or trouble to report yet
+ * (the scheduler's and kubelet's updates bring them). One that arrives
+ * bound, or with status (a relist after a watch gap), passes.
+ */
+export function podAddMatters(pod: V1Pod): boolean {
+  return !!pod.spec?.nodeName || (pod.status?.conditions ?? []).length > 0 || (pod.status?.containerStatuses ?? []).length > 0;
+}
+
+/**
+ * Services and PodDisruptionBudgets: their add event is the echo of the
+ * operator's own creation (the pass that wrote them reads nothing back from
+ * them), so it is dropped; updates and deletions (drift, a deleted child to
+ * recreate) pass.
+ */
+export function childAddMatters(): boolean {
+  return false;
+}
+
 /** Services and PodDisruptionBudgets: metadata and spec; their status is nothing the reconciler reads. */
 export function childProjection(obj: KubernetesObject & { spec?: unknown }): unknown {
   return { metadata: metadataProjection(obj), spec: obj.spec };

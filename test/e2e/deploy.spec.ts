@@ -155,7 +155,7 @@ for (const p of paths) {
       // Leader election happened in the operator's own namespace.
       const leases = k(['get', 'leases', '-n', OPERATOR_NAMESPACE, '-o', 'name']);
       expect(leases).to.contain('memcached-operator-lock');
-      // Deleted while the operator runs, which removes its finalizer.
+      // Deleted while the operator runs; there is no finalizer, so it goes at once and GC takes its children.
       k(['delete', 'memcached', 'memcached-sample', '-n', sampleNamespace, '--wait', '--timeout=120s']);
       await operator?.stop();
       operator = undefined;

@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import https from 'node:https';
 import path from 'node:path';
 import { eventually, kubeconfigPath, repoRoot } from './cluster.js';
+import { OPERATOR_NODE_FLAGS } from '../../src/nodeflags.js';
 
 export interface OperatorProcess {
   readonly child: ChildProcess;
@@ -106,6 +107,8 @@ export async function startOperator(options: StartOptions = {}): Promise<Operato
   const child = spawn(
     process.execPath,
     [
+      // The image's V8 flags, so that what is measured here is what ships.
+      ...OPERATOR_NODE_FLAGS,
       options.main ?? path.join(repoRoot, 'dist', 'main.js'),
       '--kubeconfig',
       options.kubeconfig ?? kubeconfigPath,

@@ -49,6 +49,16 @@ describe('platform: one Node release line', () => {
   });
 });
 
+describe('platform: the operator runs with the same V8 flags everywhere', () => {
+  it('the image ENTRYPOINT passes exactly src/nodeflags.ts before dist/main.js', async () => {
+    const { OPERATOR_NODE_FLAGS } = await import('../../src/nodeflags.js');
+    const entry = read('Dockerfile')
+      .split('\n')
+      .find((l) => l.startsWith('ENTRYPOINT '));
+    expect(JSON.parse(entry!.slice('ENTRYPOINT '.length))).to.deep.equal(['/nodejs/bin/node', ...OPERATOR_NODE_FLAGS, 'dist/main.js']);
+  });
+});
+
 describe('platform: the Makefile names the tools cache as the build scripts do', () => {
   const makeVar = (name: string): string =>
     execFileSync('make', ['--no-print-directory', '-s', '-f', 'Makefile', '-f', '-', 'print'], {

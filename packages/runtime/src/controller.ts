@@ -56,6 +56,9 @@ export interface StopOptions {
 
 export const DEFAULT_MAX_CONCURRENT_RECONCILES = 1;
 
+/** Without WatchOptions.coalesceMaxMs, a burst is cut after this many quiet periods. */
+const DEFAULT_COALESCE_MAX_FACTOR = 5;
+
 export const CONTROLLER_METRIC_NAMES = {
   reconcileTotal: 'controller_runtime_reconcile_total',
   reconcileErrors: 'controller_runtime_reconcile_errors_total',
@@ -64,6 +67,8 @@ export const CONTROLLER_METRIC_NAMES = {
   reconcileTime: 'controller_runtime_reconcile_time_seconds',
   activeWorkers: 'controller_runtime_active_workers',
   maxConcurrentReconciles: 'controller_runtime_max_concurrent_reconciles',
+  /** Ours, not controller-runtime's: which watch sends the keys, so queue adds can be attributed. */
+  watchEnqueues: 'controller_watch_enqueues_total',
 } as const;
 
 /** Work queue key of a request: "namespace/name", or "name" when cluster-scoped (as client-go). */
@@ -107,6 +112,7 @@ class ControllerMetricFamily {
   readonly time: Histogram<'controller'>;
   readonly activeWorkers: Gauge<'controller'>;
   readonly maxConcurrent: Gauge<'controller'>;
+  readonly watchEnqueues: Counter<'controller' | 'source' | 'event'>;
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -127,6 +133,12 @@ class ControllerMetricFamily {
       registers,
     });
     this.activeWorkers = new Gauge({ name: CONTROLLER_METRIC_NAMES.activeWorkers, help: 'Number of currently used workers per controller', labelNames: ['controller'], registers });
+    this.watchEnqueues = new Counter({
+      name: CONTROLLER_METRIC_NAMES.watchEnqueues,
+      help: 'Keys a watch handed to the work queue (before the queue dedups or coalesces them), per source and event type',
+      labelNames: ['controller', 'source', 'event'],
+      registers,
+    });
     this.maxConcurrent = new Gauge({ name: CONTROLLER_METRIC_NAMES.maxConcurrentReconciles, help: 'Maximum number of concurrent reconciles per controller', labelNames: ['controller'], registers });
   }
 }
@@ -209,11 +221,14 @@ export class Controller {
     };
     const coalesceMs = options.coalesceMs ?? 0;
     if (!(coalesceMs >= 0)) throw new RangeError(`controller ${this.name}: coalesceMs must be 0 or more, got ${coalesceMs}`);
-    const enqueueAll = (requests: Request[], urgent: boolean): void => {
+    const coalesceMaxMs = options.coalesceMaxMs ?? coalesceMs * DEFAULT_COALESCE_MAX_FACTOR;
+    const sourceName = options.name ?? 'unnamed';
+    const enqueueAll = (requests: Request[], urgent: boolean, event: 'add' | 'update' | 'delete'): void => {
       // One add per distinct key: an update maps both its old and new object.
       const keys = new Set(requests.map(requestKey));
+      if (keys.size > 0) this.metrics?.watchEnqueues.inc({ controller: this.name, source: sourceName, event }, keys.size);
       for (const key of keys) {
-        if (coalesceMs > 0 && !urgent) this.queue.addAfter(key, coalesceMs);
+        if (coalesceMs > 0 && !urgent) this.queue.addCoalesced(key, coalesceMs, coalesceMaxMs);
         else this.queue.add(key);
       }
     };
@@ -228,15 +243,15 @@ export class Controller {
     };
     source.addEventHandlers({
       onAdd: (obj) => {
-        if (predicates.every((p) => p.create?.(obj) ?? true)) enqueueAll(mapped(obj), isUrgent(obj, undefined));
+        if (predicates.every((p) => p.create?.(obj) ?? true)) enqueueAll(mapped(obj), isUrgent(obj, undefined), 'add');
       },
       onUpdate: (obj, old) => {
         if (!predicates.every((p) => p.update?.(obj, old) ?? true)) return;
         // An update can change the mapping (e.g. owner references); the old target must hear too.
-        enqueueAll(old === obj ? mapped(obj) : [...mapped(obj), ...mapped(old)], isUrgent(obj, old));
+        enqueueAll(old === obj ? mapped(obj) : [...mapped(obj), ...mapped(old)], isUrgent(obj, old), 'update');
       },
       onDelete: (obj) => {
-        if (predicates.every((p) => p.delete?.(obj) ?? true)) enqueueAll(mapped(obj), isUrgent(obj, undefined));
+        if (predicates.every((p) => p.delete?.(obj) ?? true)) enqueueAll(mapped(obj), isUrgent(obj, undefined), 'delete');
       },
     });
     this.sources.push(source);

@@ -14,15 +14,23 @@ export interface Predicate<T extends KubernetesObject> {
 }
 
 export interface WatchOptions<T extends KubernetesObject> {
+  /** The source's name in controller_watch_enqueues_total (e.g. its kind). */
+  name?: string;
   /** Every one must let an event through for it to be enqueued. */
   predicates?: Predicate<T>[];
   /**
-   * Enqueue this watch's events after this many milliseconds instead of at
-   * once: a burst for one key (three pods turning Ready, a Deployment's
-   * status steps) then costs one reconcile, not one each. The earliest
-   * pending deadline wins, so a steady stream cannot postpone a key forever.
+   * Enqueue this watch's events once they have paused for this many
+   * milliseconds instead of at once: a burst for one key (three pods turning
+   * Ready, a Deployment's status steps) then costs one reconcile, not one
+   * per step or per window. The last event of a burst still waits only this
+   * long. An immediate add of the key drops the pending one.
    */
   coalesceMs?: number;
+  /**
+   * The longest a burst can postpone its key, from its first event, so a
+   * steady stream cannot hold it back forever. Default: 5 × coalesceMs.
+   */
+  coalesceMaxMs?: number;
   /**
    * Events this says yes to skip the coalescing wait and enqueue at once
    * (old is undefined for creations and deletions). For what must not hide

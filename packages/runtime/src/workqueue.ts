@@ -4,6 +4,9 @@
 //    marks it dirty, and it is re-queued when the worker calls done(), so no
 //    key is ever processed by two workers at once;
 //  - delayed adds (addAfter) keep only the earliest pending deadline per key;
+//  - coalesced adds (addCoalesced, ours) wait for a quiet moment: each new
+//    event moves the deadline, up to a cap from the first, and an immediate
+//    add makes a pending coalesced one pointless, so it is dropped;
 //  - rate-limited adds delay by the rate limiter's verdict.
 // Unlike client-go, a shut-down queue hands out no further work: get() resolves
 // undefined at once, which is what "stop taking work" needs.
@@ -124,6 +127,8 @@ class Fifo<T> {
 interface DelayedAdd {
   readyAt: number;
   handle: unknown;
+  /** Set for a coalesced add: when its first event came, and the latest deadline it may have. */
+  coalesced?: { firstAt: number; latestReadyAt: number };
 }
 
 export class WorkQueue<K = string> {
@@ -166,8 +171,17 @@ export class WorkQueue<K = string> {
   /** Marks `key` as needing processing. No-op after shutdown. */
   add(key: K): void {
     if (this.shuttingDownFlag) return;
-    this.metrics?.adds.inc(this.labels);
+    // A coalesced add still waiting would only run the key again for events
+    // this add's processing will already see.
+    const pending = this.delayed.get(key);
+    if (pending?.coalesced) {
+      this.clock.clearTimeout(pending.handle);
+      this.delayed.delete(key);
+    }
+    // Counted as client-go counts workqueue_adds_total: a key already
+    // waiting is no new work, so only an add that queues something counts.
     if (this.dirty.has(key)) return;
+    this.metrics?.adds.inc(this.labels);
     this.dirty.add(key);
     this.addedAt.set(key, this.clock.now());
     if (this.processing.has(key)) return; // re-queued by done()
@@ -192,6 +206,34 @@ export class WorkQueue<K = string> {
       this.add(key);
     }, delayMs);
     this.delayed.set(key, { readyAt, handle });
+  }
+
+  /**
+   * Adds `key` once events for it have paused for `quietMs`, but no later
+   * than `maxWaitMs` after the first of them: a burst (a Deployment's status
+   * steps, pods turning Ready one by one) becomes one add, and a steady
+   * stream cannot postpone the key past the cap. An earlier plain delayed
+   * add (addAfter) for the key wins.
+   */
+  addCoalesced(key: K, quietMs: number, maxWaitMs: number): void {
+    if (this.shuttingDownFlag) return;
+    const now = this.clock.now();
+    const pending = this.delayed.get(key);
+    if (pending && !pending.coalesced) {
+      if (pending.readyAt <= now + quietMs) return;
+    }
+    const firstAt = pending?.coalesced?.firstAt ?? now;
+    const latestReadyAt = pending?.coalesced?.latestReadyAt ?? now + Math.max(quietMs, maxWaitMs);
+    const readyAt = Math.min(now + quietMs, latestReadyAt);
+    if (pending) this.clock.clearTimeout(pending.handle);
+    const handle = this.clock.setTimeout(
+      () => {
+        this.delayed.delete(key);
+        this.add(key);
+      },
+      Math.max(0, readyAt - now),
+    );
+    this.delayed.set(key, { readyAt, handle, coalesced: { firstAt, latestReadyAt } });
   }
 
   /** Adds `key` once the rate limiter allows it, counting a retry. */

@@ -63,10 +63,14 @@ describe('runtime/controller predicates and adds', () => {
     const controller = new Controller({ name: 'thing', reconciler, logger: recordingLogger().logger, clock: new FakeClock(), registry })
       .for(source, predicatesFor ? { predicates: [projectionChanged<Thing>(metadataProjection)] } : {})
       .owns(owned, 'Owner', 'example.com/v1');
+    // Keys the watches handed to the queue, every event counted (the queue's
+    // own adds count only what it queued: no worker runs here, so a key stays waiting).
     const adds = async (): Promise<number> => {
       const text = await registry.metrics();
-      const line = text.split('\n').find((l) => l.startsWith('workqueue_adds_total{controller="thing"'));
-      return Number(line?.split(' ').at(-1));
+      return text
+        .split('\n')
+        .filter((l) => l.startsWith('controller_watch_enqueues_total{controller="thing"'))
+        .reduce((sum, l) => sum + Number(l.split(' ').at(-1)), 0);
     };
     return { controller, source, owned, adds };
   }
@@ -91,15 +95,36 @@ describe('runtime/controller predicates and adds', () => {
     owned.upsert(thing('3', { owner: 'o2' }));
     expect(await adds()).to.equal(4); // o2 and the old owner o1
   });
+
+  it('counts the keys each watch hands to the queue by source and event type', async () => {
+    const registry = new Registry();
+    const source = new FakeSource<Thing>();
+    const owned = new FakeSource<Thing>();
+    const reconciler: Reconciler = { reconcile: () => Promise.resolve() };
+    new Controller({ name: 'thing', reconciler, logger: recordingLogger().logger, clock: new FakeClock(), registry })
+      .for(source, { name: 'Thing' })
+      .owns(owned, 'Owner', 'example.com/v1', { name: 'Owned' });
+    source.upsert(thing('1'));
+    owned.upsert(thing('1', { owner: 'o1' }));
+    owned.upsert(thing('2', { owner: 'o1', ready: 1 }));
+    owned.delete(thing('2', { owner: 'o1' }));
+    const text = await registry.metrics();
+    expect(text).to.contain('controller_watch_enqueues_total{controller="thing",source="Thing",event="add"} 1');
+    expect(text).to.contain('controller_watch_enqueues_total{controller="thing",source="Owned",event="add"} 1');
+    expect(text).to.contain('controller_watch_enqueues_total{controller="thing",source="Owned",event="update"} 1');
+    expect(text).to.contain('controller_watch_enqueues_total{controller="thing",source="Owned",event="delete"} 1');
+    // The queue counts what it queued: "thing" and "o1", each once while they wait.
+    expect(text).to.match(/workqueue_adds_total\{controller="thing",name="thing"\} 2/);
+  });
 });
 
 describe('runtime/controller coalescing', () => {
-  it('turns a burst of events for one key into one add after the delay', async () => {
+  it('turns a burst of events for one key into one add once the events pause, capped from the first', async () => {
     const registry = new Registry();
     const clock = new FakeClock();
     const source = new FakeSource<Thing>();
     const reconciler: Reconciler = { reconcile: () => Promise.resolve() };
-    new Controller({ name: 'thing', reconciler, logger: recordingLogger().logger, clock, registry }).for(source, { coalesceMs: 1000 });
+    new Controller({ name: 'thing', reconciler, logger: recordingLogger().logger, clock, registry }).for(source, { coalesceMs: 1000, coalesceMaxMs: 3000 });
     const adds = async (): Promise<number> => {
       const line = (await registry.metrics()).split('\n').find((l) => l.startsWith('workqueue_adds_total{controller="thing"'));
       return Number(line?.split(' ').at(-1) ?? '0');
@@ -107,11 +132,34 @@ describe('runtime/controller coalescing', () => {
     source.upsert(thing('1'));
     clock.advance(400);
     source.upsert(thing('2', { ready: 1 }));
+    clock.advance(900); // 1300 ms after the first event, 900 after the last: still waiting
     source.upsert(thing('3', { ready: 2 }));
     expect(await adds()).to.equal(0);
-    clock.advance(600); // the first event's deadline wins
+    clock.advance(999);
+    expect(await adds()).to.equal(0);
+    clock.advance(1); // a quiet second after the last event
     expect(await adds()).to.equal(1);
     clock.advance(5000);
+    expect(await adds()).to.equal(1);
+  });
+
+  it('cannot be postponed past coalesceMaxMs by a steady stream', async () => {
+    const registry = new Registry();
+    const clock = new FakeClock();
+    const source = new FakeSource<Thing>();
+    const reconciler: Reconciler = { reconcile: () => Promise.resolve() };
+    new Controller({ name: 'thing', reconciler, logger: recordingLogger().logger, clock, registry }).for(source, { coalesceMs: 1000, coalesceMaxMs: 3000 });
+    const adds = async (): Promise<number> => {
+      const line = (await registry.metrics()).split('\n').find((l) => l.startsWith('workqueue_adds_total{controller="thing"'));
+      return Number(line?.split(' ').at(-1) ?? '0');
+    };
+    for (let i = 1; i <= 5; i++) {
+      source.upsert(thing(String(i), { ready: i }));
+      clock.advance(500); // never a quiet second
+      if (i < 6) expect(await adds(), `after ${i * 500} ms`).to.equal(i * 500 >= 3000 ? 1 : 0);
+    }
+    source.upsert(thing('6', { ready: 6 }));
+    clock.advance(500); // 3000 ms after the first event: the cap
     expect(await adds()).to.equal(1);
   });
 

@@ -173,6 +173,39 @@ describe('runtime/workqueue', () => {
     expect(clock.pendingTimers()).to.equal(0);
   });
 
+  it('addCoalesced waits for a quiet period, and an immediate add drops the pending one', async () => {
+    const clock = new FakeClock();
+    const queue = newQueue(clock);
+    queue.addCoalesced('k', 1000, 5000);
+    clock.advance(800);
+    queue.addCoalesced('k', 1000, 5000); // moves the deadline to 1800
+    clock.advance(900);
+    expect(queue.len()).to.equal(0);
+    clock.advance(100);
+    expect(await drainReady(queue)).to.deep.equal(['k']);
+    queue.done('k');
+    queue.addCoalesced('k', 1000, 5000);
+    queue.add('k'); // processing it sees every event the pending add was for
+    expect(await drainReady(queue)).to.deep.equal(['k']);
+    queue.done('k');
+    expect(clock.pendingTimers()).to.equal(0);
+    clock.advance(5000);
+    expect(queue.len()).to.equal(0);
+  });
+
+  it('addCoalesced leaves an earlier plain addAfter in place, and a later one is replaced', async () => {
+    const clock = new FakeClock();
+    const queue = newQueue(clock);
+    queue.addAfter('early', 200);
+    queue.addCoalesced('early', 1000, 5000);
+    queue.addAfter('late', 30_000); // a recheck far off
+    queue.addCoalesced('late', 1000, 5000);
+    clock.advance(200);
+    expect(await drainReady(queue)).to.deep.equal(['early']);
+    clock.advance(800);
+    expect(await drainReady(queue)).to.deep.equal(['late']);
+  });
+
   it('addAfter with a non-positive delay adds immediately', () => {
     const queue = newQueue();
     queue.addAfter('now', 0);
@@ -262,7 +295,7 @@ describe('runtime/workqueue', () => {
     clock.advance(2000);
     const text = await registry.metrics();
     for (const name of Object.values(WORKQUEUE_METRIC_NAMES)) expect(text).to.contain(name);
-    expect(text).to.match(/workqueue_adds_total\{controller="test",name="test"\} 4/); // a, b, a, and c once due
+    expect(text).to.match(/workqueue_adds_total\{controller="test",name="test"\} 3/); // a, b, and c once due: the second a found a waiting and queued nothing (as client-go counts)
     expect(text).to.match(/workqueue_retries_total\{controller="test",name="test"\} 1/);
     expect(text).to.match(/workqueue_depth\{controller="test",name="test"\} 2/); // b, and c once due
     expect(text).to.match(/workqueue_longest_running_processor_seconds\{controller="test",name="test"\} 2/);

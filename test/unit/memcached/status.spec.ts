@@ -167,6 +167,15 @@ describe('memcached/status', () => {
       expect(byType(both).Degraded).to.include({ reason: 'InvalidSpec' });
     });
 
+    it('names the Deployment it created, its replicas and the placement profile in Progressing (there is no Created Event)', () => {
+      const justCreated = deployment({});
+      const s = computeStatus({ mc: memcached(), deployment: justCreated, created: { deployment: 'cache', replicas: 3, profile: 'HighlyAvailable' }, now: T0 });
+      expect(byType(s).Progressing).to.include({ status: 'True', reason: 'RollingOut' });
+      expect(byType(s).Progressing.message).to.match(/^Created Deployment cache with 3 replicas \(HighlyAvailable\); /);
+      const later = computeStatus({ mc: memcached(), deployment: justCreated, now: T0 });
+      expect(byType(later).Progressing.message, 'a later pass does not repeat it').to.not.include('Created');
+    });
+
     it('reports topology with the placement profile, and sorted ready pods', () => {
       const s = computeStatus({ mc: memcached(), placement: HIGHLY_AVAILABLE, topology: TOPOLOGY, readyPods: ['cache-b', 'cache-a'], now: T0 });
       expect(s.topology).to.deep.equal({ ...TOPOLOGY, profile: 'HighlyAvailable' });

@@ -2,10 +2,13 @@ import { expect } from 'chai';
 import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
 import { projectionChanged } from '@memcached-operator/runtime';
 import {
+  childAddMatters,
   childProjection,
+  deploymentAddMatters,
   deploymentLostReadiness,
   deploymentProjection,
   memcachedUpdateMatters,
+  podAddMatters,
   podLostReadiness,
   podProjection,
   projectPod,
@@ -50,6 +53,34 @@ function pod(over: { rv?: string; ready?: boolean; node?: string; ip?: string; w
 }
 
 describe('memcached/watchfilters', () => {
+  describe('add events of children', () => {
+    const deploymentCases: Array<[string, V1Deployment['status'], boolean]> = [
+      ['just created by the operator: no status, dropped', undefined, false],
+      ['an empty status: dropped', {}, false],
+      ['seen by the Deployment controller (observedGeneration): passes', { observedGeneration: 1 }, true],
+      ['with replicas (a relist after a watch gap): passes', { replicas: 3, readyReplicas: 3 }, true],
+      ['with conditions only: passes', { conditions: [{ type: 'Progressing', status: 'True' }] }, true],
+    ];
+    for (const [name, status, want] of deploymentCases) {
+      it(`Deployment ${name}`, () =>
+        expect(deploymentAddMatters({ metadata: { name: 'c', namespace: 'ns' }, ...(status ? { status } : {}) })).to.equal(want));
+    }
+
+    const podCases: Array<[string, V1Pod, boolean]> = [
+      ['fresh from the ReplicaSet (unbound, no status): dropped', { metadata: { name: 'p' }, spec: { containers: [] }, status: { phase: 'Pending' } }, false],
+      ['with no spec or status at all: dropped', { metadata: { name: 'p' } }, false],
+      ['bound to a node: passes', { metadata: { name: 'p' }, spec: { containers: [], nodeName: 'n1' } }, true],
+      ['unschedulable (a PodScheduled condition): passes', { metadata: { name: 'p' }, status: { conditions: [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable' }] } }, true],
+      ['Ready (a relist after a watch gap): passes', pod({ ready: true }), true],
+      ['with container statuses: passes', { metadata: { name: 'p' }, status: { containerStatuses: [{ name: 'm', image: 'i', imageID: '', ready: false, restartCount: 0 }] } }, true],
+    ];
+    for (const [name, p, want] of podCases) {
+      it(`Pod ${name}`, () => expect(podAddMatters(p)).to.equal(want));
+    }
+
+    it('Services and PodDisruptionBudgets: the add is the echo of our own creation, dropped', () => expect(childAddMatters()).to.equal(false));
+  });
+
   it('projects a Pod, in place, to what the reconciler reads', () => {
     const p = pod({ node: 'n1', ready: true });
     const out = projectPod(p);
