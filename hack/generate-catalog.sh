@@ -5,9 +5,11 @@
 # the registry, so the catalog holds exactly what OLM will unpack. The
 # bundles form one upgrade chain in every channel of CHANNELS (comma
 # separated), in the order given: each one replaces the one before it.
-# OPM_IMG is the catalog image's base (opm serves the catalog). A registry
-# on loopback (localhost:PORT, 127.0.0.1:PORT) is read over plain HTTP, as
-# docker treats it.
+# OPM_IMG is the catalog image's base (opm serves the catalog). opm reads
+# registries over HTTPS, trusting the system CAs or SSL_CERT_FILE (the kind
+# bed's registry: make sets it to the bed's CA bundle); a registry on
+# loopback (localhost:PORT, 127.0.0.1:PORT) that answers HTTPS with an error
+# is read again over plain HTTP, as docker treats loopback registries.
 set -euo pipefail
 usage="usage: generate-catalog.sh DIR PACKAGE DEFAULT_CHANNEL CHANNELS OPM OPM_IMG BUNDLE_IMG..."
 [ $# -ge 7 ] || { echo "$usage" >&2; exit 2; }
@@ -31,10 +33,13 @@ out="$dir/$package/catalog.yaml"
 "$opm" init "$package" --default-channel="$default_channel" --output=yaml >"$out"
 names=()
 for img in "$@"; do
-  flags=()
-  case $img in localhost:*|127.0.0.1:*) flags+=(--use-http) ;; esac
-  rendered=$("$opm" render "$img" "${flags[@]}" --output=yaml) \
-    || { echo "generate-catalog: opm render $img failed: is it pushed (make bundle-push BUNDLE_IMG=$img)?" >&2; exit 1; }
+  if ! rendered=$("$opm" render "$img" --output=yaml); then
+    case $img in
+      localhost:*|127.0.0.1:*) rendered=$("$opm" render "$img" --use-http --output=yaml) || rendered="" ;;
+      *) rendered="" ;;
+    esac
+    [ -n "$rendered" ] || { echo "generate-catalog: opm render $img failed: is it pushed (make bundle-push BUNDLE_IMG=$img)? Is its registry's CA trusted (SSL_CERT_FILE)?" >&2; exit 1; }
+  fi
   name=$(sed -n 's/^name: //p' <<<"$rendered" | head -n1)
   [ -n "$name" ] || { echo "generate-catalog: opm render $img gave no bundle name" >&2; exit 1; }
   names+=("$name")

@@ -17,6 +17,13 @@ KIND_REGISTRY := $(shell . '$(KIND_IMAGES_ENV)' && echo "$$REGISTRY")
 KIND_OLM_IMG := $(shell . '$(KIND_IMAGES_ENV)' && echo "$$OLM_IMG")
 KIND_OPM_IMG := $(shell . '$(KIND_IMAGES_ENV)' && echo "$$OPM_IMG")
 KIND_SCORECARD_IMG := $(shell . '$(KIND_IMAGES_ENV)' && echo "$$SCORECARD_IMG")
+# The registry serves HTTPS from the bed's test CA: the Go tools the recipes
+# run (opm, operator-sdk) trust it through SSL_CERT_FILE (system CAs + it).
+KIND_REGISTRY_CA_BUNDLE := $(shell . '$(KIND_IMAGES_ENV)' && echo "$$REGISTRY_CA_BUNDLE")
+ifneq ($(KIND_REGISTRY_CA_BUNDLE),)
+SSL_CERT_FILE ?= $(KIND_REGISTRY_CA_BUNDLE)
+export SSL_CERT_FILE
+endif
 ifneq ($(KIND_DOCKER_HOST),)
 DOCKER_HOST ?= $(KIND_DOCKER_HOST)
 export DOCKER_HOST

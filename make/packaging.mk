@@ -91,6 +91,11 @@ olm-install: $(KUBECTL) ## Install OLM v0 (pinned release manifests, local image
 	  echo "pushed $(REGISTRY)/$${img##*/}"; done
 	hack/olm-install.sh $(KUBECTL) $(OLM_MANIFESTS) $(REGISTRY)/$(notdir $(LOCAL_OLM_IMG)) $(REGISTRY)/$(notdir $(LOCAL_OPM_IMG))
 
+.PHONY: olm-uninstall
+olm-uninstall: $(KUBECTL) ## Remove OLM v0 and everything it installed (its CRs, then OLM, then its CRDs) from the cluster KUBECONFIG names; waits until its API is gone.
+	@test -d '$(OLM_MANIFESTS)' || { echo "error: no OLM release manifests at $(OLM_MANIFESTS): make olm-tools" >&2; exit 1; }
+	hack/olm-uninstall.sh $(KUBECTL) $(OLM_MANIFESTS)
+
 .PHONY: install
 install: $(KUBECTL) ## Install the CRD into the cluster KUBECONFIG names.
 	$(KUBECTL) kustomize config/crd | $(KUBECTL_APPLY) -f -
@@ -196,8 +201,8 @@ test-packaging: build build-test ## Packaging proofs: runtime image install, bun
 # bed's local memcached image (MEMCACHED_IMG from images.env), so the
 # operator, its probes and memcached all run for real. With KIND_CLUSTER set
 # it uses that kind cluster instead (docker and the internet: the memcached
-# image is pulled). The OLM specs (9-olm, run last: OLM and its operators stay on the cluster) install OLM v0 (make olm-install)
-# and publish bundles and catalogs to the bed's registry (REGISTRY).
+# image is pulled). The OLM spec (9-olm, run last; it ends with make olm-uninstall) installs OLM v0 (make olm-install)
+# and publishes bundles and catalogs to the bed's registry (REGISTRY, HTTPS).
 # test-e2e-host runs the deploy specs on the local (kwok) cluster, the
 # operator on the host, for a machine without a container engine.
 E2E_IMG ?= localhost/memcached-operator:e2e

@@ -18,8 +18,9 @@
 #                       dockerd data root, the debootstrap and npm downloads.
 #   kind.sh load IMAGE  load a locally built image into every node.
 #   kind.sh env         print images.env.
-#   kind.sh registry    (re)start the registry next to the nodes and point
-#                       the cluster's nodes at it (up does it too).
+#   kind.sh registry    (re)start the registry next to the nodes, point the
+#                       cluster's nodes at it and rewrite images.env (up does
+#                       it too).
 #
 # Environment: KIND_STATE_DIR (default <repo>/.kind), KIND_CLUSTER_NAME
 # (memcached-operator-e2e), KIND_WORKERS (3), IMG (the operator image to load
@@ -204,20 +205,62 @@ load() { # IMAGE...
 # the host's loopback as localhost:$REGISTRY_HOST_PORT, which is the name
 # images are pushed and pulled under (REGISTRY in images.env). Its storage is
 # a docker volume, so images survive a restart.
+# It serves HTTPS with a certificate from a test CA: operator-sdk run bundle
+# reads an index image over HTTPS only (whatever --use-http says), so a plain
+# HTTP registry cannot serve it. Everything that talks to it trusts that CA:
+# the nodes' containerd (hosts.toml), the bed's dockerd (certs.d), and the
+# host's Go tools (opm, operator-sdk) through SSL_CERT_FILE=REGISTRY_CA_BUNDLE.
 registry_endpoint() { echo "localhost:$REGISTRY_HOST_PORT"; }
 
+# registry_tls: the test CA and the registry's serving certificate (names:
+# localhost, 127.0.0.1, and the container's name on the kind network), made
+# once; and ca-bundle.crt, the host's CA bundle plus the test CA, for
+# SSL_CERT_FILE (which replaces the system roots in Go). Idempotent.
+registry_tls() {
+  local d=$REGISTRY_TLS_DIR tmp system=/etc/ssl/certs/ca-certificates.crt
+  if [ ! -s "$d/tls.crt" ] || [ ! -s "$d/ca.crt" ]; then
+    command -v openssl >/dev/null || kind_die "openssl is missing: it makes the registry's test CA (apt-get install openssl)"
+    tmp="$d.tmp.$$"; rm -rf "$tmp"; mkdir -p "$tmp"
+    kind_log "registry: making a test CA and a serving certificate in $d"
+    {
+      openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 3650 \
+        -subj "/CN=memcached-operator kind bed test CA" -keyout "$tmp/ca.key" -out "$tmp/ca.crt" \
+        -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign &&
+      openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+        -subj "/CN=$REGISTRY_CONTAINER" -keyout "$tmp/tls.key" -out "$tmp/tls.csr" &&
+      printf 'subjectAltName=DNS:localhost,IP:127.0.0.1,DNS:%s\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n' \
+        "$REGISTRY_CONTAINER" >"$tmp/ext.cnf" &&
+      openssl x509 -req -in "$tmp/tls.csr" -CA "$tmp/ca.crt" -CAkey "$tmp/ca.key" -CAcreateserial \
+        -days 3650 -extfile "$tmp/ext.cnf" -out "$tmp/tls.crt"
+    } >"$KIND_CACHE/logs/registry-tls.log" 2>&1 || kind_die "openssl failed to make the registry's certificates ($KIND_CACHE/logs/registry-tls.log)"
+    rm -f "$tmp/tls.csr" "$tmp/ext.cnf" "$tmp/ca.srl"
+    # The registry reads the key as its own user; the directory is the bed's.
+    chmod 0644 "$tmp/tls.key"; chmod 0600 "$tmp/ca.key"
+    rm -rf "$d"; mv "$tmp" "$d"
+  fi
+  { [ -f "$system" ] && cat "$system"; cat "$d/ca.crt"; } >"$d/ca-bundle.crt.tmp"
+  mv "$d/ca-bundle.crt.tmp" "$d/ca-bundle.crt"
+}
+
 registry_up() {
-  local running image want
+  local running image want tls_id
+  registry_tls
   want=$(docker image inspect -f '{{.Id}}' "$REGISTRY_LOCAL_IMAGE")
+  tls_id=$(sha256sum <"$REGISTRY_TLS_DIR/tls.crt" | cut -c1-16)
   image=$(docker inspect -f '{{.Image}}' "$REGISTRY_CONTAINER" 2>/dev/null || true)
-  if [ -n "$image" ] && [ "$image" != "$want" ]; then
-    kind_log "registry: recreating $REGISTRY_CONTAINER from the new $REGISTRY_LOCAL_IMAGE"
+  if [ -n "$image" ] && { [ "$image" != "$want" ] ||
+      [ "$(docker inspect -f '{{ index .Config.Labels "memcached-operator.registry-tls" }}' "$REGISTRY_CONTAINER")" != "$tls_id" ]; }; then
+    kind_log "registry: recreating $REGISTRY_CONTAINER (new $REGISTRY_LOCAL_IMAGE or certificate)"
     docker rm -f "$REGISTRY_CONTAINER" >/dev/null
     image=""
   fi
   if [ -z "$image" ]; then
-    docker run -d --restart=always --name "$REGISTRY_CONTAINER" \
-      -p "127.0.0.1:$REGISTRY_HOST_PORT:5000" -v memcached-operator-registry:/var/lib/registry \
+    # TLS through the registry's environment overrides of its config, so the
+    # image (and its config.yml) stays as it was.
+    docker run -d --restart=always --name "$REGISTRY_CONTAINER" --label "memcached-operator.registry-tls=$tls_id" \
+      -p "127.0.0.1:$REGISTRY_HOST_PORT:5000" -v "$REGISTRY_CONTAINER:/var/lib/registry" \
+      -v "$REGISTRY_TLS_DIR:/etc/distribution/tls:ro" \
+      -e REGISTRY_HTTP_TLS_CERTIFICATE=/etc/distribution/tls/tls.crt -e REGISTRY_HTTP_TLS_KEY=/etc/distribution/tls/tls.key \
       "$REGISTRY_LOCAL_IMAGE" >/dev/null \
       || kind_die "could not start the registry container (is 127.0.0.1:$REGISTRY_HOST_PORT taken? REGISTRY_HOST_PORT moves it)"
   fi
@@ -227,22 +270,29 @@ registry_up() {
   if ! docker inspect -f '{{json .NetworkSettings.Networks}}' "$REGISTRY_CONTAINER" | grep -q '"kind"'; then
     docker network connect kind "$REGISTRY_CONTAINER" || kind_die "could not connect $REGISTRY_CONTAINER to the kind network"
   fi
-  local i url="http://$(registry_endpoint)/v2/"
+  local i url="https://$(registry_endpoint)/v2/"
   for i in $(seq 1 50); do
-    curl -fsS "$url" >/dev/null 2>&1 && break
+    curl -fsS --cacert "$REGISTRY_TLS_DIR/ca.crt" "$url" >/dev/null 2>&1 && break
     sleep 0.2
   done
-  curl -fsS "$url" >/dev/null || kind_die "the registry does not answer at $url (docker logs $REGISTRY_CONTAINER)"
+  curl -fsS --cacert "$REGISTRY_TLS_DIR/ca.crt" "$url" >/dev/null || kind_die "the registry does not answer at $url (docker logs $REGISTRY_CONTAINER)"
+  # The bed's dockerd (it pushes) trusts the CA for the registry's host name
+  # (docker reads /etc/docker/certs.d/<host:port>/ca.crt on each push).
+  if ! { mkdir -p "/etc/docker/certs.d/$(registry_endpoint)" && cp "$REGISTRY_TLS_DIR/ca.crt" "/etc/docker/certs.d/$(registry_endpoint)/ca.crt"; }; then
+    kind_log "warning: could not write /etc/docker/certs.d/$(registry_endpoint)/ca.crt; docker still pushes to a loopback registry, unverified"
+  fi
   # Every node of the cluster pulls $(registry_endpoint)/... from the registry
-  # container (containerd reads hosts.toml on each pull: no restart), and so
-  # $REGISTRY_CONTAINER:5000/..., the name a process in a pod uses to reach
-  # the same registry (REGISTRY_IN_CLUSTER: operator-sdk run bundle's opm).
+  # container over HTTPS, trusting the test CA (containerd reads hosts.toml on
+  # each pull: no restart), and so $REGISTRY_CONTAINER:5000/..., the name the
+  # registry has on the kind network (REGISTRY_IN_CLUSTER).
   local node dir host
   for node in $("$KIND" get nodes --name "$KIND_CLUSTER_NAME"); do
     for host in "$(registry_endpoint)" "$REGISTRY_CONTAINER:5000"; do
       dir="/etc/containerd/certs.d/$host"
-      printf '[host."http://%s:5000"]\n  capabilities = ["pull", "resolve"]\n' "$REGISTRY_CONTAINER" \
-        | docker exec -i "$node" sh -c "mkdir -p '$dir' && cat >'$dir/hosts.toml'" \
+      { docker exec "$node" mkdir -p "$dir" && docker cp "$REGISTRY_TLS_DIR/ca.crt" "$node:$dir/ca.crt"; } \
+        || kind_die "could not copy the registry's CA to $dir on node $node"
+      printf '[host."https://%s:5000"]\n  capabilities = ["pull", "resolve"]\n  ca = "%s/ca.crt"\n' "$REGISTRY_CONTAINER" "$dir" \
+        | docker exec -i "$node" sh -c "cat >'$dir/hosts.toml'" \
         || kind_die "could not write $dir/hosts.toml on node $node"
     done
   done
@@ -263,6 +313,8 @@ write_env() {
     printf 'NODE_IMAGE=%q\n' "$NODE_IMAGE"
     printf 'REGISTRY=%q\n' "$(registry_endpoint)"
     printf 'REGISTRY_IN_CLUSTER=%q\n' "$REGISTRY_CONTAINER:5000"
+    printf 'REGISTRY_CA=%q\n' "$REGISTRY_TLS_DIR/ca.crt"
+    printf 'REGISTRY_CA_BUNDLE=%q\n' "$REGISTRY_TLS_DIR/ca-bundle.crt"
     printf 'OLM_IMG=%q\n' "$OLM_LOCAL_IMAGE"
     printf 'OPM_IMG=%q\n' "$OPM_LOCAL_IMAGE"
     printf 'SCORECARD_IMG=%q\n' "$SCORECARD_LOCAL_IMAGE"
@@ -377,6 +429,7 @@ case "${1:-}" in
     kind_docker_env; tools
     cluster_exists || kind_die "no cluster $KIND_CLUSTER_NAME: make kind-up first"
     "$kind_here/images.sh" registry-image
-    registry_up ;;
+    registry_up
+    write_env ;;
   *) echo "usage: $0 up|prepare|down|clean|load IMAGE...|env|registry" >&2; exit 2 ;;
 esac

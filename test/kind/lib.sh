@@ -40,8 +40,13 @@ SCORECARD_LOCAL_IMAGE="$LOCAL_REGISTRY/scorecard-test:$OPERATOR_SDK_VERSION"
 REGISTRY_LOCAL_IMAGE="$LOCAL_REGISTRY/registry:$REGISTRY_VERSION"
 # The registry container (one per dockerd, shared by its kind clusters): on
 # the kind network under this name, published on the host's loopback.
-REGISTRY_CONTAINER=memcached-operator-registry
+# REGISTRY_CONTAINER and REGISTRY_HOST_PORT move it (a second registry on the
+# same dockerd, e.g. to try a change without touching the shared one).
+REGISTRY_CONTAINER=${REGISTRY_CONTAINER:-memcached-operator-registry}
 REGISTRY_HOST_PORT=${REGISTRY_HOST_PORT:-5001}
+# Its TLS: a test CA and the registry's serving certificate (kind.sh makes
+# them with openssl on first use), kept with the bed's caches, never in git.
+REGISTRY_TLS_DIR="$KIND_CACHE/registry-tls/$REGISTRY_CONTAINER"
 
 kind_log() { echo "kind: $*" >&2; }
 kind_die() { echo "kind: error: $*" >&2; exit 1; }

@@ -5,7 +5,10 @@
 // -> CSV Succeeded -> the operator pod Running from the real image -> a
 // Memcached Available whose Service really serves. Once for every install
 // mode the CSV claims; then an upgrade from 0.1.0 to 0.2.0 through one
-// channel while every Memcached is sampled every 200 ms.
+// channel while every Memcached is sampled every 200 ms; then operator-sdk
+// run bundle and cleanup. Last, make olm-uninstall removes OLM and all it
+// installed, and the cluster must be as the spec found it (make deploy's
+// operator rolls out again).
 import { expect } from 'chai';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -14,12 +17,13 @@ import { parse as parseYaml } from 'yaml';
 import { eventually, repoRoot } from '../../support/cluster.js';
 import { Memcacheds } from '../../support/memcached.js';
 import type { Cluster } from '../../integration/topology/support.js';
-import { clusterKubeconfig, deleteNamespaces, k, kubectlBin, make, restrictedNamespace } from '../support.js';
-import { ReadySampler, applyMemcached, kindCluster, memcachedSession,
+import { clusterKubeconfig, deleteNamespaces, k, kRun, kubectlBin, make, restrictedNamespace } from '../support.js';
+import { ReadySampler, applyMemcached, deployOperator, kindCluster, memcachedSession,
   resolveInPod, recordResult, startClientPod } from './support.js';
 import {
   PACKAGE,
   applyCatalogSource,
+  bundleImage,
   applyOperatorGroup,
   applySubscription,
   csvSucceeded,
@@ -27,8 +31,11 @@ import {
   installPlans,
   operatorImage,
   operatorPodsRunning,
+  operatorSdk,
   publishBundles,
   publishCatalog,
+  publishEmptyIndex,
+  registry,
   uninstall,
 } from './olm.js';
 
@@ -68,6 +75,7 @@ describe('kind: OLM v0 installs from a catalog, in every claimed install mode, a
   const SOURCE = 'memcached-operator-e2e';
   let catalogV1 = '';
   let catalogV2 = '';
+  let found: ClusterShape | undefined;
 
   before(() => {
     cluster = kindCluster();
@@ -76,12 +84,18 @@ describe('kind: OLM v0 installs from a catalog, in every claimed install mode, a
     // too. OLM's installs start from a cluster without it (and its CRD).
     const undeploy = make('undeploy');
     expect(undeploy.status, `make undeploy failed: ${undeploy.stderr}`).to.equal(0);
+    found = clusterShape();
     publishBundles(['0.1.0', '0.2.0']);
     catalogV1 = publishCatalog('e2e-v0.1.0', ['0.1.0']);
     catalogV2 = publishCatalog('e2e-v0.2.0', ['0.1.0', '0.2.0']);
   });
 
-  after(() => deleteCatalogSource(SOURCE));
+  // Whatever failed above: OLM does not outlive the spec (idempotent; the
+  // last test below has removed it already when all went well).
+  after(() => {
+    deleteCatalogSource(SOURCE);
+    make('olm-uninstall');
+  });
 
   describe('install modes', () => {
     before(async () => applyCatalogSource(SOURCE, catalogV2));
@@ -202,7 +216,112 @@ describe('kind: OLM v0 installs from a catalog, in every claimed install mode, a
       }
     });
   });
+
+  describe('operator-sdk run bundle, then operator-sdk cleanup', () => {
+    let ns = '';
+    after(() => {
+      if (ns) deleteNamespaces(ns);
+    });
+
+    it('installs the bundle into an index image from the bed\'s registry (HTTPS, test CA), serves, and cleans up', async () => {
+      // operator-sdk's registry pod sets no runAsNonRoot and its
+      // decompression container runs as root: restricted would refuse them,
+      // so this namespace enforces baseline (the operator's own pod and the
+      // Memcached's are restricted all the same; warn shows any that is not).
+      ns = `olm-run-bundle-${Math.random().toString(36).slice(2, 8)}`;
+      k(['create', 'namespace', ns]);
+      k(['label', 'namespace', ns, 'pod-security.kubernetes.io/enforce=baseline', 'pod-security.kubernetes.io/warn=restricted']);
+      // The exact command README and docs/install.md show: the bundle added
+      // to an empty index image, both read over HTTPS from the bed's registry.
+      const index = publishEmptyIndex();
+      const started = Date.now();
+      const r = operatorSdk([
+        'run', 'bundle', bundleImage('0.2.0'),
+        '--index-image', index,
+        '--namespace', ns,
+        '--install-mode', 'OwnNamespace',
+        '--decompression-image', `${registry()}/debian:bookworm`,
+        '--security-context-config', 'restricted',
+        '--timeout', '5m',
+      ]);
+      expect(r.status, `operator-sdk run bundle failed:\n${r.stdout.slice(-4000)}\n${r.stderr.slice(-4000)}`).to.equal(0);
+      expect(r.stdout + r.stderr).to.match(/OLM has successfully installed \\?"memcached-operator\.v0\.2\.0/);
+      const runBundleMs = Date.now() - started;
+      const csv = await csvSucceeded(ns, `${PACKAGE}.v0.2.0`);
+      const pods = await operatorPodsRunning(cluster, ns, operatorImage('0.2.0'));
+      // Every image the install ran came through the nodes' containerd from
+      // the registry, by the name it was pushed under.
+      const images = kRun(['get', 'pods', '-n', ns, '-o', 'jsonpath={range .items[*]}{range .spec.initContainers[*]}{.image}{"\\n"}{end}{range .spec.containers[*]}{.image}{"\\n"}{end}{end}']).stdout;
+      expect(images).to.include(index);
+      await serves(cluster, ns);
+      recordResult('olm.runBundle', { csv: csv.metadata.name, operatorPods: pods.length, runBundleMs });
+
+      // The Memcacheds go while the operator runs (it finalizes them).
+      const del = kRun(['delete', 'memcacheds.cache.example.com', '--all', '-n', ns, '--wait=true', '--timeout=180s']);
+      expect(del.status, del.stderr).to.equal(0);
+      kRun(['delete', 'pod', 'memcached-client', '-n', ns, '--wait=false']); // the spec's own, not the install's
+      const c = operatorSdk(['cleanup', PACKAGE, '--namespace', ns, '--timeout', '3m']);
+      expect(c.status, `operator-sdk cleanup failed:\n${c.stdout.slice(-4000)}\n${c.stderr.slice(-4000)}`).to.equal(0);
+      await eventually(`everything run bundle made in ${ns} gone`, () => {
+        const left = kRun(['get', 'subscriptions.operators.coreos.com,clusterserviceversions.operators.coreos.com,installplans.operators.coreos.com,catalogsources.operators.coreos.com,operatorgroups.operators.coreos.com,deployments,pods,configmaps', '-n', ns, '-o', 'name']);
+        expect(left.status, left.stderr).to.equal(0);
+        const objects = left.stdout.split('\n').filter((l) => l && l !== 'configmap/kube-root-ca.crt');
+        if (objects.length === 0) return true;
+        throw new Error(objects.join(', '));
+      }, { timeoutMs: 180_000, intervalMs: 2000 });
+    });
+  });
+
+  describe('make olm-uninstall', () => {
+    it('removes OLM and all it installed: the cluster is as the spec found it, and make deploy rolls out', async () => {
+      deleteCatalogSource(SOURCE);
+      // OLM leaves the CRDs of the operators it installed: ours goes too
+      // (every Memcached is gone with its install), as make undeploy left it.
+      const un = make('uninstall');
+      expect(un.status, `make uninstall failed: ${un.stderr}`).to.equal(0);
+      const r = make('olm-uninstall');
+      expect(r.status, `make olm-uninstall failed:\n${r.stdout.slice(-4000)}\n${r.stderr.slice(-4000)}`).to.equal(0);
+      const started = Date.now();
+      await eventually('no OLM API and the cluster-wide objects the spec found, no more, no fewer', () => {
+        const apis = kRun(['get', 'apiservices', '-o', 'name']).stdout.split('\n').filter((a) => /operators\.coreos\.com$/.test(a));
+        expect(apis, 'OLM\'s APIServices (v1.packages.operators.coreos.com)').to.deep.equal([]);
+        const crds = kRun(['get', 'crd', '-o', 'name']).stdout.split('\n').filter((c) => /\.operators\.coreos\.com$/.test(c));
+        expect(crds, 'operators.coreos.com CRDs').to.deep.equal([]);
+        expect(kRun(['api-resources', '--api-group', 'operators.coreos.com', '-o', 'name']).stdout.trim(), 'operators.coreos.com still served').to.equal('');
+        const diff = diffShape(found!, clusterShape());
+        expect(diff, JSON.stringify(diff)).to.deep.equal({});
+        return true;
+      }, { timeoutMs: 300_000, intervalMs: 2000 });
+      recordResult('olm.uninstall', { goneAfterMs: Date.now() - started });
+      // The operator as make deploy runs it, which the earlier specs left.
+      const pods = await deployOperator(cluster);
+      expect(pods).to.have.length(1);
+    });
+  });
 });
+
+/** Names of the cluster-wide objects an install can leave behind, and the namespaces. */
+type ClusterShape = Record<string, string[]>;
+const SHAPE_KINDS = ['namespaces', 'customresourcedefinitions', 'apiservices', 'clusterroles', 'clusterrolebindings',
+  'mutatingwebhookconfigurations', 'validatingwebhookconfigurations', 'rolebindings -n kube-system', 'roles -n kube-system'];
+
+function clusterShape(): ClusterShape {
+  const out: ClusterShape = {};
+  for (const kind of SHAPE_KINDS) out[kind] = k(['get', ...kind.split(' '), '-o', 'name']).split('\n').filter(Boolean).sort();
+  return out;
+}
+
+/** kind -> what is there now and was not (+name), and what was and is not (-name); empty when equal. */
+function diffShape(before: ClusterShape, now: ClusterShape): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const kind of SHAPE_KINDS) {
+    const was = new Set(before[kind]);
+    const is = new Set(now[kind]);
+    const d = [...now[kind].filter((n) => !was.has(n)).map((n) => `+${n}`), ...before[kind].filter((n) => !is.has(n)).map((n) => `-${n}`)];
+    if (d.length) out[kind] = d;
+  }
+  return out;
+}
 
 /** name -> uid of every Memcached (a recreated one has a new uid). */
 async function uids(mcs: Memcacheds): Promise<Record<string, string>> {

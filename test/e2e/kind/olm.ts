@@ -4,9 +4,10 @@
 // Subscription written as OLM's documentation shows them. Used by the OLM
 // kind specs (9-olm.spec.ts).
 import { expect } from 'chai';
+import path from 'node:path';
 import { eventually } from '../../support/cluster.js';
 import type { Cluster } from '../../integration/topology/support.js';
-import { IMG, k, kRun, kubectlJson, make, run } from '../support.js';
+import { IMG, clusterKubeconfig, k, kRun, kubectlJson, make, run, type Run } from '../support.js';
 import { memcachedImage } from './support.js';
 
 export const PACKAGE = 'memcached-operator';
@@ -21,11 +22,30 @@ export function registry(): string {
   return r;
 }
 
+/**
+ * The environment the host's Go tools (operator-sdk, opm) need to reach the
+ * bed's registry: it serves HTTPS from the bed's test CA, and SSL_CERT_FILE
+ * (make kind-up writes REGISTRY_CA_BUNDLE: the system CAs plus that one) is
+ * how they trust it.
+ */
+export function registryTlsEnv(): NodeJS.ProcessEnv {
+  const bundle = process.env.REGISTRY_CA_BUNDLE;
+  if (!bundle) throw new Error('REGISTRY_CA_BUNDLE is not set: make kind-up writes it to the kind bed\'s images.env (the registry\'s test CA)');
+  return { ...process.env, SSL_CERT_FILE: bundle };
+}
+
+/** operator-sdk as a user runs it: the pinned build (make olm-tools), against the e2e cluster, trusting the bed's registry. */
+export function operatorSdk(args: string[]): Run {
+  const dir = run('test/cluster/build-olm-tools.sh', ['--dir']);
+  ok('build-olm-tools.sh --dir', dir);
+  return run(path.join(dir.stdout.trim(), 'operator-sdk'), [...args, '--kubeconfig', clusterKubeconfig()], { env: registryTlsEnv() });
+}
+
 export const operatorImage = (version: string): string => `${registry()}/memcached-operator:v${version}`;
 export const bundleImage = (version: string): string => `${registry()}/memcached-operator-bundle:v${version}`;
 export const catalogImage = (tag: string): string => `${registry()}/memcached-operator-catalog:${tag}`;
 
-function ok(what: string, r: { status: number; stdout: string; stderr: string }): void {
+export function ok(what: string, r: { status: number; stdout: string; stderr: string }): void {
   expect(r.status, `${what} failed:\n${r.stdout.slice(-4000)}\n${r.stderr.slice(-4000)}`).to.equal(0);
 }
 
@@ -38,7 +58,14 @@ function ok(what: string, r: { status: number; stdout: string; stderr: string })
 export function publishBundles(versions: string[]): void {
   ok('make olm-install', make('olm-install'));
   for (const version of versions) {
-    ok(`docker tag ${IMG}`, run('docker', ['tag', IMG, operatorImage(version)]));
+    // Each version's operator image is the e2e image plus a label: a new
+    // image ID, never the e2e image under a second name. A Kubernetes 1.35+
+    // kubelet (KubeletEnsureSecretPulledImages) that pulled an image ID from
+    // the registry pulls it again under any other name a pod asks for, and
+    // the kind-loaded e2e name (localhost/...) has no registry: make deploy
+    // after the OLM tests would never roll out (ErrImagePull).
+    const dockerfile = `FROM ${IMG}\nLABEL org.opencontainers.image.version=${version}\n`;
+    ok(`docker build ${operatorImage(version)}`, run('docker', ['build', '-q', '-t', operatorImage(version), '-'], { input: dockerfile }));
     ok(`docker push ${operatorImage(version)}`, run('docker', ['push', '-q', operatorImage(version)]));
     const vars = {
       VERSION: version,
@@ -63,6 +90,24 @@ export function publishCatalog(tag: string, versions: string[]): string {
   ok(`make catalog-build ${tag}`, make('catalog-build', vars));
   ok(`make catalog-push ${tag}`, make('catalog-push', vars));
   return catalogImage(tag);
+}
+
+/**
+ * An index image with no package: the opm base (the bed's local build) with
+ * the file-based catalog label and an empty /configs, pushed to the bed's
+ * registry; returns its name. operator-sdk run bundle adds the bundle to
+ * the index it is given, and v1.42.2 cannot add one to an index that holds
+ * the bundle's package already (the catalog it generates then lacks the
+ * package: "unknown package ... for channel").
+ */
+export function publishEmptyIndex(): string {
+  const base = process.env.OPM_IMG;
+  if (!base) throw new Error('OPM_IMG is not set: make kind-up writes it to the kind bed\'s images.env (the local opm image)');
+  const image = `${registry()}/memcached-operator-index:empty`;
+  const dockerfile = `FROM ${base}\nLABEL operators.operatorframework.io.index.configs.v1=/configs\nWORKDIR /configs\n`;
+  ok(`docker build ${image}`, run('docker', ['build', '-q', '-t', image, '-'], { input: dockerfile }));
+  ok(`docker push ${image}`, run('docker', ['push', '-q', image]));
+  return image;
 }
 
 /** A CatalogSource in the olm namespace (cluster-wide), as OLM's docs write one; waits until its gRPC connection is READY. */
