@@ -10,7 +10,7 @@ import { expect } from 'chai';
 import { eventually } from '../../support/cluster.js';
 import { isPodReady, type Cluster } from '../../integration/topology/support.js';
 import { deleteNamespaces, kRun, kRunAsync, restrictedNamespace } from '../support.js';
-import { applyMemcached, deployOperator, eventsAbout, execInBackground, kindCluster, memcachedImage, recordResult, startClientPod } from './support.js';
+import { FILL_SCRIPT, applyMemcached, deployOperator, eventsAbout, execInBackground, kindCluster, memcachedImage, recordResult, startClientPod } from './support.js';
 
 interface Condition {
   type: string;
@@ -38,16 +38,6 @@ for i in $(seq 1 "$n"); do exec {fd}<>"/dev/tcp/$host/11211"; done
 echo held
 sleep infinity`;
 
-// count noreply sets of size bytes on one connection, then quit.
-const FILL = `set -eu
-host=$1 count=$2 size=$3
-value=$(head -c "$size" /dev/zero | tr '\\0' 'v')
-exec 3<>"/dev/tcp/$host/11211"
-{
-  for i in $(seq 1 "$count"); do printf 'set fill%s 0 0 %s noreply\\r\\n%s\\r\\n' "$i" "$size" "$value"; done
-  printf 'quit\\r\\n'
-} >&3 &
-timeout 300 cat <&3 >/dev/null || true`;
 
 describe('kind: Saturated and Evicting from the stats poll', function () {
   this.timeout(900_000);
@@ -118,7 +108,7 @@ describe('kind: Saturated and Evicting from the stats poll', function () {
     const evictionsBefore = Number(stats().get('evictions'));
     const t0 = Date.now();
     // 40 MB of 100 kB items into -m 16.
-    const fill = kRunAsync(['exec', '-n', ns, client, '--', 'bash', '-c', FILL, 'fill', host, '400', '100000']);
+    const fill = kRunAsync(['exec', '-n', ns, client, '--', 'bash', '-c', FILL_SCRIPT, 'fill', host, '400', '100000']);
     const evicting = await conditionIs('Evicting', 'True');
     const toTrue = (Date.now() - t0) / 1000;
     expect(evicting.reason).to.equal('ItemsEvicted');

@@ -231,6 +231,21 @@ export function applyMemcached(namespace: string, name: string, spec: Record<str
   k(['apply', '--server-side', '-n', namespace, '-f', '-'], JSON.stringify({ apiVersion: 'cache.example.com/v1alpha1', kind: 'Memcached', metadata: { name }, spec }));
 }
 
+/**
+ * Fills memcached on one connection: `bash -c FILL_SCRIPT fill HOST COUNT SIZE`
+ * sends COUNT noreply sets of SIZE bytes, then quit (the value is generated in
+ * bash: the client's root filesystem is read-only).
+ */
+export const FILL_SCRIPT = `set -eu
+host=$1 count=$2 size=$3
+value=$(head -c "$size" /dev/zero | tr '\\0' 'v')
+exec 3<>"/dev/tcp/$host/11211"
+{
+  for i in $(seq 1 "$count"); do printf 'set fill%s 0 0 %s noreply\\r\\n%s\\r\\n' "$i" "$size" "$value"; done
+  printf 'quit\\r\\n'
+} >&3 &
+timeout 300 cat <&3 >/dev/null || true`;
+
 /** A load that runs in a pod until stopped. */
 export interface BackgroundExec {
   /** Ends the load and returns what it printed. */
