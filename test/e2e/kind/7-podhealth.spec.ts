@@ -161,8 +161,8 @@ describe('kind: Degraded says why pods are not Ready', function () {
 
 // Fills memcached with noreply sets of size bytes until stopped, reconnecting
 // whenever the connection breaks (memcached was killed and restarts): the
-// writer runs in the background (ignoring SIGPIPE, so a write to the dead
-// connection fails instead of ending it) and the script waits for stdin to close.
+// writer ignores SIGPIPE, so a write to the dead connection fails instead of
+// ending it (execInBackground's stop() ends it).
 const FILL_UNTIL_STOPPED = `host=$1 size=$2
 value=$(head -c "$size" /dev/zero | tr '\\0' 'v')
 (
@@ -174,5 +174,4 @@ value=$(head -c "$size" /dev/zero | tr '\\0' 'v')
     exec 3>&-
   done
 ) &
-cat >/dev/null
-kill $! 2>/dev/null || true`;
+wait`;

@@ -231,24 +231,43 @@ export function applyMemcached(namespace: string, name: string, spec: Record<str
   k(['apply', '--server-side', '-n', namespace, '-f', '-'], JSON.stringify({ apiVersion: 'cache.example.com/v1alpha1', kind: 'Memcached', metadata: { name }, spec }));
 }
 
+/**
+ * Fills memcached on one connection: `bash -c FILL_SCRIPT fill HOST COUNT SIZE`
+ * sends COUNT noreply sets of SIZE bytes, then quit (the value is generated in
+ * bash: the client's root filesystem is read-only).
+ */
+export const FILL_SCRIPT = `set -eu
+host=$1 count=$2 size=$3
+value=$(head -c "$size" /dev/zero | tr '\\0' 'v')
+exec 3<>"/dev/tcp/$host/11211"
+{
+  for i in $(seq 1 "$count"); do printf 'set fill%s 0 0 %s noreply\\r\\n%s\\r\\n' "$i" "$size" "$value"; done
+  printf 'quit\\r\\n'
+} >&3 &
+timeout 300 cat <&3 >/dev/null || true`;
+
 /** A load that runs in a pod until stopped. */
 export interface BackgroundExec {
-  /** Ends the load (closes its stdin) and returns what it printed. */
+  /** Ends the load and returns what it printed. */
   stop(): Promise<Run>;
   /** Resolves once the load has printed a line matching pattern (for example "held" once its connections are open). */
   printed(pattern: RegExp, timeoutMs?: number): Promise<void>;
 }
 
+// Prints its pid, then runs the script under timeout (the guard): timeout puts
+// the script in its own process group and passes a TERM on to all of it.
+const BACKGROUND = 'echo "pid $$"; exec timeout "$0" bash -c "$@"';
+
 /**
- * Runs a bash script in a pod with `kubectl exec -i` until stop(): the script
- * runs its load (in the background if it loops) and then waits on `cat
- * >/dev/null`, which ends when stop() closes stdin, so no process outlives the
- * test by more than its `timeout` (a guard in case kubectl dies first).
+ * Runs a bash script in a pod until stop(). kubectl exec does not end the
+ * remote process when its stdin closes or when kubectl itself is killed, so
+ * stop() sends TERM to the script's process group through another exec; the
+ * `timeout` guard ends it anyway if the test dies first.
  */
 export function execInBackground(namespace: string, pod: string, script: string, args: string[], maxSeconds = 600): BackgroundExec {
-  const child = spawn(kubectlBin(), ['--kubeconfig', clusterKubeconfig(), 'exec', '-i', '-n', namespace, pod, '--', 'timeout', String(maxSeconds), 'bash', '-c', script, 'load', ...args], {
+  const child = spawn(kubectlBin(), ['--kubeconfig', clusterKubeconfig(), 'exec', '-n', namespace, pod, '--', 'sh', '-c', BACKGROUND, String(maxSeconds), script, 'load', ...args], {
     cwd: repoRoot,
-    stdio: ['pipe', 'pipe', 'pipe'],
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
   let stderr = '';
@@ -258,20 +277,27 @@ export function execInBackground(namespace: string, pod: string, script: string,
     child.once('error', (err) => resolve({ status: -1, stdout, stderr: stderr + String(err) }));
     child.once('close', (code) => resolve({ status: code ?? -1, stdout, stderr }));
   });
+  const printed = async (pattern: RegExp, timeoutMs = 120_000): Promise<void> => {
+    await eventually(`${pattern} in the output of the load in ${namespace}/${pod}`, () => {
+      if (pattern.test(stdout)) return true;
+      if (child.exitCode !== null) throw new Error(`the load exited (${child.exitCode}): ${stderr}${stdout}`);
+      throw new Error(`not yet: ${stdout.slice(-200)}${stderr.slice(-200)}`);
+    }, { timeoutMs, intervalMs: 250 });
+  };
   return {
+    printed,
     async stop() {
-      child.stdin.end();
-      const killer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+      if (child.exitCode === null) {
+        await printed(/^pid \d+$/m, 30_000);
+        const pid = /^pid (\d+)$/m.exec(stdout)![1];
+        const killed = kRun(['exec', '-n', namespace, pod, '--', 'bash', '-c', 'kill -TERM "$1"', 'kill', pid]);
+        if (killed.status !== 0 && child.exitCode === null) throw new Error(`cannot stop the load in ${namespace}/${pod} (pid ${pid}): ${killed.stderr}`);
+      }
+      const guard = setTimeout(() => child.kill('SIGKILL'), 30_000);
       const r = await closed;
-      clearTimeout(killer);
+      clearTimeout(guard);
       return r;
     },
-    printed: (pattern, timeoutMs = 120_000) =>
-      eventually(`${pattern} in the output of the load in ${namespace}/${pod}`, () => {
-        if (pattern.test(stdout)) return Promise.resolve();
-        if (child.exitCode !== null) throw new Error(`the load exited (${child.exitCode}): ${stderr}${stdout}`);
-        throw new Error(`not yet: ${stdout.slice(-200)}`);
-      }, { timeoutMs, intervalMs: 250 }),
   };
 }
 
