@@ -15,7 +15,7 @@ import { expect } from 'chai';
 import { eventually, repoRoot } from '../../support/cluster.js';
 import { describePods, isPodReady, type Cluster } from '../../integration/topology/support.js';
 import { deleteNamespaces, k, kRun, kRunAsync, make, restrictedNamespace, run } from '../support.js';
-import { deployOperator, kindCluster, memcachedImage, recordResult, startClientPod } from './support.js';
+import { deployOperator, FILL_SCRIPT, kindCluster, memcachedImage, recordResult, startClientPod } from './support.js';
 
 const PROM_NS = 'e2e-prometheus';
 const PROMETHEUS = 'e2e';
@@ -183,16 +183,6 @@ exec 3<>"/dev/tcp/$host/11211"
 } >&3 &
 timeout 120 cat <&3 | tr -d '\\r' | grep -c '^VALUE ' || true`;
 
-// Fills memcached past its limit: count items of size bytes each (noreply sets).
-const FILL = `set -eu
-host=$1 count=$2 size=$3
-value=$(head -c "$size" /dev/zero | tr '\\0' 'v')
-exec 3<>"/dev/tcp/$host/11211"
-{
-  for i in $(seq 1 "$count"); do printf 'set fill%s 0 0 %s noreply\\r\\n%s\\r\\n' "$i" "$size" "$value"; done
-  printf 'quit\\r\\n'
-} >&3 &
-timeout 300 cat <&3 >/dev/null || true`;
 
 describe('kind: monitoring on a real Prometheus', function () {
   this.timeout(1_800_000);
@@ -312,7 +302,7 @@ describe('kind: monitoring on a real Prometheus', function () {
     const [pod, host] = Object.entries(podIps)[0];
     const t0 = Date.now();
     // 16 MB of memory, 40 MB of 10 kB items.
-    const r = await kRunAsync(['exec', '-n', ns, client, '--', 'bash', '-c', FILL, 'fill', host, '4000', '10000']);
+    const r = await kRunAsync(['exec', '-n', ns, client, '--', 'bash', '-c', FILL_SCRIPT, 'fill', host, '4000', '10000']);
     expect(r.status, r.stderr).to.equal(0);
     const filled = Date.now();
     const evictions = scalar(`memcached_items_evicted_total{namespace="${ns}", pod="${pod}"}`);
