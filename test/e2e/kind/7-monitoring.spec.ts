@@ -183,7 +183,6 @@ exec 3<>"/dev/tcp/$host/11211"
 } >&3 &
 timeout 120 cat <&3 | tr -d '\\r' | grep -c '^VALUE ' || true`;
 
-
 describe('kind: monitoring on a real Prometheus', function () {
   this.timeout(1_800_000);
   let cluster: Cluster;
