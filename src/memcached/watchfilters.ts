@@ -99,6 +99,16 @@ export function podProjection(pod: V1Pod): unknown {
   };
 }
 
+/** The Deployment conditions status.ts turns into Degraded (DeploymentFailed), with the message it reports. */
+function deploymentFailureProjection(conditions: { type: string; status: string; reason?: string; message?: string }[]): unknown {
+  const replicaFailure = conditions.find((c) => c.type === 'ReplicaFailure' && c.status === 'True');
+  const stalled = conditions.find((c) => c.type === 'Progressing' && c.status === 'False' && c.reason === 'ProgressDeadlineExceeded');
+  return {
+    replicaFailure: replicaFailure ? { reason: replicaFailure.reason, message: replicaFailure.message } : undefined,
+    stalled: stalled ? { message: stalled.message } : undefined,
+  };
+}
+
 /** A Deployment's metadata, spec (drift is repaired) and the status fields status.ts reads. */
 export function deploymentProjection(d: V1Deployment): unknown {
   const s = d.status ?? {};
@@ -111,7 +121,10 @@ export function deploymentProjection(d: V1Deployment): unknown {
       updatedReplicas: s.updatedReplicas,
       readyReplicas: s.readyReplicas,
       availableReplicas: s.availableReplicas,
-      conditions: (s.conditions ?? []).map((c) => ({ type: c.type, status: c.status, reason: c.reason })),
+      // Of the conditions, status.ts reads only the failures (deploymentFailure):
+      // the Progressing reason turning NewReplicaSetAvailable after the pods
+      // are Ready changed nothing we report, yet cost a reconcile per object.
+      failure: deploymentFailureProjection(s.conditions ?? []),
     },
   };
 }

@@ -28,7 +28,7 @@ interface Smoke {
   machine: { cores: number; memoryMB: number };
   timeToAvailable: Array<{ n: number; operatorMs: number[]; floorMs: number[] }>;
   floorSweep: Array<{ concurrency: number; n: number; seconds: number; writesPerObject: number; complete: boolean }>;
-  operatorStats: Array<{ n: number; reconciles: number; queueAdds: number }>;
+  operatorStats: Array<{ n: number; reconciles: number; queueAdds: number; enqueuesBySource: Record<string, number> }>;
   peers: Array<{
     name: string;
     command: string;
@@ -119,6 +119,8 @@ describe('benchmark harness (smoke size)', function () {
     for (const s of results.operatorStats) {
       expect(s.reconciles, `reconciles at N=${s.n}`).to.be.at.least(s.n);
       expect(s.queueAdds, `queue adds at N=${s.n}`).to.be.at.least(s.reconciles);
+      // Every object is enqueued by its own add event, attributed to the Memcached watch.
+      expect(s.enqueuesBySource['Memcached/add'], `Memcached adds at N=${s.n}`).to.be.at.least(s.n);
     }
   });
 

@@ -227,6 +227,8 @@ export class Controller {
       // One add per distinct key: an update maps both its old and new object.
       const keys = new Set(requests.map(requestKey));
       if (keys.size > 0) this.metrics?.watchEnqueues.inc({ controller: this.name, source: sourceName, event }, keys.size);
+      // Which event woke which key: what a "why did this reconcile run" question needs (debug only).
+      if (keys.size > 0) this.logger.debug('enqueued', { source: sourceName, event, keys: [...keys], urgent });
       for (const key of keys) {
         if (coalesceMs > 0 && !urgent) this.queue.addCoalesced(key, coalesceMs, coalesceMaxMs);
         else this.queue.add(key);

@@ -119,6 +119,16 @@ describe('memcached/watchfilters', () => {
     expect(p.update!(d({ ...base.status, conditions: [{ type: 'Progressing', status: 'True', reason: 'ReplicaSetUpdated', lastUpdateTime: new Date(2) }] }, 3, '2'), base), 'condition timestamp only').to.equal(false);
     expect(p.update!(d({ ...base.status, readyReplicas: 2 }, 3, '2'), base), 'readyReplicas').to.equal(true);
     expect(p.update!(d({ ...base.status, conditions: [{ type: 'Progressing', status: 'False', reason: 'ProgressDeadlineExceeded' }] }, 3, '2'), base), 'stalled').to.equal(true);
+    expect(
+      p.update!(d({ ...base.status, conditions: [{ type: 'Progressing', status: 'True', reason: 'NewReplicaSetAvailable' }] }, 3, '2'), base),
+      'Progressing reason moving on after the rollout: status.ts does not read it',
+    ).to.equal(false);
+    const failing = d({ ...base.status, conditions: [{ type: 'ReplicaFailure', status: 'True', reason: 'FailedCreate', message: 'quota' }] }, 3, '2');
+    expect(p.update!(failing, base), 'ReplicaFailure').to.equal(true);
+    expect(
+      p.update!(d({ ...base.status, conditions: [{ type: 'ReplicaFailure', status: 'True', reason: 'FailedCreate', message: 'quota exceeded: pods' }] }, 3, '3'), failing),
+      'its message changed (Degraded reports it)',
+    ).to.equal(true);
     expect(p.update!(d(base.status, 5, '2'), base), 'spec drift').to.equal(true);
   });
 
