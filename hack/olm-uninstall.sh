@@ -50,6 +50,9 @@ done
 # when the CSV goes). CRDs are left: deleting one deletes its data.
 k delete clusterroles,clusterrolebindings -l olm.managed=true --ignore-not-found --wait=true --timeout="$timeout" >/dev/null
 k delete roles,rolebindings -l olm.owner --all-namespaces --ignore-not-found --wait=true --timeout="$timeout" >/dev/null
+# An APIService's auth-reader RoleBinding in kube-system (the packageserver's,
+# <service>-service-auth-reader) is labelled olm.managed, not olm.owner.
+k delete roles,rolebindings -l olm.managed=true --all-namespaces --ignore-not-found --wait=true --timeout="$timeout" >/dev/null
 # The packages API is OLM's, whoever labelled it.
 { k get apiservices -o name | grep '\.packages\.operators\.coreos\.com$' || true; } | xargs -r "$kubectl" delete --ignore-not-found >/dev/null
 
