@@ -119,7 +119,8 @@ describe('runtime/controller predicates and adds', () => {
 });
 
 describe('runtime/controller coalescing', () => {
-  it('turns a burst of events for one key into one add once the events pause, capped from the first', async () => {
+  /** A controller coalescing for 1 s, capped at 3 s, and its workqueue_adds_total. */
+  function coalescingController(): { clock: FakeClock; source: FakeSource<Thing>; adds: () => Promise<number> } {
     const registry = new Registry();
     const clock = new FakeClock();
     const source = new FakeSource<Thing>();
@@ -129,6 +130,11 @@ describe('runtime/controller coalescing', () => {
       const line = (await registry.metrics()).split('\n').find((l) => l.startsWith('workqueue_adds_total{controller="thing"'));
       return Number(line?.split(' ').at(-1) ?? '0');
     };
+    return { clock, source, adds };
+  }
+
+  it('turns a burst of events for one key into one add once the events pause, capped from the first', async () => {
+    const { clock, source, adds } = coalescingController();
     source.upsert(thing('1'));
     clock.advance(400);
     source.upsert(thing('2', { ready: 1 }));
@@ -144,15 +150,7 @@ describe('runtime/controller coalescing', () => {
   });
 
   it('cannot be postponed past coalesceMaxMs by a steady stream', async () => {
-    const registry = new Registry();
-    const clock = new FakeClock();
-    const source = new FakeSource<Thing>();
-    const reconciler: Reconciler = { reconcile: () => Promise.resolve() };
-    new Controller({ name: 'thing', reconciler, logger: recordingLogger().logger, clock, registry }).for(source, { coalesceMs: 1000, coalesceMaxMs: 3000 });
-    const adds = async (): Promise<number> => {
-      const line = (await registry.metrics()).split('\n').find((l) => l.startsWith('workqueue_adds_total{controller="thing"'));
-      return Number(line?.split(' ').at(-1) ?? '0');
-    };
+    const { clock, source, adds } = coalescingController();
     for (let i = 1; i <= 5; i++) {
       source.upsert(thing(String(i), { ready: i }));
       clock.advance(500); // never a quiet second
