@@ -167,8 +167,8 @@ export class MemcachedReconciler implements Reconciler {
       return;
     }
     const first = mc;
-    const withFinalizer: Promise<Memcached> = legacyRemoved ? this.deps.writer.setFinalizers(first, legacyRemoved, ctx.signal) : Promise.resolve(first);
-    withFinalizer.catch(() => undefined); // awaited below; a failure must not go unhandled meanwhile
+    const withoutLegacy: Promise<Memcached> = legacyRemoved ? this.deps.writer.setFinalizers(first, legacyRemoved, ctx.signal) : Promise.resolve(first);
+    withoutLegacy.catch(() => undefined); // awaited below; a failure must not go unhandled meanwhile
 
     const validation = validateMemcached(mc);
     if (!validation.valid) {
@@ -178,7 +178,7 @@ export class MemcachedReconciler implements Reconciler {
       if (conditionStatus(mc, CONDITION_DEGRADED) !== 'True') {
         this.deps.events.event(mc, 'Warning', 'InvalidSpec', 'Validate', validation.message);
       }
-      mc = await withFinalizer;
+      mc = await withoutLegacy;
       const live = this.deps.deployments.get(req.namespace, req.name);
       await this.writeStatus(mc, computeStatus({ mc, deployment: isOwnedBy(live, mc) ? live : undefined, invalidMessage: validation.message, now: this.now() }), ctx);
       return;
@@ -189,7 +189,7 @@ export class MemcachedReconciler implements Reconciler {
     // was probed) would resize a running cache on every operator restart.
     if (this.deps.cluster.hasSynced?.() === false) {
       ctx.log.debug('cluster topology not known yet; requeued');
-      await withFinalizer;
+      await withoutLegacy;
       return { requeueAfterMs: 250 };
     }
 
@@ -197,7 +197,7 @@ export class MemcachedReconciler implements Reconciler {
     const security = this.deps.secureServing?.check(mc, spec, this.now());
     if (security?.problem) {
       ctx.log.info('referenced Secret unusable; children left untouched', { reason: security.problem.reason, message: security.problem.message });
-      mc = await withFinalizer;
+      mc = await withoutLegacy;
       const selector = selectorLabels(mc);
       const live = this.deps.deployments.get(req.namespace, req.name);
       const readyNow = this.deps.pods.list(req.namespace).filter((p) => matchesSelector(p, selector) && isReady(p));
@@ -252,7 +252,7 @@ export class MemcachedReconciler implements Reconciler {
     // generation whose new replicas do not exist yet.
     let currentDeployment = liveDeployment;
     const writes = allSettledOrThrow([
-      withFinalizer.then((updated) => {
+      withoutLegacy.then((updated) => {
         mc = updated;
       }),
       this.ensure(deployment, liveDeployment, ctx).then((d) => {
