@@ -127,8 +127,8 @@ class Fifo<T> {
 interface DelayedAdd {
   readyAt: number;
   handle: unknown;
-  /** Set for a coalesced add: when its first event came, and the latest deadline it may have. */
-  coalesced?: { firstAt: number; latestReadyAt: number };
+  /** Set for a coalesced add: the latest deadline it may have (the cap, counted from its first event). */
+  coalesced?: { latestReadyAt: number };
 }
 
 export class WorkQueue<K = string> {
@@ -222,7 +222,6 @@ export class WorkQueue<K = string> {
     if (pending && !pending.coalesced) {
       if (pending.readyAt <= now + quietMs) return;
     }
-    const firstAt = pending?.coalesced?.firstAt ?? now;
     const latestReadyAt = pending?.coalesced?.latestReadyAt ?? now + Math.max(quietMs, maxWaitMs);
     const readyAt = Math.min(now + quietMs, latestReadyAt);
     if (pending) this.clock.clearTimeout(pending.handle);
@@ -233,7 +232,7 @@ export class WorkQueue<K = string> {
       },
       Math.max(0, readyAt - now),
     );
-    this.delayed.set(key, { readyAt, handle, coalesced: { firstAt, latestReadyAt } });
+    this.delayed.set(key, { readyAt, handle, coalesced: { latestReadyAt } });
   }
 
   /** Adds `key` once the rate limiter allows it, counting a retry. */
