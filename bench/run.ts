@@ -712,6 +712,19 @@ export async function runBench(opts: BenchOptions): Promise<Results> {
   // Footprint of a contender that has just converged N objects (N=0: started on an empty namespace).
   const footprintAfter = (l: Launched, n: number): { n: number } & Footprint => ({ n, ...footprintOf(l.pid) });
 
+  /**
+   * Deletes a contender's namespace once it is measured, so that every
+   * contender starts on a cluster holding the same objects. Kept, the Go
+   * peer's 1000 Memcacheds and 3000 pods (it runs first) and the floor's
+   * loaded every later contender: the operator converged 1000 next to 6000
+   * extra pods, the peer next to none. A few objects load nothing
+   * measurable: only larger namespaces are waited for.
+   */
+  const clearNamespace = async (name: string, n: number): Promise<void> => {
+    if (n < 50) return void deleteNamespace(kc, name, 0);
+    if (!(await deleteNamespace(kc, name, 600_000))) notes.push(`namespace ${name} was still terminating when the run went on`);
+  };
+
   /** A peer's N=0 footprint: started on an empty namespace, idle a few seconds. */
   const peerAtZero = async (peer: Contender, entry: PeerResult): Promise<void> => {
     const launched = await peer.launch(await createNamespace(kc, ns(`${entry.name === GO_PEER_NAME ? 'peer' : 'other'}`, 0)));
@@ -745,7 +758,10 @@ export async function runBench(opts: BenchOptions): Promise<Results> {
       writesByResource: sample.writesByResource,
     });
     entry.timesMs.push({ n, ms: sample.timesMs });
-    if (n !== maxN) return void (await launched.stop());
+    if (n !== maxN) {
+      await launched.stop();
+      return clearNamespace(namespace, n);
+    }
     entry.idle = await measureIdle(peer, launched, n, opts);
     log(`${entry.name} idle: ${entry.idle.writes} writes, ~${entry.idle.requestsPerMinute} requests/min`);
     if (peer.mode === 'memcached') {
@@ -754,6 +770,7 @@ export async function runBench(opts: BenchOptions): Promise<Results> {
     } else {
       notes.push(`${entry.name}: no churn (it does not report status.observedGeneration, which churn lag is read from)`);
     }
+    await clearNamespace(namespace, n);
   };
   const newPeer = (spec: PeerSpec): PeerResult => ({ name: spec.name, command: spec.command, mode: spec.mode, convergence: [], footprint: [], idle: null, churn: null, stats: [], timesMs: [] });
 
@@ -794,6 +811,7 @@ export async function runBench(opts: BenchOptions): Promise<Results> {
     log(`floor: converging N=${n}`);
     const floorSample = await measureConvergence(kc, floor, floorNs, n, opts);
     await floorProc.stop();
+    await clearNamespace(floorNs, n);
     log(`floor: N=${n} in ${floorSample.seconds} s (p50 ${floorSample.p50Ms} ms, p99 ${floorSample.p99Ms} ms, ${floorSample.writes} writes)`);
     results.floorSweep.push({ concurrency: opts.concurrency, n, seconds: floorSample.seconds, writesPerObject: round(floorSample.writes / n, 2)!, complete: floorSample.complete });
 
@@ -808,9 +826,7 @@ export async function runBench(opts: BenchOptions): Promise<Results> {
       log(`floor ×${c}: N=${n} in ${sample.seconds} s (${sample.writes} writes)`);
       if (!sample.complete) notes.push(`floor ×${c} N=${n}: only ${sample.available}/${n} Available before the deadline`);
       results.floorSweep.push({ concurrency: c, n, seconds: sample.seconds, writesPerObject: round(sample.writes / n, 2)!, complete: sample.complete });
-      // A few objects load nothing measurable: only larger sweeps are waited for.
-      if (n < 50) void deleteNamespace(kc, sweepNs, 0);
-      else if (!(await deleteNamespace(kc, sweepNs, 600_000))) notes.push(`namespace ${sweepNs} was still terminating when the run went on`);
+      await clearNamespace(sweepNs, n);
     }
     const saturated = results.floorSweep.filter((f) => f.n === n && f.complete).sort((a, b) => a.seconds - b.seconds)[0] ?? results.floorSweep.find((f) => f.n === n)!;
 
@@ -875,6 +891,7 @@ export async function runBench(opts: BenchOptions): Promise<Results> {
       log(`churn: ${results.churn.reflected}/${results.churn.changes} reflected, p50 ${results.churn.p50Ms} ms, p99 ${results.churn.p99Ms} ms; restart wrote ${results.churn.restartWrites}`);
     } else {
       await launched.stop();
+      await clearNamespace(opNs, n);
     }
   }
 
