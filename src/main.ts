@@ -51,6 +51,7 @@ import {
   childAddMatters,
   childProjection,
   deploymentUrgent,
+  servingPodsOf,
   deploymentAddMatters,
   deploymentProjection,
   memcachedUpdateMatters,
@@ -317,7 +318,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<numbe
       name: 'Deployment',
       predicates: [projectionChanged(deploymentProjection), { create: deploymentAddMatters }],
       coalesceMs: CHILD_STATUS_COALESCE_MS,
-      urgent: deploymentUrgent,
+      urgent: (d, old) => deploymentUrgent(d, old, () => servingPodsOf(d, pods.list(d.metadata?.namespace))),
     })
     .owns(services, KIND, API_VERSION, { name: 'Service', predicates: [projectionChanged(childProjection), { create: childAddMatters }] })
     .owns(pdbs, KIND, API_VERSION, { name: 'PodDisruptionBudget', predicates: [projectionChanged(childProjection), { create: childAddMatters }] })

@@ -39,6 +39,7 @@ import {
 } from './monitoring.js';
 import { buildPodDisruptionBudget } from './pdb.js';
 import { podTrouble, recheckAfterMs } from './podhealth.js';
+import { isServing, matchesSelector } from './pods.js';
 import { SecureServing } from './secure-serving.js';
 import { buildHeadlessService, buildService } from './services.js';
 import { CONDITION_AVAILABLE, CONDITION_DEGRADED, computeStatus, statusEqual } from './status.js';
@@ -110,15 +111,6 @@ function currentPlacement(d: k8s.V1Deployment | undefined): CurrentPlacement | u
 
 function isOwnedBy(obj: k8s.KubernetesObject | undefined, mc: Memcached): boolean {
   return !!obj?.metadata?.ownerReferences?.some((ref) => ref.controller && ref.uid === mc.metadata.uid);
-}
-
-function matchesSelector(pod: k8s.V1Pod, selector: Record<string, string>): boolean {
-  const labels = pod.metadata?.labels ?? {};
-  return Object.entries(selector).every(([k, v]) => labels[k] === v);
-}
-
-function isReady(pod: k8s.V1Pod): boolean {
-  return !pod.metadata?.deletionTimestamp && !!pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
 }
 
 /** A write refused because its API is no longer served (404) or its CRD is terminating (403 that says so). */
@@ -200,7 +192,7 @@ export class MemcachedReconciler implements Reconciler {
       mc = await withoutLegacy;
       const selector = selectorLabels(mc);
       const live = this.deps.deployments.get(req.namespace, req.name);
-      const readyNow = this.deps.pods.list(req.namespace).filter((p) => matchesSelector(p, selector) && isReady(p));
+      const readyNow = this.deps.pods.list(req.namespace).filter((p) => matchesSelector(p, selector) && isServing(p));
       this.deps.secureServing!.recordTransitions(mc, security.conditions);
       await this.writeStatus(
         mc,
@@ -288,8 +280,8 @@ export class MemcachedReconciler implements Reconciler {
 
     const selector = selectorLabels(mc);
     const pods = this.deps.pods.list(req.namespace).filter((p) => matchesSelector(p, selector));
-    const readyPods = pods.filter(isReady).map((p) => p.metadata!.name!);
-    const rotationRecheck = security ? await this.deps.secureServing!.rotate(mc, spec, pods.filter(isReady), security, this.now()) : undefined;
+    const readyPods = pods.filter(isServing).map((p) => p.metadata!.name!);
+    const rotationRecheck = security ? await this.deps.secureServing!.rotate(mc, spec, pods.filter(isServing), security, this.now()) : undefined;
     if (security) this.deps.secureServing!.recordTransitions(mc, security.conditions);
     const now = this.now();
     const status = computeStatus({

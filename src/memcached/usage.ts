@@ -9,6 +9,7 @@ import { errorMessage, realClock, type Clock, type Logger, type Request, type Ru
 import type { Condition, ConditionStatus, Memcached } from '../api/types.js';
 import { CONTAINER_NAME, PLAINTEXT_PORT_NAME, PORT_NAME } from './deployment.js';
 import { selectorLabels } from './labels.js';
+import { isServing } from './pods.js';
 import { setCondition, type ConditionUpdate } from './status.js';
 
 export const CONDITION_SATURATED = 'Saturated';
@@ -121,10 +122,6 @@ export function statsPortOf(pod: V1Pod): number | undefined {
   return (ports.find((p) => p.name === PLAINTEXT_PORT_NAME) ?? ports.find((p) => p.name === PORT_NAME))?.containerPort;
 }
 
-function isReady(pod: V1Pod): boolean {
-  return !pod.metadata?.deletionTimestamp && !!pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
-}
-
 export interface UsagePollerOptions {
   memcacheds: { list(): Memcached[] };
   pods: { list(namespace?: string): V1Pod[] };
@@ -195,7 +192,7 @@ export class UsagePoller implements Runnable {
       const selector = selectorLabels(mc);
       const mine = this.options.pods
         .list(mc.metadata.namespace)
-        .filter((p) => isReady(p) && Object.entries(selector).every(([k, v]) => p.metadata?.labels?.[k] === v));
+        .filter((p) => isServing(p) && Object.entries(selector).every(([k, v]) => p.metadata?.labels?.[k] === v));
       batch.push({ mc, pods: mine });
       pods += mine.length;
     }

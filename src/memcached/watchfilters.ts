@@ -8,6 +8,7 @@
 // they start reading must be added here (the table tests list them).
 import type { KubernetesObject, V1Deployment, V1Pod } from '@kubernetes/client-node';
 import { metadataProjection, projectionChanged, type Predicate } from '@memcached-operator/runtime';
+import { isServing, matchesSelector } from './pods.js';
 
 /**
  * How long pod and Deployment events wait before they enqueue their
@@ -53,15 +54,29 @@ export function deploymentCompletedRollout(d: V1Deployment, old: V1Deployment | 
   return old !== undefined && rolloutComplete(d) && !rolloutComplete(old);
 }
 
-/** Deployment updates that skip the coalescing wait: a replica lost, or the rollout done. */
-export function deploymentUrgent(d: V1Deployment, old: V1Deployment | undefined): boolean {
-  return deploymentLostReadiness(d, old) || deploymentCompletedRollout(d, old);
+/**
+ * Deployment updates that skip the coalescing wait: a replica lost, or the
+ * rollout done once the pod cache has caught up with it. status.nodes comes
+ * from the pod cache; at N=1000 its watch can trail the Deployment's, and a
+ * pass that ran ahead of it wrote the status twice (6.46 writes per object
+ * instead of 6.17). Until the cache shows every desired replica serving, the
+ * update waits like any other, and the pod event on its way ends the wait.
+ */
+export function deploymentUrgent(d: V1Deployment, old: V1Deployment | undefined, cachedServingPods: () => number): boolean {
+  if (deploymentLostReadiness(d, old)) return true;
+  return deploymentCompletedRollout(d, old) && cachedServingPods() >= (d.spec?.replicas ?? 1);
+}
+
+/** How many cached pods the Deployment selects (its matchLabels) are serving. */
+export function servingPodsOf(d: V1Deployment, pods: readonly V1Pod[]): number {
+  const selector = d.spec?.selector?.matchLabels;
+  if (!selector) return 0;
+  return pods.filter((p) => matchesSelector(p, selector) && isServing(p)).length;
 }
 
 /** Whether a Pod update took a Ready pod out of service (not Ready any more, or being deleted). */
 export function podLostReadiness(pod: V1Pod, old: V1Pod | undefined): boolean {
-  const ready = (p: V1Pod) => !p.metadata?.deletionTimestamp && (p.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
-  return old !== undefined && ready(old) && !ready(pod);
+  return old !== undefined && isServing(old) && !isServing(pod);
 }
 
 const metadataChanged = projectionChanged<KubernetesObject>(metadataProjection);

@@ -14,6 +14,7 @@ import {
   podLostReadiness,
   podProjection,
   projectPod,
+  servingPodsOf,
 } from '../../../src/memcached/watchfilters.js';
 import type { Memcached } from '../../../src/api/types.js';
 
@@ -190,8 +191,23 @@ describe('memcached/watchfilters', () => {
       ['status not written yet', done, { metadata: { name: 'cache', namespace: 'ns', generation: 1 }, spec: { replicas: 3, selector: {}, template: {} } }, true],
     ];
     for (const [what, now, old, urgent] of cases) expect(deploymentCompletedRollout(now, old), what).to.equal(urgent);
-    expect(deploymentUrgent(dep({ ready: 2, available: 2 }), done), 'a replica lost').to.equal(true);
-    expect(deploymentUrgent(done, dep({ ready: 2, available: 2 })), 'rollout completed').to.equal(true);
-    expect(deploymentUrgent(dep({ ready: 2, available: 2 }), dep({ ready: 1, available: 1 })), 'a replica gained, not yet done').to.equal(false);
+    const cached = (n: number) => () => n;
+    expect(deploymentUrgent(dep({ ready: 2, available: 2 }), done, cached(3)), 'a replica lost').to.equal(true);
+    expect(deploymentUrgent(done, dep({ ready: 2, available: 2 }), cached(3)), 'rollout completed, the pod cache caught up').to.equal(true);
+    expect(deploymentUrgent(done, dep({ ready: 2, available: 2 }), cached(2)), 'rollout completed, the pod cache still behind').to.equal(false);
+    expect(deploymentUrgent(dep({ ready: 2, available: 2 }), dep({ ready: 1, available: 1 }), cached(2)), 'a replica gained, not yet done').to.equal(false);
+  });
+
+  it('counts the serving pods a Deployment selects', () => {
+    const d: V1Deployment = { metadata: { name: 'cache', namespace: 'ns' }, spec: { replicas: 3, selector: { matchLabels: { 'app.kubernetes.io/instance': 'cache' } }, template: {} } };
+    const pods = [
+      pod({ ready: true }),
+      pod({ ready: true, labels: { 'app.kubernetes.io/instance': 'other' } }),
+      pod({ ready: false }),
+      pod({ ready: true, deleting: true }),
+      pod({ ready: true }),
+    ];
+    expect(servingPodsOf(d, pods)).to.equal(2);
+    expect(servingPodsOf({ metadata: { name: 'cache' }, spec: { selector: {}, template: {} } }, pods), 'no matchLabels selects nothing').to.equal(0);
   });
 });
