@@ -8,7 +8,7 @@
 // they start reading must be added here (the table tests list them).
 import type { KubernetesObject, V1Deployment, V1Pod } from '@kubernetes/client-node';
 import { metadataProjection, projectionChanged, type Predicate } from '@memcached-operator/runtime';
-import { isServing, matchesSelector } from './pods.js';
+import { isServing } from './pods.js';
 
 /**
  * How long pod and Deployment events wait before they enqueue their
@@ -25,53 +25,6 @@ export const CHILD_STATUS_COALESCE_MS = 1000;
  */
 export function deploymentLostReadiness(d: V1Deployment, old: V1Deployment | undefined): boolean {
   return old !== undefined && (d.status?.readyReplicas ?? 0) < (old.status?.readyReplicas ?? 0);
-}
-
-/**
- * Whether a Deployment's rollout is complete: its controller has seen the
- * latest spec, and every desired replica is updated, Ready and available,
- * with no old replica left (what status.ts reports as Available and
- * RolloutComplete).
- */
-function rolloutComplete(d: V1Deployment): boolean {
-  const s = d.status ?? {};
-  const desired = d.spec?.replicas ?? 1;
-  return (
-    (s.observedGeneration ?? 0) >= (d.metadata?.generation ?? 0) &&
-    (s.updatedReplicas ?? 0) === desired &&
-    (s.readyReplicas ?? 0) === desired &&
-    (s.availableReplicas ?? 0) === desired &&
-    (s.replicas ?? 0) === desired
-  );
-}
-
-/**
- * Whether a Deployment update finished its rollout: the burst it belonged to
- * is over, so waiting for quiet only delays the Available the user waits for
- * (the benchmark's N=1 took the 1 s coalescing wait longer than the Go peer).
- */
-export function deploymentCompletedRollout(d: V1Deployment, old: V1Deployment | undefined): boolean {
-  return old !== undefined && rolloutComplete(d) && !rolloutComplete(old);
-}
-
-/**
- * Deployment updates that skip the coalescing wait: a replica lost, or the
- * rollout done once the pod cache has caught up with it. status.nodes comes
- * from the pod cache; at N=1000 its watch can trail the Deployment's, and a
- * pass that ran ahead of it wrote the status twice (6.46 writes per object
- * instead of 6.17). Until the cache shows every desired replica serving, the
- * update waits like any other, and the pod event on its way ends the wait.
- */
-export function deploymentUrgent(d: V1Deployment, old: V1Deployment | undefined, cachedServingPods: () => number): boolean {
-  if (deploymentLostReadiness(d, old)) return true;
-  return deploymentCompletedRollout(d, old) && cachedServingPods() >= (d.spec?.replicas ?? 1);
-}
-
-/** How many cached pods the Deployment selects (its matchLabels) are serving. */
-export function servingPodsOf(d: V1Deployment, pods: readonly V1Pod[]): number {
-  const selector = d.spec?.selector?.matchLabels;
-  if (!selector) return 0;
-  return pods.filter((p) => matchesSelector(p, selector) && isServing(p)).length;
 }
 
 /** Whether a Pod update took a Ready pod out of service (not Ready any more, or being deleted). */

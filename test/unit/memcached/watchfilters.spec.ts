@@ -5,16 +5,13 @@ import {
   childAddMatters,
   childProjection,
   deploymentAddMatters,
-  deploymentCompletedRollout,
   deploymentLostReadiness,
-  deploymentUrgent,
   deploymentProjection,
   memcachedUpdateMatters,
   podAddMatters,
   podLostReadiness,
   podProjection,
   projectPod,
-  servingPodsOf,
 } from '../../../src/memcached/watchfilters.js';
 import type { Memcached } from '../../../src/api/types.js';
 
@@ -171,43 +168,5 @@ describe('memcached/watchfilters', () => {
       ['still Ready', pod({ rv: '2', ready: true, restarts: 1 }), pod({ ready: true }), false],
     ];
     for (const [what, now, old, urgent] of pods) expect(podLostReadiness(now, old), what).to.equal(urgent);
-  });
-
-  it('skips the coalescing wait when a rollout completes (the burst is over; Available should not wait)', () => {
-    const dep = (o: { generation?: number; observed?: number; replicas?: number; updated?: number; ready?: number; available?: number; desired?: number }): V1Deployment => ({
-      metadata: { name: 'cache', namespace: 'ns', generation: o.generation ?? 1 },
-      spec: { replicas: o.desired ?? 3, selector: {}, template: {} },
-      status: { observedGeneration: o.observed ?? 1, replicas: o.replicas ?? 3, updatedReplicas: o.updated ?? 3, readyReplicas: o.ready ?? 3, availableReplicas: o.available ?? 3 },
-    });
-    const done = dep({});
-    const cases: Array<[string, V1Deployment, V1Deployment | undefined, boolean]> = [
-      ['created complete (an add, not an update)', done, undefined, false],
-      ['the last replica turned Ready and available', done, dep({ ready: 2, available: 2 }), true],
-      ['Ready but not yet available', dep({ available: 2 }), dep({ ready: 2, available: 2 }), false],
-      ['complete and still complete (a resync)', done, done, false],
-      ['a new spec not yet observed', dep({ generation: 2 }), dep({ ready: 2, available: 2 }), false],
-      ['an old replica still terminating', dep({ replicas: 4 }), dep({ ready: 2, available: 2, replicas: 4 }), false],
-      ['scaled down to 2: the extra replica gone', dep({ desired: 2, replicas: 2, updated: 2, ready: 2, available: 2 }), dep({ desired: 2, replicas: 3, updated: 3, ready: 3, available: 3 }), true],
-      ['status not written yet', done, { metadata: { name: 'cache', namespace: 'ns', generation: 1 }, spec: { replicas: 3, selector: {}, template: {} } }, true],
-    ];
-    for (const [what, now, old, urgent] of cases) expect(deploymentCompletedRollout(now, old), what).to.equal(urgent);
-    const cached = (n: number) => () => n;
-    expect(deploymentUrgent(dep({ ready: 2, available: 2 }), done, cached(3)), 'a replica lost').to.equal(true);
-    expect(deploymentUrgent(done, dep({ ready: 2, available: 2 }), cached(3)), 'rollout completed, the pod cache caught up').to.equal(true);
-    expect(deploymentUrgent(done, dep({ ready: 2, available: 2 }), cached(2)), 'rollout completed, the pod cache still behind').to.equal(false);
-    expect(deploymentUrgent(dep({ ready: 2, available: 2 }), dep({ ready: 1, available: 1 }), cached(2)), 'a replica gained, not yet done').to.equal(false);
-  });
-
-  it('counts the serving pods a Deployment selects', () => {
-    const d: V1Deployment = { metadata: { name: 'cache', namespace: 'ns' }, spec: { replicas: 3, selector: { matchLabels: { 'app.kubernetes.io/instance': 'cache' } }, template: {} } };
-    const pods = [
-      pod({ ready: true }),
-      pod({ ready: true, labels: { 'app.kubernetes.io/instance': 'other' } }),
-      pod({ ready: false }),
-      pod({ ready: true, deleting: true }),
-      pod({ ready: true }),
-    ];
-    expect(servingPodsOf(d, pods)).to.equal(2);
-    expect(servingPodsOf({ metadata: { name: 'cache' }, spec: { selector: {}, template: {} } }, pods), 'no matchLabels selects nothing').to.equal(0);
   });
 });
