@@ -50,7 +50,7 @@ import {
   CHILD_STATUS_COALESCE_MS,
   childAddMatters,
   childProjection,
-  deploymentLostReadiness,
+  deploymentUrgent,
   deploymentAddMatters,
   deploymentProjection,
   memcachedUpdateMatters,
@@ -311,12 +311,13 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<numbe
     .for(memcacheds, { name: 'Memcached', predicates: [memcachedUpdateMatters()] })
     // Pod and Deployment status moves in bursts (three pods turn Ready
     // within moments): coalesce each burst into one reconcile and one status write.
+    // A lost replica and a finished rollout skip the wait (deploymentUrgent).
     // The add events of children the operator has just created say nothing new (watchfilters.ts).
     .owns(deployments, KIND, API_VERSION, {
       name: 'Deployment',
       predicates: [projectionChanged(deploymentProjection), { create: deploymentAddMatters }],
       coalesceMs: CHILD_STATUS_COALESCE_MS,
-      urgent: deploymentLostReadiness,
+      urgent: deploymentUrgent,
     })
     .owns(services, KIND, API_VERSION, { name: 'Service', predicates: [projectionChanged(childProjection), { create: childAddMatters }] })
     .owns(pdbs, KIND, API_VERSION, { name: 'PodDisruptionBudget', predicates: [projectionChanged(childProjection), { create: childAddMatters }] })

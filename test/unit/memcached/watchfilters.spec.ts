@@ -5,7 +5,9 @@ import {
   childAddMatters,
   childProjection,
   deploymentAddMatters,
+  deploymentCompletedRollout,
   deploymentLostReadiness,
+  deploymentUrgent,
   deploymentProjection,
   memcachedUpdateMatters,
   podAddMatters,
@@ -168,5 +170,28 @@ describe('memcached/watchfilters', () => {
       ['still Ready', pod({ rv: '2', ready: true, restarts: 1 }), pod({ ready: true }), false],
     ];
     for (const [what, now, old, urgent] of pods) expect(podLostReadiness(now, old), what).to.equal(urgent);
+  });
+
+  it('skips the coalescing wait when a rollout completes (the burst is over; Available should not wait)', () => {
+    const dep = (o: { generation?: number; observed?: number; replicas?: number; updated?: number; ready?: number; available?: number; desired?: number }): V1Deployment => ({
+      metadata: { name: 'cache', namespace: 'ns', generation: o.generation ?? 1 },
+      spec: { replicas: o.desired ?? 3, selector: {}, template: {} },
+      status: { observedGeneration: o.observed ?? 1, replicas: o.replicas ?? 3, updatedReplicas: o.updated ?? 3, readyReplicas: o.ready ?? 3, availableReplicas: o.available ?? 3 },
+    });
+    const done = dep({});
+    const cases: Array<[string, V1Deployment, V1Deployment | undefined, boolean]> = [
+      ['created complete (an add, not an update)', done, undefined, false],
+      ['the last replica turned Ready and available', done, dep({ ready: 2, available: 2 }), true],
+      ['Ready but not yet available', dep({ available: 2 }), dep({ ready: 2, available: 2 }), false],
+      ['complete and still complete (a resync)', done, done, false],
+      ['a new spec not yet observed', dep({ generation: 2 }), dep({ ready: 2, available: 2 }), false],
+      ['an old replica still terminating', dep({ replicas: 4 }), dep({ ready: 2, available: 2, replicas: 4 }), false],
+      ['scaled down to 2: the extra replica gone', dep({ desired: 2, replicas: 2, updated: 2, ready: 2, available: 2 }), dep({ desired: 2, replicas: 3, updated: 3, ready: 3, available: 3 }), true],
+      ['status not written yet', done, { metadata: { name: 'cache', namespace: 'ns', generation: 1 }, spec: { replicas: 3, selector: {}, template: {} } }, true],
+    ];
+    for (const [what, now, old, urgent] of cases) expect(deploymentCompletedRollout(now, old), what).to.equal(urgent);
+    expect(deploymentUrgent(dep({ ready: 2, available: 2 }), done), 'a replica lost').to.equal(true);
+    expect(deploymentUrgent(done, dep({ ready: 2, available: 2 })), 'rollout completed').to.equal(true);
+    expect(deploymentUrgent(dep({ ready: 2, available: 2 }), dep({ ready: 1, available: 1 })), 'a replica gained, not yet done').to.equal(false);
   });
 });
