@@ -124,11 +124,19 @@ export async function applyCatalogSource(name: string, image: string): Promise<v
       grpcPodConfig: { securityContextConfig: 'restricted' },
     },
   }));
+  // READY alone can still be the previous image's registry pod: OLM starts
+  // a pod for the new image and swaps only once it is Ready. A Subscription
+  // made meanwhile resolves against the old content (CI once saw the upgrade
+  // spec's 0.1.0 install go straight on to 0.2.0 from the previous catalog).
+  type RegistryPod = { spec: { containers: { image: string }[] }; status?: { conditions?: { type: string; status: string }[] } };
+  const servesImage = (p: RegistryPod): boolean =>
+    p.spec.containers.some((c) => c.image === image) && !!p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
   await eventually(
     `CatalogSource ${name} READY on ${image}`,
     () => {
       const cs = kubectlJson<{ status?: { connectionState?: { lastObservedState?: string } } }>(['get', 'catalogsource', name, '-n', OLM_NAMESPACE]);
-      if (cs.status?.connectionState?.lastObservedState === 'READY') return true;
+      const pods = kubectlJson<{ items: RegistryPod[] }>(['get', 'pods', '-n', OLM_NAMESPACE, '-l', `olm.catalogSource=${name}`]).items;
+      if (cs.status?.connectionState?.lastObservedState === 'READY' && pods.length > 0 && pods.every(servesImage)) return true;
       throw new Error(`state ${JSON.stringify(cs.status ?? {})}; pods: ${kRun(['get', 'pods', '-n', OLM_NAMESPACE, '-o', 'wide']).stdout}`);
     },
     { timeoutMs: 240_000, intervalMs: 1000 },
