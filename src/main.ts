@@ -19,6 +19,7 @@ import {
   LeaseElector,
   Manager,
   newIdentity,
+  OptionalInformer,
   parseBindAddress,
   registerProcessMetrics,
   projectionChanged,
@@ -32,7 +33,7 @@ import {
   type ResourceDescriptor,
 } from '@memcached-operator/runtime';
 import { Exporter } from './exporter/server.js';
-import { MANAGED_BY } from './memcached/labels.js';
+import { MANAGED_BY } from './memcached/children/metadata.js';
 import {
   discoveryTargets,
   MONITORING_API_VERSION,
@@ -40,12 +41,11 @@ import {
   PROMETHEUS_RULE_KIND,
   scrapeRefusal,
   type MonitoringObject,
-} from './memcached/monitoring.js';
+} from './memcached/monitoring/prometheus.js';
 import { validateMemcached } from './api/validator.js';
-import { OptionalInformer } from './memcached/optionalinformer.js';
-import { UsagePoller } from './memcached/usage.js';
+import { UsagePoller } from './memcached/monitoring/usage.js';
 import { MemcachedReconciler } from './memcached/reconciler.js';
-import { securedFetchStats } from './memcached/scrape-security.js';
+import { securedFetchStats } from './memcached/tls/secure-serving.js';
 import {
   CHILD_STATUS_COALESCE_MS,
   childAddMatters,
@@ -59,10 +59,10 @@ import {
   podProjection,
   projectPod,
 } from './memcached/watchfilters.js';
-import { secretDigestInformerFactory, secretDigestLister } from './memcached/secret-cache.js';
-import { memcachedsReferencing, type SecretDigest } from './memcached/secrets.js';
-import { SecureServing } from './memcached/secure-serving.js';
-import { CertificateRotator } from './memcached/tls-rotation.js';
+import { secretDigestInformerFactory, secretDigestLister } from './memcached/tls/digest-cache.js';
+import { memcachedsReferencing, type SecretDigest } from './memcached/tls/secret-digest.js';
+import { SecureServing } from './memcached/tls/secure-serving.js';
+import { CertificateRotator } from './memcached/tls/rotation.js';
 import { ApiClusterWriter } from './memcached/writer.js';
 import { OptionsError, parseOptions, usage, type Options } from './options.js';
 import { clusterTopology } from './topology/detect.js';
@@ -188,7 +188,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<numbe
   });
   const pods = new ResilientInformer<k8s.V1Pod>({ ...childOptions, transform: projectPod, resource: resource('v1', 'Pod', 'pods') });
   // Secrets are the user's, unlabelled: all of them in the watched
-  // namespaces, each kept only as a digest (no key material; secrets.ts).
+  // namespaces, each kept only as a digest (no key material; tls/secret-digest.ts).
   const secrets = new ResilientInformer<SecretDigest>({
     ...informerOptions,
     resyncPeriodMs: 0,

@@ -22,10 +22,10 @@ import { clusterTopology, countZones, schedulableNodes } from '../topology/detec
 import { placementFor, type SizedPlacement } from '../topology/sizing.js';
 import { stagedPlacement, type CurrentPlacement } from '../topology/transition.js';
 import type { AntiAffinity, ClusterView } from '../topology/types.js';
-import { buildDeployment, OFFICIAL_IMAGE_UID, requiredPodsMayRun } from './deployment.js';
+import { buildDeployment, OFFICIAL_IMAGE_UID, requiredPodsMayRun } from './children/deployment.js';
 import { needsApply, withDesiredHash } from './diff.js';
-import { withoutLegacyFinalizer } from './finalizer.js';
-import { selectorLabels } from './labels.js';
+import { withoutLegacyFinalizer } from './children/metadata.js';
+import { selectorLabels } from './children/metadata.js';
 import {
   buildPodMonitor,
   buildPrometheusRule,
@@ -36,14 +36,14 @@ import {
   prometheusRuleName,
   withExporterSidecar,
   type MonitoringObject,
-} from './monitoring.js';
-import { buildPodDisruptionBudget } from './pdb.js';
-import { podTrouble, recheckAfterMs } from './podhealth.js';
+} from './monitoring/prometheus.js';
+import { buildPodDisruptionBudget } from './children/pdb.js';
+import { podTrouble, recheckAfterMs } from './pods.js';
 import { isServing, matchesSelector } from './pods.js';
-import { SecureServing } from './secure-serving.js';
-import { buildHeadlessService, buildService } from './services.js';
+import { SecureServing } from './tls/secure-serving.js';
+import { buildHeadlessService, buildService } from './children/services.js';
 import { CONDITION_AVAILABLE, CONDITION_DEGRADED, computeStatus, statusEqual } from './status.js';
-import { CONDITION_EVICTING, CONDITION_SATURATED, withUsageConditions, type UsageState } from './usage.js';
+import { CONDITION_EVICTING, CONDITION_SATURATED, withUsageConditions, type UsageState } from './monitoring/usage.js';
 import type { ClusterWriter } from './writer.js';
 
 /** Read access to an informer cache. */
@@ -55,7 +55,7 @@ export interface CacheReader<T> {
 /** Condition reporting a topology that had to be assumed rather than read. */
 export const CONDITION_TOPOLOGY_DETECTED = 'TopologyDetected';
 
-/** A cache of an optional API's objects (see optionalinformer.ts). */
+/** A cache of an optional API's objects (see the runtime's OptionalInformer). */
 export interface OptionalCacheReader<T> extends CacheReader<T> {
   /** True while the API is served and its cache is filled. */
   isPresent(): boolean;

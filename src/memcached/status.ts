@@ -3,7 +3,7 @@
 import type { V1Deployment, V1DeploymentCondition } from '@kubernetes/client-node';
 import type { Condition, ConditionStatus, Memcached, MemcachedStatus, TLSStatus, TopologyStatus } from '../api/types.js';
 import type { Placement } from '../topology/types.js';
-import type { PodTrouble } from './podhealth.js';
+import type { PodTrouble } from './pods.js';
 
 export const CONDITION_AVAILABLE = 'Available';
 export const CONDITION_PROGRESSING = 'Progressing';
@@ -66,9 +66,9 @@ export interface StatusInput {
   invalidMessage?: string;
   /** The apiserver's refusal of a child built from a spec the validator accepted. */
   rejectedMessage?: string;
-  /** Why some pods are not Ready (podhealth.ts), when they are stuck rather than starting. */
+  /** Why some pods are not Ready (pods.ts), when they are stuck rather than starting. */
   podTrouble?: PodTrouble;
-  /** A referenced Secret memcached cannot run from (secrets.ts); the children were left untouched. */
+  /** A referenced Secret memcached cannot run from (tls/secret-digest.ts); the children were left untouched. */
   secretProblem?: { reason: string; message: string };
   /** Conditions of other modules (the certificate's expiry and rotation), set as given. */
   extraConditions?: ConditionUpdate[];
@@ -123,7 +123,7 @@ function condition(type: string, status: ConditionStatus, reason: string, messag
  *   ChildRejected (the apiserver refused a child built from the spec: its
  *   message) or DeploymentFailed (ReplicaFailure or
  *   ProgressDeadlineExceeded), or the pods' own trouble (unschedulable,
- *   image pull, crash loop, OOM kill, failing probe: podhealth.ts), else
+ *   image pull, crash loop, OOM kill, failing probe: pods.ts), else
  *   False (AsExpected);
  * - one condition per placement notice.
  * Conditions the operator no longer reports (an old notice) are dropped;

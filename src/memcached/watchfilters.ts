@@ -4,7 +4,7 @@
 // ~36 queue adds and 3 reconciles per Memcached, most of them pod and
 // Deployment status churn and the echo of the operator's own status write,
 // and the caches holding every field of every pod, managedFields included.
-// Keep these in step with reconciler.ts, status.ts and podhealth.ts: a field
+// Keep these in step with reconciler.ts, status.ts and pods.ts: a field
 // they start reading must be added here (the table tests list them).
 import type { KubernetesObject, V1Deployment, V1Pod } from '@kubernetes/client-node';
 import { metadataProjection, projectionChanged, type Predicate } from '@memcached-operator/runtime';

@@ -26,6 +26,8 @@ export { metadataProjection, projectionChanged, resourceVersionChanged, stableJs
 export type { EventHandlers, EventSource } from './source.js';
 // For informers whose objects are reduced before caching (the operator's Secret digests).
 export type { ClientInformerFactory, ListFunc } from './informer.js';
+// For kinds whose API may come and go while the operator runs (a CRD installed or removed).
+export { OptionalInformer, type OptionalApiState, type OptionalInformerOptions } from './optionalinformer.js';
 export {
   Controller,
   CONTROLLER_METRIC_NAMES,

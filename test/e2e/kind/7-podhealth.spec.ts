@@ -1,7 +1,7 @@
 // Why pods are not Ready, in words a user can act on (issue #12): on real
 // nodes, a Memcached whose pods cannot be scheduled, whose image cannot be
 // pulled, or whose memcached exits at once reports Degraded with the reason
-// (podhealth.ts) and the kubelet's or scheduler's own message, and an Event
+// (src/memcached/pods.ts) and the kubelet's or scheduler's own message, and an Event
 // marks the transition. So does one whose memcached the kernel OOM-kills
 // (sets past a container memory limit below -m), and one whose probes fail
 // (its port blocked in the pod's network namespace from the node, so the

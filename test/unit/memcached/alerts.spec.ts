@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { DEFAULT_THRESHOLDS, memcachedAlertGroup, operatorAlertGroup } from '../../../src/memcached/alerts.js';
+import { DEFAULT_THRESHOLDS, memcachedAlertGroup, operatorAlertGroup } from '../../../src/memcached/monitoring/alerts.js';
 import { repoRoot } from '../../support/cluster.js';
 
 describe('memcached/alerts', () => {

@@ -2,12 +2,12 @@ import { expect } from 'chai';
 import type { V1Deployment, V1PodSpec } from '@kubernetes/client-node';
 import type { MemcachedSpec } from '../../../src/api/types.js';
 import type { Placement } from '../../../src/topology/types.js';
-import { renderArgs } from '../../../src/memcached/args.js';
-import { OFFICIAL_IMAGE_UID, buildDeployment } from '../../../src/memcached/deployment.js';
-import { selectorLabels, standardLabels } from '../../../src/memcached/labels.js';
-import { buildPodDisruptionBudget } from '../../../src/memcached/pdb.js';
-import { buildResources, containerMemoryMi, quantityValue } from '../../../src/memcached/resources.js';
-import { buildHeadlessService, buildService } from '../../../src/memcached/services.js';
+import { renderArgs } from '../../../src/memcached/children/args.js';
+import { OFFICIAL_IMAGE_UID, buildDeployment } from '../../../src/memcached/children/deployment.js';
+import { selectorLabels, standardLabels } from '../../../src/memcached/children/metadata.js';
+import { buildPodDisruptionBudget } from '../../../src/memcached/children/pdb.js';
+import { buildResources, containerMemoryMi, quantityValue } from '../../../src/memcached/children/resources.js';
+import { buildHeadlessService, buildService } from '../../../src/memcached/children/services.js';
 import { COMPACT, HIGHLY_AVAILABLE, SINGLE_NODE, defaulted, memcached } from './fixtures.js';
 
 const IMAGE = 'docker.io/library/memcached:1.6.39-alpine';

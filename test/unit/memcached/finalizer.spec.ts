@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { LEGACY_FINALIZER } from '../../../src/api/types.js';
-import { withoutLegacyFinalizer } from '../../../src/memcached/finalizer.js';
+import { withoutLegacyFinalizer } from '../../../src/memcached/children/metadata.js';
 
 describe('memcached/finalizer: removing the legacy finalizer', () => {
   const cases: Array<[string, string[] | undefined, string[] | undefined]> = [

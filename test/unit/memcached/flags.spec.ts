@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { expect } from 'chai';
 import type { MemcachedSpec } from '../../../src/api/types.js';
 import { applyDefaults, itemSizeKiB, validateMemcached } from '../../../src/api/validator.js';
-import { renderArgs } from '../../../src/memcached/args.js';
+import { renderArgs } from '../../../src/memcached/children/args.js';
 import { MEMCACHED, type Server, freePort, get, set, start, stats as readStats, stop, waitReady } from '../../support/memcached-process.js';
 
 describe('memcached/flags against a real memcached 1.6', function () {

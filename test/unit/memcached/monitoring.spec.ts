@@ -6,8 +6,8 @@ import path from 'node:path';
 import type { V1Pod } from '@kubernetes/client-node';
 import { validateMemcached } from '../../../src/api/validator.js';
 import type { MemcachedSpec } from '../../../src/api/types.js';
-import { DEFAULT_THRESHOLDS, thresholdsFor } from '../../../src/memcached/alerts.js';
-import { buildDeployment } from '../../../src/memcached/deployment.js';
+import { DEFAULT_THRESHOLDS, thresholdsFor } from '../../../src/memcached/monitoring/alerts.js';
+import { buildDeployment } from '../../../src/memcached/children/deployment.js';
 import {
   buildPodMonitor,
   buildPrometheusRule,
@@ -17,8 +17,7 @@ import {
   seriesSelector,
   statsPort,
   withExporterSidecar,
-} from '../../../src/memcached/monitoring.js';
-import { probeOutcome } from '../../../src/memcached/optionalinformer.js';
+} from '../../../src/memcached/monitoring/prometheus.js';
 import { COMPACT, defaulted, memcached } from './fixtures.js';
 
 const EXPORTER = 'memcached-operator-exporter.ops.svc:9150';
@@ -218,22 +217,5 @@ describe('memcached/monitoring', () => {
         { targets: ['[fd00::7]:11311'], labels: { namespace: 'apps', pod: 'cache-v6', container: 'memcached' } },
       ]);
     });
-  });
-
-  describe('probeOutcome (is the monitoring API served?)', () => {
-    const cases: [number | undefined, string, string][] = [
-      [undefined, 'unknown', 'present'],
-      [404, 'present', 'absent'],
-      [403, 'unknown', 'forbidden'],
-      [401, 'absent', 'forbidden'],
-      [0, 'unknown', 'absent'],
-      [0, 'present', 'present'],
-      [503, 'absent', 'absent'],
-    ];
-    for (const [code, previous, next] of cases) {
-      it(`${code ?? 'success'} after ${previous} -> ${next}`, () => {
-        expect(probeOutcome(code, previous as never)).to.equal(next);
-      });
-    }
   });
 });

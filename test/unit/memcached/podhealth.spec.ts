@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import type { V1ContainerStatus, V1Pod } from '@kubernetes/client-node';
-import { NOT_READY_GRACE_MS, POD_TROUBLE, UNSCHEDULABLE_GRACE_MS, podTrouble, recheckAfterMs } from '../../../src/memcached/podhealth.js';
+import { NOT_READY_GRACE_MS, POD_TROUBLE, UNSCHEDULABLE_GRACE_MS, podTrouble, recheckAfterMs } from '../../../src/memcached/pods.js';
 import { CONDITION_DEGRADED, computeStatus } from '../../../src/memcached/status.js';
 import { projectPod } from '../../../src/memcached/watchfilters.js';
 import { memcached } from './fixtures.js';

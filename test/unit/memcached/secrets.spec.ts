@@ -15,8 +15,8 @@ import {
   normalizeSerial,
   referencedSecrets,
   type SecretDigest,
-} from '../../../src/memcached/secrets.js';
-import { firstAuthfileUser, rotationCondition, ROTATION_DEADLINE_MS } from '../../../src/memcached/tls-rotation.js';
+} from '../../../src/memcached/tls/secret-digest.js';
+import { firstAuthfileUser, rotationCondition, ROTATION_DEADLINE_MS } from '../../../src/memcached/tls/rotation.js';
 import { CertificateAuthority, type Issued } from '../../support/certs.js';
 import { defaulted, memcached } from './fixtures.js';
 

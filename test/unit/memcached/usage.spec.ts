@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import type { V1Pod } from '@kubernetes/client-node';
 import { createLogger, type Request } from '@memcached-operator/runtime';
 import type { Condition } from '../../../src/api/types.js';
-import { sampleOf, statsPortOf, UsagePoller, usageState, withUsageConditions, type PodSample } from '../../../src/memcached/usage.js';
+import { sampleOf, statsPortOf, UsagePoller, usageState, withUsageConditions, type PodSample } from '../../../src/memcached/monitoring/usage.js';
 import { memcached } from './fixtures.js';
 
 const base: PodSample = { pod: 'a', currConnections: 10, maxConnections: 100, rejectedConnections: 0, listenDisabled: 0, evictions: 0, bytes: 0, limitBytes: 64 << 20 };

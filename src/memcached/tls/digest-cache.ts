@@ -1,11 +1,11 @@
-// The operator's cache of Secrets, as digests (secrets.ts): the list and each
+// The operator's cache of Secrets, as digests (secret-digest.ts): the list and each
 // watch event are reduced to a SecretDigest before the ResilientInformer
 // stores them, so the operator's own cache holds no key material. (client-
 // node's ListWatch, underneath, keeps the objects of watch events it saw
 // until the next relist; listed ones are digests from the start.)
 import * as k8s from '@kubernetes/client-node';
 import type { ClientInformerFactory, ListFunc } from '@memcached-operator/runtime';
-import { digestSecret, type SecretDigest } from './secrets.js';
+import { digestSecret, type SecretDigest } from './secret-digest.js';
 
 /** A list of Secrets (all namespaces or one), each reduced to its digest. */
 export function secretDigestLister(kc: k8s.KubeConfig): ListFunc<SecretDigest> {

@@ -8,8 +8,8 @@
 // Secret version as it arrives from the watch.
 import { createHash, createPrivateKey, X509Certificate } from 'node:crypto';
 import type { KubernetesObject, V1Secret } from '@kubernetes/client-node';
-import type { Memcached, MemcachedSpec } from '../api/types.js';
-import { AUTHFILE_KEY, servingCertSecretName, tlsEnabled } from './security.js';
+import type { Memcached, MemcachedSpec } from '../../api/types.js';
+import { AUTHFILE_KEY, servingCertSecretName, tlsEnabled } from '../children/secret-mounts.js';
 
 /** What the operator keeps of a serving certificate. */
 export interface CertificateDigest {

@@ -16,9 +16,9 @@
 // authfile's first user. The handshake alone shows the served certificate
 // even when memcached then refuses the client, so verification needs neither.
 import tls from 'node:tls';
-import type { ConditionUpdate } from './status.js';
-import { authCommand } from '../exporter/scrape.js';
-import { normalizeSerial } from './secrets.js';
+import type { ConditionUpdate } from '../status.js';
+import { authCommand } from '../../exporter/scrape.js';
+import { normalizeSerial } from './secret-digest.js';
 
 export const CONDITION_CERTIFICATE_SERVED = 'CertificateServed';
 export const CONDITION_CERTIFICATE_EXPIRING = 'CertificateExpiring';

@@ -2,15 +2,22 @@
 // written, the referenced Secrets must be usable (else the running pods are
 // left untouched); the pod template carries the authfile's hash (memcached
 // reads the authfile only at start); after the writes, each Ready pod is
-// brought to the current certificate without a restart (tls-rotation.ts).
+// brought to the current certificate without a restart (rotation.ts).
+//
+// The exporter and the stats poll read `stats` from memcached pods that may
+// serve only TLS, require a client certificate, or require authentication:
+// securedFetchStats finds the Memcached of the pod at a target address and
+// asks SecureServing how to connect, so both use the Secrets the pods mount.
 import type { V1Pod, V1Secret } from '@kubernetes/client-node';
-import type { Condition, Memcached, MemcachedSpec, TLSStatus } from '../api/types.js';
+import type { Condition, Memcached, MemcachedSpec, TLSStatus } from '../../api/types.js';
+import { validateMemcached } from '../../api/validator.js';
 import type { EventRecorder } from '@memcached-operator/runtime';
-import { DEFAULT_PORT } from './args.js';
-import { AUTHFILE_KEY, servingCertSecretName, tlsEnabled } from './security.js';
-import type { ScrapeSecurity } from '../exporter/scrape.js';
-import { checkSecrets, expiryCondition, normalizeSerial, type SecretDigest, type SecretProblem } from './secrets.js';
-import type { ConditionUpdate } from './status.js';
+import { DEFAULT_PORT } from '../children/args.js';
+import { AUTHFILE_KEY, servingCertSecretName, tlsEnabled } from '../children/secret-mounts.js';
+import { fetchStats, type ScrapeSecurity, type Target } from '../../exporter/scrape.js';
+import { managedPodAt } from '../pods.js';
+import { checkSecrets, expiryCondition, normalizeSerial, type SecretDigest, type SecretProblem } from './secret-digest.js';
+import type { ConditionUpdate } from '../status.js';
 import {
   CONDITION_CERTIFICATE_EXPIRING,
   CONDITION_CERTIFICATE_SERVED,
@@ -18,7 +25,7 @@ import {
   firstAuthfileUser,
   rotationCondition,
   type ControlCredentials,
-} from './tls-rotation.js';
+} from './rotation.js';
 
 /** Pod template annotation whose change rolls the pods when the users in the authfile change. */
 export const AUTHFILE_HASH_ANNOTATION = 'cache.example.com/authfile-hash';
@@ -167,4 +174,25 @@ export class SecureServing {
     }
     return credentials;
   }
+}
+
+export interface ScrapeSecurityDeps {
+  pods: { list(namespace?: string): V1Pod[] };
+  memcacheds: { get(namespace: string, name: string): Memcached | undefined };
+  secureServing: SecureServing;
+}
+
+/** How to connect to target: plaintext unless its pod's Memcached has TLS on that port or auth. */
+export async function scrapeSecurityFor(deps: ScrapeSecurityDeps, target: Target): Promise<ScrapeSecurity> {
+  const pod = managedPodAt(deps.pods.list(), target.host);
+  const name = pod?.metadata?.labels?.['app.kubernetes.io/instance'];
+  const mc = pod?.metadata?.namespace && name ? deps.memcacheds.get(pod.metadata.namespace, name) : undefined;
+  const validation = mc ? validateMemcached(mc) : undefined;
+  if (!mc || !validation?.valid) return {};
+  return deps.secureServing.scrapeSecurity(mc, validation.spec, target.port);
+}
+
+/** fetchStats with the connection scrapeSecurityFor chooses: the exporter's and the stats poll's fetch. */
+export function securedFetchStats(deps: ScrapeSecurityDeps): (target: Target, timeoutMs: number) => Promise<Map<string, string>> {
+  return async (target, timeoutMs) => fetchStats(target, timeoutMs, await scrapeSecurityFor(deps, target));
 }

@@ -12,12 +12,11 @@ import type {
   V1Probe,
   V1TopologySpreadConstraint,
 } from '@kubernetes/client-node';
-import type { Memcached, MemcachedSpec } from '../api/types.js';
-import type { Placement } from '../topology/types.js';
+import type { Memcached, MemcachedSpec } from '../../api/types.js';
+import type { Placement } from '../../topology/types.js';
 import { DEFAULT_PORT, renderArgs } from './args.js';
-import { securityVolumes, tlsEnabled } from './security.js';
-import { crName, selectorLabels, standardLabels } from './labels.js';
-import { objectMeta } from './owner.js';
+import { securityVolumes, tlsEnabled } from './secret-mounts.js';
+import { crName, objectMeta, selectorLabels, standardLabels } from './metadata.js';
 import { buildResources } from './resources.js';
 
 export const CONTAINER_NAME = 'memcached';

@@ -6,11 +6,11 @@
 // only when it differs, so an idle cache causes no writes.
 import type { V1Pod } from '@kubernetes/client-node';
 import { errorMessage, realClock, type Clock, type Logger, type Request, type Runnable } from '@memcached-operator/runtime';
-import type { Condition, ConditionStatus, Memcached } from '../api/types.js';
-import { CONTAINER_NAME, PLAINTEXT_PORT_NAME, PORT_NAME } from './deployment.js';
-import { selectorLabels } from './labels.js';
-import { isServing } from './pods.js';
-import { setCondition, type ConditionUpdate } from './status.js';
+import type { Condition, ConditionStatus, Memcached } from '../../api/types.js';
+import { CONTAINER_NAME, PLAINTEXT_PORT_NAME, PORT_NAME } from '../children/deployment.js';
+import { selectorLabels } from '../children/metadata.js';
+import { isServing } from '../pods.js';
+import { setCondition, type ConditionUpdate } from '../status.js';
 
 export const CONDITION_SATURATED = 'Saturated';
 export const CONDITION_EVICTING = 'Evicting';

@@ -1,8 +1,8 @@
 // Container resources: the spec's, completed from the placement's profile,
 // with the memory limit derived from memoryLimitMB.
 import type { V1ResourceRequirements } from '@kubernetes/client-node';
-import type { MemcachedSpec } from '../api/types.js';
-import type { Placement } from '../topology/types.js';
+import type { MemcachedSpec } from '../../api/types.js';
+import type { Placement } from '../../topology/types.js';
 import { DEFAULT_MEMORY_LIMIT_MB } from './args.js';
 
 /**

@@ -6,18 +6,11 @@
 // src/topology/watcher.ts, a missing API, missing RBAC or an apiserver outage
 // is logged once per change and never thrown.
 import type * as k8s from '@kubernetes/client-node';
-import {
-  errorMessage,
-  realClock,
-  ResilientInformer,
-  statusCode,
-  type Clock,
-  type EventHandlers,
-  type EventSource,
-  type InformerOptions,
-  type Logger,
-  type ResourceDescriptor,
-} from '@memcached-operator/runtime';
+import { realClock, type Clock } from './clock.js';
+import { errorMessage, statusCode } from './errors.js';
+import { ResilientInformer, type InformerOptions, type ResourceDescriptor } from './informer.js';
+import type { Logger } from './logger.js';
+import type { EventHandlers, EventSource } from './source.js';
 
 export type OptionalApiState = 'unknown' | 'absent' | 'forbidden' | 'present';
 

@@ -12,14 +12,14 @@
 // Ready pods, so a pod whose memcached died would drop out of discovery right
 // when MemcachedDown should fire. Pod discovery keeps every running pod.
 import type { V1Container, V1Deployment, V1Pod } from '@kubernetes/client-node';
-import type { Memcached, MemcachedSpec } from '../api/types.js';
+import type { Memcached, MemcachedSpec } from '../../api/types.js';
 import { memcachedAlertGroup, thresholdsFor } from './alerts.js';
-import { DEFAULT_PORT } from './args.js';
-import { CONTAINER_NAME, PLAINTEXT_PORT_NAME, PORT_NAME } from './deployment.js';
-import { crName, MANAGED_BY, selectorLabels } from './labels.js';
-import { objectMeta } from './owner.js';
-import { tlsEnabled } from './security.js';
-import { headlessServiceName } from './services.js';
+import { DEFAULT_PORT } from '../children/args.js';
+import { CONTAINER_NAME, PLAINTEXT_PORT_NAME, PORT_NAME } from '../children/deployment.js';
+import { crName, objectMeta, selectorLabels } from '../children/metadata.js';
+import { tlsEnabled } from '../children/secret-mounts.js';
+import { headlessServiceName } from '../children/services.js';
+import { managedPodAt } from '../pods.js';
 
 export const MONITORING_GROUP = 'monitoring.coreos.com';
 export const MONITORING_API_VERSION = `${MONITORING_GROUP}/v1`;
@@ -155,15 +155,6 @@ export function withExporterSidecar(deployment: V1Deployment, spec: MemcachedSpe
       },
     },
   };
-}
-
-/** The managed pod whose IP is host, from the operator's cache of managed pods. */
-export function managedPodAt(pods: readonly V1Pod[], host: string): V1Pod | undefined {
-  return pods.find(
-    (p) =>
-      p.metadata?.labels?.['app.kubernetes.io/managed-by'] === MANAGED_BY &&
-      (p.status?.podIP === host || (p.status?.podIPs ?? []).some((ip) => ip.ip === host)),
-  );
 }
 
 /**

@@ -3,7 +3,7 @@
 // is this output at the default thresholds (make alerts writes it; a unit
 // test keeps it in step), and promtool's unit tests run against that file, so
 // they test these expressions.
-import type { MemcachedAlertOverrides } from '../api/types.js';
+import type { MemcachedAlertOverrides } from '../../api/types.js';
 
 export interface AlertThresholds {
   /** Share of max_connections in use that warns (0..1). */

@@ -1,9 +1,8 @@
 // The PodDisruptionBudget of a Memcached, when the placement wants one.
 import type { V1PodDisruptionBudget } from '@kubernetes/client-node';
-import type { Memcached } from '../api/types.js';
-import type { Placement } from '../topology/types.js';
-import { crName, selectorLabels } from './labels.js';
-import { objectMeta } from './owner.js';
+import type { Memcached } from '../../api/types.js';
+import type { Placement } from '../../topology/types.js';
+import { crName, objectMeta, selectorLabels } from './metadata.js';
 
 /**
  * PDB `<name>` with maxUnavailable 1: drains take one cache node at a time.

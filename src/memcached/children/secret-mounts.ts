@@ -6,8 +6,8 @@
 // subPath, which the kubelet never updates): a rotated Secret reaches the
 // running container without a restart.
 import type { V1Volume, V1VolumeMount } from '@kubernetes/client-node';
-import type { Memcached, MemcachedSpec } from '../api/types.js';
-import { crName } from './labels.js';
+import type { Memcached, MemcachedSpec } from '../../api/types.js';
+import { crName } from './metadata.js';
 
 export const TLS_DIR = '/etc/memcached/tls';
 export const CLIENT_CA_DIR = '/etc/memcached/client-ca';

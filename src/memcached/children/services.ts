@@ -2,12 +2,11 @@
 // one address) and `<name>-headless` (one DNS record per ready pod, for
 // clients that hash keys over the memcached nodes themselves).
 import type { V1ObjectMeta, V1Service, V1ServicePort } from '@kubernetes/client-node';
-import type { Memcached, MemcachedSpec } from '../api/types.js';
+import type { Memcached, MemcachedSpec } from '../../api/types.js';
 import { DEFAULT_PORT } from './args.js';
 import { PLAINTEXT_PORT_NAME, PORT_NAME } from './deployment.js';
-import { crName, selectorLabels } from './labels.js';
-import { objectMeta } from './owner.js';
-import { serviceCaAnnotations, tlsEnabled } from './security.js';
+import { crName, objectMeta, selectorLabels } from './metadata.js';
+import { serviceCaAnnotations, tlsEnabled } from './secret-mounts.js';
 
 export const HEADLESS_SUFFIX = '-headless';
 
