@@ -54,26 +54,6 @@ export const COMMAND_STATS: readonly { command: string; status: string; stat: st
   { command: 'flush', status: 'hit', stat: 'cmd_flush' },
 ];
 
-/**
- * Parses the reply to `stats`: lines `STAT <name> <value>` up to `END`.
- * Throws on an ERROR reply or a missing END, so a half-read reply never
- * passes as a complete one.
- */
-export function parseStats(reply: string): Map<string, string> {
-  const stats = new Map<string, string>();
-  for (const line of reply.split('\r\n')) {
-    if (line === 'END') return stats;
-    if (line.startsWith('STAT ')) {
-      const rest = line.slice(5);
-      const space = rest.indexOf(' ');
-      if (space > 0) stats.set(rest.slice(0, space), rest.slice(space + 1));
-      continue;
-    }
-    if (/^(ERROR|CLIENT_ERROR|SERVER_ERROR)/.test(line)) throw new Error(`memcached answered stats with ${line}`);
-  }
-  throw new Error('memcached reply to stats ended without END');
-}
-
 function escapeLabel(value: string): string {
   return value.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
 }

@@ -5,7 +5,8 @@ import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ManagedHttpServer, type BindAddress, type Logger } from '@memcached-operator/runtime';
 import { renderExposition } from './metrics.js';
-import { fetchStats, parseTarget, type Target } from './scrape.js';
+import { fetchStats, type Endpoint } from '../protocol/client.js';
+import { parseTarget } from './scrape.js';
 
 export interface ExporterOptions {
   bind: BindAddress;
@@ -15,7 +16,7 @@ export interface ExporterOptions {
    * Why this target may not be scraped, or undefined when it may. The
    * operator refuses anything but a memcached port of a pod it manages.
    */
-  refuse?: (target: Target) => string | undefined;
+  refuse?: (target: Endpoint) => string | undefined;
   /**
    * Prometheus HTTP service discovery at /targets?namespace=&name=: the
    * target groups of one Memcached, or undefined when there is no such
@@ -28,7 +29,7 @@ export interface ExporterOptions {
   maxConcurrentScrapes: number;
   logger: Logger;
   /** Test seam: how stats are read. */
-  fetch?: (target: Target, timeoutMs: number) => Promise<Map<string, string>>;
+  fetch?: (target: Endpoint, timeoutMs: number) => Promise<Map<string, string>>;
 }
 
 const TEXT = { 'Content-Type': 'text/plain; charset=utf-8' };

@@ -1,9 +1,12 @@
-// A real memcached 1.6 process on loopback, and a minimal text-protocol
-// client, for the suites that prove behaviour against memcached itself
-// (rendered flags, the exporter). memcached comes from Debian (make deps).
+// A real memcached 1.6 process on loopback, for the suites that prove
+// behaviour against memcached itself (rendered flags, the exporter): stats,
+// set and get go through the operator's own memcached client; converse sends
+// raw bytes, for what that client would never send. memcached comes from
+// Debian (make deps).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { type Socket, connect, createServer } from 'node:net';
-import { parseStats } from '../../src/exporter/metrics.js';
+import { MemcachedSession } from '../../src/protocol/client.js';
+import { lineReplyEnd, replyLine } from '../../src/protocol/text.js';
 
 export const MEMCACHED = '/usr/bin/memcached';
 const STARTUP_DEADLINE_MS = 10_000;
@@ -97,21 +100,30 @@ export function converse(to: number | (() => Socket), payload: string | Buffer, 
   });
 }
 
-const endsWithLine = (reply: string): boolean => reply.endsWith('\r\n');
+/** One command on a fresh loopback connection, through the operator's memcached client. */
+async function onLoopback<T>(port: number, talk: (session: MemcachedSession) => Promise<T>): Promise<T> {
+  // Large enough for the item-size tests' values.
+  const session = await MemcachedSession.open({ host: '127.0.0.1', port }, {}, { timeoutMs: STARTUP_DEADLINE_MS, maxReplyBytes: 8 * 1024 * 1024 });
+  try {
+    return await talk(session);
+  } finally {
+    session.close();
+  }
+}
 
 /** The reply to `stats` (or `stats settings`, ...) as name-value pairs. */
 export async function stats(port: number, group = ''): Promise<Record<string, string>> {
-  const reply = await converse(port, `stats${group ? ` ${group}` : ''}\r\n`, (r) => r.endsWith('END\r\n'));
-  return Object.fromEntries(parseStats(reply));
+  return Object.fromEntries(await onLoopback(port, (session) => session.stats(group)));
 }
 
 export async function set(port: number, key: string, value: Buffer): Promise<string> {
   const payload = Buffer.concat([Buffer.from(`set ${key} 0 0 ${value.length}\r\n`), value, Buffer.from('\r\n')]);
-  return (await converse(port, payload, endsWithLine)).trim();
+  return replyLine(await onLoopback(port, (session) => session.send(payload, lineReplyEnd)));
 }
 
+/** The raw reply to `get` (VALUE lines and data, then END). */
 export async function get(port: number, key: string): Promise<string> {
-  return converse(port, `get ${key}\r\n`, (r) => r.endsWith('END\r\n'));
+  return onLoopback(port, (session) => session.send(`get ${key}\r\n`, (r) => (r.endsWith('END\r\n') ? r.length : undefined)));
 }
 
 export async function stop(server: Server): Promise<void> {

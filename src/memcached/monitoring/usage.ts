@@ -35,7 +35,7 @@ export interface PodSample {
   refusedPoll?: boolean;
 }
 
-/** memcached's answer to a connection it refuses at its limit (-c), as fetchStats reports it. */
+/** memcached's answer to a connection it refuses at its limit (-c), as the memcached client (src/protocol) reports it. */
 export const REFUSED_AT_LIMIT = /Too many open connections/;
 
 export interface UsageState {
@@ -125,7 +125,7 @@ export function statsPortOf(pod: V1Pod): number | undefined {
 export interface UsagePollerOptions {
   memcacheds: { list(): Memcached[] };
   pods: { list(namespace?: string): V1Pod[] };
-  /** Reads `stats` (scrape.ts's fetchStats). */
+  /** Reads `stats` (the memcached client's fetchStats, through the pod's TLS and auth). */
   fetch: (target: { host: string; port: number }, timeoutMs: number) => Promise<Map<string, string>>;
   /** Called with a Memcached whose state changed. */
   onChange: (req: Request) => void;

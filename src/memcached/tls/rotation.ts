@@ -15,9 +15,9 @@
 // it: see docs/security.md), and with auth it authenticates as the
 // authfile's first user. The handshake alone shows the served certificate
 // even when memcached then refuses the client, so verification needs neither.
-import tls from 'node:tls';
 import type { ConditionUpdate } from '../status.js';
-import { authCommand } from '../../exporter/scrape.js';
+import { MemcachedSession, type ConnectionSecurity } from '../../protocol/client.js';
+import type { Credentials } from '../../protocol/text.js';
 import { normalizeSerial } from './secret-digest.js';
 
 export const CONDITION_CERTIFICATE_SERVED = 'CertificateServed';
@@ -31,7 +31,7 @@ export interface ControlCredentials {
   /** The key pair presented when memcached asks for a client certificate. */
   clientCert?: { cert: string; key: string };
   /** The authfile user to authenticate as, when memcached runs with -Y. */
-  auth?: { username: string; password: string };
+  auth?: Credentials;
 }
 
 export interface PodTarget {
@@ -48,7 +48,7 @@ export interface TlsControl {
 }
 
 /** The first `user:password` line of an authfile. */
-export function firstAuthfileUser(authfile: string): { username: string; password: string } | undefined {
+export function firstAuthfileUser(authfile: string): Credentials | undefined {
   for (const line of authfile.split(/\r?\n/)) {
     const at = line.indexOf(':');
     if (at > 0) return { username: line.slice(0, at), password: line.slice(at + 1) };
@@ -56,85 +56,38 @@ export function firstAuthfileUser(authfile: string): { username: string; passwor
   return undefined;
 }
 
-/** Opens a TLS connection that accepts any server certificate (the operator checks the serial itself). */
-function connect(host: string, port: number, credentials: ControlCredentials): Promise<tls.TLSSocket> {
-  return new Promise((resolve, reject) => {
-    const socket = tls.connect({
-      host,
-      port,
-      rejectUnauthorized: false,
-      ...(credentials.clientCert ? { cert: credentials.clientCert.cert, key: credentials.clientCert.key } : {}),
-    });
-    const timer = setTimeout(() => {
-      socket.destroy();
-      reject(new Error(`no TLS handshake with ${host}:${port} within ${CONTROL_TIMEOUT_MS} ms`));
-    }, CONTROL_TIMEOUT_MS);
-    socket.once('secureConnect', () => {
-      clearTimeout(timer);
-      resolve(socket);
-    });
-    socket.once('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-  });
-}
-
-/** Sends text and resolves with the first reply line; rejects on timeout or close. */
-function request(socket: tls.TLSSocket, text: string, label: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let reply = '';
-    const done = (err?: Error) => {
-      clearTimeout(timer);
-      socket.off('data', onData);
-      socket.off('close', onClose);
-      socket.off('error', onError);
-      if (err) reject(err);
-      else resolve(reply.split('\r\n')[0]);
-    };
-    const onData = (chunk: Buffer) => {
-      reply += chunk.toString('latin1');
-      if (reply.includes('\r\n')) done();
-    };
-    const onClose = () => done(new Error(`${label}: memcached closed the connection${reply ? ` after "${reply.trim()}"` : ''}`));
-    const onError = (err: Error) => done(err);
-    const timer = setTimeout(() => done(new Error(`${label}: no reply within ${CONTROL_TIMEOUT_MS} ms`)), CONTROL_TIMEOUT_MS);
-    socket.on('data', onData);
-    socket.once('close', onClose);
-    socket.once('error', onError);
-    socket.write(text);
-  });
+/** A TLS session that accepts any server certificate (the operator checks the serial itself). */
+function openControl(host: string, port: number, security: ConnectionSecurity = {}): Promise<MemcachedSession> {
+  return MemcachedSession.open({ host, port }, { ...security, tls: { rejectUnauthorized: false, ...security.tls } }, { timeoutMs: CONTROL_TIMEOUT_MS });
 }
 
 /** The real control connection. */
 export const networkTlsControl: TlsControl = {
   async servedSerial(host, port) {
-    const socket = await connect(host, port, {});
+    const session = await openControl(host, port);
     try {
-      return normalizeSerial(socket.getPeerCertificate().serialNumber ?? '');
+      return normalizeSerial(session.peerCertificate()?.serialNumber ?? '');
     } finally {
-      socket.destroy();
+      session.close();
     }
   },
   async refreshCerts(host, port, credentials, trustedSerials) {
-    const socket = await connect(host, port, credentials);
+    // The chain is not verified (the operator may not know the issuing CA),
+    // so the certificate must be one the operator knows from the Secret:
+    // a stranger at the pod's address gets neither key pair nor password.
+    const session = await openControl(host, port, {
+      ...(credentials.clientCert ? { tls: { cert: credentials.clientCert.cert, key: credentials.clientCert.key } } : {}),
+      ...(credentials.auth ? { auth: credentials.auth } : {}),
+      verifyServer: (certificate) => {
+        const presented = normalizeSerial(certificate.serialNumber ?? '');
+        return trustedSerials.includes(presented) ? undefined : `presents certificate serial ${presented}, which is neither the Secret's nor the last one served`;
+      },
+    });
     try {
-      // The chain is not verified (the operator may not know the issuing CA),
-      // so the certificate must be one the operator knows from the Secret:
-      // a stranger at the pod's address gets neither key pair nor password.
-      const presented = normalizeSerial(socket.getPeerCertificate().serialNumber ?? '');
-      if (!trustedSerials.includes(presented)) {
-        throw new Error(`${host}:${port} presents certificate serial ${presented}, which is neither the Secret's nor the last one served; credentials not sent`);
-      }
-      if (credentials.auth) {
-        const reply = await request(socket, authCommand(credentials.auth), 'authentication');
-        if (reply !== 'STORED') throw new Error(`memcached refused the authfile's first user (${reply})`);
-      }
-      const reply = await request(socket, 'refresh_certs\r\n', 'refresh_certs');
-      if (reply !== 'OK') throw new Error(`refresh_certs answered "${reply}"`);
-      return reply;
+      await session.refreshCerts();
+      return 'OK';
     } finally {
-      socket.destroy();
+      session.close();
     }
   },
 };

@@ -14,7 +14,7 @@ import { validateMemcached } from '../../api/validator.js';
 import type { EventRecorder } from '@memcached-operator/runtime';
 import { DEFAULT_PORT } from '../children/args.js';
 import { AUTHFILE_KEY, servingCertSecretName, tlsEnabled } from '../children/secret-mounts.js';
-import { fetchStats, type ScrapeSecurity, type Target } from '../../exporter/scrape.js';
+import { fetchStats, type ConnectionSecurity, type Endpoint } from '../../protocol/client.js';
 import { managedPodAt } from '../pods.js';
 import { checkSecrets, expiryCondition, normalizeSerial, type SecretDigest, type SecretProblem } from './secret-digest.js';
 import type { ConditionUpdate } from '../status.js';
@@ -127,7 +127,7 @@ export class SecureServing {
    * kept, per Memcached, only while the referenced Secrets' data is
    * unchanged, so a scrape every 15 s costs no API call.
    */
-  async scrapeSecurity(mc: Memcached, spec: MemcachedSpec, port: number): Promise<ScrapeSecurity> {
+  async scrapeSecurity(mc: Memcached, spec: MemcachedSpec, port: number): Promise<ConnectionSecurity> {
     const overTls = tlsEnabled(spec) && port !== spec.tls?.plaintextPort;
     if (!overTls && !spec.auth) return {};
     const namespace = mc.metadata.namespace ?? '';
@@ -141,7 +141,7 @@ export class SecureServing {
       cached.credentials.catch(() => this.scrapeCredentials.delete(key)); // read again next time
     }
     const credentials = await cached.credentials;
-    const security: ScrapeSecurity = credentials.auth ? { auth: credentials.auth } : {};
+    const security: ConnectionSecurity = credentials.auth ? { auth: credentials.auth } : {};
     if (overTls) {
       const issued = this.deps.secrets.get(namespace, servingCertSecretName(mc, spec))?.digest.certificate?.serialNumber;
       const trusted = new Set([issued, mc.status?.tls?.servedSerialNumber].filter((x): x is string => !!x).map(normalizeSerial));
@@ -183,7 +183,7 @@ export interface ScrapeSecurityDeps {
 }
 
 /** How to connect to target: plaintext unless its pod's Memcached has TLS on that port or auth. */
-export async function scrapeSecurityFor(deps: ScrapeSecurityDeps, target: Target): Promise<ScrapeSecurity> {
+export async function scrapeSecurityFor(deps: ScrapeSecurityDeps, target: Endpoint): Promise<ConnectionSecurity> {
   const pod = managedPodAt(deps.pods.list(), target.host);
   const name = pod?.metadata?.labels?.['app.kubernetes.io/instance'];
   const mc = pod?.metadata?.namespace && name ? deps.memcacheds.get(pod.metadata.namespace, name) : undefined;
@@ -193,6 +193,6 @@ export async function scrapeSecurityFor(deps: ScrapeSecurityDeps, target: Target
 }
 
 /** fetchStats with the connection scrapeSecurityFor chooses: the exporter's and the stats poll's fetch. */
-export function securedFetchStats(deps: ScrapeSecurityDeps): (target: Target, timeoutMs: number) => Promise<Map<string, string>> {
+export function securedFetchStats(deps: ScrapeSecurityDeps): (target: Endpoint, timeoutMs: number) => Promise<Map<string, string>> {
   return async (target, timeoutMs) => fetchStats(target, timeoutMs, await scrapeSecurityFor(deps, target));
 }

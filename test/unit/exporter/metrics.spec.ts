@@ -1,27 +1,9 @@
 import { expect } from 'chai';
-import { COMMAND_STATS, STAT_METRICS, parseStats, renderExposition } from '../../../src/exporter/metrics.js';
+import { COMMAND_STATS, STAT_METRICS, renderExposition } from '../../../src/exporter/metrics.js';
 import { parseTarget } from '../../../src/exporter/scrape.js';
 
-const reply = (lines: string[]) => `${lines.join('\r\n')}\r\n`;
 
 describe('exporter/metrics', () => {
-  describe('parseStats', () => {
-    const cases: { name: string; reply: string; want?: Record<string, string>; error?: RegExp }[] = [
-      { name: 'a complete reply', reply: reply(['STAT pid 7', 'STAT version 1.6.18', 'STAT get_hits 3', 'END']), want: { pid: '7', version: '1.6.18', get_hits: '3' } },
-      { name: 'values with spaces', reply: reply(['STAT libevent 2.1.12 stable', 'END']), want: { libevent: '2.1.12 stable' } },
-      { name: 'an empty reply', reply: reply(['END']), want: {} },
-      { name: 'a reply cut short', reply: reply(['STAT pid 7']), error: /without END/ },
-      { name: 'an error', reply: reply(['ERROR']), error: /answered stats with ERROR/ },
-      { name: 'a server error', reply: reply(['SERVER_ERROR out of memory']), error: /SERVER_ERROR out of memory/ },
-    ];
-    for (const c of cases) {
-      it(c.name, () => {
-        if (c.error) expect(() => parseStats(c.reply)).to.throw(c.error);
-        else expect(Object.fromEntries(parseStats(c.reply))).to.deep.equal(c.want);
-      });
-    }
-  });
-
   describe('renderExposition', () => {
     it('reports only memcached_up 0 when memcached could not be read', () => {
       const text = renderExposition(undefined);

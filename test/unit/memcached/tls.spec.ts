@@ -13,7 +13,7 @@ import type { MemcachedSpec } from '../../../src/api/types.js';
 import { applyDefaults } from '../../../src/api/validator.js';
 import { renderArgs } from '../../../src/memcached/children/args.js';
 import { AUTH_DIR, AUTHFILE_KEY, CLIENT_CA_DIR, TLS_DIR } from '../../../src/memcached/children/secret-mounts.js';
-import { fetchStats } from '../../../src/exporter/scrape.js';
+import { fetchStats } from '../../../src/protocol/client.js';
 import { CertificateRotator, networkTlsControl } from '../../../src/memcached/tls/rotation.js';
 import { SecureServing } from '../../../src/memcached/tls/secure-serving.js';
 import { digestSecret } from '../../../src/memcached/tls/secret-digest.js';
@@ -202,13 +202,13 @@ describe('memcached/security against a real memcached 1.6', function () {
     // Wrong credentials are reported, not thrown.
     const third = ca.issue('cache');
     const refused = await rotator.bringToSerial([pod], server.port, third.serial, () => Promise.resolve({ clientCert: { cert: second.cert, key: second.key }, auth: { username: 'operator', password: 'wrong' } }), [second.serial]);
-    expect(refused[0].error).to.match(/refused the authfile's first user/);
+    expect(refused[0].error).to.match(/refused the authentication: CLIENT_ERROR/);
     // A pod presenting a certificate the operator never recorded gets no credentials.
     const stranger = await rotator.bringToSerial([pod], server.port, third.serial, credentials(second), [first.serial]);
-    expect(stranger[0].error).to.match(new RegExp(`presents certificate serial ${second.serial}, which is neither the Secret's nor the last one served; credentials not sent`));
+    expect(stranger[0].error).to.match(new RegExp(`presents certificate serial ${second.serial}, which is neither the Secret's nor the last one served; nothing sent`));
   });
 
-  it('the exporter\'s fetchStats reads stats over mutual TLS with auth, and says why when it cannot', async () => {
+  it('the memcached client\'s fetchStats reads stats over mutual TLS with auth, and says why when it cannot', async () => {
     serve(ca.issue('cache'));
     mount(CLIENT_CA_DIR, { 'ca.crt': ca.cert });
     mount(AUTH_DIR, { [AUTHFILE_KEY]: 'exporter:pw\n' });
