@@ -2,6 +2,7 @@
 // config/crd/bases/ is the source of truth for the schema (and the runtime
 // validator is built from it); these types only mirror it for the compiler.
 import type { V1ObjectMeta, V1ResourceRequirements, V1Toleration } from '@kubernetes/client-node';
+import type { Condition, ConditionStatus } from '@memcached-operator/runtime';
 
 export const GROUP = 'cache.example.com';
 export const VERSION = 'v1alpha1';
@@ -86,16 +87,8 @@ export interface MemcachedSpec {
   monitoring?: MemcachedMonitoring;
 }
 
-export type ConditionStatus = 'True' | 'False' | 'Unknown';
-
-export interface Condition {
-  type: string;
-  status: ConditionStatus;
-  reason: string;
-  message: string;
-  lastTransitionTime: string;
-  observedGeneration?: number;
-}
+/** metav1.Condition, from the runtime's conditions toolkit. */
+export type { Condition, ConditionStatus };
 
 export interface TopologyStatus {
   controlPlane: string;

@@ -5,11 +5,12 @@
 // scheduler write. The Deployment's own counts ("3/3 updated, 0 available")
 // say that something is wrong; podTrouble says what.
 import type { V1ContainerStatus, V1Pod } from '@kubernetes/client-node';
+import { findCondition, isConditionTrue } from '@memcached-operator/runtime';
 import { MANAGED_BY } from './children/metadata.js';
 
 /** Ready and not being deleted: a pod that serves clients. */
 export function isServing(pod: V1Pod): boolean {
-  return !pod.metadata?.deletionTimestamp && !!pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
+  return !pod.metadata?.deletionTimestamp && isReady(pod);
 }
 
 /** Whether every label of an equality selector is on the pod. */
@@ -70,7 +71,7 @@ const IMAGE_PULL_REASONS = new Set(['ErrImagePull', 'ImagePullBackOff', 'Invalid
 const CONFIG_REASONS = new Set(['CreateContainerConfigError', 'CreateContainerError', 'RunContainerError']);
 
 function isReady(pod: V1Pod): boolean {
-  return !!pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
+  return isConditionTrue(pod.status?.conditions, 'Ready');
 }
 
 function lastTermination(c: V1ContainerStatus): string {
@@ -94,7 +95,7 @@ function stoppedByKubelet(c: V1ContainerStatus): boolean {
 
 /** The trouble of one pod that is not Ready, or undefined while it is simply starting. */
 function troubleOf(pod: V1Pod, now: Date): { reason: PodTroubleReason; detail: string } | undefined {
-  const scheduled = pod.status?.conditions?.find((c) => c.type === 'PodScheduled');
+  const scheduled = findCondition(pod.status?.conditions, 'PodScheduled');
   if (scheduled?.status === 'False' && scheduled.reason === 'Unschedulable') {
     const waited = elapsedMs(scheduled.lastTransitionTime, now);
     if (waited !== undefined && waited < UNSCHEDULABLE_GRACE_MS) return undefined;
@@ -155,7 +156,7 @@ export function recheckAfterMs(pods: readonly V1Pod[], now: Date): number | unde
   const left: number[] = [];
   for (const pod of pods) {
     if (pod.metadata?.deletionTimestamp || isReady(pod)) continue;
-    const scheduled = pod.status?.conditions?.find((c) => c.type === 'PodScheduled');
+    const scheduled = findCondition(pod.status?.conditions, 'PodScheduled');
     if (scheduled?.status === 'False' && scheduled.reason === 'Unschedulable') {
       const waited = elapsedMs(scheduled.lastTransitionTime, now);
       if (waited !== undefined) left.push(UNSCHEDULABLE_GRACE_MS - waited);

@@ -1,6 +1,7 @@
 // Status of a Memcached, computed from what was observed. Pure: the
 // reconciler writes the result only when statusEqual says it changed.
 import type { V1Deployment, V1DeploymentCondition } from '@kubernetes/client-node';
+import { findCondition, setCondition, type ConditionUpdate } from '@memcached-operator/runtime';
 import type { Condition, ConditionStatus, Memcached, MemcachedStatus, TLSStatus, TopologyStatus } from '../api/types.js';
 import type { Placement } from '../topology/types.js';
 import type { PodTrouble } from './pods.js';
@@ -20,38 +21,6 @@ export const REASON = {
   Creating: 'Creating',
   RolloutComplete: 'RolloutComplete',
 } as const;
-
-/** A condition to set; lastTransitionTime is filled in by setCondition. */
-export type ConditionUpdate = Omit<Condition, 'lastTransitionTime'>;
-
-/** metav1.Time is serialized with second precision: anything finer would read back as a change. */
-export function formatTime(now: Date): string {
-  return now.toISOString().replace(/\.\d+Z$/, 'Z');
-}
-
-/**
- * conditions with update applied, as a new array (the input is not touched).
- * Following the API conventions, lastTransitionTime moves to now only when
- * the condition is new or its status changed; reason, message and
- * observedGeneration are always updated. An existing condition keeps its place.
- */
-export function setCondition(conditions: readonly Condition[] | undefined, update: ConditionUpdate, now: Date): Condition[] {
-  const list = [...(conditions ?? [])];
-  const index = list.findIndex((c) => c.type === update.type);
-  const previous = index >= 0 ? list[index] : undefined;
-  const next: Condition = {
-    type: update.type,
-    status: update.status,
-    reason: update.reason,
-    message: update.message,
-    lastTransitionTime:
-      previous && previous.status === update.status ? previous.lastTransitionTime : formatTime(now),
-  };
-  if (update.observedGeneration !== undefined) next.observedGeneration = update.observedGeneration;
-  if (index >= 0) list[index] = next;
-  else list.push(next);
-  return list;
-}
 
 export interface StatusInput {
   mc: Memcached;
@@ -83,7 +52,7 @@ export interface StatusInput {
 }
 
 function deploymentCondition(d: V1Deployment | undefined, type: string): V1DeploymentCondition | undefined {
-  return d?.status?.conditions?.find((c) => c.type === type);
+  return findCondition(d?.status?.conditions, type);
 }
 
 /** Why the Deployment cannot make progress, if it cannot. */

@@ -7,7 +7,7 @@
 // Keep these in step with reconciler.ts, status.ts and pods.ts: a field
 // they start reading must be added here (the table tests list them).
 import type { KubernetesObject, V1Deployment, V1Pod } from '@kubernetes/client-node';
-import { metadataProjection, projectionChanged, type Predicate } from '@memcached-operator/runtime';
+import { findCondition, metadataProjection, projectionChanged, type Predicate } from '@memcached-operator/runtime';
 import { isServing } from './pods.js';
 
 /**
@@ -133,8 +133,10 @@ export function podProjection(pod: V1Pod): unknown {
 
 /** The Deployment conditions status.ts turns into Degraded (DeploymentFailed), with the message it reports. */
 function deploymentFailureProjection(conditions: { type: string; status: string; reason?: string; message?: string }[]): unknown {
-  const replicaFailure = conditions.find((c) => c.type === 'ReplicaFailure' && c.status === 'True');
-  const stalled = conditions.find((c) => c.type === 'Progressing' && c.status === 'False' && c.reason === 'ProgressDeadlineExceeded');
+  const failing = findCondition(conditions, 'ReplicaFailure');
+  const replicaFailure = failing?.status === 'True' ? failing : undefined;
+  const progressing = findCondition(conditions, 'Progressing');
+  const stalled = progressing?.status === 'False' && progressing.reason === 'ProgressDeadlineExceeded' ? progressing : undefined;
   return {
     replicaFailure: replicaFailure ? { reason: replicaFailure.reason, message: replicaFailure.message } : undefined,
     stalled: stalled ? { message: stalled.message } : undefined,

@@ -6,6 +6,7 @@
 // malformed object; anything it cannot read counts as HighlyAvailable, which
 // is what OpenShift's own operators assume for an empty value.
 import type { V1Node, V1Taint, V1Toleration } from '@kubernetes/client-node';
+import { isConditionTrue } from '@memcached-operator/runtime';
 import type { ClusterTopology, ControlPlaneTopology, InfrastructureTopology } from './types.js';
 
 export const ZONE_LABEL = 'topology.kubernetes.io/zone';
@@ -152,7 +153,7 @@ export function toleratesNodeTaints(taints: readonly V1Taint[] | undefined, tole
 }
 
 function isReady(node: V1Node): boolean {
-  return (node.status?.conditions ?? []).some((c) => isRecord(c) && c.type === 'Ready' && c.status === 'True');
+  return isConditionTrue(node.status?.conditions, 'Ready');
 }
 
 /** Whether the node carries node-role.kubernetes.io/<role> (with any value). */

@@ -8,7 +8,7 @@
 // or an apiserver outage each leave a sane default (count nodes) and a clear
 // warning that the reconciler reports as a condition.
 import * as k8s from '@kubernetes/client-node';
-import { errorMessage, realClock, ResilientInformer, statusCode, type Clock, type Logger, type ResourceDescriptor } from '@memcached-operator/runtime';
+import { errorMessage, findCondition, realClock, ResilientInformer, statusCode, type Clock, type Logger, type ResourceDescriptor } from '@memcached-operator/runtime';
 import { clusterTopology, topologyFromInfrastructure } from './detect.js';
 import type { ClusterView } from './types.js';
 
@@ -26,7 +26,7 @@ export type InfrastructureApiState = 'unknown' | 'absent' | 'forbidden' | 'prese
 
 /** Pure: the fields of a node that can change a placement. */
 export function nodeFingerprint(node: k8s.V1Node): string {
-  const ready = node.status?.conditions?.find((c) => c.type === 'Ready')?.status ?? 'Unknown';
+  const ready = findCondition(node.status?.conditions, 'Ready')?.status ?? 'Unknown';
   const taints = (node.spec?.taints ?? []).map((t) => `${t.key}=${t.value ?? ''}:${t.effect}`).sort();
   const labels = Object.entries(node.metadata?.labels ?? {})
     .map(([k, v]) => `${k}=${v}`)

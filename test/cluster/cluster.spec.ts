@@ -3,6 +3,7 @@
 // rejects privileged pods, and each profile has the advertised shape.
 import { expect } from 'chai';
 import * as k8s from '@kubernetes/client-node';
+import { findCondition, isConditionTrue } from '@memcached-operator/runtime';
 import { createNamespace, deleteNamespace, ensureCluster, eventually, kubectl, type Profile } from '../support/cluster.js';
 import { startApiserver, stopApiserver } from '../support/faults.js';
 
@@ -32,8 +33,7 @@ describe('local cluster', function () {
       const nodes = await core.listNode();
       expect(nodes.items).to.have.length(shape.nodes);
       for (const node of nodes.items) {
-        const ready = node.status?.conditions?.find((c) => c.type === 'Ready');
-        expect(ready?.status, `node ${node.metadata?.name} Ready`).to.equal('True');
+        expect(isConditionTrue(node.status?.conditions, 'Ready'), `node ${node.metadata?.name} Ready`).to.equal(true);
         expect(node.metadata?.labels?.['kubernetes.io/hostname']).to.equal(node.metadata?.name);
       }
       if (shape.topology) {
@@ -101,8 +101,7 @@ describe('local cluster', function () {
 
       const available = await eventually('the Deployment to be Available with 3 ready replicas', async () => {
         const d = await apps.readNamespacedDeployment({ namespace, name: 'spread-proof' });
-        const cond = d.status?.conditions?.find((c) => c.type === 'Available');
-        return cond?.status === 'True' && d.status?.readyReplicas === 3 ? d : undefined;
+        return isConditionTrue(d.status?.conditions, 'Available') && d.status?.readyReplicas === 3 ? d : undefined;
       });
       expect(available.status?.readyReplicas).to.equal(3);
 
@@ -117,9 +116,7 @@ describe('local cluster', function () {
       );
       const unschedulable = await eventually('the 4th replica to be reported unschedulable', async () => {
         const list = await core.listNamespacedPod({ namespace, labelSelector: 'app=spread-proof' });
-        return list.items.find((p) =>
-          p.status?.conditions?.some((c) => c.type === 'PodScheduled' && c.status === 'False' && c.reason === 'Unschedulable'),
-        );
+        return list.items.find((p) => findCondition(p.status?.conditions, 'PodScheduled')?.reason === 'Unschedulable');
       });
       expect(unschedulable.status?.phase).to.equal('Pending');
       expect(unschedulable.spec?.nodeName).to.equal(undefined);

@@ -11,6 +11,7 @@ import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_pr
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { findCondition } from '@memcached-operator/runtime';
 import { ensureCluster, eventually, kubeconfigPath as localKubeconfig, repoRoot, toolsBin } from '../support/cluster.js';
 import { startOperator, type OperatorProcess } from '../support/operator.js';
 
@@ -107,7 +108,7 @@ export async function waitForCondition(kind: string, name: string, namespace: st
     `${kind} ${namespace}/${name} ${type}=True`,
     () => {
       const obj = kubectlJson<{ status?: { conditions?: Condition[] } }>(['get', kind, name, '-n', namespace]);
-      const c = obj.status?.conditions?.find((x) => x.type === type);
+      const c = findCondition(obj.status?.conditions, type);
       if (c?.status === 'True') return true;
       throw new Error(`conditions: ${JSON.stringify(obj.status?.conditions ?? [])}`);
     },

@@ -10,6 +10,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import * as k8s from '@kubernetes/client-node';
+import { isConditionTrue } from '@memcached-operator/runtime';
 import {
   auditLogPath,
   clusterStateDir,
@@ -510,7 +511,7 @@ export class ElectionLab {
 
   async nodeReady(name: string): Promise<boolean> {
     const node = await this.core.readNode({ name });
-    return (node.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
+    return isConditionTrue(node.status?.conditions, 'Ready');
   }
 
   private async createPod(name: string, node: string): Promise<void> {

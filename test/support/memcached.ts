@@ -1,5 +1,6 @@
 // Helpers for suites that create and inspect Memcached objects.
 import * as k8s from '@kubernetes/client-node';
+import { findCondition } from '@memcached-operator/runtime';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Memcached, MemcachedSpec } from '../../src/api/types.js';
@@ -68,7 +69,7 @@ export class Memcacheds {
       `Memcached ${this.namespace}/${name} to be Available`,
       async () => {
         const mc = await this.get(name);
-        const available = mc?.status?.conditions?.find((c) => c.type === 'Available');
+        const available = condition(mc, 'Available');
         const fresh = mc?.status?.observedGeneration === mc?.metadata.generation;
         return available?.status === 'True' && fresh ? mc : undefined;
       },
@@ -77,6 +78,7 @@ export class Memcacheds {
   }
 }
 
+/** The Memcached's condition of the given type, if it has one. */
 export function condition(mc: Memcached | undefined, type: string) {
-  return mc?.status?.conditions?.find((c) => c.type === type);
+  return findCondition(mc?.status?.conditions, type);
 }

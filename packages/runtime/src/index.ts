@@ -1,7 +1,7 @@
 // The public API of @memcached-operator/runtime. The operator imports only
 // from here; everything else in the package is internal.
 
-// Time, logs, errors, API calls with a deadline, Events.
+// Time, logs, errors, status conditions, API calls with a deadline, Events.
 export { FakeClock, realClock, sleep, yieldToEventLoop, type Clock } from './clock.js';
 export { createLogger, LOG_LEVELS, silentLogger, validateLogLevel, type Fields, type Logger } from './logger.js';
 export {
@@ -16,6 +16,7 @@ export {
   TerminalError,
   type ApiStatus,
 } from './errors.js';
+export { apiTime, findCondition, isConditionTrue, setCondition, type Condition, type ConditionStatus, type ConditionUpdate } from './conditions.js';
 export { callWithDeadline, signalOptions, type DeadlineOptions } from './call.js';
 export { reuseConnections } from './connections.js';
 export { ApiEventRecorder, type ApiEventRecorderOptions, type EventRecorder, type EventType } from './events.js';

@@ -5,12 +5,21 @@
 // Memcached only when its state changes, and the reconciler writes status
 // only when it differs, so an idle cache causes no writes.
 import type { V1Pod } from '@kubernetes/client-node';
-import { errorMessage, realClock, type Clock, type Logger, type Request, type Runnable } from '@memcached-operator/runtime';
+import {
+  errorMessage,
+  findCondition,
+  realClock,
+  setCondition,
+  type Clock,
+  type ConditionUpdate,
+  type Logger,
+  type Request,
+  type Runnable,
+} from '@memcached-operator/runtime';
 import type { Condition, ConditionStatus, Memcached } from '../../api/types.js';
 import { CONTAINER_NAME, PLAINTEXT_PORT_NAME, PORT_NAME } from '../children/deployment.js';
 import { selectorLabels } from '../children/metadata.js';
 import { isServing } from '../pods.js';
-import { setCondition, type ConditionUpdate } from '../status.js';
 
 export const CONDITION_SATURATED = 'Saturated';
 export const CONDITION_EVICTING = 'Evicting';
@@ -109,9 +118,9 @@ export function withUsageConditions(
 ): Condition[] {
   let list = [...(conditions ?? [])];
   for (const [type, next] of [[CONDITION_SATURATED, state?.saturated], [CONDITION_EVICTING, state?.evicting]] as const) {
-    const before = previous?.find((c) => c.type === type);
+    const before = findCondition(previous, type);
     if (next) list = setCondition(before ? [...list, before] : list, next, now);
-    else if (before && !list.some((c) => c.type === type)) list.push(before);
+    else if (before && !findCondition(list, type)) list.push(before);
   }
   return list;
 }

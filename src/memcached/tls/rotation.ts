@@ -15,7 +15,7 @@
 // it: see docs/security.md), and with auth it authenticates as the
 // authfile's first user. The handshake alone shows the served certificate
 // even when memcached then refuses the client, so verification needs neither.
-import type { ConditionUpdate } from '../status.js';
+import type { ConditionUpdate } from '@memcached-operator/runtime';
 import { MemcachedSession, type ConnectionSecurity } from '../../protocol/client.js';
 import type { Credentials } from '../../protocol/text.js';
 import { normalizeSerial } from './secret-digest.js';

@@ -9,15 +9,14 @@
 // securedFetchStats finds the Memcached of the pod at a target address and
 // asks SecureServing how to connect, so both use the Secrets the pods mount.
 import type { V1Pod, V1Secret } from '@kubernetes/client-node';
-import type { Condition, Memcached, MemcachedSpec, TLSStatus } from '../../api/types.js';
+import type { Memcached, MemcachedSpec, TLSStatus } from '../../api/types.js';
 import { validateMemcached } from '../../api/validator.js';
-import type { EventRecorder } from '@memcached-operator/runtime';
+import { findCondition, type ConditionUpdate, type EventRecorder } from '@memcached-operator/runtime';
 import { DEFAULT_PORT } from '../children/args.js';
 import { AUTHFILE_KEY, servingCertSecretName, tlsEnabled } from '../children/secret-mounts.js';
 import { fetchStats, type ConnectionSecurity, type Endpoint } from '../../protocol/client.js';
 import { managedPodAt } from '../pods.js';
 import { checkSecrets, expiryCondition, normalizeSerial, type SecretDigest, type SecretProblem } from './secret-digest.js';
-import type { ConditionUpdate } from '../status.js';
 import {
   CONDITION_CERTIFICATE_EXPIRING,
   CONDITION_CERTIFICATE_SERVED,
@@ -46,10 +45,6 @@ export interface SecurityCheck {
   podAnnotations: Record<string, string>;
   /** When the certificate's expiry state next changes. */
   recheckInMs?: number;
-}
-
-function previousCondition(mc: Memcached, type: string): Condition | undefined {
-  return mc.status?.conditions?.find((c) => c.type === type);
 }
 
 function decode(secret: V1Secret | undefined, key: string): string | undefined {
@@ -98,7 +93,7 @@ export class SecureServing {
       .map((p) => ({ name: p.metadata!.name!, uid: p.metadata!.uid!, ip: p.status!.podIP! }));
     const recorded = [mc.status?.tls?.serialNumber, mc.status?.tls?.servedSerialNumber].filter((x): x is string => !!x);
     const results = await this.deps.rotator.bringToSerial(targets, spec.containerPort ?? DEFAULT_PORT, tls.serialNumber, () => this.credentials(mc, spec), recorded);
-    const previous = previousCondition(mc, CONDITION_CERTIFICATE_SERVED);
+    const previous = findCondition(mc.status?.conditions, CONDITION_CERTIFICATE_SERVED);
     const pendingSince = previous?.status === 'False' ? new Date(previous.lastTransitionTime) : undefined;
     const { condition, requeueAfterMs } = rotationCondition(results, tls.serialNumber, pendingSince, now);
     check.conditions.push(condition);
@@ -109,7 +104,7 @@ export class SecureServing {
   /** Warning Events when the expiry or rotation conditions turn bad, Normal when a rotation completes. */
   recordTransitions(mc: Memcached, conditions: ConditionUpdate[]): void {
     for (const c of conditions) {
-      const before = previousCondition(mc, c.type);
+      const before = findCondition(mc.status?.conditions, c.type);
       if (before?.reason === c.reason) continue;
       if (c.type === CONDITION_CERTIFICATE_EXPIRING && c.status === 'True') this.deps.events.event(mc, 'Warning', c.reason, 'CheckCertificate', c.message);
       if (c.type === CONDITION_CERTIFICATE_SERVED && c.reason === 'RotationTimedOut') this.deps.events.event(mc, 'Warning', c.reason, 'RotateCertificate', c.message);

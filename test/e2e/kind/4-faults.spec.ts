@@ -6,6 +6,7 @@
 // throughout.
 import * as k8s from '@kubernetes/client-node';
 import { expect } from 'chai';
+import { findCondition } from '@memcached-operator/runtime';
 import { eventually } from '../../support/cluster.js';
 import { Memcacheds } from '../../support/memcached.js';
 import { describePods, isPodReady, type Cluster } from '../../integration/topology/support.js';
@@ -23,7 +24,7 @@ async function watchAvailable(kc: k8s.KubeConfig, ns: string, name: string, seen
     `/apis/cache.example.com/v1alpha1/namespaces/${ns}/memcacheds`,
     { fieldSelector: `metadata.name=${name}` },
     (_type: string, mc: { status?: { conditions?: Array<{ type: string; status: string }> } }) => {
-      seen.push({ at: Date.now(), status: mc.status?.conditions?.find((c) => c.type === 'Available')?.status });
+      seen.push({ at: Date.now(), status: findCondition(mc.status?.conditions, 'Available')?.status });
     },
     () => undefined,
   );

@@ -8,6 +8,7 @@
 // kubelet's own probes time out).
 import type { V1Pod } from '@kubernetes/client-node';
 import { expect } from 'chai';
+import { findCondition } from '@memcached-operator/runtime';
 import { eventually } from '../../support/cluster.js';
 import { isPodReady, type Cluster } from '../../integration/topology/support.js';
 import { deleteNamespaces, k, restrictedNamespace } from '../support.js';
@@ -39,7 +40,7 @@ describe('kind: Degraded says why pods are not Ready', function () {
     const mc = (await cluster.custom.getNamespacedCustomObject({ group: 'cache.example.com', version: 'v1alpha1', namespace: ns, plural: 'memcacheds', name })) as {
       status?: { conditions?: Condition[] };
     };
-    return mc.status?.conditions?.find((c) => c.type === 'Degraded');
+    return findCondition(mc.status?.conditions, 'Degraded');
   };
 
   const degradedWith = (name: string, reason: string, timeoutMs = 300_000): Promise<Condition> =>

@@ -7,6 +7,7 @@
 // the Memcached is not written at all (the idle-writes property).
 import type { CoreV1Event } from '@kubernetes/client-node';
 import { expect } from 'chai';
+import { findCondition } from '@memcached-operator/runtime';
 import { eventually } from '../../support/cluster.js';
 import { isPodReady, type Cluster } from '../../integration/topology/support.js';
 import { deleteNamespaces, kRun, kRunAsync, restrictedNamespace } from '../support.js';
@@ -78,7 +79,7 @@ describe('kind: Saturated and Evicting from the stats poll', function () {
 
   const conditionIs = (type: string, status: string, timeoutMs = 120_000): Promise<Condition> =>
     eventually(`${type}=${status}`, async () => {
-      const c = (await memcached()).status?.conditions?.find((x) => x.type === type);
+      const c = findCondition((await memcached()).status?.conditions, type);
       if (c?.status === status) return c;
       throw new Error(`${type} is ${JSON.stringify(c)}`);
     }, { timeoutMs, intervalMs: 250 });

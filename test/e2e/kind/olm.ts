@@ -5,6 +5,7 @@
 // kind specs (9-olm.spec.ts).
 import { expect } from 'chai';
 import path from 'node:path';
+import { isConditionTrue } from '@memcached-operator/runtime';
 import { eventually } from '../../support/cluster.js';
 import type { Cluster } from '../../integration/topology/support.js';
 import { IMG, clusterKubeconfig, k, kRun, kubectlJson, make, run, type Run } from '../support.js';
@@ -130,7 +131,7 @@ export async function applyCatalogSource(name: string, image: string): Promise<v
   // spec's 0.1.0 install go straight on to 0.2.0 from the previous catalog).
   type RegistryPod = { spec: { containers: { image: string }[] }; status?: { conditions?: { type: string; status: string }[] } };
   const servesImage = (p: RegistryPod): boolean =>
-    p.spec.containers.some((c) => c.image === image) && !!p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
+    p.spec.containers.some((c) => c.image === image) && isConditionTrue(p.status?.conditions, 'Ready');
   await eventually(
     `CatalogSource ${name} READY on ${image}`,
     () => {
@@ -208,7 +209,7 @@ export async function operatorPodsRunning(cluster: Cluster, namespace: string, i
     async () => {
       const pods = (await cluster.core.listNamespacedPod({ namespace, labelSelector: 'control-plane=controller-manager' })).items.filter((p) => !p.metadata?.deletionTimestamp);
       const running = pods.filter(
-        (p) => p.status?.phase === 'Running' && p.spec?.containers.find((c) => c.name === 'manager')?.image === image && p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
+        (p) => p.status?.phase === 'Running' && p.spec?.containers.find((c) => c.name === 'manager')?.image === image && isConditionTrue(p.status?.conditions, 'Ready'),
       );
       if (running.length > 0 && running.length === pods.length) return running.map((p) => p.metadata!.name!);
       throw new Error(pods.map((p) => `${p.metadata?.name} ${p.status?.phase} ${p.spec?.containers[0].image}`).join('; ') || 'no pods');

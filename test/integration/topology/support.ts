@@ -5,10 +5,12 @@
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import * as k8s from '@kubernetes/client-node';
+import { findCondition, isConditionTrue } from '@memcached-operator/runtime';
 import { expect } from 'chai';
 import type { Memcached } from '../../../src/api/types.js';
 import { ensureCluster, kubectl, repoRoot, type Profile } from '../../support/cluster.js';
 import { crdFile } from '../../support/memcached.js';
+export { condition } from '../../support/memcached.js';
 import type { OperatorProcess } from '../../support/operator.js';
 
 export const INSTANCE_LABEL = 'app.kubernetes.io/instance';
@@ -57,7 +59,7 @@ function isNotFound(err: unknown): boolean {
 
 /** Ready and not on its way out (a deleted pod can still report Ready for a moment). */
 export function isPodReady(pod: k8s.V1Pod): boolean {
-  return !pod.metadata?.deletionTimestamp && !!pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
+  return !pod.metadata?.deletionTimestamp && isConditionTrue(pod.status?.conditions, 'Ready');
 }
 
 /** One line per pod, for a failure message that says what the cluster was doing. */
@@ -65,7 +67,7 @@ export function describePods(pods: k8s.V1Pod[]): string {
   return pods
     .map((p) => {
       const owner = p.metadata?.ownerReferences?.[0]?.name ?? 'no owner';
-      const scheduled = p.status?.conditions?.find((c) => c.type === 'PodScheduled');
+      const scheduled = findCondition(p.status?.conditions, 'PodScheduled');
       const why = scheduled?.status === 'False' ? ` (${scheduled.reason}: ${scheduled.message})` : '';
       return `${p.metadata?.name} of ${owner} on ${p.spec?.nodeName ?? 'no node'}, ${p.status?.phase}, ready=${isPodReady(p)}${why}`;
     })
@@ -197,10 +199,6 @@ export function printerColumn(namespace: string, name: string, column: string): 
   const start = header.indexOf(column.toUpperCase());
   if (start < 0) throw new Error(`no ${column} column in: ${header}`);
   return row.slice(start).split(/\s+/)[0];
-}
-
-export function condition(mc: Memcached | undefined, type: string) {
-  return mc?.status?.conditions?.find((c) => c.type === type);
 }
 
 /** The operator is still running and /healthz answers 200. */

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import type { V1ContainerStatus, V1Pod } from '@kubernetes/client-node';
+import { findCondition } from '@memcached-operator/runtime';
 import { NOT_READY_GRACE_MS, POD_TROUBLE, UNSCHEDULABLE_GRACE_MS, podTrouble, recheckAfterMs } from '../../../src/memcached/pods.js';
 import { CONDITION_DEGRADED, computeStatus } from '../../../src/memcached/status.js';
 import { projectPod } from '../../../src/memcached/watchfilters.js';
@@ -108,7 +109,7 @@ describe('memcached/podhealth', () => {
   it('becomes the Degraded condition, with the reason and the message', () => {
     const trouble = podTrouble([pod('mc-0', { container: waiting('ErrImagePull', 'manifest unknown') })], NOW)!;
     const status = computeStatus({ mc: memcached({}), podTrouble: trouble, now: NOW });
-    const degraded = status.conditions!.find((c) => c.type === CONDITION_DEGRADED)!;
+    const degraded = findCondition(status.conditions, CONDITION_DEGRADED)!;
     expect(degraded).to.deep.include({ status: 'True', reason: 'ImagePullFailed', message: 'pod mc-0: ErrImagePull for memcached:1.6: manifest unknown' });
   });
 });

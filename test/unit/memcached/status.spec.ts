@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import type { V1Deployment } from '@kubernetes/client-node';
 import type { Condition, MemcachedStatus } from '../../../src/api/types.js';
-import { computeStatus, formatTime, setCondition, statusEqual, type StatusInput } from '../../../src/memcached/status.js';
+import { computeStatus, statusEqual, type StatusInput } from '../../../src/memcached/status.js';
 import { HIGHLY_AVAILABLE, SINGLE_NODE, memcached } from './fixtures.js';
 
 const T0 = new Date('2025-01-01T00:00:00.000Z');
@@ -21,47 +21,6 @@ function summary(s: MemcachedStatus): Record<string, string> {
 }
 
 describe('memcached/status', () => {
-  describe('setCondition', () => {
-    const base: Condition = { type: 'Available', status: 'False', reason: 'ReplicasNotReady', message: '0/3', lastTransitionTime: formatTime(T0), observedGeneration: 1 };
-
-    it('adds a new condition with lastTransitionTime now, at second precision', () => {
-      expect(setCondition([], { type: 'Available', status: 'True', reason: 'AllReplicasReady', message: 'm' }, T1)).to.deep.equal([
-        { type: 'Available', status: 'True', reason: 'AllReplicasReady', message: 'm', lastTransitionTime: '2025-01-01T00:05:00Z' },
-      ]);
-    });
-
-    const cases: { name: string; update: Omit<Condition, 'lastTransitionTime'>; transition: boolean }[] = [
-      { name: 'same status, new message: keeps the time', update: { ...base, message: '1/3' }, transition: false },
-      { name: 'same status, new reason and generation: keeps the time', update: { ...base, reason: 'Other', observedGeneration: 2 }, transition: false },
-      { name: 'new status: moves the time', update: { ...base, status: 'True', reason: 'AllReplicasReady' }, transition: true },
-      { name: 'to Unknown: moves the time', update: { ...base, status: 'Unknown' }, transition: true },
-    ];
-    for (const c of cases) {
-      it(c.name, () => {
-        const { lastTransitionTime: _t, ...update } = c.update as Condition;
-        const [got] = setCondition([base], update, T1);
-        expect(got.lastTransitionTime).to.equal(c.transition ? '2025-01-01T00:05:00Z' : base.lastTransitionTime);
-        expect(got).to.deep.include({ status: update.status, reason: update.reason, message: update.message });
-        expect(got.observedGeneration).to.equal(update.observedGeneration);
-      });
-    }
-
-    it('keeps the position of an existing condition and does not mutate its input', () => {
-      const list: Condition[] = [base, { ...base, type: 'Degraded' }];
-      const copy = structuredClone(list);
-      const got = setCondition(list, { type: 'Available', status: 'True', reason: 'R', message: 'm' }, T1);
-      expect(got.map((c) => c.type)).to.deep.equal(['Available', 'Degraded']);
-      expect(list).to.deep.equal(copy);
-    });
-
-    it('appends a condition of a new type', () => {
-      expect(setCondition([base], { type: 'Degraded', status: 'False', reason: 'AsExpected', message: '' }, T1).map((c) => c.type)).to.deep.equal([
-        'Available',
-        'Degraded',
-      ]);
-    });
-  });
-
   describe('computeStatus', () => {
     const cases: { name: string; input: Partial<StatusInput>; want: Record<string, string>; replicas?: [number, number] }[] = [
       {

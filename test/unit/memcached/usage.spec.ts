@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import type { V1Pod } from '@kubernetes/client-node';
-import { createLogger, type Request } from '@memcached-operator/runtime';
+import { createLogger, findCondition, type Request } from '@memcached-operator/runtime';
 import type { Condition } from '../../../src/api/types.js';
 import { sampleOf, statsPortOf, UsagePoller, usageState, withUsageConditions, type PodSample } from '../../../src/memcached/monitoring/usage.js';
 import { memcached } from './fixtures.js';
@@ -55,9 +55,9 @@ describe('memcached/usage', () => {
     });
     it('keeps lastTransitionTime while the status holds; moves it on a change', () => {
       const steady = usageState([base], new Map([['a', base]]));
-      expect(withUsageConditions([], [old], steady, now).find((c) => c.type === 'Evicting')?.lastTransitionTime).to.equal(old.lastTransitionTime);
+      expect(findCondition(withUsageConditions([], [old], steady, now), 'Evicting')?.lastTransitionTime).to.equal(old.lastTransitionTime);
       const evicting = usageState([{ ...base, evictions: 1 }], new Map([['a', base]]));
-      expect(withUsageConditions([], [old], evicting, now).find((c) => c.type === 'Evicting')).to.include({ status: 'True', lastTransitionTime: '2026-01-01T00:00:10Z' });
+      expect(findCondition(withUsageConditions([], [old], evicting, now), 'Evicting')).to.include({ status: 'True', lastTransitionTime: '2026-01-01T00:00:10Z' });
     });
   });
 

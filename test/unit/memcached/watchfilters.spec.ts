@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
-import { projectionChanged } from '@memcached-operator/runtime';
+import { findCondition, projectionChanged } from '@memcached-operator/runtime';
 import {
   childAddMatters,
   childProjection,
@@ -93,7 +93,7 @@ describe('memcached/watchfilters', () => {
     // Names and ports stay: the stats poll, the exporter and rotation connect to them.
     expect(out.spec).to.deep.equal({ containers: [{ name: 'memcached', ports: [{ name: 'memcached', containerPort: 11211 }] }], nodeName: 'n1' });
     expect(out.status?.podIP).to.equal('10.0.0.1');
-    expect(out.status?.conditions?.find((c) => c.type === 'Ready')?.status).to.equal('True');
+    expect(findCondition(out.status?.conditions, 'Ready')?.status).to.equal('True');
     expect(out.status?.containerStatuses?.[0]).to.include({ name: 'memcached', ready: true, restartCount: 0, image: 'memcached:1.6' });
     expect(out.status?.containerStatuses?.[0].state?.running?.startedAt).to.be.instanceOf(Date);
   });

@@ -9,6 +9,7 @@
 import { CoreV1Api, type KubeConfig, type V1ConfigMap, type V1Node, type V1Pod } from '@kubernetes/client-node';
 import type { Gauge, Registry } from 'prom-client';
 import { callWithDeadline } from '../call.js';
+import { isConditionTrue } from '../conditions.js';
 import { realClock, sleep, type Clock } from '../clock.js';
 import { errorMessage, statusCode } from '../errors.js';
 import { createLogger, type Logger } from '../logger.js';
@@ -85,7 +86,7 @@ export function decideLockOwner(s: LockOwnerState): LockAction {
 
 /** True when the Node's Ready condition is True. */
 export function isNodeReady(node: V1Node): boolean {
-  return (node.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
+  return isConditionTrue(node.status?.conditions, 'Ready');
 }
 
 export interface LeaderForLifeOptions {
