@@ -6,7 +6,7 @@
 // say that something is wrong; podTrouble says what.
 import type { V1ContainerStatus, V1Pod } from '@kubernetes/client-node';
 import { findCondition, isConditionTrue } from '@memcached-operator/runtime';
-import { MANAGED_BY } from './children/metadata.js';
+import { MANAGED_BY, MANAGED_BY_LABEL } from './children/metadata.js';
 
 /** Ready and not being deleted: a pod that serves clients. */
 export function isServing(pod: V1Pod): boolean {
@@ -23,7 +23,7 @@ export function matchesSelector(pod: V1Pod, selector: Record<string, string>): b
 export function managedPodAt(pods: readonly V1Pod[], host: string): V1Pod | undefined {
   return pods.find(
     (p) =>
-      p.metadata?.labels?.['app.kubernetes.io/managed-by'] === MANAGED_BY &&
+      p.metadata?.labels?.[MANAGED_BY_LABEL] === MANAGED_BY &&
       (p.status?.podIP === host || (p.status?.podIPs ?? []).some((ip) => ip.ip === host)),
   );
 }

@@ -9,6 +9,9 @@ import type { V1Node, V1Taint, V1Toleration } from '@kubernetes/client-node';
 import { isConditionTrue } from '@memcached-operator/runtime';
 import type { ClusterTopology, ControlPlaneTopology, InfrastructureTopology } from './types.js';
 
+// Kubernetes's well-known node labels: detection reads them, and the
+// Deployment's affinity and spread name them.
+export const HOSTNAME_LABEL = 'kubernetes.io/hostname';
 export const ZONE_LABEL = 'topology.kubernetes.io/zone';
 export const NODE_ROLE_PREFIX = 'node-role.kubernetes.io/';
 /** Arbiter nodes (HighlyAvailableArbiter clusters) only keep etcd quorum; memcached never runs there. */

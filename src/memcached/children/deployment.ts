@@ -13,6 +13,7 @@ import type {
   V1TopologySpreadConstraint,
 } from '@kubernetes/client-node';
 import type { Memcached, MemcachedSpec } from '../../api/types.js';
+import { HOSTNAME_LABEL, NODE_ROLE_PREFIX, ZONE_LABEL } from '../../topology/detect.js';
 import type { Placement } from '../../topology/types.js';
 import { DEFAULT_PORT, renderArgs } from './args.js';
 import { securityVolumes, tlsEnabled } from './secret-mounts.js';
@@ -23,9 +24,6 @@ export const CONTAINER_NAME = 'memcached';
 export const PORT_NAME = 'memcached';
 /** The plaintext listener beside a TLS port (spec.tls.plaintextPort). */
 export const PLAINTEXT_PORT_NAME = 'plaintext';
-export const HOSTNAME_TOPOLOGY_KEY = 'kubernetes.io/hostname';
-export const ZONE_TOPOLOGY_KEY = 'topology.kubernetes.io/zone';
-export const NODE_ROLE_LABEL_PREFIX = 'node-role.kubernetes.io/';
 /** uid of the `memcache` user of the official memcached images (Debian and Alpine). */
 export const OFFICIAL_IMAGE_UID = 11211;
 
@@ -126,13 +124,13 @@ export function buildAffinity(mc: Memcached, placement: Placement): V1Affinity |
         // One term: its expressions are ANDed, so a node with any excluded role is out.
         nodeSelectorTerms: [
           {
-            matchExpressions: roles.map((role) => ({ key: `${NODE_ROLE_LABEL_PREFIX}${role}`, operator: 'DoesNotExist' })),
+            matchExpressions: roles.map((role) => ({ key: `${NODE_ROLE_PREFIX}${role}`, operator: 'DoesNotExist' })),
           },
         ],
       },
     };
   }
-  const term = { labelSelector: { matchLabels: selectorLabels(mc) }, topologyKey: HOSTNAME_TOPOLOGY_KEY };
+  const term = { labelSelector: { matchLabels: selectorLabels(mc) }, topologyKey: HOSTNAME_LABEL };
   if (placement.antiAffinity === 'Required') {
     affinity.podAntiAffinity = { requiredDuringSchedulingIgnoredDuringExecution: [term] };
   } else if (placement.antiAffinity === 'Preferred') {
@@ -146,7 +144,7 @@ export function buildTopologySpread(mc: Memcached, placement: Placement): V1Topo
   return [
     {
       maxSkew: 1,
-      topologyKey: ZONE_TOPOLOGY_KEY,
+      topologyKey: ZONE_LABEL,
       whenUnsatisfiable: 'ScheduleAnyway',
       labelSelector: { matchLabels: selectorLabels(mc) },
       // Count only pods of the same revision, so a rollout is spread too.

@@ -8,6 +8,13 @@ export const APP_NAME = 'memcached';
 export const MANAGED_BY = 'memcached-operator';
 export const COMPONENT = 'cache';
 
+// The app.kubernetes.io recommended label keys.
+export const NAME_LABEL = 'app.kubernetes.io/name';
+export const INSTANCE_LABEL = 'app.kubernetes.io/instance';
+export const COMPONENT_LABEL = 'app.kubernetes.io/component';
+export const PART_OF_LABEL = 'app.kubernetes.io/part-of';
+export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
+
 /**
  * The labels that select a Memcached's pods. A Deployment's selector is
  * immutable, so it holds only what never changes for one CR: name and
@@ -15,8 +22,8 @@ export const COMPONENT = 'cache';
  */
 export function selectorLabels(mc: Memcached): Record<string, string> {
   return {
-    'app.kubernetes.io/name': APP_NAME,
-    'app.kubernetes.io/instance': crName(mc),
+    [NAME_LABEL]: APP_NAME,
+    [INSTANCE_LABEL]: crName(mc),
   };
 }
 
@@ -24,9 +31,9 @@ export function selectorLabels(mc: Memcached): Record<string, string> {
 export function standardLabels(mc: Memcached): Record<string, string> {
   return {
     ...selectorLabels(mc),
-    'app.kubernetes.io/component': COMPONENT,
-    'app.kubernetes.io/part-of': APP_NAME,
-    'app.kubernetes.io/managed-by': MANAGED_BY,
+    [COMPONENT_LABEL]: COMPONENT,
+    [PART_OF_LABEL]: APP_NAME,
+    [MANAGED_BY_LABEL]: MANAGED_BY,
   };
 }
 

@@ -13,6 +13,7 @@ import type { Memcached, MemcachedSpec, TLSStatus } from '../../api/types.js';
 import { validateMemcached } from '../../api/validator.js';
 import { findCondition, type ConditionUpdate, type EventRecorder } from '@memcached-operator/runtime';
 import { DEFAULT_PORT } from '../children/args.js';
+import { INSTANCE_LABEL } from '../children/metadata.js';
 import { AUTHFILE_KEY, servingCertSecretName, tlsEnabled } from '../children/secret-mounts.js';
 import { fetchStats, type ConnectionSecurity, type Endpoint } from '../../protocol/client.js';
 import { managedPodAt } from '../pods.js';
@@ -180,7 +181,7 @@ export interface ScrapeSecurityDeps {
 /** How to connect to target: plaintext unless its pod's Memcached has TLS on that port or auth. */
 export async function scrapeSecurityFor(deps: ScrapeSecurityDeps, target: Endpoint): Promise<ConnectionSecurity> {
   const pod = managedPodAt(deps.pods.list(), target.host);
-  const name = pod?.metadata?.labels?.['app.kubernetes.io/instance'];
+  const name = pod?.metadata?.labels?.[INSTANCE_LABEL];
   const mc = pod?.metadata?.namespace && name ? deps.memcacheds.get(pod.metadata.namespace, name) : undefined;
   const validation = mc ? validateMemcached(mc) : undefined;
   if (!mc || !validation?.valid) return {};

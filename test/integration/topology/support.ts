@@ -8,13 +8,14 @@ import * as k8s from '@kubernetes/client-node';
 import { findCondition, isConditionTrue } from '@memcached-operator/runtime';
 import { expect } from 'chai';
 import type { Memcached } from '../../../src/api/types.js';
+import { INSTANCE_LABEL } from '../../../src/memcached/children/metadata.js';
+import { ARBITER_LABEL } from '../../../src/topology/detect.js';
 import { ensureCluster, kubectl, repoRoot, type Profile } from '../../support/cluster.js';
 import { crdFile } from '../../support/memcached.js';
-export { condition } from '../../support/memcached.js';
 import type { OperatorProcess } from '../../support/operator.js';
 
-export const INSTANCE_LABEL = 'app.kubernetes.io/instance';
-export const ARBITER_LABEL = 'node-role.kubernetes.io/arbiter';
+export { ARBITER_LABEL, INSTANCE_LABEL };
+export { condition } from '../../support/memcached.js';
 export const INFRASTRUCTURE = { group: 'config.openshift.io', version: 'v1', plural: 'infrastructures', name: 'cluster' };
 
 export type AntiAffinityKind = 'None' | 'Preferred' | 'Required';
