@@ -8,7 +8,7 @@
 // or an apiserver outage each leave a sane default (count nodes) and a clear
 // warning that the reconciler reports as a condition.
 import * as k8s from '@kubernetes/client-node';
-import { errorMessage, findCondition, realClock, ResilientInformer, statusCode, type Clock, type Logger, type ResourceDescriptor } from '@memcached-operator/runtime';
+import { errorMessage, findCondition, OptionalInformer, ResilientInformer, type Clock, type Logger, type ResourceDescriptor } from '@memcached-operator/runtime';
 import { clusterTopology, topologyFromInfrastructure } from './detect.js';
 import type { ClusterView } from './types.js';
 
@@ -20,9 +20,6 @@ export const INFRASTRUCTURE_RESOURCE: ResourceDescriptor = {
 };
 export const NODE_RESOURCE: ResourceDescriptor = { apiVersion: 'v1', kind: 'Node', plural: 'nodes', namespaced: false };
 export const INFRASTRUCTURE_NAME = 'cluster';
-
-/** What the Infrastructure API looks like from here. */
-export type InfrastructureApiState = 'unknown' | 'absent' | 'forbidden' | 'present';
 
 /** Pure: the fields of a node that can change a placement. */
 export function nodeFingerprint(node: k8s.V1Node): string {
@@ -49,37 +46,45 @@ export interface TopologyWatcherOptions {
   kubeConfig: k8s.KubeConfig;
   logger: Logger;
   resyncPeriodMs?: number;
-  /** How often to look again for an absent or forbidden Infrastructure API. */
+  /** How often to look again for the Infrastructure API (it may be installed, removed or forbidden at any time). */
   probeIntervalMs?: number;
   clock?: Clock;
 }
 
 export class TopologyWatcher implements ClusterView {
   readonly nodeInformer: ResilientInformer<k8s.V1Node>;
-  private infraInformer: ResilientInformer<k8s.KubernetesObject> | undefined;
-  private apiState: InfrastructureApiState = 'unknown';
+  private readonly infraInformer: OptionalInformer<k8s.KubernetesObject>;
   private readonly listeners: Array<() => void> = [];
   private readonly logger: Logger;
-  private readonly clock: Clock;
-  private readonly custom: k8s.CustomObjectsApi;
-  private probeTimer: unknown;
   private stopped = false;
   private starting: Promise<void> | undefined;
   private lastFingerprint = '';
   private lastWarnings = '';
 
-  constructor(private readonly options: TopologyWatcherOptions) {
+  constructor(options: TopologyWatcherOptions) {
     this.logger = options.logger.child({ component: 'topology' });
-    this.clock = options.clock ?? realClock;
-    this.custom = options.kubeConfig.makeApiClient(k8s.CustomObjectsApi);
+    const custom = options.kubeConfig.makeApiClient(k8s.CustomObjectsApi);
+    const changed = (): void => this.maybeNotify();
     this.nodeInformer = new ResilientInformer<k8s.V1Node>({
       kubeConfig: options.kubeConfig,
       resource: NODE_RESOURCE,
       logger: options.logger,
       resyncPeriodMs: 0,
     });
-    const changed = (): void => this.maybeNotify();
     this.nodeInformer.addEventHandlers({ onAdd: changed, onUpdate: changed, onDelete: changed });
+    this.infraInformer = new OptionalInformer<k8s.KubernetesObject>({
+      kubeConfig: options.kubeConfig,
+      resource: INFRASTRUCTURE_RESOURCE,
+      logger: options.logger,
+      resyncPeriodMs: 0,
+      probe: () => custom.listClusterCustomObject({ group: 'config.openshift.io', version: 'v1', plural: INFRASTRUCTURE_RESOURCE.plural, limit: 1 }),
+      ...(options.probeIntervalMs !== undefined ? { probeIntervalMs: options.probeIntervalMs } : {}),
+      ...(options.clock ? { clock: options.clock } : {}),
+    });
+    this.infraInformer.addEventHandlers({ onAdd: changed, onUpdate: changed, onDelete: changed });
+    // Events during the initial list are not reported (see maybeNotify): the
+    // API's appearing (cache filled) or going away is.
+    this.infraInformer.onChange(changed);
   }
 
   /** Registers a listener called when anything that can change a placement changed. */
@@ -96,9 +101,8 @@ export class TopologyWatcher implements ClusterView {
   start(): Promise<void> {
     this.starting ??= (async () => {
       this.nodeInformer.start();
-      await this.probe();
-      await this.nodeInformer.synced;
-      if (this.infraInformer) await this.infraInformer.synced;
+      this.infraInformer.start();
+      await Promise.all([this.nodeInformer.synced, this.infraInformer.synced]);
       this.maybeNotify();
     })();
     return this.starting;
@@ -106,20 +110,19 @@ export class TopologyWatcher implements ClusterView {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.probeTimer !== undefined) this.clock.clearTimeout(this.probeTimer);
-    await Promise.all([this.nodeInformer.stop(), this.infraInformer?.stop()]);
+    await Promise.all([this.nodeInformer.stop(), this.infraInformer.stop()]);
   }
 
   hasSynced(): boolean {
-    return this.nodeInformer.hasSynced() && (this.infraInformer?.hasSynced() ?? this.apiState !== 'unknown');
+    return this.nodeInformer.hasSynced() && this.infraInformer.hasSynced();
   }
 
   infrastructure(): unknown {
-    return this.infraInformer?.get('', INFRASTRUCTURE_NAME);
+    return this.infraInformer.get('', INFRASTRUCTURE_NAME);
   }
 
   isOpenShift(): boolean {
-    return this.apiState === 'present';
+    return this.infraInformer.apiState() === 'present';
   }
 
   nodes(): k8s.V1Node[] {
@@ -128,7 +131,7 @@ export class TopologyWatcher implements ClusterView {
 
   /** Why detection fell back to counting nodes, if it did for a reason worth reporting. */
   warnings(): string[] {
-    switch (this.apiState) {
+    switch (this.infraInformer.apiState()) {
       case 'forbidden':
         return [
           'cannot read config.openshift.io/v1 Infrastructure "cluster" (RBAC forbids get/list/watch on infrastructures); sizing by schedulable nodes instead',
@@ -160,7 +163,7 @@ export class TopologyWatcher implements ClusterView {
       source: topology.source,
       schedulableNodes: topology.schedulableNodes,
       zones: topology.zones,
-      infrastructureApi: this.apiState,
+      infrastructureApi: this.infraInformer.apiState(),
     });
     const key = JSON.stringify(warnings);
     if (key === this.lastWarnings) return;
@@ -172,63 +175,12 @@ export class TopologyWatcher implements ClusterView {
     }
   }
 
-  /** Looks for the Infrastructure API; starts its informer when found, else probes again later. */
-  private async probe(): Promise<void> {
-    if (this.stopped || this.infraInformer) return;
-    let next: InfrastructureApiState;
-    try {
-      await this.custom.listClusterCustomObject({ group: 'config.openshift.io', version: 'v1', plural: 'infrastructures', limit: 1 });
-      next = 'present';
-    } catch (err) {
-      const code = statusCode(err);
-      if (code === 404) next = 'absent';
-      else if (code === 403 || code === 401) next = 'forbidden';
-      else {
-        this.logger.warn('cannot reach the apiserver to look for the Infrastructure API; will retry', {
-          error: errorMessage(err),
-        });
-        next = this.apiState === 'unknown' ? 'absent' : this.apiState;
-      }
-    }
-    if (next !== this.apiState) {
-      const messages: Record<InfrastructureApiState, string> = {
-        unknown: '',
-        absent: 'no config.openshift.io Infrastructure API (plain Kubernetes); sizing by schedulable nodes',
-        forbidden: 'RBAC forbids reading config.openshift.io infrastructures; sizing by schedulable nodes (grant get/list/watch to use the OpenShift topology)',
-        present: 'found the config.openshift.io Infrastructure API; watching Infrastructure "cluster"',
-      };
-      if (next === 'forbidden') this.logger.warn(messages[next]);
-      else this.logger.info(messages[next]);
-      this.apiState = next;
-    }
-    if (next === 'present') {
-      const informer = new ResilientInformer<k8s.KubernetesObject>({
-        kubeConfig: this.options.kubeConfig,
-        resource: INFRASTRUCTURE_RESOURCE,
-        logger: this.options.logger,
-        resyncPeriodMs: 0,
-      });
-      const changed = (): void => this.maybeNotify();
-      informer.addEventHandlers({ onAdd: changed, onUpdate: changed, onDelete: changed });
-      informer.start();
-      this.infraInformer = informer;
-      // Events during the initial list are not reported (see maybeNotify);
-      // report the object, or its absence, once the cache holds it.
-      void informer.synced.then(changed);
-      return;
-    }
-    this.probeTimer = this.clock.setTimeout(() => {
-      this.probeTimer = undefined;
-      void this.probe().then(() => this.maybeNotify());
-    }, this.options.probeIntervalMs ?? 30_000);
-  }
-
   private maybeNotify(): void {
     // Nothing is reported while the caches fill: a half-listed node set would
     // log (and size for) a topology the cluster never had.
     if (this.stopped || !this.hasSynced()) return;
     const fingerprint = JSON.stringify([
-      this.apiState,
+      this.infraInformer.apiState(),
       infrastructureFingerprint(this.infrastructure()),
       this.nodes().map(nodeFingerprint).sort(),
     ]);

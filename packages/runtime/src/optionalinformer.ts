@@ -1,10 +1,10 @@
 // An informer for a kind whose API may not be served (a CRD installed, or
 // removed, while the operator runs: prometheus-operator's PodMonitor and
-// PrometheusRule). It probes for the API, watches it while it is served, and
-// drops its cache when the API goes away, telling listeners each time; the
-// operator never needs a restart. Like the Infrastructure watcher in
-// src/topology/watcher.ts, a missing API, missing RBAC or an apiserver outage
-// is logged once per change and never thrown.
+// PrometheusRule, OpenShift's Infrastructure). It probes for the API, watches
+// it while it is served, and drops its cache when the API goes away, telling
+// listeners each time; the operator never needs a restart. A missing API,
+// missing RBAC or an apiserver outage is logged once per change and never
+// thrown.
 import type * as k8s from '@kubernetes/client-node';
 import { realClock, type Clock } from './clock.js';
 import { errorMessage, statusCode } from './errors.js';
@@ -57,9 +57,18 @@ export class OptionalInformer<T extends k8s.KubernetesObject> implements EventSo
     this.informer?.addEventHandlers(handlers);
   }
 
-  /** Called with true when the API appears and false when it goes away. */
+  /**
+   * Called with true once the API is served and its objects are cached, and
+   * with false whenever it is found not usable (absent or forbidden),
+   * including when it goes away.
+   */
   onChange(listener: (present: boolean) => void): void {
     this.listeners.push(listener);
+  }
+
+  /** What the last probe found. */
+  apiState(): OptionalApiState {
+    return this.state;
   }
 
   isPresent(): boolean {
@@ -126,8 +135,8 @@ export class OptionalInformer<T extends k8s.KubernetesObject> implements EventSo
       const informer = this.informer;
       this.informer = undefined;
       await informer.stop();
-      this.notify(false);
     }
+    if (next !== previous && next !== 'present' && !this.stopped) this.notify(false);
     if (next !== 'present') this.resolveSynced();
     if (this.stopped) return;
     this.timer = this.clock.setTimeout(() => {
