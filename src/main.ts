@@ -64,7 +64,7 @@ import { memcachedsReferencing, type SecretDigest } from './memcached/tls/secret
 import { SecureServing } from './memcached/tls/secure-serving.js';
 import { CertificateRotator } from './memcached/tls/rotation.js';
 import { ApiClusterWriter } from './memcached/writer.js';
-import { OptionsError, parseOptions, usage, type Options } from './options.js';
+import { OptionsError, parseOptions, timingFlag, usage, type Options } from './options.js';
 import { clusterTopology } from './topology/detect.js';
 import { TopologyWatcher } from './topology/watcher.js';
 import { VERSION } from './version.js';
@@ -445,7 +445,7 @@ async function createElector(
   const detected = clusterTopology({ infrastructure: topology.infrastructure(), nodes: topology.nodes() });
   const shape = detected.topology.controlPlane === 'SingleReplica' ? 'SingleReplica' : 'HighlyAvailable';
   const explicit = { leaseDurationMs: opts.leaseDurationMs, renewDeadlineMs: opts.renewDeadlineMs, retryPeriodMs: opts.retryPeriodMs };
-  const timings = timingsFor(shape, explicit);
+  const timings = timingsFor(shape, explicit, timingFlag);
   logger.info('leader election', { mode: 'lease', namespace, id: opts.leaderElectionId, topology: shape, ...timings });
   return new LeaseElector({
     kubeConfig: kc,

@@ -2,6 +2,7 @@
 // object. Pure: main.ts passes process.argv and process.env in, so every
 // bad input has a unit test and a clear message.
 import { parseArgs } from 'node:util';
+import type { Timings } from '@memcached-operator/runtime';
 import { DEFAULT_MEMCACHED_IMAGE } from './api/validator.js';
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
@@ -109,6 +110,15 @@ export function usage(): string {
 }
 
 /** The Service in front of the operator's exporter port (config/default/exporter_service.yaml, after kustomize's name prefix). */
+/**
+ * The flag that sets a leader-election timing, so the runtime's validation
+ * names what the user typed (jitterFactor has no flag and keeps its name).
+ */
+export function timingFlag(field: keyof Timings): string {
+  const flag = Object.entries(FLAGS).find(([, spec]) => spec.key === field)?.[0];
+  return flag ? `--${flag}` : field;
+}
+
 export const EXPORTER_SERVICE = 'memcached-operator-exporter';
 
 const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
-import { DEFAULT_MEMCACHED_IMAGE, OptionsError, parseDuration, parseOptions, usage } from '../../src/options.js';
+import { LeaderElectionConfigError, timingsFor } from '@memcached-operator/runtime';
+import { DEFAULT_MEMCACHED_IMAGE, OptionsError, parseDuration, parseOptions, timingFlag, usage } from '../../src/options.js';
 
 describe('options', () => {
   it('has controller-runtime style defaults', () => {
@@ -82,5 +83,25 @@ describe('options', () => {
     for (const flag of ['--kubeconfig', '--metrics-bind-address', '--metrics-secure', '--metrics-cert-path', '--health-probe-bind-address', '--max-concurrent-reconciles', '--log-level', '--leader-elect', '--leader-election-mode', '--version']) {
       expect(text).to.contain(flag);
     }
+  });
+
+  describe('timingFlag (the runtime names a bad leader-election timing by the flag that set it)', () => {
+    const cases: [Parameters<typeof timingFlag>[0], string][] = [
+      ['leaseDurationMs', '--leader-election-lease-duration'],
+      ['renewDeadlineMs', '--leader-election-renew-deadline'],
+      ['retryPeriodMs', '--leader-election-retry-period'],
+      ['jitterFactor', 'jitterFactor'],
+    ];
+    for (const [field, flag] of cases) {
+      it(`${field} -> ${flag}`, () => expect(timingFlag(field)).to.equal(flag));
+    }
+
+    it('a lease duration the single-node renew deadline outlasts is reported with both flags', () => {
+      const opts = parseOptions(['--leader-elect', '--leader-election-lease-duration=20s', '--leader-election-namespace=ops'], {});
+      expect(() => timingsFor('SingleReplica', { leaseDurationMs: opts.leaseDurationMs }, timingFlag))
+        .to.throw(LeaderElectionConfigError)
+        .with.property('message')
+        .that.contains('--leader-election-lease-duration (20s) must be greater than --leader-election-renew-deadline (240s)');
+    });
   });
 });

@@ -20,9 +20,14 @@ export interface Timings {
   jitterFactor: number;
 }
 
-export const LEASE_DURATION_FLAG = '--leader-election-lease-duration';
-export const RENEW_DEADLINE_FLAG = '--leader-election-renew-deadline';
-export const RETRY_PERIOD_FLAG = '--leader-election-retry-period';
+/**
+ * How validation messages name a timing. By default the field's own name; a
+ * program that sets timings from flags or a config file passes the names its
+ * users know them by.
+ */
+export type TimingLabel = (field: keyof Timings) => string;
+
+const fieldName: TimingLabel = (field) => field;
 
 /** client-go / controller-runtime defaults: 15 s / 10 s / 2 s, jitter 1.2. */
 export const DEFAULT_TIMINGS: Readonly<Timings> = Object.freeze({
@@ -60,34 +65,25 @@ function isPositive(n: number): boolean {
 /**
  * Throws LeaderElectionConfigError unless
  * LeaseDuration > RenewDeadline > JitterFactor × RetryPeriod and each is > 0.
- * Every problem found is reported, each naming the flag(s) involved.
+ * Every problem found is reported, each naming the timing(s) involved as
+ * label names them.
  */
-export function validateTimings(t: Timings): Timings {
+export function validateTimings(t: Timings, label: TimingLabel = fieldName): Timings {
   const problems: string[] = [];
-  if (!isPositive(t.leaseDurationMs)) {
-    problems.push(`${LEASE_DURATION_FLAG} must be greater than zero (got ${seconds(t.leaseDurationMs)})`);
+  for (const field of ['leaseDurationMs', 'renewDeadlineMs', 'retryPeriodMs'] as const) {
+    if (!isPositive(t[field])) problems.push(`${label(field)} must be greater than zero (got ${seconds(t[field])})`);
   }
-  if (!isPositive(t.renewDeadlineMs)) {
-    problems.push(`${RENEW_DEADLINE_FLAG} must be greater than zero (got ${seconds(t.renewDeadlineMs)})`);
-  }
-  if (!isPositive(t.retryPeriodMs)) {
-    problems.push(`${RETRY_PERIOD_FLAG} must be greater than zero (got ${seconds(t.retryPeriodMs)})`);
-  }
-  if (!isPositive(t.jitterFactor)) {
-    problems.push(`leader election jitter factor must be greater than zero (got ${t.jitterFactor})`);
-  }
+  if (!isPositive(t.jitterFactor)) problems.push(`${label('jitterFactor')} must be greater than zero (got ${t.jitterFactor})`);
   if (problems.length === 0) {
+    const [lease, renew, retry] = [label('leaseDurationMs'), label('renewDeadlineMs'), label('retryPeriodMs')];
     if (t.leaseDurationMs <= t.renewDeadlineMs) {
-      problems.push(
-        `${LEASE_DURATION_FLAG} (${seconds(t.leaseDurationMs)}) must be greater than ` +
-          `${RENEW_DEADLINE_FLAG} (${seconds(t.renewDeadlineMs)})`,
-      );
+      problems.push(`${lease} (${seconds(t.leaseDurationMs)}) must be greater than ${renew} (${seconds(t.renewDeadlineMs)})`);
     }
     const jittered = t.jitterFactor * t.retryPeriodMs;
     if (t.renewDeadlineMs <= jittered) {
       problems.push(
-        `${RENEW_DEADLINE_FLAG} (${seconds(t.renewDeadlineMs)}) must be greater than ` +
-          `${t.jitterFactor} × ${RETRY_PERIOD_FLAG} (${t.jitterFactor} × ${seconds(t.retryPeriodMs)} = ${seconds(jittered)})`,
+        `${renew} (${seconds(t.renewDeadlineMs)}) must be greater than ` +
+          `${t.jitterFactor} × ${retry} (${t.jitterFactor} × ${seconds(t.retryPeriodMs)} = ${seconds(jittered)})`,
       );
     }
   }
@@ -99,14 +95,15 @@ export function validateTimings(t: Timings): Timings {
 
 /**
  * The timings for a control-plane topology: library-go's SNO timings on
- * SingleReplica, client-go's defaults otherwise. Explicitly set flags
+ * SingleReplica, client-go's defaults otherwise. Explicitly set values
  * (defined entries of `explicit`) always win. The result is validated, so an
- * explicit flag that is inconsistent with the topology's other defaults is
- * reported (naming the flags) rather than silently adjusted.
+ * explicit value that is inconsistent with the topology's other defaults is
+ * reported (naming the timings as label does) rather than silently adjusted.
  */
 export function timingsFor(
   topology: 'SingleReplica' | 'HighlyAvailable',
   explicit: Partial<Timings> = {},
+  label: TimingLabel = fieldName,
 ): Timings {
   const base = topology === 'SingleReplica' ? SINGLE_REPLICA_TIMINGS : DEFAULT_TIMINGS;
   const merged: Timings = { ...base };
@@ -114,7 +111,7 @@ export function timingsFor(
     const v = explicit[key];
     if (v !== undefined) merged[key] = v;
   }
-  return validateTimings(merged);
+  return validateTimings(merged, label);
 }
 
 /** client-go's wait.Jitter: duration + random × factor × duration (factor ≤ 0 means 1). */

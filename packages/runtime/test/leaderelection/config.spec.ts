@@ -1,10 +1,7 @@
 import { expect } from 'chai';
 import {
   DEFAULT_TIMINGS,
-  LEASE_DURATION_FLAG,
   LeaderElectionConfigError,
-  RENEW_DEADLINE_FLAG,
-  RETRY_PERIOD_FLAG,
   SINGLE_REPLICA_TIMINGS,
   jittered,
   newIdentity,
@@ -12,6 +9,11 @@ import {
   validateTimings,
   type Timings,
 } from '../../src/leaderelection/config.js';
+
+// Without a label, messages name the fields themselves.
+const LEASE_DURATION_FLAG = 'leaseDurationMs';
+const RENEW_DEADLINE_FLAG = 'renewDeadlineMs';
+const RETRY_PERIOD_FLAG = 'retryPeriodMs';
 
 const t = (leaseS: number, renewS: number, retryS: number, jitterFactor = 1.2): Timings => ({
   leaseDurationMs: leaseS * 1000,
@@ -34,7 +36,7 @@ describe('leaderelection config', () => {
       { name: 'negative renew deadline', timings: t(15, -1, 2), mentions: [RENEW_DEADLINE_FLAG, 'greater than zero'] },
       { name: 'zero retry period', timings: t(15, 10, 0), mentions: [RETRY_PERIOD_FLAG, 'greater than zero'] },
       { name: 'NaN retry period', timings: t(15, 10, NaN), mentions: [RETRY_PERIOD_FLAG] },
-      { name: 'zero jitter', timings: t(15, 10, 2, 0), mentions: ['jitter factor'] },
+      { name: 'zero jitter', timings: t(15, 10, 2, 0), mentions: ['jitterFactor'] },
       {
         name: 'lease duration equal to renew deadline',
         timings: t(10, 10, 2),
@@ -121,6 +123,14 @@ describe('leaderelection config', () => {
         .with.property('message')
         .that.contains(LEASE_DURATION_FLAG)
         .and.contains(RENEW_DEADLINE_FLAG);
+    });
+
+    it('names the timings as the caller labels them (the flags a user set)', () => {
+      const label = (field: keyof Timings) => `--${field.replace(/Ms$/, '').replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+      expect(() => timingsFor('SingleReplica', { leaseDurationMs: 20_000 }, label))
+        .to.throw(LeaderElectionConfigError)
+        .with.property('message')
+        .that.equals('invalid leader election timings: --lease-duration (20s) must be greater than --renew-deadline (240s)');
     });
 
     it('does not mutate the topology defaults', () => {

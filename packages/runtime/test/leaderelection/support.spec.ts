@@ -109,7 +109,7 @@ describe('leaderelection support', () => {
       clock: new FakeClock(),
     });
 
-    it('rejects invalid timings, naming the flags', () => {
+    it('rejects invalid timings, naming them', () => {
       expect(
         () =>
           new LeaseElector({
@@ -120,7 +120,7 @@ describe('leaderelection support', () => {
       )
         .to.throw(LeaderElectionConfigError)
         .with.property('message')
-        .that.contains('--leader-election-lease-duration');
+        .that.contains('leaseDurationMs');
     });
 
     it('rejects a request timeout not shorter than the renew deadline', () => {
