@@ -32,9 +32,15 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/**/*.ts', 'test/**/*.ts', 'bench/**/*.ts'],
+    files: ['src/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [{ group: ['@memcached-operator/runtime/*', '**/packages/runtime/**'], message: 'import the runtime through its public API: @memcached-operator/runtime' }] }],
+      'no-restricted-imports': ['error', { patterns: [{ group: ['@memcached-operator/runtime/*', '**/packages/runtime/**'], message: 'import the runtime through its public API: @memcached-operator/runtime (its /testing doubles are for test/ and bench/ only)' }] }],
+    },
+  },
+  {
+    files: ['test/**/*.ts', 'bench/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ group: ['@memcached-operator/runtime/*', '!@memcached-operator/runtime/testing', '**/packages/runtime/**'], message: 'import the runtime through its public API: @memcached-operator/runtime, or its test doubles at @memcached-operator/runtime/testing' }] }],
     },
   },
   {

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { Registry } from 'prom-client';
-import { FakeClock } from '../src/clock.js';
+import { FakeClock } from '../src/testing.js';
 import {
   CONTROLLER_METRIC_NAMES,
   Controller,

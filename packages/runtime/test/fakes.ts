@@ -3,7 +3,7 @@
 import { Writable } from 'node:stream';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import winston from 'winston';
-import { yieldToEventLoop } from '../src/clock.js';
+import { yieldToEventLoop } from '../src/testing.js';
 import type { EventHandlers, EventSource } from '../src/source.js';
 
 export class FakeSource<T extends KubernetesObject> implements EventSource<T> {

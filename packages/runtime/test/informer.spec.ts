@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { KubeConfig, type Informer as ClientInformer, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
-import { FakeClock } from '../src/clock.js';
+import { FakeClock } from '../src/testing.js';
 import {
   DEFAULT_RESTART_BACKOFF,
   ResilientInformer,

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { EventEmitter } from 'node:events';
 import { KubeConfig } from '@kubernetes/client-node';
-import { FakeClock } from '../src/clock.js';
+import { FakeClock } from '../src/testing.js';
 import type { StopOptions } from '../src/controller.js';
 import type { LeaderCallbacks, LeaderElector } from '../src/leaderelection/elector.js';
 import { Manager, installSignalHandlers } from '../src/manager.js';

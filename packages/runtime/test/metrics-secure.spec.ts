@@ -4,7 +4,7 @@ import https from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { Registry } from 'prom-client';
-import { FakeClock } from '../src/clock.js';
+import { FakeClock } from '../src/testing.js';
 import { MetricsServer } from '../src/metrics.js';
 import { bearerToken, MetricsAuthorizer, TtlCache, verbFor, type ReviewClient, type UserInfo } from '../src/metricsauth.js';
 import { derOid, derSmallInteger, derTime, derTlv, derUnsignedInteger, selfSignedCertificate, subjectAltNames } from '../src/x509.js';

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { Registry } from 'prom-client';
-import { FakeClock } from '../src/clock.js';
+import { FakeClock } from '../src/testing.js';
 import { Controller, type Reconciler } from '../src/controller.js';
 import { metadataProjection, projectionChanged, resourceVersionChanged, stableJson } from '../src/predicates.js';
 import { FakeSource, recordingLogger } from './fakes.js';

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { Registry } from 'prom-client';
-import { FakeClock, yieldToEventLoop } from '../src/clock.js';
+import { FakeClock, yieldToEventLoop } from '../src/testing.js';
 import {
   BucketRateLimiter,
   ItemExponentialFailureRateLimiter,

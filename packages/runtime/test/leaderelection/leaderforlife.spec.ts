@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { Registry } from 'prom-client';
-import { FakeClock } from '../../src/clock.js';
+import { FakeClock } from '../../src/testing.js';
 import {
   LEADER_FOR_LIFE_MAX_BACKOFF_MS,
   LeaderForLife,

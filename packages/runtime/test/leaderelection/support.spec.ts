@@ -1,7 +1,8 @@
 import { RequestContext, HttpMethod } from '@kubernetes/client-node';
 import { expect } from 'chai';
 import { Registry } from 'prom-client';
-import { FakeClock, sleep } from '../../src/clock.js';
+import { sleep } from '../../src/clock.js';
+import { FakeClock } from '../../src/testing.js';
 import { LeaderElectionConfigError } from '../../src/leaderelection/config.js';
 import { LeaseElector } from '../../src/leaderelection/lease.js';
 import { callWithDeadline, signalOptions } from '../../src/call.js';
