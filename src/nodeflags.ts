@@ -2,7 +2,7 @@
 // image's ENTRYPOINT (Dockerfile; a unit test keeps the two equal) and the
 // launcher the tests and the benchmark use (test/support/operator.ts).
 //
-// Measured (issue #14) on Node 26.10, an idle operator on an empty namespace,
+// Measured on Node 26.10 (the idle-footprint work), an idle operator on an empty namespace,
 // RSS after 15 s: 150.8 MB with V8's defaults; 123.0 MB with a 1 MB and
 // 123.3 MB with a 2 MB semi-space (the young generation V8 sizes for a large
 // machine, mostly empty at idle, is most of the difference);

@@ -39,7 +39,7 @@ export interface MemcachedAuth {
 }
 
 /**
- * Per-Memcached overrides of the alert thresholds (src/memcached/alerts.ts
+ * Per-Memcached overrides of the alert thresholds (src/memcached/monitoring/alerts.ts
  * holds the defaults). Percentages are whole numbers so the CRD needs no floats.
  */
 export interface MemcachedAlertOverrides {

@@ -1,4 +1,4 @@
-// TLS and client authentication for memcached (issue #13): where the Secrets
+// TLS and client authentication for memcached (spec.tls, spec.auth): where the Secrets
 // are mounted, the flags that point memcached at them, and the volumes. Pure.
 //
 // memcached reads the certificate files at start and again on the

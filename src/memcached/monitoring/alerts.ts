@@ -1,5 +1,5 @@
 // The alert rules for memcached and for this operator, as data built from
-// thresholds (issue #12). Pure. config/prometheus/rules/memcached-alerts.yaml
+// thresholds (spec.monitoring.alerts overrides them). Pure. config/prometheus/rules/memcached-alerts.yaml
 // is this output at the default thresholds (make alerts writes it; a unit
 // test keeps it in step), and promtool's unit tests run against that file, so
 // they test these expressions.

@@ -1,4 +1,4 @@
-// What monitoring adds to a Memcached (issue #12), as pure builders:
+// What monitoring (spec.monitoring) adds to a Memcached, as pure builders:
 //
 //   - a PodMonitor that has Prometheus scrape every memcached pod, by default
 //     through the operator's multi-target exporter (/scrape?target=<pod>:<port>,

@@ -1,4 +1,4 @@
-// Is a cache saturated, is it evicting? (issue #12, Events and status.) The
+// Is a cache saturated, is it evicting? (The usage conditions and their Events.) The
 // operator reads the same `stats` Prometheus does, in a slow, bounded poll
 // (UsagePoller, leader only, off by default out of cluster), and reports two
 // conditions on the Memcached: Saturated and Evicting. The poller enqueues a

@@ -1,4 +1,4 @@
-// Certificate rotation without a restart (issue #13). When the serving
+// Certificate rotation without a restart. When the serving
 // certificate's Secret changes, the kubelet rewrites the mounted files in
 // every pod within its sync period (about a minute); memcached keeps serving
 // the certificate it loaded until it is told `refresh_certs`. So, for each

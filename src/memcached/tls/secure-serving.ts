@@ -1,4 +1,4 @@
-// The reconciler's hooks for TLS and auth (issue #13): before any child is
+// The reconciler's hooks for TLS and auth (spec.tls, spec.auth): before any child is
 // written, the referenced Secrets must be usable (else the running pods are
 // left untouched); the pod template carries the authfile's hash (memcached
 // reads the authfile only at start); after the writes, each Ready pod is
@@ -116,7 +116,7 @@ export class SecureServing {
   }
 
   /**
-   * How the exporter and the stats poll connect to a pod of mc (issue #13):
+   * How the exporter and the stats poll connect to a pod of mc with TLS or auth:
    * TLS on a TLS port, accepting only a certificate serial the operator knows
    * (as the control connection does), with the same client key pair and
    * authfile user. The credentials are read from the Secrets in full and

@@ -1,4 +1,4 @@
-// Monitoring proven on a real Prometheus (issue #12): prometheus-operator and
+// Monitoring proven on a real Prometheus (spec.monitoring): prometheus-operator and
 // Prometheus, each built from its pinned Go module (Prometheus with Kubernetes
 // service discovery only), as local images (test/kind/images.sh
 // monitoring-images), run on the kind cluster. A Memcached gets its PodMonitor

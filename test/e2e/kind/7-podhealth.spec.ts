@@ -1,4 +1,4 @@
-// Why pods are not Ready, in words a user can act on (issue #12): on real
+// Why pods are not Ready, in words a user can act on (the Degraded reasons): on real
 // nodes, a Memcached whose pods cannot be scheduled, whose image cannot be
 // pulled, or whose memcached exits at once reports Degraded with the reason
 // (src/memcached/pods.ts) and the kubelet's or scheduler's own message, and an Event

@@ -1,4 +1,4 @@
-// Saturated and Evicting on real memcached (issue #12, Events and status):
+// Saturated and Evicting on real memcached (the usage conditions and their Events):
 // the operator's stats poll (usage.ts), run every 2 s here instead of the
 // in-cluster 60 s (--usage-poll-interval), reads a real memcached that this
 // spec drives to evictions (sets past -m) and near its connection limit

@@ -1,5 +1,5 @@
 // TLS, mutual TLS, the plaintext port, authentication and certificate
-// rotation on real pods (issue #13), with real clients: openssl s_client on
+// rotation on real pods, with real clients: openssl s_client on
 // the host through kubectl port-forward, and Node's tls.connect in a client
 // pod that runs the operator's image (it has node; the memcached image has no
 // TLS client). Certificates come from throw-away test CAs (test/support/certs.ts).

@@ -1,4 +1,4 @@
-// Monitoring objects on the real local cluster (issue #12): prometheus-operator's
+// Monitoring objects on the real local cluster (spec.monitoring): prometheus-operator's
 // CRDs (the pinned module's own, test/cluster/monitoring-crds.sh) are installed
 // while the operator runs, so every Memcached gets its PodMonitor and
 // PrometheusRule with no restart; spec.monitoring turns them off and on

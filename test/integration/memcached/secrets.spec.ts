@@ -1,5 +1,5 @@
 // The operator and the Secrets its Memcacheds name, on the real local
-// cluster (issue #13): a changed authfile rolls the pod template through its
+// cluster (TLS and auth): a changed authfile rolls the pod template through its
 // hash annotation, a broken or missing Secret is reported and leaves the
 // Deployment untouched (or not created), and status.tls shows the serving
 // certificate. The pods are kwok's, so the TLS data path itself is proven
