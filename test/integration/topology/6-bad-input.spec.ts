@@ -227,7 +227,7 @@ describe('topology: bad input gives a sane default, a log line and a condition, 
       }
       await expectHealthy(restricted);
       expect(
-        restricted.logs().some((l) => l.level === 'warn' && /RBAC forbids reading config\.openshift\.io infrastructures/.test(String(l.msg))),
+        restricted.logs().some((l) => l.level === 'warn' && /RBAC forbids listing infrastructures\.config\.openshift\.io\/v1/.test(String(l.msg))),
         'RBAC warning log line',
       ).to.equal(true);
       expect(errorLines(restricted, ns)).to.deep.equal([]);
