@@ -36,14 +36,14 @@ describe('the documentation\'s Memcached examples against the CRD', function () 
 
   for (const example of examples) {
     it(`accepts ${example.where.join(', ')}`, () => {
-      expect(example.error, `${example.where.join(', ')} cannot be read`).to.equal(undefined);
+      if (example.error !== undefined) expect.fail(`${example.where.join(', ')} cannot be read: ${example.error}`);
       let rejected: string | undefined;
       try {
         kubectl(['apply', '--dry-run=server', '-n', namespace, '-f', '-'], JSON.stringify(example.object));
       } catch (err) {
         rejected = refusal(err);
       }
-      expect(rejected, `the apiserver rejects the example at ${example.where.join(', ')}`).to.equal(undefined);
+      if (rejected !== undefined) expect.fail(`the apiserver rejects the example at ${example.where.join(', ')}: ${rejected}`);
     });
   }
 });
