@@ -14,6 +14,8 @@
 // the CSV base, everything make deploy installs, the samples and the
 // scorecard configuration. Output, replacing what was there:
 //   bundle/manifests/   the CSV, the CRD and the extra objects OLM installs
+//                       (OLM v0 creates them all or fails the InstallPlan: the
+//                       PrometheusRule needs prometheus-operator's CRDs)
 //   bundle/metadata/annotations.yaml
 //   bundle/tests/scorecard/config.yaml
 //   bundle.Dockerfile   with the same labels as annotations.yaml
@@ -191,8 +193,9 @@ function generate(opts) {
     consumed.add(key(crd));
     files.set(`manifests/${crd.spec.group}_${crd.spec.names.plural}.yaml`, dump(crd));
   }
-  // What remains (the metrics Service, the aggregated ClusterRoles) ships as
-  // extra bundle objects; the Namespace and the CSV base do not.
+  // What remains (the metrics and exporter Services, the aggregated
+  // ClusterRoles, the operator's alerts as a PrometheusRule) ships as extra
+  // bundle objects; the Namespace and the CSV base do not.
   consumed.add(key(csv)).add(key(scorecard));
   for (const obj of objects) {
     if (consumed.has(key(obj)) || obj.kind === 'Namespace') continue;

@@ -107,6 +107,7 @@ uninstall: $(KUBECTL) ## Remove the CRD (and every Memcached) from the cluster.
 .PHONY: deploy
 deploy: $(KUBECTL) ## Deploy the operator (IMG; MEMCACHED_IMG sets RELATED_IMAGE_MEMCACHED) server-side into memcached-operator-system.
 	$(RENDER) config/default $(IMG) '$(MEMCACHED_IMG)' | $(KUBECTL_APPLY) -f -
+	@if $(KUBECTL) get --raw /apis/monitoring.coreos.com/v1 2>/dev/null | grep '"name":"prometheusrules"' >/dev/null; then $(KUBECTL) kustomize config/default/alerts | $(KUBECTL_APPLY) -f -; else echo "make deploy: the cluster serves no PrometheusRule (monitoring.coreos.com), so the operator's alerts (config/default/alerts) are not installed; docs/monitoring.md says how to add them later"; fi
 
 .PHONY: undeploy
 undeploy: $(KUBECTL) ## Remove every Memcached (while the operator runs), then everything make deploy created.

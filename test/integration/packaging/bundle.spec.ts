@@ -123,7 +123,7 @@ describe('packaging', function () {
       const a = csv.metadata.annotations as Record<string, string>;
       expect(csv.metadata.name).to.equal(`memcached-operator.v${VERSION}`);
       expect(csv.spec.version).to.equal(VERSION);
-      expect(a.capabilities).to.equal('Basic Install');
+      expect(a.capabilities).to.equal('Deep Insights');
       expect(a.containerImage).to.equal(IMG);
       expect(a.createdAt).to.equal(CREATED_AT);
       expect(a['operatorframework.io/suggested-namespace']).to.equal('memcached-operator-system');
@@ -167,13 +167,14 @@ describe('packaging', function () {
       ]);
       const deployment = byName('Deployment', 'memcached-operator-controller-manager');
       expect(spec.deployments).to.deep.equal([{ name: deployment.metadata.name, label: deployment.metadata.labels, spec: deployment.spec }]);
-      // The aggregated roles and the metrics Service ship as bundle objects.
+      // The aggregated roles, the metrics Service and the operator's alerts ship as bundle objects.
       const files = readdirSync(path.join(repoRoot, 'bundle', 'manifests')).sort();
       expect(files).to.include.members([
         'memcached-operator-memcached-admin-role_rbac.authorization.k8s.io_v1_clusterrole.yaml',
         'memcached-operator-memcached-editor-role_rbac.authorization.k8s.io_v1_clusterrole.yaml',
         'memcached-operator-memcached-viewer-role_rbac.authorization.k8s.io_v1_clusterrole.yaml',
         'memcached-operator-controller-manager-metrics-service_v1_service.yaml',
+        'memcached-operator-alerts_monitoring.coreos.com_v1_prometheusrule.yaml',
       ]);
     });
   });

@@ -84,7 +84,7 @@ describe('api/validator', () => {
       const [v] = crd.spec.versions;
       expect(v).to.deep.include({ name: 'v1alpha1', served: true, storage: true, subresources: { status: {} } });
       expect(v.additionalPrinterColumns.map((c) => [c.name, c.jsonPath])).to.deep.equal([
-        ['Size', '.spec.size'],
+        ['Replicas', '.status.replicas'],
         ['Ready', '.status.readyReplicas'],
         ['Available', '.status.conditions[?(@.type=="Available")].status'],
         ['Topology', '.status.topology.profile'],
