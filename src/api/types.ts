@@ -57,7 +57,7 @@ export interface MemcachedAlertOverrides {
 }
 
 export interface MemcachedMonitoring {
-  /** Default true: a ServiceMonitor and a PrometheusRule when the monitoring.coreos.com API is served. */
+  /** Default true: a PodMonitor and a PrometheusRule when the monitoring.coreos.com API is served. */
   enabled?: boolean;
   /** Run this exporter image (for example the common memcached exporter) as a sidecar instead of the operator's multi-target exporter. */
   exporterImage?: string;
