@@ -14,6 +14,7 @@ export const REASON = {
   ReplicasNotReady: 'ReplicasNotReady',
   InvalidSpec: 'InvalidSpec',
   ChildRejected: 'ChildRejected',
+  ChildWriteFailing: 'ChildWriteFailing',
   DeploymentFailed: 'DeploymentFailed',
   AsExpected: 'AsExpected',
   RollingOut: 'RollingOut',
@@ -66,6 +67,8 @@ export interface StatusInput {
   invalidMessage?: string;
   /** The apiserver's refusal of a child built from a spec the validator accepted. */
   rejectedMessage?: string;
+  /** A child write that failed several reconciles in a row and is being retried (errorpolicy.ts). */
+  writeFailingMessage?: string;
   /** Why some pods are not Ready (pods.ts), when they are stuck rather than starting. */
   podTrouble?: PodTrouble;
   /** A referenced Secret memcached cannot run from (tls/secret-digest.ts); the children were left untouched. */
@@ -121,7 +124,8 @@ function condition(type: string, status: ConditionStatus, reason: string, messag
  *   the placement profile (there is no Created Event);
  * - Degraded: True with InvalidSpec (the validator's message),
  *   ChildRejected (the apiserver refused a child built from the spec: its
- *   message) or DeploymentFailed (ReplicaFailure or
+ *   message), ChildWriteFailing (a child write keeps failing and is
+ *   retried: the apiserver's message) or DeploymentFailed (ReplicaFailure or
  *   ProgressDeadlineExceeded), or the pods' own trouble (unschedulable,
  *   image pull, crash loop, OOM kill, failing probe: pods.ts), else
  *   False (AsExpected);
@@ -178,6 +182,8 @@ export function computeStatus(input: StatusInput): MemcachedStatus {
     updates.push(condition(CONDITION_DEGRADED, 'True', input.secretProblem.reason, input.secretProblem.message, generation));
   } else if (input.rejectedMessage !== undefined) {
     updates.push(condition(CONDITION_DEGRADED, 'True', REASON.ChildRejected, input.rejectedMessage, generation));
+  } else if (input.writeFailingMessage !== undefined) {
+    updates.push(condition(CONDITION_DEGRADED, 'True', REASON.ChildWriteFailing, input.writeFailingMessage, generation));
   } else if (failure !== undefined) {
     updates.push(condition(CONDITION_DEGRADED, 'True', REASON.DeploymentFailed, failure, generation));
   } else if (input.podTrouble !== undefined) {

@@ -207,6 +207,16 @@ describe('memcached/status', () => {
       const s = computeStatus({ mc: { ...memcached(), status: previous }, now: T0 });
       expect(s.topology).to.deep.equal(previous.topology);
     });
+
+    it("reports a child write that keeps failing as Degraded (ChildWriteFailing) with the apiserver's message, below a refused child", () => {
+      const message = 'writing Service cache keeps failing; retrying with backoff: Internal error occurred: failed to allocate a serviceIP: range is full';
+      const s = computeStatus({ mc: memcached(), now: T0, writeFailingMessage: message });
+      expect(byType(s).Degraded).to.include({ status: 'True', reason: 'ChildWriteFailing', message });
+      // Still being created: the retries go on.
+      expect(byType(s).Progressing).to.include({ status: 'True', reason: 'Creating' });
+      const both = computeStatus({ mc: memcached(), now: T0, writeFailingMessage: message, rejectedMessage: 'the apiserver rejected Deployment cache: no' });
+      expect(byType(both).Degraded).to.include({ reason: 'ChildRejected' });
+    });
   });
 
   describe('statusEqual', () => {
