@@ -10,7 +10,7 @@ import type { Verdict } from './errorpolicy.js';
 import type { MonitoringObject } from './monitoring/prometheus.js';
 import { CONDITION_EVICTING, CONDITION_SATURATED } from './monitoring/usage.js';
 import { isServing, podTrouble, recheckAfterMs } from './pods.js';
-import { CONDITION_DEGRADED, REASON, type StatusInput } from './status.js';
+import { CONDITION_DEGRADED, deploymentDataPath, REASON, type StatusInput } from './status.js';
 import type { SecurityCheck } from './tls/secure-serving.js';
 
 /** An object of an optional API, when that API is served. */
@@ -74,6 +74,9 @@ export function statusInputFor(observed: Observed, outcome: Exclude<Outcome, { k
   const deployment = reportedDeployment(observed, outcome);
   const readyPods = observed.pods.filter(isServing).map((p) => p.metadata!.name!);
   const base: StatusInput = { mc: observed.mc, readyPods, now, ...(deployment ? { deployment } : {}) };
+  // What the pods serve, from the Deployment's template: nothing serves without one.
+  const dataPath = deploymentDataPath(deployment);
+  if (dataPath) base.dataPath = dataPath;
   switch (outcome.kind) {
     case 'invalid':
       return { ...base, invalidMessage: outcome.message };

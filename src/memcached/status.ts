@@ -4,6 +4,8 @@ import type { V1Deployment, V1DeploymentCondition } from '@kubernetes/client-nod
 import type { Condition, ConditionStatus, Memcached, MemcachedStatus, TLSStatus, TopologyStatus } from '../api/types.js';
 import type { Placement } from '../topology/types.js';
 import type { PodTrouble } from './pods.js';
+import type { TLSDataPath } from '../api/types.js';
+import { CONTAINER_NAME } from './children/deployment.js';
 
 export const CONDITION_AVAILABLE = 'Available';
 export const CONDITION_PROGRESSING = 'Progressing';
@@ -75,8 +77,10 @@ export interface StatusInput {
   secretProblem?: { reason: string; message: string };
   /** Conditions of other modules (the certificate's expiry and rotation), set as given. */
   extraConditions?: ConditionUpdate[];
-  /** The serving certificate, when TLS is on (status.tls is dropped otherwise). */
+  /** The serving certificate, when TLS is on and its Secret is usable. */
   tls?: TLSStatus;
+  /** What the pods serve (dataPathOf); status.tls is dropped when unknown. */
+  dataPath?: TLSDataPath;
   /**
    * The Deployment this pass created (it did not exist before): Progressing
    * says so, since the first creation records no Event.
@@ -100,6 +104,18 @@ function deploymentFailure(d: V1Deployment | undefined): string | undefined {
     return `Deployment rollout stalled: ${progressing.message ?? 'progress deadline exceeded'}`;
   }
   return undefined;
+}
+
+/** What memcached arguments make it serve: -Z is TLS, a `notls:` listener adds plaintext (children/secret-mounts.ts). */
+export function dataPathOf(args: readonly string[]): TLSDataPath {
+  if (!args.includes('-Z')) return 'Plaintext';
+  return args.some((a) => a.includes('notls:')) ? 'TLSAndPlaintext' : 'TLS';
+}
+
+/** What a Deployment's memcached container is set to serve; undefined without one. */
+export function deploymentDataPath(d: V1Deployment | undefined): TLSDataPath | undefined {
+  const container = d?.spec?.template?.spec?.containers?.find((c) => c.name === CONTAINER_NAME);
+  return container ? dataPathOf(container.args ?? []) : undefined;
 }
 
 /** Desired replicas: the Deployment's when it exists, else what it will be created with. */
@@ -220,7 +236,7 @@ export function computeStatus(input: StatusInput): MemcachedStatus {
   } else if (mc.status?.topology) {
     status.topology = { ...mc.status.topology };
   }
-  if (input.tls) status.tls = { ...input.tls };
+  if (input.dataPath) status.tls = { ...input.tls, dataPath: input.dataPath };
   return status;
 }
 

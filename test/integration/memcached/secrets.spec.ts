@@ -104,8 +104,8 @@ describe('memcached operator and its Secrets on the local cluster', function () 
       const m = await mcs.get('tls');
       return m?.status?.tls?.serialNumber === cert.serial ? m : undefined;
     });
-    expect(mc.status!.tls).to.include({ secretName: 'tls-cert' });
-    expect(Date.parse(mc.status!.tls!.notAfter)).to.be.greaterThan(Date.now());
+    expect(mc.status!.tls).to.include({ secretName: 'tls-cert', dataPath: 'TLS' });
+    expect(Date.parse(mc.status!.tls!.notAfter!)).to.be.greaterThan(Date.now());
     // The test CA's certificates last two days: inside the 14-day warning.
     expect(condition(mc, 'CertificateExpiring')).to.include({ status: 'True', reason: 'CertificateExpiresSoon' });
     await deployment('tls');

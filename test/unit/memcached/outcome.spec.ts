@@ -38,12 +38,13 @@ const QUOTA = 'writing Service cache keeps failing; retrying with backoff: excee
 describe('memcached/outcome', () => {
   describe('statusInputFor: every outcome reported through one path', () => {
     const live = deployment(['-p', '11211']);
-    const cases: { name: string; observed: Observed; outcome: Exclude<Outcome, { kind: 'waiting' }>; want: Record<string, string>}[] = [
+    const cases: { name: string; observed: Observed; outcome: Exclude<Outcome, { kind: 'waiting' }>; want: Record<string, string>; dataPath?: string }[] = [
       {
         name: 'invalid: Degraded InvalidSpec, the old Deployment still described',
         observed: observed({ deployment: live }),
         outcome: { kind: 'invalid', message: 'spec.threads: must be <= 64' },
         want: { Available: 'True/AllReplicasReady', Progressing: 'False/RolloutComplete', Degraded: 'True/InvalidSpec' },
+        dataPath: 'Plaintext',
       },
       {
         name: 'a Secret problem: Degraded with its reason',
@@ -52,10 +53,11 @@ describe('memcached/outcome', () => {
         want: { Available: 'False/ReplicasNotReady', Progressing: 'True/Creating', Degraded: 'True/SecretNotFound' },
       },
       {
-        name: 'applied: the Deployment as written',
+        name: 'applied: the Deployment as written, TLS read from its template',
         observed: observed({ deployment: live }),
         outcome: { kind: 'applied', plan: PLAN, deployment: deployment(['-Z', '-o', 'ssl_key=k']) },
         want: { Available: 'True/AllReplicasReady', Progressing: 'False/RolloutComplete', Degraded: 'False/AsExpected' },
+        dataPath: 'TLS',
       },
       {
         name: 'a write refused: Degraded ChildRejected',
@@ -68,6 +70,7 @@ describe('memcached/outcome', () => {
         observed: observed(),
         outcome: { kind: 'failed', plan: PLAN, deployment: live, verdict: { then: 'retry', error: new Error('x'), reason: 'ChildWriteFailing', message: QUOTA } },
         want: { Available: 'True/AllReplicasReady', Progressing: 'False/RolloutComplete', Degraded: 'True/ChildWriteFailing' },
+        dataPath: 'Plaintext',
       },
       {
         name: "a Deployment that is not this Memcached's is not reported on",
@@ -81,6 +84,7 @@ describe('memcached/outcome', () => {
         const status = computeStatus(statusInputFor(c.observed, c.outcome, T0));
         expect(summary(status.conditions)).to.deep.equal(c.want);
         expect(status.nodes, 'ready pods from the one snapshot').to.deep.equal(['cache-a', 'cache-b']);
+        expect(status.tls?.dataPath).to.equal(c.dataPath);
       });
     }
 
