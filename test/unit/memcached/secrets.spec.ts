@@ -1,4 +1,4 @@
-// The Secret checks behind TLS and auth (issue #13), table-tested on real
+// The Secret checks behind TLS and auth, table-tested on real
 // certificates from a test CA: what the operator keeps of a Secret, which
 // input stops it from touching the pods (and with which reason), the
 // certificate's expiry state, and the CertificateServed condition.
