@@ -4,6 +4,7 @@
 import { parseArgs } from 'node:util';
 import type { Timings } from '@memcached-operator/runtime';
 import { DEFAULT_MEMCACHED_IMAGE } from './api/validator.js';
+import { DEFAULT_RUNBOOK_BASE_URL } from './memcached/monitoring/alerts.js';
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
 export type LeaderElectionMode = 'lease' | 'leader-for-life';
@@ -43,6 +44,8 @@ export interface Options {
   usagePollIntervalMs?: number;
   /** How often to look for optional APIs (monitoring.coreos.com) appearing or going away. */
   optionalApiProbeIntervalMs: number;
+  /** Base URL of the runbooks every alert's runbook_url links to (<base>/<Alert>.md). */
+  runbookBaseUrl: string;
   help: boolean;
   version: boolean;
 }
@@ -86,6 +89,11 @@ const FLAGS: Record<string, FlagSpec> = {
   'exporter-address': { key: 'exporterAddress', kind: 'string', help: 'host:port at which Prometheus reaches the exporter. Default memcached-operator-exporter.$POD_NAMESPACE.svc:9150.' },
   'usage-poll-interval': { key: 'usagePollIntervalMs', kind: 'duration', min: 0, help: 'How often the leader reads each memcached\'s stats for the Saturated and Evicting conditions ("0" disables). Default 60s in a cluster, off outside.' },
   'optional-api-probe-interval': { key: 'optionalApiProbeIntervalMs', kind: 'duration', min: 1000, help: 'How often to look for the monitoring.coreos.com API appearing or going away. Default 30s.' },
+  'runbook-base-url': {
+    key: 'runbookBaseUrl',
+    kind: 'string',
+    help: `Where the alerts' runbook_url points: <base>/<Alert>.md, so wherever your copy of docs/runbooks is served (a fork, a wiki). Default ${DEFAULT_RUNBOOK_BASE_URL}.`,
+  },
   help: { key: 'help', kind: 'bool', help: 'Show this help.' },
   version: { key: 'version', kind: 'bool', help: 'Print the version.' },
 };
@@ -181,6 +189,19 @@ function checkBindAddress(flag: string, value: string): void {
   }
 }
 
+/** An http(s) URL with a host; Alertmanager and Grafana show runbook_url as a link. */
+function checkRunbookBaseUrl(value: string): void {
+  let url: URL | undefined;
+  try {
+    url = new URL(value);
+  } catch {
+    url = undefined;
+  }
+  if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:') || !url.host || url.search || url.hash) {
+    throw new OptionsError(`--runbook-base-url "${value}" is not an http(s) URL without query or fragment, such as https://wiki.example.com/memcached/runbooks`);
+  }
+}
+
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
 
@@ -202,6 +223,7 @@ export function parseOptions(argv: readonly string[], env: Readonly<Record<strin
     defaultImage: DEFAULT_MEMCACHED_IMAGE,
     exporterBindAddress: ':9150',
     optionalApiProbeIntervalMs: 30_000,
+    runbookBaseUrl: DEFAULT_RUNBOOK_BASE_URL,
     help: false,
     version: false,
   };
@@ -233,6 +255,7 @@ export function parseOptions(argv: readonly string[], env: Readonly<Record<strin
   if (opts.exporterAddress !== undefined && !/^[A-Za-z0-9.-]+:\d{1,5}$/.test(opts.exporterAddress)) {
     throw new OptionsError(`--exporter-address "${opts.exporterAddress}" is not host:port`);
   }
+  checkRunbookBaseUrl(opts.runbookBaseUrl);
   if (!DNS_SUBDOMAIN.test(opts.leaderElectionId) || opts.leaderElectionId.length > 253) {
     throw new OptionsError(`--leader-election-id "${opts.leaderElectionId}" is not a valid object name (lowercase letters, digits, '-' and '.')`);
   }

@@ -99,6 +99,12 @@ export interface TopologyStatus {
   profile?: string;
 }
 
+/**
+ * What memcached's pod template serves clients on: TLS only, TLS with a
+ * second plaintext listener (tls.plaintextPort), or plaintext only.
+ */
+export type TLSDataPath = 'TLS' | 'TLSAndPlaintext' | 'Plaintext';
+
 /** The serving certificate, when spec.tls is enabled and its Secret is usable. */
 export interface TLSStatus {
   secretName: string;
@@ -117,7 +123,12 @@ export interface MemcachedStatus {
   /** Names of the memcached pods, which clients address through the headless Service. */
   nodes?: string[];
   topology?: TopologyStatus;
-  tls?: TLSStatus;
+  tls?: MemcachedTLSStatus;
+}
+
+/** status.tls: whether clients' traffic is encrypted and, with TLS on, the serving certificate. */
+export interface MemcachedTLSStatus extends Partial<TLSStatus> {
+  dataPath: TLSDataPath;
 }
 
 export interface Memcached {

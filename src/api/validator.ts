@@ -240,6 +240,10 @@ export const CEL_RULES: Readonly<Record<string, CelTwin>> = {
   "!has(self.clientCertificates) || has(self.clientCASecretName)": (self: MemcachedTLS) =>
     self.clientCertificates === undefined || self.clientCASecretName !== undefined,
 
+  // A tls block that names a Secret but leaves TLS off would serve plaintext while the user believes it encrypted.
+  "(!has(self.secretName) && !has(self.clientCASecretName)) || (has(self.enabled) && self.enabled)": (self: MemcachedTLS) =>
+    (self.secretName === undefined && self.clientCASecretName === undefined) || self.enabled === true,
+
   "!has(self.connectionsWarningPercent) || !has(self.connectionsCriticalPercent) || self.connectionsWarningPercent < self.connectionsCriticalPercent": (
     self: MemcachedAlertOverrides,
   ) =>

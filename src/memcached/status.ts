@@ -5,6 +5,8 @@ import { findCondition, setCondition, type ConditionUpdate } from '@memcached-op
 import type { Condition, ConditionStatus, Memcached, MemcachedStatus, TLSStatus, TopologyStatus } from '../api/types.js';
 import type { Placement } from '../topology/types.js';
 import type { PodTrouble } from './pods.js';
+import type { TLSDataPath } from '../api/types.js';
+import { CONTAINER_NAME } from './children/deployment.js';
 
 export const CONDITION_AVAILABLE = 'Available';
 export const CONDITION_PROGRESSING = 'Progressing';
@@ -15,6 +17,7 @@ export const REASON = {
   ReplicasNotReady: 'ReplicasNotReady',
   InvalidSpec: 'InvalidSpec',
   ChildRejected: 'ChildRejected',
+  ChildWriteFailing: 'ChildWriteFailing',
   DeploymentFailed: 'DeploymentFailed',
   AsExpected: 'AsExpected',
   RollingOut: 'RollingOut',
@@ -35,14 +38,18 @@ export interface StatusInput {
   invalidMessage?: string;
   /** The apiserver's refusal of a child built from a spec the validator accepted. */
   rejectedMessage?: string;
+  /** A child write that failed several reconciles in a row and is being retried (errorpolicy.ts). */
+  writeFailingMessage?: string;
   /** Why some pods are not Ready (pods.ts), when they are stuck rather than starting. */
   podTrouble?: PodTrouble;
   /** A referenced Secret memcached cannot run from (tls/secret-digest.ts); the children were left untouched. */
   secretProblem?: { reason: string; message: string };
   /** Conditions of other modules (the certificate's expiry and rotation), set as given. */
   extraConditions?: ConditionUpdate[];
-  /** The serving certificate, when TLS is on (status.tls is dropped otherwise). */
+  /** The serving certificate, when TLS is on and its Secret is usable. */
   tls?: TLSStatus;
+  /** What the pods serve (dataPathOf); status.tls is dropped when unknown. */
+  dataPath?: TLSDataPath;
   /**
    * The Deployment this pass created (it did not exist before): Progressing
    * says so, since the first creation records no Event.
@@ -68,6 +75,18 @@ function deploymentFailure(d: V1Deployment | undefined): string | undefined {
   return undefined;
 }
 
+/** What memcached arguments make it serve: -Z is TLS, a `notls:` listener adds plaintext (children/secret-mounts.ts). */
+export function dataPathOf(args: readonly string[]): TLSDataPath {
+  if (!args.includes('-Z')) return 'Plaintext';
+  return args.some((a) => a.includes('notls:')) ? 'TLSAndPlaintext' : 'TLS';
+}
+
+/** What a Deployment's memcached container is set to serve; undefined without one. */
+export function deploymentDataPath(d: V1Deployment | undefined): TLSDataPath | undefined {
+  const container = d?.spec?.template?.spec?.containers?.find((c) => c.name === CONTAINER_NAME);
+  return container ? dataPathOf(container.args ?? []) : undefined;
+}
+
 /** Desired replicas: the Deployment's when it exists, else what it will be created with. */
 function desiredReplicas(input: StatusInput): number {
   return input.deployment?.spec?.replicas ?? input.mc.spec?.size ?? input.placement?.replicas ?? 0;
@@ -90,7 +109,8 @@ function condition(type: string, status: ConditionStatus, reason: string, messag
  *   the placement profile (there is no Created Event);
  * - Degraded: True with InvalidSpec (the validator's message),
  *   ChildRejected (the apiserver refused a child built from the spec: its
- *   message) or DeploymentFailed (ReplicaFailure or
+ *   message), ChildWriteFailing (a child write keeps failing and is
+ *   retried: the apiserver's message) or DeploymentFailed (ReplicaFailure or
  *   ProgressDeadlineExceeded), or the pods' own trouble (unschedulable,
  *   image pull, crash loop, OOM kill, failing probe: pods.ts), else
  *   False (AsExpected);
@@ -147,6 +167,8 @@ export function computeStatus(input: StatusInput): MemcachedStatus {
     updates.push(condition(CONDITION_DEGRADED, 'True', input.secretProblem.reason, input.secretProblem.message, generation));
   } else if (input.rejectedMessage !== undefined) {
     updates.push(condition(CONDITION_DEGRADED, 'True', REASON.ChildRejected, input.rejectedMessage, generation));
+  } else if (input.writeFailingMessage !== undefined) {
+    updates.push(condition(CONDITION_DEGRADED, 'True', REASON.ChildWriteFailing, input.writeFailingMessage, generation));
   } else if (failure !== undefined) {
     updates.push(condition(CONDITION_DEGRADED, 'True', REASON.DeploymentFailed, failure, generation));
   } else if (input.podTrouble !== undefined) {
@@ -183,7 +205,7 @@ export function computeStatus(input: StatusInput): MemcachedStatus {
   } else if (mc.status?.topology) {
     status.topology = { ...mc.status.topology };
   }
-  if (input.tls) status.tls = { ...input.tls };
+  if (input.dataPath) status.tls = { ...input.tls, dataPath: input.dataPath };
   return status;
 }
 

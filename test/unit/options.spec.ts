@@ -21,6 +21,14 @@ describe('options', () => {
     expect(o.metricsCertPath).to.equal(undefined);
   });
 
+  it("takes the alerts' runbook base URL from --runbook-base-url, defaulting to the repository's docs/runbooks", () => {
+    expect(parseOptions([], {}).runbookBaseUrl).to.match(/^https:\/\/.+\/docs\/runbooks$/);
+    expect(parseOptions(['--runbook-base-url=https://wiki.example.com/runbooks'], {}).runbookBaseUrl).to.equal('https://wiki.example.com/runbooks');
+    for (const bad of ['wiki.example.com/runbooks', 'ftp://wiki.example.com/runbooks', 'https://wiki.example.com/runbooks?page=1', 'https://']) {
+      expect(() => parseOptions([`--runbook-base-url=${bad}`], {}), bad).to.throw(OptionsError, /--runbook-base-url .* is not an http\(s\) URL/);
+    }
+  });
+
   it('serves plain HTTP metrics only behind the explicit --metrics-secure=false', () => {
     expect(parseOptions(['--metrics-secure=false'], {}).metricsSecure).to.equal(false);
     expect(parseOptions(['--metrics-secure'], {}).metricsSecure).to.equal(true);

@@ -27,6 +27,12 @@ export interface ReconcileContext {
   signal: AbortSignal;
   log: Logger;
   reconcileId: string;
+  /**
+   * How many reconciles of this key failed in a row before this one (0 after
+   * a success or a terminal error): the rate limiter's requeue count, so a
+   * reconciler can report a failure that persists while the retries go on.
+   */
+  failures: number;
 }
 
 export interface Reconciler {
@@ -337,7 +343,8 @@ export class Controller {
     this.activeWorkers++;
     this.metrics?.activeWorkers.inc({ controller: this.name });
     try {
-      const result = await this.reconciler.reconcile(req, { signal: this.abortController.signal, log, reconcileId });
+      const failures = this.queue.numRequeues(key);
+      const result = await this.reconciler.reconcile(req, { signal: this.abortController.signal, log, reconcileId, failures });
       const requeueAfterMs = result?.requeueAfterMs;
       this.queue.forget(key);
       if (requeueAfterMs !== undefined && requeueAfterMs > 0) {

@@ -116,6 +116,7 @@ describe('runtime/controller', () => {
       await settle(3);
     }
     expect(reconciler.calls.map((c) => c.at)).to.deep.equal([0, 5, 15, 35]);
+    expect(reconciler.calls.map((c) => c.ctx.failures), 'each attempt knows the failures before it').to.deep.equal([0, 1, 2, 3]);
     expect(controller.queue.numRequeues('ns/a')).to.equal(0);
     const errors = entries.filter((e) => e.message === 'Reconciler error');
     expect(errors).to.have.length(3);

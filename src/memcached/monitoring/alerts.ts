@@ -1,5 +1,5 @@
 // The alert rules for memcached and for this operator, as data built from
-// thresholds (spec.monitoring.alerts overrides them). Pure. config/prometheus/rules/memcached-alerts.yaml
+// thresholds (spec.monitoring.alerts overrides them) and the runbooks' base URL. Pure. config/prometheus/rules/memcached-alerts.yaml
 // is this output at the default thresholds (make alerts writes it; a unit
 // test keeps it in step), and promtool's unit tests run against that file, so
 // they test these expressions.
@@ -60,7 +60,17 @@ export function thresholdsFor(overrides: MemcachedAlertOverrides | undefined): A
 const WORDS: Record<string, string> = { '1m': '1 minute', '15m': '15 minutes' };
 const words = (duration: string): string => WORDS[duration] ?? duration;
 
-export const RUNBOOK_BASE = 'https://github.com/example/memcached-operator/blob/main/docs/runbooks';
+/**
+ * Where runbook_url points unless --runbook-base-url says otherwise: the
+ * runbooks in docs/runbooks of this project's repository. Set the flag to
+ * where your copy is served (a fork, an internal wiki).
+ */
+export const DEFAULT_RUNBOOK_BASE_URL = 'https://github.com/example/memcached-operator/blob/main/docs/runbooks';
+
+/** An alert's runbook: `<base>/<alert>.md`, each named after its alert in docs/runbooks/. */
+export function runbookUrl(base: string, alert: string): string {
+  return `${base.replace(/\/+$/, '')}/${alert}.md`;
+}
 
 export interface AlertRule {
   alert: string;
@@ -77,18 +87,22 @@ export interface RuleGroup {
 
 const percent = (share: number): string => `${Math.round(share * 100)}%`;
 
-function rule(alert: string, severity: 'critical' | 'warning', expr: string, forDuration: string | undefined, summary: string, description: string): AlertRule {
-  const r: AlertRule = { alert, expr, labels: { severity }, annotations: { summary, description, runbook_url: `${RUNBOOK_BASE}/${alert}.md` } };
+type RuleBuilder = (alert: string, severity: 'critical' | 'warning', expr: string, forDuration: string | undefined, summary: string, description: string) => AlertRule;
+
+/** The rule builder of one rule group, its runbooks under runbookBase. */
+const ruleWithRunbooksAt = (runbookBase: string): RuleBuilder => (alert, severity, expr, forDuration, summary, description) => {
+  const r: AlertRule = { alert, expr, labels: { severity }, annotations: { summary, description, runbook_url: runbookUrl(runbookBase, alert) } };
   if (forDuration) r.for = forDuration;
   // Keep the key order Prometheus's own files use: alert, expr, for, labels, annotations.
   return { alert: r.alert, expr: r.expr, ...(r.for ? { for: r.for } : {}), labels: r.labels, annotations: r.annotations };
-}
+};
 
 /**
  * The memcached alerts. `selector` narrows every series to one Memcached
  * (for example `namespace="shop",service="cache-metrics"`); empty means all.
  */
-export function memcachedAlertGroup(t: AlertThresholds = DEFAULT_THRESHOLDS, selector = ''): RuleGroup {
+export function memcachedAlertGroup(t: AlertThresholds = DEFAULT_THRESHOLDS, selector = '', runbookBase = DEFAULT_RUNBOOK_BASE_URL): RuleGroup {
+  const rule = ruleWithRunbooksAt(runbookBase);
   const s = (extra = '') => `{${[selector, extra].filter(Boolean).join(', ')}}`;
   const sel = (metric: string, extra = '') => (selector || extra ? `${metric}${s(extra)}` : metric);
   const gets = (status = '') => `sum by (namespace, service) (rate(${sel('memcached_commands_total', `command="get"${status ? `, status="${status}"` : ''}`)}[5m]))`;
@@ -118,7 +132,8 @@ export function memcachedAlertGroup(t: AlertThresholds = DEFAULT_THRESHOLDS, sel
 }
 
 /** The operator's own alerts, for the namespace it runs in. */
-export function operatorAlertGroup(t: AlertThresholds = DEFAULT_THRESHOLDS): RuleGroup {
+export function operatorAlertGroup(t: AlertThresholds = DEFAULT_THRESHOLDS, runbookBase = DEFAULT_RUNBOOK_BASE_URL): RuleGroup {
+  const rule = ruleWithRunbooksAt(runbookBase);
   return {
     name: 'memcached-operator',
     rules: [

@@ -107,10 +107,10 @@ export function buildPodMonitor(mc: Memcached, spec: MemcachedSpec, exporterAddr
   };
 }
 
-/** The PrometheusRule of a Memcached: the memcached alerts at its thresholds, on its series only. */
-export function buildPrometheusRule(mc: Memcached, spec: MemcachedSpec): MonitoringObject | undefined {
+/** The PrometheusRule of a Memcached: the memcached alerts at its thresholds, on its series only, linking runbooks under runbookBase. */
+export function buildPrometheusRule(mc: Memcached, spec: MemcachedSpec, runbookBase?: string): MonitoringObject | undefined {
   if (!monitoringEnabled(spec)) return undefined;
-  const group = memcachedAlertGroup(thresholdsFor(spec.monitoring?.alerts), seriesSelector(mc));
+  const group = memcachedAlertGroup(thresholdsFor(spec.monitoring?.alerts), seriesSelector(mc), runbookBase);
   return {
     apiVersion: MONITORING_API_VERSION,
     kind: PROMETHEUS_RULE_KIND,

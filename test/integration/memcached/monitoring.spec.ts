@@ -14,6 +14,7 @@ import { startOperator, type OperatorProcess } from '../../support/operator.js';
 
 const CRDS = ['podmonitors', 'prometheusrules'];
 const EXPORTER_ADDRESS = 'memcached-operator-exporter.ops.svc:9150';
+const RUNBOOKS = 'https://wiki.example.com/memcached/runbooks';
 
 function monitoringCrdFiles(): string[] {
   const dir = execFileSync(path.join(repoRoot, 'test', 'cluster', 'monitoring-crds.sh'), { encoding: 'utf8' }).trim();
@@ -65,7 +66,7 @@ describe('monitoring objects on the local cluster', function () {
     apps = kc.makeApiClient(k8s.AppsV1Api);
     mcs = new Memcacheds(kc, namespace);
     operator = await startOperator({
-      args: ['--optional-api-probe-interval=1s', `--exporter-address=${EXPORTER_ADDRESS}`],
+      args: ['--optional-api-probe-interval=1s', `--exporter-address=${EXPORTER_ADDRESS}`, `--runbook-base-url=${RUNBOOKS}`],
       env: { WATCH_NAMESPACE: namespace },
     });
   });
@@ -97,9 +98,11 @@ describe('monitoring objects on the local cluster', function () {
     expect(endpoint.relabelings).to.deep.include({ targetLabel: '__address__', replacement: EXPORTER_ADDRESS, action: 'replace' });
 
     const rule = await eventually('the PrometheusRule', () => get('prometheusrules', 'cache'));
-    const rules = (rule.spec.groups as { rules: { alert: string; expr: string; for?: string }[] }[])[0].rules;
+    const rules = (rule.spec.groups as { rules: { alert: string; expr: string; for?: string; annotations: { runbook_url: string } }[] }[])[0].rules;
     const evicting = rules.find((r) => r.alert === 'MemcachedEvicting')!;
     expect(evicting.for).to.equal('1m');
+    // Every runbook_url under the base the flag set.
+    expect(rules.map((r) => r.annotations.runbook_url)).to.deep.equal(rules.map((r) => `${RUNBOOKS}/${r.alert}.md`));
     expect(evicting.expr).to.include(`namespace="${namespace}", service="cache-headless"`).and.match(/> 0\.5$/);
     expect(errorLines()).to.deep.equal([]);
   });

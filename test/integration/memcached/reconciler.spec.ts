@@ -50,6 +50,7 @@ describe('memcached reconciler on the local cluster', function () {
     expect(mc.status?.nodes).to.have.length(mc.status!.readyReplicas!);
     expect(condition(mc, 'Degraded')?.status).to.equal('False');
     expect(condition(mc, 'Available')?.reason).to.equal('AllReplicasReady');
+    expect(mc.status?.tls, 'the sample has no TLS: status says so').to.deep.equal({ dataPath: 'Plaintext' });
     // No finalizer: owner references remove the children, and a finalizer would block deletion while the operator is down.
     expect(mc.metadata.finalizers ?? []).to.deep.equal([]);
 
@@ -283,6 +284,92 @@ describe('memcached reconciler on the local cluster', function () {
       },
       { timeoutMs: 150_000, intervalMs: 1000 },
     );
+  });
+});
+
+describe('memcached reconciler when a child write keeps failing', function () {
+  this.timeout(240_000);
+
+  let kc: k8s.KubeConfig;
+  let namespace: string;
+  let core: k8s.CoreV1Api;
+  let mcs: Memcacheds;
+  let operator: OperatorProcess | undefined;
+
+  before(async () => {
+    kc = ensureCluster('ha');
+    installCrd();
+    namespace = await createNamespace(kc, 'writefail');
+    core = kc.makeApiClient(k8s.CoreV1Api);
+    mcs = new Memcacheds(kc, namespace);
+    operator = await startOperator({ env: { WATCH_NAMESPACE: namespace } });
+  });
+
+  after(async () => {
+    await operator?.stop();
+    await deleteNamespace(kc, namespace);
+  });
+
+  afterEach(function () {
+    if (this.currentTest?.state === 'failed' && operator) console.error(operator.output().split('\n').slice(-40).join('\n'));
+  });
+
+  const counter = async (name: string): Promise<number> => {
+    const line = (await operator!.scrapeMetrics()).body.split('\n').find((l) => l.startsWith(`${name}{controller="memcached"}`));
+    return Number(line?.split(' ').at(-1));
+  };
+
+  it("shows a Service the apiserver keeps refusing (a quota) as Degraded ChildWriteFailing with its message, retries, and clears once it is written", async () => {
+    // A full Service IP range answers 500 on every create; a quota of no
+    // Services answers 403 "exceeded quota" the same way, for any cluster.
+    await core.createNamespacedResourceQuota({ namespace, body: { metadata: { name: 'no-services' }, spec: { hard: { services: '0' } } } });
+    // Admission enforces the quota once its controller has counted usage.
+    await eventually('the quota to be counted', async () => {
+      const q = await core.readNamespacedResourceQuota({ namespace, name: 'no-services' });
+      return q.status?.hard?.services === '0' ? true : undefined;
+    });
+    await mcs.create('starved', { size: 1 });
+
+    const mc = await eventually(
+      'Degraded=True with reason ChildWriteFailing',
+      async () => {
+        const m = await mcs.get('starved');
+        return condition(m, 'Degraded')?.reason === 'ChildWriteFailing' ? m : undefined;
+      },
+      { timeoutMs: 30_000 },
+    );
+    const degraded = condition(mc, 'Degraded')!;
+    expect(degraded.status).to.equal('True');
+    // The apiserver's own words, naming the Service; a quota is not the spec's fault, so it is not ChildRejected.
+    expect(degraded.message).to.match(/^writing Service starved(-headless)? keeps failing; retrying with backoff: /);
+    expect(degraded.message).to.contain('exceeded quota: no-services');
+    expect(await counter('controller_runtime_terminal_reconcile_errors_total'), 'not classified as a rejected spec').to.equal(0);
+    const event = await eventually('a ChildWriteFailing Warning event', async () => {
+      const list = await kc.makeApiClient(k8s.EventsV1Api).listNamespacedEvent({ namespace });
+      return list.items.find((e) => e.regarding?.name === 'starved' && e.reason === 'ChildWriteFailing');
+    });
+    expect(event.type).to.equal('Warning');
+    expect(event.note).to.equal(degraded.message);
+
+    // The retries go on, with backoff, after the status says so.
+    const errors = await counter('controller_runtime_reconcile_errors_total');
+    await eventually('another failed retry', async () => ((await counter('controller_runtime_reconcile_errors_total')) > errors ? true : undefined));
+
+    // Lift the quota: the next retry writes the Services, and status heals with no change to the Memcached.
+    await core.deleteNamespacedResourceQuota({ namespace, name: 'no-services' });
+    const healed = await eventually(
+      'Degraded to clear',
+      async () => {
+        const m = await mcs.get('starved');
+        return condition(m, 'Degraded')?.status === 'False' ? m : undefined;
+      },
+      { timeoutMs: 180_000 },
+    );
+    expect(condition(healed, 'Degraded')?.reason).to.equal('AsExpected');
+    expect(condition(healed, 'Available')?.status).to.equal('True');
+    expect(healed.metadata.generation).to.equal(mc.metadata.generation);
+    const services = await core.listNamespacedService({ namespace });
+    expect(services.items.map((s) => s.metadata?.name).sort()).to.deep.equal(['starved', 'starved-headless']);
   });
 });
 

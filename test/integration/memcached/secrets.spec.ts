@@ -1,12 +1,13 @@
 // The operator and the Secrets its Memcacheds name, on the real local
 // cluster (TLS and auth): a changed authfile rolls the pod template through its
 // hash annotation, a broken or missing Secret is reported and leaves the
-// Deployment untouched (or not created), and status.tls shows the serving
-// certificate. The pods are kwok's, so the TLS data path itself is proven
+// Deployment untouched (or not created), status.tls shows the serving
+// certificate and the data path, and a tls block that names a Secret
+// without turning TLS on is refused by the CRD. The pods are kwok's, so the TLS data path itself is proven
 // on kind (test/e2e/kind/8-security-tls.spec.ts), not here.
 import { expect } from 'chai';
 import * as k8s from '@kubernetes/client-node';
-import { createNamespace, deleteNamespace, ensureCluster, eventually } from '../../support/cluster.js';
+import { createNamespace, deleteNamespace, ensureCluster, eventually, kubectl } from '../../support/cluster.js';
 import { CertificateAuthority } from '../../support/certs.js';
 import { condition, installCrd, Memcacheds } from '../../support/memcached.js';
 import { startOperator, type OperatorProcess } from '../../support/operator.js';
@@ -89,6 +90,26 @@ describe('memcached operator and its Secrets on the local cluster', function () 
     expect(operator!.child.exitCode).to.equal(null);
   });
 
+  it('refuses a tls block that names a Secret but leaves TLS off (CEL), saying how to fix it', () => {
+    const manifest = (tls: Record<string, unknown>) =>
+      JSON.stringify({ apiVersion: 'cache.example.com/v1alpha1', kind: 'Memcached', metadata: { name: 'plaintext-trap', namespace }, spec: { size: 1, tls } });
+    const refusal = (tls: Record<string, unknown>): string => {
+      try {
+        kubectl(['apply', '--dry-run=server', '-f', '-'], manifest(tls));
+      } catch (err) {
+        return String((err as { stderr?: unknown }).stderr ?? err);
+      }
+      return expect.fail(`the apiserver accepted tls ${JSON.stringify(tls)}`);
+    };
+    for (const tls of [{ secretName: 'my-cert' }, { enabled: false, secretName: 'my-cert' }, { clientCASecretName: 'client-ca' }]) {
+      const message = refusal(tls);
+      expect(message, JSON.stringify(tls)).to.contain('spec.tls').and.contain('tls.enabled is not true, so memcached would serve plaintext');
+      expect(message).to.contain('set tls.enabled: true to serve TLS, or remove tls.secretName');
+    }
+    // The same block with TLS on is accepted.
+    expect(kubectl(['apply', '--dry-run=server', '-f', '-'], manifest({ enabled: true, secretName: 'my-cert' }))).to.contain('plaintext-trap');
+  });
+
   it('TLS: no Deployment until the named Secret exists; then status.tls shows its serial and expiry, and CertificateExpiring warns', async () => {
     await mcs.create('tls', { size: 1, tls: { enabled: true, secretName: 'tls-cert' } });
     const waiting = await eventually('Degraded SecretNotFound', async () => {
@@ -104,8 +125,8 @@ describe('memcached operator and its Secrets on the local cluster', function () 
       const m = await mcs.get('tls');
       return m?.status?.tls?.serialNumber === cert.serial ? m : undefined;
     });
-    expect(mc.status!.tls).to.include({ secretName: 'tls-cert' });
-    expect(Date.parse(mc.status!.tls!.notAfter)).to.be.greaterThan(Date.now());
+    expect(mc.status!.tls).to.include({ secretName: 'tls-cert', dataPath: 'TLS' });
+    expect(Date.parse(mc.status!.tls!.notAfter!)).to.be.greaterThan(Date.now());
     // The test CA's certificates last two days: inside the 14-day warning.
     expect(condition(mc, 'CertificateExpiring')).to.include({ status: 'True', reason: 'CertificateExpiresSoon' });
     await deployment('tls');

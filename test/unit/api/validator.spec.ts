@@ -187,6 +187,9 @@ describe('api/validator', () => {
       { name: 'HA disabled with one replica', spec: { size: 1, highAvailability: 'Disabled' } },
       { name: 'HA enabled with two replicas', spec: { size: 2, highAvailability: 'Enabled' } },
       { name: 'HA disabled, size from topology', spec: { highAvailability: 'Disabled' } },
+      { name: 'TLS on with a named Secret', spec: { tls: { enabled: true, secretName: 'cache-tls', clientCASecretName: 'client-ca' } } },
+      { name: 'TLS on with the default Secret', spec: { tls: { enabled: true } } },
+      { name: 'a tls block that names no Secret, TLS off', spec: { tls: { enabled: false } } },
       { name: 'extra args that are not owned', spec: { extraArgs: ['-o', 'modern,slab_reassign', '-v', '-vv', '-M', '--disable-flush-all', '--enable-shutdown', '-R', '20'] } },
       {
         name: 'resources with quantities as strings and integers',
@@ -250,6 +253,10 @@ describe('api/validator', () => {
       { name: 'too many extra args', spec: { extraArgs: Array.from({ length: 33 }, () => '-v') }, message: 'spec.extraArgs: must NOT have more than 32 items' },
       { name: 'an empty extra arg', spec: { extraArgs: [''] }, message: 'spec.extraArgs[0]: must NOT have fewer than 1 characters' },
       { name: 'an extra arg that is not a string', spec: { extraArgs: [1] }, message: 'spec.extraArgs[0]: must be a string' },
+      // A Secret named with TLS left off would serve plaintext while the user believes the cache encrypted.
+      { name: 'a serving Secret without enabled', spec: { tls: { secretName: 'my-cert' } }, message: /^spec\.tls: tls names a Secret .* but tls\.enabled is not true, so memcached would serve plaintext: set tls\.enabled: true to serve TLS, or remove tls\.secretName/ },
+      { name: 'a serving Secret with enabled false', spec: { tls: { enabled: false, secretName: 'my-cert' } }, message: /^spec\.tls: tls names a Secret/ },
+      { name: 'a client CA Secret without enabled', spec: { tls: { clientCASecretName: 'client-ca' } }, message: /^spec\.tls: tls names a Secret/ },
       { name: 'a bad quantity', spec: { resources: { limits: { memory: 'lots' } } }, message: /^spec\.resources\.limits\.memory: must match / },
       { name: 'a quantity of the wrong type', spec: { resources: { requests: { cpu: true } } }, message: 'spec.resources.requests.cpu: must be an integer or a string' },
       { name: 'a bad toleration operator', spec: { tolerations: [{ key: 'a', operator: 'In' }] }, message: 'spec.tolerations[0].operator: must be one of "Exists", "Equal"' },

@@ -1,16 +1,38 @@
 import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { DEFAULT_THRESHOLDS, memcachedAlertGroup, operatorAlertGroup } from '../../../src/memcached/monitoring/alerts.js';
+import { DEFAULT_RUNBOOK_BASE_URL, DEFAULT_THRESHOLDS, memcachedAlertGroup, operatorAlertGroup } from '../../../src/memcached/monitoring/alerts.js';
 import { repoRoot } from '../../support/cluster.js';
 
 describe('memcached/alerts', () => {
   it('config/prometheus/rules/memcached-alerts.yaml is the builder at the default thresholds (make alerts)', () => {
     const file = parseYaml(readFileSync(path.join(repoRoot, 'config', 'prometheus', 'rules', 'memcached-alerts.yaml'), 'utf8')) as unknown;
     expect(file).to.deep.equal({ groups: [memcachedAlertGroup(), operatorAlertGroup()] });
+  });
+
+  it("links every alert's runbook_url to its own file in docs/runbooks/, under the default base", () => {
+    const rules = [...memcachedAlertGroup().rules, ...operatorAlertGroup().rules];
+    expect(rules).to.have.length(9);
+    for (const rule of rules) {
+      const url = rule.annotations.runbook_url;
+      expect(url, rule.alert).to.equal(`${DEFAULT_RUNBOOK_BASE_URL}/${rule.alert}.md`);
+      // The default base is this repository's docs/runbooks: the path after it must name a file there.
+      const file = url.slice(url.indexOf('/docs/runbooks/') + 1);
+      expect(file, rule.alert).to.equal(`docs/runbooks/${rule.alert}.md`);
+      expect(existsSync(path.join(repoRoot, file)), `${file} exists`).to.equal(true);
+    }
+  });
+
+  it('builds runbook_url from the base URL it is given (--runbook-base-url), with or without a trailing slash', () => {
+    for (const base of ['https://wiki.example.com/memcached/runbooks', 'https://wiki.example.com/memcached/runbooks/']) {
+      const urls = [...memcachedAlertGroup(DEFAULT_THRESHOLDS, '', base).rules, ...operatorAlertGroup(DEFAULT_THRESHOLDS, base).rules].map((r) => r.annotations.runbook_url);
+      expect(urls).to.include('https://wiki.example.com/memcached/runbooks/MemcachedDown.md');
+      expect(urls).to.include('https://wiki.example.com/memcached/runbooks/MemcachedOperatorNoLeader.md');
+      for (const url of urls) expect(url).to.match(/^https:\/\/wiki\.example\.com\/memcached\/runbooks\/Memcached[A-Za-z]+\.md$/);
+    }
   });
 
   it('narrows every memcached series to one Memcached with a selector', () => {

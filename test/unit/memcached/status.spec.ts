@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import type { V1Deployment } from '@kubernetes/client-node';
 import type { Condition, MemcachedStatus } from '../../../src/api/types.js';
-import { computeStatus, statusEqual, type StatusInput } from '../../../src/memcached/status.js';
+import { computeStatus, dataPathOf, deploymentDataPath, statusEqual, type StatusInput } from '../../../src/memcached/status.js';
 import { HIGHLY_AVAILABLE, SINGLE_NODE, memcached } from './fixtures.js';
 
 const T0 = new Date('2025-01-01T00:00:00.000Z');
@@ -165,6 +165,40 @@ describe('memcached/status', () => {
       const previous: MemcachedStatus = { topology: { ...TOPOLOGY, profile: 'HighlyAvailable' } };
       const s = computeStatus({ mc: { ...memcached(), status: previous }, now: T0 });
       expect(s.topology).to.deep.equal(previous.topology);
+    });
+
+    it("reports a child write that keeps failing as Degraded (ChildWriteFailing) with the apiserver's message, below a refused child", () => {
+      const message = 'writing Service cache keeps failing; retrying with backoff: Internal error occurred: failed to allocate a serviceIP: range is full';
+      const s = computeStatus({ mc: memcached(), now: T0, writeFailingMessage: message });
+      expect(byType(s).Degraded).to.include({ status: 'True', reason: 'ChildWriteFailing', message });
+      // Still being created: the retries go on.
+      expect(byType(s).Progressing).to.include({ status: 'True', reason: 'Creating' });
+      const both = computeStatus({ mc: memcached(), now: T0, writeFailingMessage: message, rejectedMessage: 'the apiserver rejected Deployment cache: no' });
+      expect(byType(both).Degraded).to.include({ reason: 'ChildRejected' });
+    });
+
+    it('says in status.tls what the data path is, with the certificate when there is one, and drops it when unknown', () => {
+      const cert = { secretName: 'cache-tls', serialNumber: '0A', notAfter: '2026-01-01T00:00:00Z' };
+      expect(computeStatus({ mc: memcached(), now: T0, dataPath: 'TLS', tls: cert }).tls).to.deep.equal({ ...cert, dataPath: 'TLS' });
+      expect(computeStatus({ mc: memcached(), now: T0, dataPath: 'Plaintext' }).tls).to.deep.equal({ dataPath: 'Plaintext' });
+      expect(computeStatus({ mc: memcached({}), now: T0, tls: cert }).tls, 'no Deployment: nothing serves').to.equal(undefined);
+    });
+  });
+
+  describe('dataPathOf', () => {
+    const cases: { name: string; args: string[]; want: string }[] = [
+      { name: 'no TLS flags', args: ['-p', '11211', '-m', '64'], want: 'Plaintext' },
+      { name: 'TLS (-Z)', args: ['-p', '11211', '-Z', '-o', 'ssl_chain_cert=/etc/memcached/tls/tls.crt,ssl_key=/etc/memcached/tls/tls.key'], want: 'TLS' },
+      { name: 'TLS and a plaintext listener', args: ['-Z', '-o', 'ssl_key=k', '-l', '0.0.0.0,notls:0.0.0.0:11212'], want: 'TLSAndPlaintext' },
+      { name: 'a notls listener without TLS is plaintext anyway', args: ['-l', 'notls:0.0.0.0:11212'], want: 'Plaintext' },
+    ];
+    for (const c of cases) it(c.name, () => expect(dataPathOf(c.args)).to.equal(c.want));
+
+    it("reads the memcached container of a Deployment's pod template", () => {
+      const d = (args: string[]): V1Deployment => ({ spec: { selector: {}, template: { spec: { containers: [{ name: 'exporter', args: ['-Z'] }, { name: 'memcached', args }] } } } });
+      expect(deploymentDataPath(d(['-Z']))).to.equal('TLS');
+      expect(deploymentDataPath(d(['-p', '11211']))).to.equal('Plaintext');
+      expect(deploymentDataPath(undefined)).to.equal(undefined);
     });
   });
 
