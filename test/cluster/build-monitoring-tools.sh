@@ -9,21 +9,21 @@
 #   build-monitoring-tools.sh [--dir | --prometheus-dir]
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=../../scripts/lib.sh
+. "$here/../../scripts/lib.sh"
+# shellcheck source=versions.env
 . "$here/versions.env"
+# shellcheck source=../kind/monitoring-versions.env
 . "$here/../kind/monitoring-versions.env"
 
-cache_root=${MEMCACHED_OPERATOR_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/memcached-operator/tools}
-bin="$cache_root/prometheus-operator-$PROMETHEUS_OPERATOR_VERSION/bin"
+bin="$TOOLS_CACHE/prometheus-operator-$PROMETHEUS_OPERATOR_VERSION/bin"
 # Prometheus's directory is keyed by its recipe too: the overlay decides what
 # the binary contains, so changing it must rebuild.
 prom_tools="$here/tools/prometheus"
 prom_key=$(cat "$prom_tools/go.mod" "$prom_tools/go.sum" "$prom_tools/plugins.go.overlay" | sha256sum | cut -c1-12)
-prom_root="$cache_root/prometheus-$PROMETHEUS_VERSION-$prom_key"
+prom_root="$TOOLS_CACHE/prometheus-$PROMETHEUS_VERSION-$prom_key"
 if [ "${1:-}" = "--dir" ]; then echo "$bin"; exit 0; fi
 if [ "${1:-}" = "--prometheus-dir" ]; then echo "$prom_root/bin"; exit 0; fi
-
-log() { echo "build-monitoring-tools: $*" >&2; }
-die() { echo "build-monitoring-tools: error: $*" >&2; exit 1; }
 
 module=github.com/prometheus-operator/prometheus-operator
 grep -qE "^require $module $PROMETHEUS_OPERATOR_VERSION\$|^[[:space:]]$module $PROMETHEUS_OPERATOR_VERSION\$" "$here/tools/prometheus-operator/go.mod" ||
@@ -35,6 +35,7 @@ grep -qE "^require $prom_module $PROMETHEUS_MODULE_VERSION\$" "$prom_tools/go.mo
 # shellcheck source=gobuild.sh
 . "$here/gobuild.sh"
 mkdir -p "$bin"
+lock_cache build-monitoring-tools.lock
 version="-X github.com/prometheus/common/version.Version=${PROMETHEUS_OPERATOR_VERSION#v}"
 go_build "$here/tools/prometheus-operator" "-s -w $version" \
   operator=$module/cmd/operator \

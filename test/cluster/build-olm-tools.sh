@@ -23,24 +23,20 @@
 #   build-olm-tools.sh --registry-dir  print the registry's bin directory only
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=../../scripts/lib.sh
+. "$here/../../scripts/lib.sh"
 
 # shellcheck source=versions.env
 . "$here/versions.env"
 # shellcheck source=olm-versions.env
 . "$here/olm-versions.env"
 
-cache_root=${MEMCACHED_OPERATOR_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/memcached-operator/tools}
-bin="$cache_root/operator-sdk-$OPERATOR_SDK_VERSION-olm-$OLM_VERSION/bin"
-registry_bin="$cache_root/registry-$REGISTRY_VERSION/bin"
+bin="$TOOLS_CACHE/operator-sdk-$OPERATOR_SDK_VERSION-olm-$OLM_VERSION/bin"
+registry_bin="$TOOLS_CACHE/registry-$REGISTRY_VERSION/bin"
 if [ "${1:-}" = "--dir" ]; then echo "$bin"; exit 0; fi
 if [ "${1:-}" = "--registry-dir" ]; then echo "$registry_bin"; exit 0; fi
 
-log() { echo "build-olm-tools: $*" >&2; }
-die() { echo "build-olm-tools: error: $*" >&2; exit 1; }
-
-if ! command -v go >/dev/null 2>&1; then
-  die "Go is not installed. Install Go 1.26 or newer (https://go.dev/doc/install) and retry."
-fi
+check_go
 
 # The wrapper modules must pin the versions named above.
 check_pin() {
@@ -57,8 +53,7 @@ mkdir -p "$bin" "$registry_bin"
 # One build at a time: CI builds these in the background (kind.sh prepare)
 # while the packaging test may ask for operator-sdk; the second caller waits
 # for the first, then finds everything built.
-exec 8>"$cache_root/.build-olm-tools.lock"
-flock 8
+lock_cache .build-olm-tools.lock
 export CGO_ENABLED=0
 # go.sum in each wrapper module is what verifies these modules.
 export GONOSUMDB="${GONOSUMDB:+$GONOSUMDB,}github.com/operator-framework/*,github.com/openshift/*"

@@ -4,16 +4,16 @@
 # A warm cache builds nothing.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=../../scripts/lib.sh
+. "$here/../../scripts/lib.sh"
 # shellcheck source=versions.env
 . "$here/versions.env"
 
-cache_root=${MEMCACHED_OPERATOR_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/memcached-operator/tools}
-bin="$cache_root/k8s-$KUBE_VERSION-etcd-$ETCD_VERSION-kwok-$KWOK_VERSION/bin"
+bin="$TOOLS_CACHE/k8s-$KUBE_VERSION-etcd-$ETCD_VERSION-kwok-$KWOK_VERSION/bin"
 if [ "${1:-}" = "--dir" ]; then echo "$bin"; exit 0; fi
 
 mkdir -p "$bin"
-
-log() { echo "build-tools: $*" >&2; }
+lock_cache build-tools.lock
 # shellcheck source=gobuild.sh
 . "$here/gobuild.sh"
 

@@ -1,13 +1,11 @@
 # shellcheck shell=bash
 # Sourced (not run) by the scripts that build pinned Go tools into the tools
-# cache: test/cluster/build-tools.sh and test/kind/build-node-tools.sh.
-# Before sourcing, set $bin (the output directory) and define log().
+# cache: test/cluster/build-tools.sh, build-monitoring-tools.sh and
+# test/kind/build-node-tools.sh. Before sourcing, source scripts/lib.sh and
+# set $bin (the output directory).
 # shellcheck disable=SC2154 # $bin comes from the sourcing script
 
-if ! command -v go >/dev/null 2>&1; then
-  echo "error: Go is not installed. Install Go 1.26 or newer (https://go.dev/doc/install) and retry." >&2
-  exit 1
-fi
+check_go
 
 # Static binaries, reproducible paths, and go.sum as the only source of module
 # versions. openshift/api publishes no tags; its pseudo-versions are not in the

@@ -1,6 +1,7 @@
 // A real memcached 1.6 process on loopback, and a minimal text-protocol
 // client, for the suites that prove behaviour against memcached itself
-// (rendered flags, the exporter). memcached comes from Debian (make deps).
+// (rendered flags, the exporter). memcached comes from Debian
+// (scripts/install-deps.sh, which make test-unit runs).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { type Socket, connect, createServer } from 'node:net';
 import { parseStats } from '../../src/exporter/metrics.js';
