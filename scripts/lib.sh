@@ -47,6 +47,12 @@ check_go() {
     die "Go $want or newer is needed (the local cluster's tools are built from source); $(command -v go) is Go $have: install a newer one (https://go.dev/doc/install)"
 }
 
+# go_module_dir WRAPPER_DIR MODULE[@VERSION]: the module's directory in Go's
+# module cache, downloaded (and verified by WRAPPER_DIR's go.sum) if missing.
+go_module_dir() {
+  (cd "$1" && go mod download -json "$2" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+}
+
 # check_disk DIR GB WHAT: the filesystem of DIR (created if missing) has GB
 # gigabytes free, or WHAT cannot go on.
 check_disk() {

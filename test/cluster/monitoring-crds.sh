@@ -18,7 +18,7 @@ crds="$TOOLS_CACHE/prometheus-operator-$version/crds"
 if [ ! -f "$crds/.complete" ]; then
   check_go
   log "copying the $module $version CRDs out of the module cache"
-  dir=$(cd "$here/tools/prometheus-operator" && GOFLAGS=-mod=readonly go mod download -json "$module" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+  dir=$(GOFLAGS=-mod=readonly go_module_dir "$here/tools/prometheus-operator" "$module")
   src="$dir/example/prometheus-operator-crd"
   [ -d "$src" ] || die "no example/prometheus-operator-crd in $dir"
   tmp="$crds.tmp.$$"

@@ -18,17 +18,11 @@ if [ "${1:-}" = "--dir" ]; then echo "$bin"; exit 0; fi
 mkdir -p "$bin"
 lock_cache build-node-tools.lock
 
-# The modules must pin what versions.env says.
-pinned() { # MODULE_DIR MODULE VERSION
-  grep -qE "^(require )?[[:space:]]*$2 $3( |$)" "$tools/$1/go.mod" ||
-    die "$tools/$1/go.mod does not pin $2 $3 (versions.env says so)"
-}
-pinned kind sigs.k8s.io/kind "$KIND_VERSION"
-pinned coredns github.com/coredns/coredns "$COREDNS_VERSION"
-pinned kubernetes k8s.io/kubernetes "$KUBE_VERSION"
-
 # shellcheck source=../cluster/gobuild.sh
 . "$repo_root/test/cluster/gobuild.sh"
+require_pin "$tools/kind/go.mod" sigs.k8s.io/kind "$KIND_VERSION"
+require_pin "$tools/coredns/go.mod" github.com/coredns/coredns "$COREDNS_VERSION"
+require_pin "$tools/kubernetes/go.mod" k8s.io/kubernetes "$KUBE_VERSION"
 
 start=$(date +%s)
 go_build "$here/images/pause" "-s -w -X main.version=$PAUSE_VERSION" pause=.

@@ -94,14 +94,9 @@ debian_image() {
     --change 'CMD ["bash"]' "$tarball" "$DEBIAN_IMAGE" >/dev/null
 }
 
-kind_module_dir() {
-  (cd "$kind_repo/test/cluster/tools/kind" && go mod download -json "sigs.k8s.io/kind@$KIND_VERSION" \
-    | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
-}
-
 kind_base_image() {
   local hash ctx kdir
-  kdir=$(kind_module_dir)
+  kdir=$(go_module_dir "$kind_repo/test/cluster/tools/kind" "sigs.k8s.io/kind@$KIND_VERSION")
   [ -d "$kdir/images/base/files" ] || die "kind module has no images/base/files ($kdir)"
   hash=$(recipe_hash "$kind_here/images/kind-base" "$kdir/images/base/files")
   current "$NODE_BASE_IMAGE" "$hash" && return 0
