@@ -16,17 +16,24 @@ img=${DEMO_IMG:-localhost/memcached-operator:demo}
 ns=memcached-demo
 name=memcached-sample
 
+export KIND_STATE_DIR=${KIND_STATE_DIR:-$repo_root/.kind}
 test/kind/kind.sh up
 set -a
 # shellcheck disable=SC1091 # written by kind.sh up
-. "${KIND_STATE_DIR:-.kind}/images.env"
+. "$KIND_STATE_DIR/images.env"
 set +a
 k() { "$KUBECTL" --kubeconfig "$KUBECONFIG" "$@"; }
 
-log "building the operator image $img on the bed's docker (from its local base images)"
-make --no-print-directory docker-build IMG="$img" >/dev/null
+# quietly LOG COMMAND...: runs it with its output in LOG, shown if it fails.
+quietly() {
+  local out=$1; shift
+  "$@" >"$out" 2>&1 || { tail -n 30 "$out" >&2; die "$* failed (full output: $out)"; }
+}
+log "building the operator image $img on the bed's docker, from its local base images"
+quietly "$KIND_STATE_DIR/demo-build.log" make --no-print-directory docker-build IMG="$img"
 test/kind/kind.sh load "$img"
-make --no-print-directory deploy IMG="$img" MEMCACHED_IMG="$MEMCACHED_IMG" KUBECTL="$KUBECTL" >/dev/null
+quietly "$KIND_STATE_DIR/demo-deploy.log" \
+  make --no-print-directory deploy IMG="$img" MEMCACHED_IMG="$MEMCACHED_IMG" KUBECTL="$KUBECTL"
 k -n memcached-operator-system rollout restart deployment/memcached-operator-controller-manager >/dev/null
 k -n memcached-operator-system rollout status deployment/memcached-operator-controller-manager --timeout=180s
 
