@@ -30,9 +30,9 @@ quietly() {
   "$@" >"$out" 2>&1 || { tail -n 30 "$out" >&2; die "$* failed (full output: $out)"; }
 }
 log "building the operator image $img on the bed's docker, from its local base images"
-quietly "$KIND_STATE_DIR/demo-build.log" make --no-print-directory docker-build IMG="$img"
+quietly "$KIND_CACHE/logs/demo-build.log" make --no-print-directory docker-build IMG="$img"
 test/kind/kind.sh load "$img"
-quietly "$KIND_STATE_DIR/demo-deploy.log" \
+quietly "$KIND_CACHE/logs/demo-deploy.log" \
   make --no-print-directory deploy IMG="$img" MEMCACHED_IMG="$MEMCACHED_IMG" KUBECTL="$KUBECTL"
 k -n memcached-operator-system rollout restart deployment/memcached-operator-controller-manager >/dev/null
 k -n memcached-operator-system rollout status deployment/memcached-operator-controller-manager --timeout=180s
@@ -60,15 +60,21 @@ if ! grep -qx STORED <<<"$answer" || ! grep -qx "$value" <<<"$answer"; then
   die "memcached did not store and return the value (its answer is above)"
 fi
 
+down="make kind-down"
+[ "$KIND_CLUSTER_NAME" = memcached-operator-e2e ] ||
+  down+=" KIND_CLUSTER_NAME=$KIND_CLUSTER_NAME KIND_STATE_DIR=$KIND_STATE_DIR"
+replicas=$(k get -n "$ns" "memcached/$name" -o jsonpath='{.status.replicas}')
 cat <<EOT
 
-memcached answered for real: $(k get -n "$ns" "memcached/$name" -o jsonpath='{.status.replicas}') pods on the kind bed's workers behind the
-Service $name.$ns.svc, and the operator runs in-cluster as make deploy made it.
+memcached answered for real, from one of the $replicas pods on the kind bed's
+workers behind the Service $name.$ns.svc
+(each pod is a cache of its own; the Service picks one per connection). The
+operator runs in-cluster, as make deploy made it.
 
 Try it:
   export KUBECONFIG=$KUBECONFIG
   kubectl get memcached -A
-  kubectl exec -n $ns deployment/$name -c memcached -- bash -c 'exec 3<>/dev/tcp/$name/11211; printf "get demo-key\r\nquit\r\n" >&3; cat <&3'
-  make undeploy IMG=$img              # removes the Memcacheds, then the operator
-  make kind-down                      # deletes the kind cluster and stops its dockerd
+  kubectl exec -n $ns deployment/$name -c memcached -- bash -c \\
+    'exec 3<>/dev/tcp/$name/11211; printf "set k 0 0 2\r\nhi\r\nget k\r\nquit\r\n" >&3; cat <&3'
+  $down    # deletes the kind cluster (and all in it), stops its dockerd
 EOT
