@@ -49,6 +49,7 @@ Try it:
   make cluster-down                              # stops the operator and the cluster
 
 The same demo with real containers, where memcached answers a set and a get
-(as root: it starts docker and a kind cluster, ~15 GB free disk):
+(as root: it starts docker and a kind cluster; 15 GB free disk; its first run
+builds the kind test bed, about 35 minutes on 2 cores):
   make demo-kind
 EOT
