@@ -55,7 +55,7 @@ try {
   writeFileSync(rulesFile, JSON.stringify(rules));
   const r = spawnSync(promtool, ['check', 'rules', rulesFile], { encoding: 'utf8' });
   if (r.error) {
-    console.error(`error: cannot run ${promtool}: ${r.error.message} (make deps installs it)`);
+    console.error(`error: cannot run ${promtool}: ${r.error.message} (scripts/install-deps.sh promtool installs it)`);
     process.exit(1);
   }
   if (r.status !== 0) {

@@ -11,11 +11,13 @@
 # loopback (localhost:PORT, 127.0.0.1:PORT) that answers HTTPS with an error
 # is read again over plain HTTP, as docker treats loopback registries.
 set -euo pipefail
+# shellcheck source=../scripts/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
 usage="usage: generate-catalog.sh DIR PACKAGE DEFAULT_CHANNEL CHANNELS OPM OPM_IMG BUNDLE_IMG..."
 [ $# -ge 7 ] || { echo "$usage" >&2; exit 2; }
 dir=$1 package=$2 default_channel=$3 channels=$4 opm=$5 opm_img=$6
 shift 6
-[ -x "$opm" ] || { echo "generate-catalog: $opm is not executable (make olm-tools builds opm)" >&2; exit 1; }
+[ -x "$opm" ] || die "$opm is not executable (test/cluster/build-olm-tools.sh builds opm)"
 
 # opm pulls through containers/image, which wants a signature policy; a
 # machine without one (no podman, no skopeo) gets the default policy of
@@ -38,10 +40,10 @@ for img in "$@"; do
       localhost:*|127.0.0.1:*) rendered=$("$opm" render "$img" --use-http --output=yaml) || rendered="" ;;
       *) rendered="" ;;
     esac
-    [ -n "$rendered" ] || { echo "generate-catalog: opm render $img failed: is it pushed (make bundle-push BUNDLE_IMG=$img)? Is its registry's CA trusted (SSL_CERT_FILE)?" >&2; exit 1; }
+    [ -n "$rendered" ] || die "opm render $img failed: is it pushed (make bundle-push BUNDLE_IMG=$img)? Is its registry's CA trusted (SSL_CERT_FILE)?"
   fi
   name=$(sed -n 's/^name: //p' <<<"$rendered" | head -n1)
-  [ -n "$name" ] || { echo "generate-catalog: opm render $img gave no bundle name" >&2; exit 1; }
+  [ -n "$name" ] || die "opm render $img gave no bundle name"
   names+=("$name")
   printf '%s\n' "$rendered" >>"$out"
 done
@@ -56,4 +58,4 @@ for ch in ${channels//,/ }; do
 done >>"$out"
 "$opm" validate "$dir"
 "$opm" generate dockerfile "$dir" --base-image="$opm_img" --builder-image="$opm_img" >/dev/null
-echo "generate-catalog: wrote $out (${names[*]}) and $dir.Dockerfile (base $opm_img)"
+log "wrote $out (${names[*]}) and $dir.Dockerfile (base $opm_img)"

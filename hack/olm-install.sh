@@ -14,9 +14,9 @@ set -euo pipefail
 kubectl=${1:?usage: olm-install.sh KUBECTL MANIFEST_DIR OLM_IMG OPM_IMG}
 manifests=${2:?} olm_img=${3:?} opm_img=${4:?}
 timeout=${OLM_INSTALL_TIMEOUT:-300s}
-log() { echo "olm-install: $*" >&2; }
-die() { echo "olm-install: error: $*" >&2; exit 1; }
-if [ ! -d "$manifests/crds" ] || [ ! -f "$manifests/olm.yaml" ]; then die "no crds/ and olm.yaml in $manifests (make olm-tools)"; fi
+# shellcheck source=../scripts/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
+if [ ! -d "$manifests/crds" ] || [ ! -f "$manifests/olm.yaml" ]; then die "no crds/ and olm.yaml in $manifests (test/cluster/build-olm-tools.sh copies them there)"; fi
 
 apply() { "$kubectl" apply --server-side --force-conflicts --field-manager=memcached-operator-olm-install -f "${1:--}"; }
 

@@ -17,9 +17,9 @@ set -euo pipefail
 kubectl=${1:?usage: olm-uninstall.sh KUBECTL MANIFEST_DIR}
 manifests=${2:?usage: olm-uninstall.sh KUBECTL MANIFEST_DIR}
 timeout=${OLM_UNINSTALL_TIMEOUT:-180s}
-log() { echo "olm-uninstall: $*" >&2; }
-die() { echo "olm-uninstall: error: $*" >&2; exit 1; }
-if [ ! -d "$manifests/crds" ] || [ ! -f "$manifests/olm.yaml" ]; then die "no crds/ and olm.yaml in $manifests (make olm-tools)"; fi
+# shellcheck source=../scripts/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
+if [ ! -d "$manifests/crds" ] || [ ! -f "$manifests/olm.yaml" ]; then die "no crds/ and olm.yaml in $manifests (test/cluster/build-olm-tools.sh copies them there)"; fi
 k() { "$kubectl" "$@"; }
 
 served() { k get crd "$1.operators.coreos.com" >/dev/null 2>&1; }

@@ -8,15 +8,16 @@
 # kustomize is kubectl's own (the pinned kubectl of the local cluster tools,
 # or KUBECTL); nothing is downloaded.
 set -euo pipefail
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=../scripts/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
 dir=${1:?usage: render.sh CONFIG_DIR IMG}
 img=${2:?usage: render.sh CONFIG_DIR IMG [MEMCACHED_IMG]}
 memcached_img=${3:-}
 case $memcached_img in
-  *[[:space:]\"]*) echo "render: MEMCACHED_IMG '$memcached_img' is not an image reference" >&2; exit 2 ;;
+  *[[:space:]\"]*) die "MEMCACHED_IMG '$memcached_img' is not an image reference" ;;
 esac
-kubectl=${KUBECTL:-$("$root/test/cluster/build-tools.sh" --dir)/kubectl}
-[ -x "$kubectl" ] || { echo "render: $kubectl not found; run make tools (or set KUBECTL)" >&2; exit 1; }
+kubectl=${KUBECTL:-$("$repo_root/test/cluster/build-tools.sh" --dir)/kubectl}
+[ -x "$kubectl" ] || die "$kubectl not found; run test/cluster/build-tools.sh (or set KUBECTL)"
 
 # Split IMG into name and tag or digest, as kustomize wants them.
 name=$img tag="" digest=""

@@ -11,6 +11,7 @@ trap 'rm -f "$out" "$err"' EXIT
 status=0
 "$sdk" bundle validate "$dir" --select-optional suite=operatorframework --output json-alpha1 >"$out" 2>"$err" || status=$?
 # Print every result, then fail on errors and warnings alike.
+# shellcheck disable=SC2016 # a JavaScript program, not shell
 node -e '
 const text = require("fs").readFileSync(process.argv[1], "utf8");
 const start = text.indexOf("{");

@@ -1,4 +1,6 @@
-# The kind test bed (test/kind): real containers, offline. See docs/install.md.
+# The kind test bed (test/kind): real containers, offline. Included by the
+# Makefile. kind.sh does the rest: prepare (CI builds the bed in the
+# background), load IMAGE, registry. See docs/install.md.
 
 KIND_STATE_DIR ?= $(CURDIR)/.kind
 export KIND_STATE_DIR
@@ -7,7 +9,9 @@ export KIND_CLUSTER_NAME
 KIND_IMAGES_ENV := $(KIND_STATE_DIR)/images.env
 
 # After make kind-up: the test bed's docker socket, and the local base images
-# that make docker-build passes to the Dockerfile (DOCKER_BUILD_ARGS).
+# that make docker-build passes to the Dockerfile (DOCKER_BUILD_ARGS), with
+# the legacy builder (no BuildKit frontend to fetch: offline), so the one
+# docker-build target builds on the bed too.
 ifneq ($(wildcard $(KIND_IMAGES_ENV)),)
 KIND_DOCKER_HOST := $(shell . '$(KIND_IMAGES_ENV)' && echo "$$DOCKER_HOST")
 KIND_BUILD_IMAGE := $(shell . '$(KIND_IMAGES_ENV)' && echo "$$BUILD_IMAGE")
@@ -29,6 +33,8 @@ DOCKER_HOST ?= $(KIND_DOCKER_HOST)
 export DOCKER_HOST
 endif
 DOCKER_BUILD_ARGS ?= --build-arg BUILD_IMAGE=$(KIND_BUILD_IMAGE) --build-arg RUNTIME_IMAGE=$(KIND_RUNTIME_IMAGE)
+DOCKER_BUILDKIT ?= 0
+export DOCKER_BUILDKIT
 endif
 DOCKER_BUILD_ARGS ?=
 
@@ -38,31 +44,9 @@ DOCKER_BUILD_ARGS ?=
 kind-up: ## Start the kind test bed (dockerd, cached offline images, 1+3 nodes); writes .kind/kubeconfig and .kind/images.env. Root.
 	IMG='$(IMG)' test/kind/kind.sh up
 
-.PHONY: kind-prepare
-kind-prepare: ## Everything kind-up does before creating a cluster, plus OLM's and monitoring's images (CI runs it in the background). Root.
-	test/kind/kind.sh prepare
-
 .PHONY: kind-down
 kind-down: ## Delete the kind cluster and stop the dockerd that kind-up started.
 	test/kind/kind.sh down
-
-.PHONY: kind-load
-kind-load: ## Load a locally built image into the kind cluster: make kind-load IMG=...
-	test/kind/kind.sh load $(IMG)
-
-.PHONY: kind-images
-kind-images: ## Build (once) the kind test bed's local images without creating a cluster.
-	test/kind/dockerd.sh start >/dev/null
-	test/kind/images.sh all
-
-.PHONY: kind-docker-build
-kind-docker-build: ## Build the operator image IMG on the test bed's dockerd from the local base images.
-	@test -f '$(KIND_IMAGES_ENV)' || { echo "error: $(KIND_IMAGES_ENV) is missing: make kind-up first" >&2; exit 1; }
-	DOCKER_BUILDKIT=0 docker build $(DOCKER_BUILD_ARGS) -t $(IMG) .
-
-.PHONY: kind-registry
-kind-registry: ## (Re)start the registry next to the kind nodes (kind-up does it) and point the nodes at it.
-	test/kind/kind.sh registry
 
 .PHONY: kind-clean
 kind-clean: ## kind-down (even if other kind clusters use its dockerd), then remove the test bed's caches (keeps the Go tools).

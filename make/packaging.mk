@@ -1,8 +1,8 @@
 # Packaging and delivery: kustomize (through kubectl), container images, the
-# OLM bundle and catalog, and the end-to-end suite. Included by the Makefile.
-# Nothing here downloads anything at run time: kubectl, operator-sdk and olm
-# are the pinned binaries built once into the tools cache (make tools, make
-# olm-tools).
+# OLM bundle and catalog. Included by the Makefile. Nothing here downloads
+# anything at run time: kubectl, operator-sdk and olm are the pinned binaries
+# built once into the tools cache, on first use (test/cluster/build-tools.sh,
+# build-olm-tools.sh).
 
 VERSION ?= 0.1.0
 CHANNELS ?= alpha
@@ -42,8 +42,9 @@ UNDEPLOY_TIMEOUT ?= 120s
 MEMCACHED_IMG ?=
 
 # The tools cache's directories, named from the pinned versions as
-# build-tools.sh and build-olm-tools.sh name them (a unit test keeps the two in
-# step); nothing runs at parse time, so make help works with nothing installed.
+# scripts/lib.sh (TOOLS_CACHE), build-tools.sh and build-olm-tools.sh name them
+# (a unit test keeps them in step); nothing runs at parse time, so make help
+# works with nothing installed.
 include test/cluster/versions.env test/cluster/olm-versions.env
 TOOLS_CACHE ?= $(or $(MEMCACHED_OPERATOR_TOOLS_CACHE),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/memcached-operator/tools)
 TOOLS_BIN = $(TOOLS_CACHE)/k8s-$(KUBE_VERSION)-etcd-$(ETCD_VERSION)-kwok-$(KWOK_VERSION)/bin
@@ -76,26 +77,6 @@ $(OPERATOR_SDK) $(OPM):
 
 ##@ Deployment
 
-.PHONY: olm-tools
-olm-tools: ## Build (once) the pinned operator-sdk and OLM binaries into the tools cache.
-	test/cluster/build-olm-tools.sh
-
-.PHONY: olm-install
-olm-install: $(KUBECTL) ## Install OLM v0 (pinned release manifests, local images pushed to REGISTRY) onto the cluster KUBECONFIG names; waits until ready.
-	@test -n '$(REGISTRY)' || { echo "error: no REGISTRY: make kind-up first (it writes REGISTRY to $(KIND_IMAGES_ENV)), or set REGISTRY=host:port" >&2; exit 1; }
-	$(require-container-tool)
-	test/kind/images.sh olm-images
-	@for img in $(LOCAL_OLM_IMG) $(LOCAL_OPM_IMG) $(LOCAL_OLM_EXTRA_IMGS); do \
-	  $(CONTAINER_TOOL) tag $$img $(REGISTRY)/$${img##*/}; \
-	  $(CONTAINER_TOOL) push -q $(REGISTRY)/$${img##*/} >/dev/null; \
-	  echo "pushed $(REGISTRY)/$${img##*/}"; done
-	hack/olm-install.sh $(KUBECTL) $(OLM_MANIFESTS) $(REGISTRY)/$(notdir $(LOCAL_OLM_IMG)) $(REGISTRY)/$(notdir $(LOCAL_OPM_IMG))
-
-.PHONY: olm-uninstall
-olm-uninstall: $(KUBECTL) ## Remove OLM v0 and everything it installed (its CRs, then OLM, then its CRDs) from the cluster KUBECONFIG names; waits until its API is gone.
-	@test -d '$(OLM_MANIFESTS)' || { echo "error: no OLM release manifests at $(OLM_MANIFESTS): make olm-tools" >&2; exit 1; }
-	hack/olm-uninstall.sh $(KUBECTL) $(OLM_MANIFESTS)
-
 .PHONY: install
 install: $(KUBECTL) ## Install the CRD into the cluster KUBECONFIG names.
 	$(KUBECTL) kustomize config/crd | $(KUBECTL_APPLY) -f -
@@ -124,10 +105,26 @@ build-installer: $(KUBECTL) ## Write dist/install.yaml: everything make deploy a
 	mv dist/install.yaml.tmp dist/install.yaml
 	@echo "wrote dist/install.yaml (image $(IMG)$(if $(MEMCACHED_IMG),$(comma) memcached $(MEMCACHED_IMG)))"
 
+.PHONY: olm-install
+olm-install: $(KUBECTL) ## Install OLM v0 (pinned release manifests, local images pushed to REGISTRY) onto the cluster KUBECONFIG names; waits until ready.
+	@test -n '$(REGISTRY)' || { echo "error: no REGISTRY: make kind-up first (it writes REGISTRY to $(KIND_IMAGES_ENV)), or set REGISTRY=host:port" >&2; exit 1; }
+	$(require-container-tool)
+	test/kind/images.sh olm-images
+	@for img in $(LOCAL_OLM_IMG) $(LOCAL_OPM_IMG) $(LOCAL_OLM_EXTRA_IMGS); do \
+	  $(CONTAINER_TOOL) tag $$img $(REGISTRY)/$${img##*/}; \
+	  $(CONTAINER_TOOL) push -q $(REGISTRY)/$${img##*/} >/dev/null; \
+	  echo "pushed $(REGISTRY)/$${img##*/}"; done
+	hack/olm-install.sh $(KUBECTL) $(OLM_MANIFESTS) $(REGISTRY)/$(notdir $(LOCAL_OLM_IMG)) $(REGISTRY)/$(notdir $(LOCAL_OPM_IMG))
+
+.PHONY: olm-uninstall
+olm-uninstall: $(KUBECTL) ## Remove OLM v0 and everything it installed (its CRs, then OLM, then its CRDs) from the cluster KUBECONFIG names; waits until its API is gone.
+	@test -d '$(OLM_MANIFESTS)' || test/cluster/build-olm-tools.sh >/dev/null
+	hack/olm-uninstall.sh $(KUBECTL) $(OLM_MANIFESTS)
+
 ##@ Images
 
 .PHONY: docker-build
-docker-build: ## Build the operator image IMG (needs docker or podman; after make kind-up, from the local base images).
+docker-build: ## Build the operator image IMG (docker or podman; after make kind-up, on the bed's dockerd from its local bases).
 	$(require-container-tool)
 	$(CONTAINER_TOOL) build $(DOCKER_BUILD_ARGS) -t $(IMG) .
 
@@ -189,55 +186,3 @@ catalog-build: $(OPM) ## Build a file-based catalog image CATALOG_IMG (opm) publ
 catalog-push: ## Push the catalog image CATALOG_IMG.
 	$(require-container-tool)
 	$(CONTAINER_TOOL) push $(CATALOG_IMG)
-
-##@ Test
-
-.PHONY: test-packaging
-test-packaging: build build-test ## Packaging proofs: runtime image install, bundle, kustomize layouts.
-	$(MOCHA) --timeout 600000 '.build/test/integration/packaging/**/*.spec.js'
-
-# End-to-end. test-e2e-kind runs the specs that need real containers on the
-# kind bed (make kind-up: test/kind): it builds the operator image
-# (E2E_IMG, a local name) from the bed's local base images, loads it, and the specs make deploy it with the
-# bed's local memcached image (MEMCACHED_IMG from images.env), so the
-# operator, its probes and memcached all run for real. With KIND_CLUSTER set
-# it uses that kind cluster instead (docker and the internet: the memcached
-# image is pulled). The OLM spec (9-olm, run last; it ends with make olm-uninstall) installs OLM v0 (make olm-install)
-# and publishes bundles and catalogs to the bed's registry (REGISTRY, HTTPS).
-# test-e2e-host runs the deploy specs on the local (kwok) cluster, the
-# operator on the host, for a machine without a container engine.
-E2E_IMG ?= localhost/memcached-operator:e2e
-E2E_MOCHA = $(MOCHA) --timeout 900000
-E2E_KIND_SPECS = .build/test/e2e/deploy.spec.js '.build/test/e2e/kind/*.spec.js'
-
-.PHONY: test-e2e
-test-e2e: test-e2e-kind ## End-to-end: every kind spec (kind-up if needed), OLM's included.
-
-.PHONY: test-e2e-kind
-test-e2e-kind: build build-test ## e2e on kind: build E2E_IMG, load it, make deploy it; deploy, install.yaml, serving, probes, failover, faults, topology, security.
-	@if [ -n "$${KIND_CLUSTER:-}" ]; then \
-	  set -x; \
-	  kubeconfig=$$(mktemp); trap 'rm -f "$$kubeconfig"' EXIT; \
-	  kind get kubeconfig --name "$$KIND_CLUSTER" >"$$kubeconfig"; \
-	  $(MAKE) --no-print-directory docker-build IMG=$(E2E_IMG); \
-	  kind load docker-image $(E2E_IMG) --name "$$KIND_CLUSTER"; \
-	  KUBECONFIG=$$kubeconfig E2E_MODE=in-cluster IMG=$(E2E_IMG) MEMCACHED_IMG=$${MEMCACHED_IMG:-docker.io/library/memcached:1.6.39} \
-	    $(E2E_MOCHA) $(E2E_KIND_SPECS); \
-	  exit; \
-	fi; \
-	kubeconfig=$(abspath $(KIND_STATE_DIR))/kubeconfig; \
-	if ! [ -f "$$kubeconfig" ] || ! $(KUBECTL) --kubeconfig "$$kubeconfig" get nodes >/dev/null 2>&1; then \
-	  echo "test-e2e-kind: no kind cluster answers at $$kubeconfig; make kind-up"; \
-	  $(MAKE) --no-print-directory kind-up; \
-	fi; \
-	set -a; . $(KIND_STATE_DIR)/images.env; set +a; \
-	test -n "$${MEMCACHED_IMG:-}" || { echo "error: $(KIND_STATE_DIR)/images.env names no MEMCACHED_IMG" >&2; exit 1; }; \
-	set -x; \
-	$(MAKE) --no-print-directory docker-build IMG=$(E2E_IMG); \
-	$(MAKE) --no-print-directory kind-load IMG=$(E2E_IMG); \
-	rm -f test/e2e/results/kind.json; \
-	KUBECONFIG=$$kubeconfig E2E_MODE=in-cluster IMG=$(E2E_IMG) $(E2E_MOCHA) $(E2E_KIND_SPECS)
-
-.PHONY: test-e2e-host
-test-e2e-host: build build-test ## deploy and install.yaml specs on the local cluster, the operator on the host (no container engine).
-	E2E_MODE=host $(E2E_MOCHA) .build/test/e2e/deploy.spec.js

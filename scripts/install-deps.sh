@@ -1,28 +1,28 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the tests need on a fresh machine:
-# memcached (the operator's rendered flags are proven against a real one) and
-# promtool, from the prometheus package (the alert rules' unit tests).
-# Go 1.26 and make are prerequisites listed in the README; Node 26.10 comes
-# from scripts/node.sh when the system's is older.
+# Installs, when missing, the Debian package of each host tool named, for the
+# targets that run it (make demo needs none of them):
+#   memcached  a real memcached the unit tests and make bench-exporter start
+#   promtool   from the prometheus package: the alert rules' tests
+#
+#   scripts/install-deps.sh memcached|promtool...
 set -euo pipefail
+# shellcheck source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-missing() {
-  local cmd
-  for cmd in "$@"; do command -v "$cmd" >/dev/null 2>&1 || return 0; done
-  return 1
-}
-
-for tool in node npm go make; do
-  command -v "$tool" >/dev/null 2>&1 || { echo "error: $tool is required (see README prerequisites)" >&2; exit 1; }
+wanted=() services=()
+for tool in "$@"; do
+  case $tool in
+    memcached) wanted+=(/usr/bin/memcached=memcached); services+=(memcached) ;;
+    promtool) wanted+=(promtool=prometheus); services+=(prometheus) ;;
+    *) die "unknown tool '$tool' (memcached, promtool)" ;;
+  esac
 done
-
-if missing memcached promtool; then
-  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends memcached prometheus >/dev/null
-  # Only the binaries are wanted; the packaged services must not hold ports
-  # (11211, 9090).
-  for service in memcached prometheus; do
-    $sudo systemctl disable --now "$service" >/dev/null 2>&1 || $sudo service "$service" stop >/dev/null 2>&1 || true
+before=$(command -v promtool memcached /usr/bin/memcached 2>/dev/null || true)
+ensure_packages "${wanted[@]}"
+# Only the binaries are wanted: the services the packages start must not hold
+# their ports (11211, 9090).
+if [ "$before" != "$(command -v promtool memcached /usr/bin/memcached 2>/dev/null || true)" ]; then
+  for service in "${services[@]}"; do
+    as_root systemctl disable --now "$service" >/dev/null 2>&1 || as_root service "$service" stop >/dev/null 2>&1 || true
   done
 fi

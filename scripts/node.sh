@@ -15,31 +15,29 @@
 # ~/.cache/memcached-operator/tools/node-<version>/bin. A user who already has
 # the pinned version or newer gets nothing new.
 set -euo pipefail
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-version=$(tr -d ' \nv' <"$root/.nvmrc")
+# shellcheck source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+version=$(tr -d ' \nv' <"$repo_root/.nvmrc")
 major=${version%%.*}
-cache_root=${MEMCACHED_OPERATOR_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/memcached-operator/tools}
-dir="$cache_root/node-$version/bin"
-
-log() { echo "node.sh: $*" >&2; }
+dir="$TOOLS_CACHE/node-$version/bin"
 
 # system_ok: the node on PATH (if any) is the pinned version or newer.
 system_ok() {
   local v
   v=$(node -p 'process.versions.node' 2>/dev/null) || return 1
-  [ "$(printf '%s\n%s\n' "$version" "$v" | sort -V | head -1)" = "$version" ]
+  version_at_least "$v" "$version"
 }
 
 install() {
   [ -x "$dir/node" ] && return 0
-  command -v npm >/dev/null 2>&1 || { log "error: Node $major+ is required and npm is missing to fetch it; install Node $version (https://nodejs.org)"; exit 1; }
+  command -v npm >/dev/null 2>&1 || die "Node $major+ is required and npm is missing to fetch it; install Node $version (https://nodejs.org)"
   local arch
   case "$(uname -m)" in
     x86_64|amd64) arch=x64 ;;
     aarch64|arm64) arch=arm64 ;;
-    *) log "error: no node-linux package for $(uname -m); install Node $version yourself"; exit 1 ;;
+    *) die "no node-linux package for $(uname -m); install Node $version yourself" ;;
   esac
-  [ "$(uname -s)" = Linux ] || { log "error: only Linux is fetched automatically; install Node $version yourself"; exit 1; }
+  [ "$(uname -s)" = Linux ] || die "only Linux is fetched automatically; install Node $version yourself"
   local tmp
   tmp=$(mktemp -d)
   trap 'rm -rf "$tmp"' RETURN
@@ -58,6 +56,7 @@ case "${1:-}" in
   install)
     system_ok || { install; echo "$dir"; } ;;
   env)
+    # shellcheck disable=SC2016 # $PATH is for the shell that evals this
     system_ok || { install; printf 'export PATH=%q:"$PATH"\n' "$dir"; } ;;
   *)
     echo "usage: scripts/node.sh dir|install|env" >&2; exit 2 ;;

@@ -9,32 +9,30 @@
 #   build-monitoring-tools.sh [--dir | --prometheus-dir]
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=../../scripts/lib.sh
+. "$here/../../scripts/lib.sh"
+# shellcheck source=versions.env
 . "$here/versions.env"
+# shellcheck source=../kind/monitoring-versions.env
 . "$here/../kind/monitoring-versions.env"
 
-cache_root=${MEMCACHED_OPERATOR_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/memcached-operator/tools}
-bin="$cache_root/prometheus-operator-$PROMETHEUS_OPERATOR_VERSION/bin"
+bin="$TOOLS_CACHE/prometheus-operator-$PROMETHEUS_OPERATOR_VERSION/bin"
 # Prometheus's directory is keyed by its recipe too: the overlay decides what
 # the binary contains, so changing it must rebuild.
 prom_tools="$here/tools/prometheus"
 prom_key=$(cat "$prom_tools/go.mod" "$prom_tools/go.sum" "$prom_tools/plugins.go.overlay" | sha256sum | cut -c1-12)
-prom_root="$cache_root/prometheus-$PROMETHEUS_VERSION-$prom_key"
+prom_root="$TOOLS_CACHE/prometheus-$PROMETHEUS_VERSION-$prom_key"
 if [ "${1:-}" = "--dir" ]; then echo "$bin"; exit 0; fi
 if [ "${1:-}" = "--prometheus-dir" ]; then echo "$prom_root/bin"; exit 0; fi
 
-log() { echo "build-monitoring-tools: $*" >&2; }
-die() { echo "build-monitoring-tools: error: $*" >&2; exit 1; }
-
-module=github.com/prometheus-operator/prometheus-operator
-grep -qE "^require $module $PROMETHEUS_OPERATOR_VERSION\$|^[[:space:]]$module $PROMETHEUS_OPERATOR_VERSION\$" "$here/tools/prometheus-operator/go.mod" ||
-  die "tools/prometheus-operator/go.mod does not require $module $PROMETHEUS_OPERATOR_VERSION; update one or the other"
-prom_module=github.com/prometheus/prometheus
-grep -qE "^require $prom_module $PROMETHEUS_MODULE_VERSION\$" "$prom_tools/go.mod" ||
-  die "tools/prometheus/go.mod does not require $prom_module $PROMETHEUS_MODULE_VERSION; update one or the other"
-
 # shellcheck source=gobuild.sh
 . "$here/gobuild.sh"
+module=github.com/prometheus-operator/prometheus-operator
+require_pin "$here/tools/prometheus-operator/go.mod" "$module" "$PROMETHEUS_OPERATOR_VERSION"
+prom_module=github.com/prometheus/prometheus
+require_pin "$prom_tools/go.mod" "$prom_module" "$PROMETHEUS_MODULE_VERSION"
 mkdir -p "$bin"
+lock_cache build-monitoring-tools.lock
 version="-X github.com/prometheus/common/version.Version=${PROMETHEUS_OPERATOR_VERSION#v}"
 go_build "$here/tools/prometheus-operator" "-s -w $version" \
   operator=$module/cmd/operator \
@@ -51,7 +49,7 @@ build_prometheus() {
   [ -x "$prom_root/bin/prometheus" ] && return 0
   if [ ! -f "$src/.complete" ]; then
     rm -rf "$src"; mkdir -p "$src"
-    dir=$(cd "$prom_tools" && go mod download -json "$prom_module@$PROMETHEUS_MODULE_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+    dir=$(go_module_dir "$prom_tools" "$prom_module@$PROMETHEUS_MODULE_VERSION")
     [ -d "$dir" ] || die "could not download $prom_module@$PROMETHEUS_MODULE_VERSION"
     cp -r "$dir" "$src/prometheus"
     chmod -R u+w "$src/prometheus"

@@ -23,87 +23,56 @@
 #   build-olm-tools.sh --registry-dir  print the registry's bin directory only
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=../../scripts/lib.sh
+. "$here/../../scripts/lib.sh"
 
 # shellcheck source=versions.env
 . "$here/versions.env"
 # shellcheck source=olm-versions.env
 . "$here/olm-versions.env"
 
-cache_root=${MEMCACHED_OPERATOR_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/memcached-operator/tools}
-bin="$cache_root/operator-sdk-$OPERATOR_SDK_VERSION-olm-$OLM_VERSION/bin"
-registry_bin="$cache_root/registry-$REGISTRY_VERSION/bin"
+bin="$TOOLS_CACHE/operator-sdk-$OPERATOR_SDK_VERSION-olm-$OLM_VERSION/bin"
+registry_bin="$TOOLS_CACHE/registry-$REGISTRY_VERSION/bin"
 if [ "${1:-}" = "--dir" ]; then echo "$bin"; exit 0; fi
 if [ "${1:-}" = "--registry-dir" ]; then echo "$registry_bin"; exit 0; fi
 
-log() { echo "build-olm-tools: $*" >&2; }
-die() { echo "build-olm-tools: error: $*" >&2; exit 1; }
-
-if ! command -v go >/dev/null 2>&1; then
-  die "Go is not installed. Install Go 1.26 or newer (https://go.dev/doc/install) and retry."
-fi
-
-# The wrapper modules must pin the versions named above.
-check_pin() {
-  local dir=$1 module=$2 version=$3
-  grep -qE "^require $module $version\$|^[[:space:]]$module $version\$" "$here/tools/$dir/go.mod" ||
-    die "tools/$dir/go.mod does not require $module $version; update one or the other"
-}
-check_pin operator-sdk github.com/operator-framework/operator-sdk "$OPERATOR_SDK_VERSION"
-check_pin olm github.com/operator-framework/operator-lifecycle-manager "$OLM_VERSION"
-check_pin olm github.com/operator-framework/operator-registry "$OPM_VERSION"
-check_pin registry github.com/distribution/distribution/v3 "$REGISTRY_VERSION"
+# shellcheck source=gobuild.sh
+. "$here/gobuild.sh"
+require_pin "$here/tools/operator-sdk/go.mod" github.com/operator-framework/operator-sdk "$OPERATOR_SDK_VERSION"
+require_pin "$here/tools/olm/go.mod" github.com/operator-framework/operator-lifecycle-manager "$OLM_VERSION"
+require_pin "$here/tools/olm/go.mod" github.com/operator-framework/operator-registry "$OPM_VERSION"
+require_pin "$here/tools/registry/go.mod" github.com/distribution/distribution/v3 "$REGISTRY_VERSION"
 
 mkdir -p "$bin" "$registry_bin"
 # One build at a time: CI builds these in the background (kind.sh prepare)
 # while the packaging test may ask for operator-sdk; the second caller waits
 # for the first, then finds everything built.
-exec 8>"$cache_root/.build-olm-tools.lock"
-flock 8
-export CGO_ENABLED=0
-# go.sum in each wrapper module is what verifies these modules.
-export GONOSUMDB="${GONOSUMDB:+$GONOSUMDB,}github.com/operator-framework/*,github.com/openshift/*"
-export GOFLAGS="${GOFLAGS:-} -mod=readonly -trimpath"
-
-# build MODULE_DIR TAGS LDFLAGS NAME PACKAGE builds the binary when it is
-# missing; OUT (default $bin) is where it goes, CGO=1 links it against glibc.
-build() {
-  local dir=$1 tags=$2 ldflags=$3 name=$4 pkg=$5 out=${OUT:-$bin}
-  [ -x "$out/$name" ] && return 0
-  log "building $name (a cold build takes minutes on 2 cores)"
-  local t0=$SECONDS
-  (cd "$here/tools/$dir" && CGO_ENABLED=${CGO:-0} go build -tags "$tags" -ldflags "$ldflags" -o "$out/$name.tmp.$$" "$pkg")
-  mv "$out/$name.tmp.$$" "$out/$name"
-  log "built $name in $((SECONDS - t0))s"
-}
+lock_cache .build-olm-tools.lock
 
 sdk=github.com/operator-framework/operator-sdk
-build operator-sdk containers_image_openpgp \
-  "-s -w -X $sdk/internal/version.Version=$OPERATOR_SDK_VERSION -X $sdk/internal/version.GitVersion=$OPERATOR_SDK_VERSION -X $sdk/internal/version.ImageVersion=$OPERATOR_SDK_VERSION" \
-  operator-sdk "$sdk/cmd/operator-sdk"
+sdk_version="-X $sdk/internal/version.Version=$OPERATOR_SDK_VERSION -X $sdk/internal/version.GitVersion=$OPERATOR_SDK_VERSION -X $sdk/internal/version.ImageVersion=$OPERATOR_SDK_VERSION"
+GO_TAGS=containers_image_openpgp go_build "$here/tools/operator-sdk" "-s -w $sdk_version" operator-sdk=$sdk/cmd/operator-sdk
+# operator-sdk's scorecard-test, from the very source operator-sdk was built from.
+GO_TAGS=containers_image_openpgp go_build "$here/tools/operator-sdk" "-s -w" scorecard-test=$sdk/images/scorecard-test
 
 olm=github.com/operator-framework/operator-lifecycle-manager
-olm_ldflags="-s -w -X $olm/pkg/version.OLMVersion=${OLM_VERSION#v}"
-build olm json1 "$olm_ldflags" olm "$olm/cmd/olm"
-build olm json1 "$olm_ldflags" catalog "$olm/cmd/catalog"
-build olm json1 "$olm_ldflags" package-server "$olm/cmd/package-server"
-build olm json1 "$olm_ldflags" copy-content "$olm/cmd/copy-content"
-build olm json1 "$olm_ldflags" cpb "$olm/util/cpb"
+GO_TAGS=json1 go_build "$here/tools/olm" "-s -w -X $olm/pkg/version.OLMVersion=${OLM_VERSION#v}" \
+  olm=$olm/cmd/olm catalog=$olm/cmd/catalog package-server=$olm/cmd/package-server \
+  copy-content=$olm/cmd/copy-content cpb=$olm/util/cpb
 # opm: CGO on (its sqlite registry backend), the tags upstream builds with.
 reg=github.com/operator-framework/operator-registry
-CGO=1 build olm json1,containers_image_openpgp \
-  "-s -w -X $reg/cmd/opm/version.opmVersion=$OPM_VERSION" opm "$reg/cmd/opm"
+CGO_ENABLED=1 GO_TAGS=json1,containers_image_openpgp go_build "$here/tools/olm" \
+  "-s -w -X $reg/cmd/opm/version.opmVersion=$OPM_VERSION" opm=$reg/cmd/opm
 # The catalog pod's probe (OLM execs grpc_health_probe in the catalog image).
-build olm "" "-s -w" grpc_health_probe github.com/grpc-ecosystem/grpc-health-probe
-# operator-sdk's scorecard-test, from the very source operator-sdk was built from.
-build operator-sdk containers_image_openpgp "-s -w" scorecard-test "$sdk/images/scorecard-test"
-OUT=$registry_bin build registry "" \
+go_build "$here/tools/olm" "-s -w" grpc_health_probe=github.com/grpc-ecosystem/grpc-health-probe
+bin=$registry_bin go_build "$here/tools/registry" \
   "-s -w -X github.com/distribution/distribution/v3/version.version=$REGISTRY_VERSION" \
-  registry github.com/distribution/distribution/v3/cmd/registry
+  registry=github.com/distribution/distribution/v3/cmd/registry
 
 # OLM's release manifests (what a user applies: the quickstart), same module.
 release="$bin/../manifests/olm-release"
 if [ ! -f "$release/.complete" ] || [ ! -d "$release/crds" ]; then
-  olm_dir=$(cd "$here/tools/olm" && go mod download -json "$olm" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+  olm_dir=$(go_module_dir "$here/tools/olm" "$olm")
   tmp="$release.tmp.$$"
   rm -rf "$tmp" && mkdir -p "$tmp"
   # The CRDs from deploy/chart/crds: the quickstart's crds.yaml of v0.38.0

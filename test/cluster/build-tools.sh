@@ -4,18 +4,21 @@
 # A warm cache builds nothing.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=../../scripts/lib.sh
+. "$here/../../scripts/lib.sh"
 # shellcheck source=versions.env
 . "$here/versions.env"
 
-cache_root=${MEMCACHED_OPERATOR_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/memcached-operator/tools}
-bin="$cache_root/k8s-$KUBE_VERSION-etcd-$ETCD_VERSION-kwok-$KWOK_VERSION/bin"
+bin="$TOOLS_CACHE/k8s-$KUBE_VERSION-etcd-$ETCD_VERSION-kwok-$KWOK_VERSION/bin"
 if [ "${1:-}" = "--dir" ]; then echo "$bin"; exit 0; fi
 
 mkdir -p "$bin"
-
-log() { echo "build-tools: $*" >&2; }
+lock_cache build-tools.lock
 # shellcheck source=gobuild.sh
 . "$here/gobuild.sh"
+require_pin "$here/tools/etcd/go.mod" go.etcd.io/etcd/server/v3 "$ETCD_VERSION"
+require_pin "$here/tools/kwok/go.mod" sigs.k8s.io/kwok "$KWOK_VERSION"
+require_pin "$here/tools/kubernetes/go.mod" k8s.io/kubernetes "$KUBE_VERSION"
 
 start=$(date +%s)
 go_build "$here/tools/etcd" "-s -w" etcd=go.etcd.io/etcd/server/v3
@@ -28,7 +31,7 @@ done
 manifests="$bin/../manifests"
 crd=infrastructures.config.openshift.io.crd.yaml
 if [ ! -f "$manifests/$crd" ]; then
-  api_dir=$(cd "$here/tools/kubernetes" && go mod download -json github.com/openshift/api | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+  api_dir=$(go_module_dir "$here/tools/kubernetes" github.com/openshift/api)
   mkdir -p "$manifests"
   cp "$api_dir/config/v1/zz_generated.crd-manifests/0000_10_config-operator_01_infrastructures-Default.crd.yaml" "$manifests/$crd.tmp"
   mv "$manifests/$crd.tmp" "$manifests/$crd"

@@ -15,19 +15,17 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-root=$(cd "$here/../.." && pwd)
+# shellcheck source=../../scripts/lib.sh
+. "$here/../../scripts/lib.sh"
 # CLUSTER_STATE_DIR lets several clusters run side by side (one per
 # developer task); the default is the documented .cluster/.
-state="${CLUSTER_STATE_DIR:-$root/.cluster}"
-case $state in /*) ;; *) state="$root/$state" ;; esac
+state="${CLUSTER_STATE_DIR:-$repo_root/.cluster}"
+case $state in /*) ;; *) state="$repo_root/$state" ;; esac
 name=memcached-operator
 export KWOK_WORKDIR="$state/kwok"
 kubeconfig="$state/kubeconfig"
 
 profiles="sno compact ha dual arbiter external vanilla"
-
-log() { echo "cluster: $*" >&2; }
-die() { echo "cluster: error: $*" >&2; exit 1; }
 
 usage() {
   cat >&2 <<EOF

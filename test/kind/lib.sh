@@ -1,7 +1,10 @@
-# Shared settings of the kind test bed scripts. Source it; it sets no options.
+# Shared settings of the kind test bed scripts, on top of the repository's
+# shell library (logging, caches, checks). Source it; it sets no options.
 # shellcheck shell=bash disable=SC2034 # the names are for the scripts that source this
 kind_here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-kind_repo=$(cd "$kind_here/../.." && pwd)
+# shellcheck source=../../scripts/lib.sh
+. "$kind_here/../../scripts/lib.sh"
+kind_repo=$repo_root
 # shellcheck source=../cluster/versions.env
 . "$kind_repo/test/cluster/versions.env"
 # shellcheck source=versions.env
@@ -11,9 +14,8 @@ kind_repo=$(cd "$kind_here/../.." && pwd)
 # shellcheck source=../cluster/olm-versions.env
 . "$kind_repo/test/cluster/olm-versions.env"
 
-# Everything built or started lives outside the repository, keyed by version.
-KIND_CACHE=${MEMCACHED_OPERATOR_KIND_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/memcached-operator}
-# The private dockerd's data root, exec root, pidfile, socket and log.
+# The private dockerd's data root, exec root, pidfile, socket and log (under
+# KIND_CACHE, scripts/lib.sh).
 KIND_DOCKER_DIR=${KIND_DOCKER_DIR:-$KIND_CACHE/docker}
 # Per checkout: kubeconfig and images.env (KIND_STATE_DIR moves it).
 KIND_STATE_DIR=${KIND_STATE_DIR:-$kind_repo/.kind}
@@ -48,9 +50,6 @@ REGISTRY_HOST_PORT=${REGISTRY_HOST_PORT:-5001}
 # them with openssl on first use), kept with the bed's caches, never in git.
 REGISTRY_TLS_DIR="$KIND_CACHE/registry-tls/$REGISTRY_CONTAINER"
 
-kind_log() { echo "kind: $*" >&2; }
-kind_die() { echo "kind: error: $*" >&2; exit 1; }
-
 # The apt mirror this machine is configured with (never written into the
 # repository: read at run time from /etc/apt/sources.list*).
 kind_apt_mirror() {
@@ -60,7 +59,7 @@ kind_apt_mirror() {
         | awk '{print $2}' | grep -v -- '-security' | grep -m1 '/debian/\?$' || true)
   [ -n "$m" ] || m=$(grep -hsE '^deb ' /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null \
         | awk '{for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\//) {print $i; exit}}' | grep -m1 '/debian/\?$' || true)
-  [ -n "$m" ] || kind_die "no Debian mirror in /etc/apt/sources.list*; set DEBIAN_MIRROR=<url of a Debian archive>"
+  [ -n "$m" ] || die "no Debian mirror in /etc/apt/sources.list*; set DEBIAN_MIRROR=<url of a Debian archive>"
   echo "${m%/}"
 }
 

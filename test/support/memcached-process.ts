@@ -2,7 +2,7 @@
 // behaviour against memcached itself (rendered flags, the exporter): stats,
 // set and get go through the operator's own memcached client; converse sends
 // raw bytes, for what that client would never send. memcached comes from
-// Debian (make deps).
+// Debian (make test-unit installs it).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { type Socket, connect, createServer } from 'node:net';
 import { MemcachedSession } from '../../src/protocol/client.js';

@@ -14,7 +14,7 @@ import * as k8s from '@kubernetes/client-node';
 import { expect } from 'chai';
 import { eventually, repoRoot } from '../../support/cluster.js';
 import { describePods, isPodReady, type Cluster } from '../../integration/topology/support.js';
-import { deleteNamespaces, k, kRun, kRunAsync, make, restrictedNamespace, run } from '../support.js';
+import { deleteNamespaces, k, kRun, kRunAsync, restrictedNamespace, run } from '../support.js';
 import { deployOperator, FILL_SCRIPT, kindCluster, memcachedImage, recordResult, startClientPod } from './support.js';
 
 const PROM_NS = 'e2e-prometheus';
@@ -202,7 +202,7 @@ describe('kind: monitoring on a real Prometheus', function () {
     const reloaderImage = names.PROMETHEUS_CONFIG_RELOADER_IMG;
     const prometheusImage = names.PROMETHEUS_IMG;
     for (const img of [operatorImage, reloaderImage, prometheusImage]) {
-      const loaded = make('kind-load', { IMG: img });
+      const loaded = run('test/kind/kind.sh', ['load', img], { cwd: repoRoot });
       expect(loaded.status, loaded.stderr).to.equal(0);
     }
     const crds = run('test/cluster/monitoring-crds.sh', [], { cwd: repoRoot });

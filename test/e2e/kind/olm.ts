@@ -16,10 +16,10 @@ export const CHANNEL = 'alpha';
 /** Where OLM's catalog operator looks for cluster-wide CatalogSources. */
 export const OLM_NAMESPACE = 'olm';
 
-/** The bed's registry (make kind-up writes REGISTRY to images.env; make test-e2e-kind exports it). */
+/** The bed's registry (make kind-up writes REGISTRY to images.env; make test-e2e exports it). */
 export function registry(): string {
   const r = process.env.REGISTRY;
-  if (!r) throw new Error('REGISTRY is not set: run the OLM specs through make test-e2e-kind (it reads the kind bed\'s images.env), after make kind-up');
+  if (!r) throw new Error('REGISTRY is not set: run the OLM specs through make test-e2e (it reads the kind bed\'s images.env), after make kind-up');
   return r;
 }
 
@@ -35,7 +35,7 @@ export function registryTlsEnv(): NodeJS.ProcessEnv {
   return { ...process.env, SSL_CERT_FILE: bundle };
 }
 
-/** operator-sdk as a user runs it: the pinned build (make olm-tools), against the e2e cluster, trusting the bed's registry. */
+/** operator-sdk as a user runs it: the pinned build (test/cluster/build-olm-tools.sh), against the e2e cluster, trusting the bed's registry. */
 export function operatorSdk(args: string[]): Run {
   const dir = run('test/cluster/build-olm-tools.sh', ['--dir']);
   ok('build-olm-tools.sh --dir', dir);
