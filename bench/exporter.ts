@@ -1,4 +1,4 @@
-// What monitoring costs per memcached pod (issue #12): the exporter's RSS and
+// What monitoring costs per memcached pod: the exporter's RSS and
 // CPU at idle and under Prometheus-like scrapes every 5 s and 15 s, for one
 // exporter serving 1 target (the sidecar shape) and 10 targets (the
 // multi-target shape), and what each pod adds to a process that runs anyway
