@@ -10,6 +10,7 @@ import { track } from './children.js';
 import { repoRoot } from './env.js';
 import { launchOperator } from './operator.js';
 import { round } from '../test/support/stats.js';
+import { sleep, waitUntil, withDeadline } from './wait.js';
 
 export const OPERATOR_USER = 'bench-operator';
 export const FLOOR_USER = 'bench-floor';
@@ -17,7 +18,6 @@ export const OTHER_USER = 'bench-other';
 export const GO_PEER_USER = 'bench-peer-go';
 export const GO_PEER_NAME = 'go-controller-runtime';
 
-export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 const here = path.dirname(fileURLToPath(import.meta.url));
 
 export interface Launched {
@@ -28,6 +28,14 @@ export interface Launched {
   output(): string;
 }
 
+type Log = (msg: string) => void;
+
+/** How long a contender has to exit on SIGTERM before it is killed, and to be gone after SIGKILL. */
+const STOP_GRACE_MS = 15_000;
+const KILL_GRACE_MS = 10_000;
+/** How long a contender has to start and sync its caches. */
+const READY_TIMEOUT_MS = 60_000;
+
 export interface Contender {
   label: string;
   user: string;
@@ -36,7 +44,7 @@ export interface Contender {
   launch(namespace: string, extraEnv?: Record<string, string>): Promise<Launched>;
 }
 
-export function operatorContender(kubeconfig: string, opts: { concurrency: number; operatorArgs: string[] }): Contender {
+export function operatorContender(kubeconfig: string, opts: { concurrency: number; operatorArgs: string[]; log: Log }): Contender {
   return {
     label: 'operator',
     user: OPERATOR_USER,
@@ -51,13 +59,30 @@ export function operatorContender(kubeconfig: string, opts: { concurrency: numbe
         pid: op.child.pid!,
         metricsUrl: op.metricsUrl,
         output: () => op.output(),
-        stop: async () => void (await op.stop('SIGTERM')),
+        stop: () => stopGracefully(`the operator (pid ${op.child.pid})`, (signal) => void op.stop(signal), op.exited, opts.log),
       };
     },
   };
 }
 
-function childHandle(child: ChildProcess, group: boolean): Launched {
+/**
+ * SIGTERM, then SIGKILL if it has not exited within the grace period; each
+ * wait bounded. A contender that outlives SIGKILL fails the run by name
+ * rather than hang it.
+ */
+async function stopGracefully(who: string, signal: (sig: NodeJS.Signals) => void, exited: Promise<unknown>, log: Log): Promise<void> {
+  signal('SIGTERM');
+  const done = await withDeadline(`${who} to exit on SIGTERM`, STOP_GRACE_MS, exited).then(
+    () => true,
+    () => false,
+  );
+  if (done) return;
+  log(`${who} did not exit ${STOP_GRACE_MS / 1000} s after SIGTERM; killing it`);
+  signal('SIGKILL');
+  await withDeadline(`${who} to exit after SIGKILL`, KILL_GRACE_MS, exited);
+}
+
+function childHandle(child: ChildProcess, group: boolean, who: string, log: Log): Launched {
   track(child, group);
   let text = '';
   child.stdout?.on('data', (c: Buffer) => (text += c.toString()));
@@ -76,17 +101,24 @@ function childHandle(child: ChildProcess, group: boolean): Launched {
     output: () => text,
     stop: async () => {
       if (child.exitCode !== null || child.signalCode !== null) return;
-      signal('SIGTERM');
-      const done = await Promise.race([exited.then(() => true), sleep(15_000).then(() => false)]);
-      if (!done) {
-        signal('SIGKILL');
-        await exited;
-      }
+      await stopGracefully(`${who} (pid ${child.pid})`, signal, exited, log);
     },
   };
 }
 
-export function floorContender(kubeconfig: string, concurrency: number): Contender {
+/** Waits for `ready` in a starting contender's output; fails at once if it exits first. */
+async function waitReady(who: string, child: ChildProcess, handle: Launched, ready: (output: string) => boolean, log: Log): Promise<void> {
+  await waitUntil(
+    `${who} to start and sync its caches`,
+    () => {
+      if (child.exitCode !== null) throw new Error(`${who} exited with ${child.exitCode}:\n${handle.output().slice(-4000)}`);
+      return ready(handle.output()) ? true : undefined;
+    },
+    { timeoutMs: READY_TIMEOUT_MS, intervalMs: 50, log, progress: () => `its output so far:\n${handle.output().slice(-4000)}` },
+  );
+}
+
+export function floorContender(kubeconfig: string, concurrency: number, log: Log): Contender {
   return {
     label: `floor×${concurrency}`,
     user: FLOOR_USER,
@@ -95,13 +127,8 @@ export function floorContender(kubeconfig: string, concurrency: number): Contend
       const child = spawn(process.execPath, [path.join(here, 'floor.js'), '--kubeconfig', kubeconfig, '--namespace', namespace, '--concurrency', String(concurrency)], {
         stdio: ['ignore', 'pipe', 'pipe'],
       });
-      const handle = childHandle(child, false);
-      const deadline = Date.now() + 60_000;
-      while (!handle.output().includes('"ready":true')) {
-        if (child.exitCode !== null) throw new Error(`the floor exited with ${child.exitCode}:\n${handle.output()}`);
-        if (Date.now() > deadline) throw new Error(`the floor did not get ready in 60 s:\n${handle.output()}`);
-        await sleep(50);
-      }
+      const handle = childHandle(child, false, `the floor ×${concurrency}`, log);
+      await waitReady(`the floor ×${concurrency}`, child, handle, (output) => output.includes('"ready":true'), log);
       return handle;
     },
   };
@@ -131,7 +158,7 @@ function freePort(): Promise<number> {
   });
 }
 
-export function peerContender(spec: PeerSpec, kubeconfig: string): Contender {
+export function peerContender(spec: PeerSpec, kubeconfig: string, log: Log): Contender {
   return {
     label: spec.name,
     user: spec.user,
@@ -147,14 +174,10 @@ export function peerContender(spec: PeerSpec, kubeconfig: string): Contender {
         stdio: ['ignore', 'pipe', 'pipe'],
         env: { ...process.env, KUBECONFIG: kubeconfig, WATCH_NAMESPACE: namespace },
       });
-      const handle = childHandle(child, true);
-      if (spec.readyPattern) {
-        const deadline = Date.now() + 60_000;
-        while (!spec.readyPattern.test(handle.output())) {
-          if (child.exitCode !== null) throw new Error(`${spec.name} exited with ${child.exitCode}:\n${handle.output()}`);
-          if (Date.now() > deadline) throw new Error(`${spec.name} did not get ready in 60 s:\n${handle.output().slice(-4000)}`);
-          await sleep(50);
-        }
+      const handle = childHandle(child, true, spec.name, log);
+      const pattern = spec.readyPattern;
+      if (pattern) {
+        await waitReady(spec.name, child, handle, (output) => pattern.test(output), log);
       } else {
         // No common readiness endpoint: give it a few seconds to start and sync.
         await sleep(5_000);
@@ -165,10 +188,17 @@ export function peerContender(spec: PeerSpec, kubeconfig: string): Contender {
   };
 }
 
+const GO_PEER_BUILD_TIMEOUT_MS = 45 * 60_000;
+
 /** bench/peer-go built into the tools cache (its build.sh); the path of the binary. */
-export function buildGoPeer(log: (msg: string) => void): { binary: string; seconds: number } {
+export function buildGoPeer(log: Log): { binary: string; seconds: number } {
   const started = Date.now();
-  const binary = execFileSync(path.join(repoRoot, 'bench', 'peer-go', 'build.sh'), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
+  log(`go peer: building or finding it (at most ${GO_PEER_BUILD_TIMEOUT_MS / 60_000} min; a cold build takes minutes on 2 cores)`);
+  const binary = execFileSync(path.join(repoRoot, 'bench', 'peer-go', 'build.sh'), {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+    timeout: GO_PEER_BUILD_TIMEOUT_MS,
+  }).trim();
   const seconds = round((Date.now() - started) / 1000, 1)!;
   log(`go peer: ${binary} (${seconds} s to build or find)`);
   return { binary, seconds };

@@ -6,9 +6,15 @@ import * as k8s from '@kubernetes/client-node';
 import { API_VERSION, GROUP, KIND, PLURAL, VERSION } from '../src/api/types.js';
 import { getMetrics } from '../test/support/operator.js';
 import { percentile, round } from '../test/support/stats.js';
-import { sleep, type Contender, type Launched } from './contenders.js';
+import type { Contender, Launched } from './contenders.js';
 import { apiserverRequests, auditMark, auditWrites, diffCounts, tally, type RequestCounts } from './env.js';
+import { sleep, waitUntil, withDeadline, WaitTimeoutError } from './wait.js';
 import { AvailabilityWatch, ReflectionTracker } from './watchers.js';
+
+/** How long the harness waits for a watch to open, for one create, for the churn's last patches, and for their changes to show in status. */
+const WATCH_OPEN_TIMEOUT_MS = 30_000;
+const CREATE_TIMEOUT_MS = 30_000;
+const CHURN_DRAIN_TIMEOUT_MS = 60_000;
 
 /** The run's options a measurement reads. */
 export interface MeasureOptions {
@@ -41,12 +47,6 @@ export function objectName(i: number): string {
   return `mc-${String(i).padStart(5, '0')}`;
 }
 
-export async function createNamespace(kc: k8s.KubeConfig, name: string): Promise<string> {
-  const core = kc.makeApiClient(k8s.CoreV1Api);
-  await core.createNamespace({ body: { metadata: { name, labels: { 'memcached-bench': 'true' } } } });
-  return name;
-}
-
 /** Creates n Memcacheds "at once" (16 requests in flight); returns when each create was sent. */
 async function createObjects(kc: k8s.KubeConfig, namespace: string, n: number, spec: Record<string, unknown>): Promise<Map<string, number>> {
   const custom = kc.makeApiClient(k8s.CustomObjectsApi);
@@ -58,7 +58,8 @@ async function createObjects(kc: k8s.KubeConfig, namespace: string, n: number, s
       sentAt.set(name, Date.now());
       for (let attempt = 0; ; attempt++) {
         try {
-          await custom.createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: PLURAL, body: { apiVersion: API_VERSION, kind: KIND, metadata: { name }, spec } });
+          const create = custom.createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: PLURAL, body: { apiVersion: API_VERSION, kind: KIND, metadata: { name }, spec } });
+          await withDeadline(`Memcached ${namespace}/${name} to be created`, CREATE_TIMEOUT_MS, create);
           break;
         } catch (err) {
           if (err instanceof k8s.ApiException && err.code === 409) break;
@@ -80,7 +81,7 @@ export async function measureConvergence(
   opts: MeasureOptions,
 ): Promise<ConvergenceSample> {
   const watch = new AvailabilityWatch(kc, namespace, contender.mode);
-  await watch.start();
+  await withDeadline(`the availability watch on ${namespace} to open`, WATCH_OPEN_TIMEOUT_MS, watch.start());
   const mark = auditMark();
   const before = apiserverRequests();
   const t0 = Date.now();
@@ -244,11 +245,32 @@ export async function measureChurn(kc: k8s.KubeConfig, contender: Contender, nam
   await sleep(opts.smoke ? 3_000 : 10_000);
   const restartWrites = auditWrites(mark, { user: contender.user, fromMs: start }).length;
 
-  const custom = kc.makeApiClient(k8s.CustomObjectsApi);
   const tracker = new ReflectionTracker(kc, namespace);
-  await tracker.start();
+  await withDeadline(`the churn watch on ${namespace} to open`, WATCH_OPEN_TIMEOUT_MS, tracker.start());
   await sleep(500);
   const perSecond = Math.max(1, Math.ceil(n / 10));
+  await sendChurn(kc, namespace, n, perSecond, tracker, opts);
+  await waitForReflection(tracker, namespace, opts.log);
+  tracker.stop();
+  await running.stop();
+  const lags = tracker.lagsMs;
+  return {
+    n,
+    seconds: opts.churnSeconds,
+    perSecond,
+    changes: tracker.changes,
+    reflected: lags.length,
+    p50Ms: round(percentile(lags, 50)),
+    p90Ms: round(percentile(lags, 90)),
+    p99Ms: round(percentile(lags, 99)),
+    maxMs: round(lags.length ? Math.max(...lags) : undefined),
+    restartWrites,
+  };
+}
+
+/** perSecond spec.size changes each second for opts.churnSeconds, round-robin over the N objects; each sent change goes to the tracker. */
+async function sendChurn(kc: k8s.KubeConfig, namespace: string, n: number, perSecond: number, tracker: ReflectionTracker, opts: MeasureOptions): Promise<void> {
+  const custom = kc.makeApiClient(k8s.CustomObjectsApi);
   const value = new Map<string, number>();
   let cursor = 0;
   const inflight = new Set<Promise<void>>();
@@ -277,22 +299,19 @@ export async function measureChurn(kc: k8s.KubeConfig, contender: Contender, nam
       void p.finally(() => inflight.delete(p));
     }
   }
-  await Promise.all(inflight);
-  const drainDeadline = Date.now() + 60_000;
-  while (tracker.outstanding() > 0 && Date.now() < drainDeadline) await sleep(200);
-  tracker.stop();
-  await running.stop();
-  const lags = tracker.lagsMs;
-  return {
-    n,
-    seconds: opts.churnSeconds,
-    perSecond,
-    changes: tracker.changes,
-    reflected: lags.length,
-    p50Ms: round(percentile(lags, 50)),
-    p90Ms: round(percentile(lags, 90)),
-    p99Ms: round(percentile(lags, 99)),
-    maxMs: round(lags.length ? Math.max(...lags) : undefined),
-    restartWrites,
-  };
+  await withDeadline(`the churn's last ${inflight.size} patches to return`, CHURN_DRAIN_TIMEOUT_MS, Promise.all(inflight));
+}
+
+/** Until every sent change shows in status.observedGeneration; at the deadline the rest count as not reflected. */
+async function waitForReflection(tracker: ReflectionTracker, namespace: string, log: (msg: string) => void): Promise<void> {
+  const what = `status.observedGeneration in ${namespace} to reflect every churn change`;
+  await waitUntil(what, () => (tracker.outstanding() === 0 ? true : undefined), {
+    timeoutMs: CHURN_DRAIN_TIMEOUT_MS,
+    intervalMs: 200,
+    log,
+    progress: () => `${tracker.outstanding()} changes outstanding`,
+  }).catch((err: unknown) => {
+    if (!(err instanceof WaitTimeoutError)) throw err;
+    log(`churn: ${err.message}; they count as not reflected`);
+  });
 }

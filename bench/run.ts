@@ -15,7 +15,6 @@ import {
   goPeerSpec,
   operatorContender,
   peerContender,
-  sleep,
   FLOOR_USER,
   GO_PEER_NAME,
   GO_PEER_USER,
@@ -27,7 +26,6 @@ import {
 } from './contenders.js';
 import { applyCrd, extendServiceCidr, footprintOf, loadKubeConfig, machine, mintUser, raiseNodeCapacity, repoRoot, startCluster, type Footprint } from './env.js';
 import {
-  createNamespace,
   measureChurn,
   measureConvergence,
   measureIdle,
@@ -37,8 +35,10 @@ import {
   type IdleResult,
   type MeasureOptions,
 } from './measure.js';
+import { createNamespace, deleteNamespace } from './namespaces.js';
 import { getOperatorMain } from './operator.js';
 import type { FailoverResult, FaultKind, PeerResult, Results } from './results.js';
+import { sleep } from './wait.js';
 
 export type { PeerResult, Results } from './results.js';
 
@@ -184,35 +184,22 @@ function footprintAfter(l: Launched, n: number): { n: number } & Footprint {
   return { n, ...footprintOf(l.pid) };
 }
 
-/** Deletes a namespace and waits until it is gone, so its objects load no later measurement. */
-async function deleteNamespace(kc: k8s.KubeConfig, name: string, timeoutMs: number): Promise<boolean> {
-  const core = kc.makeApiClient(k8s.CoreV1Api);
-  await core.deleteNamespace({ name }).catch(() => undefined);
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    try {
-      await core.readNamespace({ name });
-    } catch (err) {
-      if (err instanceof k8s.ApiException && err.code === 404) return true;
-    }
-    await sleep(500);
-  }
-  return false;
-}
-
 /**
- * Deletes a contender's namespace once it is measured, so that every
- * contender starts on a cluster holding the same objects. Kept, the Go
+ * Deletes a contender's namespace once it is measured and stopped, so that
+ * every contender starts on a cluster holding the same objects. Kept, the Go
  * peer's 1000 Memcacheds and 3000 pods (it runs first) and the floor's
  * loaded every later contender: the operator converged 1000 next to 6000
- * extra pods, the peer next to none. A few objects load nothing
- * measurable, so small namespaces stay: the smoke test reads the peer's
- * children and ours from them after the run.
+ * extra pods, the peer next to none. One object loads nothing measurable,
+ * so the N=1 namespaces stay: the smoke test reads the peer's children and
+ * ours from them after the run. Finalizers the stopped contender left on
+ * its Memcacheds are taken off first (see namespaces.ts).
  */
 async function clearNamespace(run: BenchRun, name: string, n: number): Promise<void> {
-  if (n < 50) return;
-  if (!(await deleteNamespace(run.kc, name, 600_000))) run.results.notes.push(`namespace ${name} was still terminating when the run went on`);
+  if (n === 1) return;
+  if (!(await deleteNamespace(run.kc, name, NAMESPACE_DELETE_TIMEOUT_MS, run.log))) run.results.notes.push(`namespace ${name} was still terminating when the run went on`);
 }
+
+const NAMESPACE_DELETE_TIMEOUT_MS = 10 * 60_000;
 
 // ---------------------------------------------------------------- peers --
 
@@ -227,7 +214,7 @@ function peerNamespace(run: BenchRun, peer: PeerRun, n: number): string {
 /** Another operator first: it may watch every namespace, so it runs while only its own objects exist. */
 async function otherOperatorAtEveryN(run: BenchRun, command: string): Promise<void> {
   const spec: PeerSpec = { name: run.opts.operatorName, command, user: OTHER_USER, mode: 'deployment' };
-  const peer: PeerRun = { contender: peerContender(spec, mintUser(OTHER_USER)), entry: newPeer(spec) };
+  const peer: PeerRun = { contender: peerContender(spec, mintUser(OTHER_USER), run.log), entry: newPeer(spec) };
   run.results.peers.push(peer.entry);
   await peerAtZero(run, peer);
   for (const n of run.opts.sizes) await peerAt(run, peer, n);
@@ -237,7 +224,7 @@ async function otherOperatorAtEveryN(run: BenchRun, command: string): Promise<vo
 async function goPeerAtZero(run: BenchRun): Promise<PeerRun | undefined> {
   if (!run.goPeerBinary) return undefined;
   const spec = goPeerSpec(run.goPeerBinary, run.opts.peerConcurrency);
-  const peer: PeerRun = { contender: peerContender(spec, mintUser(GO_PEER_USER)), entry: newPeer(spec) };
+  const peer: PeerRun = { contender: peerContender(spec, mintUser(GO_PEER_USER), run.log), entry: newPeer(spec) };
   run.results.peers.push(peer.entry);
   await peerAtZero(run, peer);
   return peer;
@@ -329,7 +316,7 @@ function othersFromPeers(results: Results, opts: BenchOptions): Results['others'
 
 /** The floor at the operator's concurrency, on its own fresh namespace. */
 async function floorAt(run: BenchRun, n: number): Promise<ConvergenceSample> {
-  const floor = floorContender(run.floorKubeconfig, run.opts.concurrency);
+  const floor = floorContender(run.floorKubeconfig, run.opts.concurrency, run.log);
   const namespace = await createNamespace(run.kc, run.namespace('floor', n));
   const launched = await floor.launch(namespace);
   run.log(`floor: converging N=${n}`);
@@ -353,7 +340,7 @@ async function floorSweepAt(run: BenchRun, n: number): Promise<FloorSweepEntry> 
   const { opts, results } = run;
   for (const c of opts.floorSweep.filter((x) => x !== opts.concurrency)) {
     const namespace = await createNamespace(run.kc, run.namespace(`floor-c${c}`, n));
-    const floor = floorContender(run.floorKubeconfig, c);
+    const floor = floorContender(run.floorKubeconfig, c, run.log);
     const launched = await floor.launch(namespace);
     const sample = await measureConvergence(run.kc, floor, namespace, n, opts);
     await launched.stop();
@@ -464,6 +451,10 @@ function firstLine(err: unknown): string {
 /** The leader-election suite's fault harness (test/support/failover.ts), with the benchmark's private build of the operator. */
 async function failoverPhase(run: BenchRun): Promise<void> {
   const { opts, log, results } = run;
+  if (opts.failoverRuns === 0) {
+    results.notes.push('failover: not measured (--failover-runs 0)');
+    return;
+  }
   for (const kind of ['sigkill', 'sigterm', 'partition'] as FaultKind[]) {
     log(`failover: ${kind} × ${opts.failoverRuns}`);
     try {
