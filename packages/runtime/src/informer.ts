@@ -3,9 +3,11 @@
 // once and stops for good; a handler that throws is silently swallowed. This
 // wrapper restarts it with capped exponential backoff, keeps its own cache so
 // events carry the previous object and late subscribers get a replay, isolates
-// handler failures, and re-delivers the cache periodically (resync).
+// handler failures, and re-delivers the cache periodically (resync). Its
+// lists come in pages of 500 as plain JSON, each page transformed as it
+// arrives (pagedlist.ts), not as one response deserialised into the client
+// library's model classes.
 import {
-  KubernetesObjectApi,
   makeInformer,
   type Informer as ClientInformer,
   type KubeConfig,
@@ -16,6 +18,9 @@ import type { Logger } from './logger.js';
 import { realClock, type Clock } from './clock.js';
 import type { EventHandlers, EventSource } from './source.js';
 import { errorMessage } from './errors.js';
+import { isResourceExpired, listAllPages, pageFetcher, type PagingOptions } from './pagedlist.js';
+
+export { isResourceExpired } from './pagedlist.js';
 
 export interface ResourceDescriptor {
   /** "v1" for the core group, otherwise "group/version". */
@@ -42,16 +47,6 @@ export function restartDelayMs(consecutiveFailures: number, policy: BackoffPolic
   const exponent = Math.max(0, consecutiveFailures - 1);
   const delay = policy.initialMs * Math.pow(policy.factor, exponent);
   return Number.isFinite(delay) ? Math.min(delay, policy.maxMs) : policy.maxMs;
-}
-
-/** True for 410 Gone however client-node surfaced it (HTTP status, Status object, or watch ERROR event). */
-export function isResourceExpired(err: unknown): boolean {
-  if (typeof err !== 'object' || err === null) return false;
-  const e = err as { statusCode?: unknown; code?: unknown; status?: unknown; body?: unknown };
-  if (e.statusCode === 410 || e.code === 410 || e.status === 410) return true;
-  if (typeof e.body === 'object' && e.body !== null && (e.body as { code?: unknown }).code === 410) return true;
-  if (typeof e.body === 'string') return /"code"\s*:\s*410\b/.test(e.body);
-  return false;
 }
 
 export interface RestartPlan {
@@ -102,8 +97,8 @@ export interface InformerOptions<T extends KubernetesObject> {
   listFn?: ListFunc<T>;
   clientInformerFactory?: ClientInformerFactory<T>;
   /**
-   * Applied to every object as it arrives (listed or watched), before it is
-   * cached or handed to a handler, like controller-runtime's cache
+   * Applied to every object as it arrives (listed, page by page, or
+   * watched), before it is cached or handed to a handler, like controller-runtime's cache
    * TransformFunc: strip what no reader needs (managedFields, see
    * stripManagedFields) to cut memory. Best done in place, returning the same
    * object: client-node's ListWatch keeps its own reference to it, which then
@@ -203,9 +198,8 @@ class WatchStream<T extends KubernetesObject> {
     const path = resourcePath(this.host.resource, this.namespace);
     let informer: ClientInformer<T> | undefined = undefined;
     const listFn = async (): Promise<KubernetesListObject<T>> => {
+      // Listed objects arrive transformed (page by page on the default path).
       const list = await this.host.listFn(this.namespace);
-      const transform = this.host.transform;
-      if (transform && list.items) list.items = list.items.map((item) => transform(item));
       // Only the live informer may rewrite the cache; a replaced one could still be listing.
       if (informer === this.current) this.pruneMissing(list.items ?? []);
       return list;
@@ -312,7 +306,9 @@ export class ResilientInformer<T extends KubernetesObject> implements EventSourc
     this.synced = new Promise((resolve) => (this.resolveSynced = resolve));
 
     const kubeConfig = options.kubeConfig;
-    const listFn: ListFunc<T> = options.listFn ?? defaultListFunc<T>(kubeConfig, options.resource, options.labelSelector);
+    const listFn: ListFunc<T> = options.listFn
+      ? transformedListFunc(options.listFn, options.transform)
+      : pagedListFunc<T>(kubeConfig, options.resource, { labelSelector: options.labelSelector, transform: options.transform, logger: this.logger });
     const factory: ClientInformerFactory<T> =
       options.clientInformerFactory ?? ((path, list, selector) => makeInformer<T>(kubeConfig, path, list, selector));
     const host: StreamHost<T> = {
@@ -409,19 +405,49 @@ export class ResilientInformer<T extends KubernetesObject> implements EventSourc
   }
 }
 
-/** Lists through the generic object API, which resolves the resource by discovery and works for core and CRDs alike. */
-export function defaultListFunc<T extends KubernetesObject>(kubeConfig: KubeConfig, resource: ResourceDescriptor, labelSelector?: string): ListFunc<T> {
-  let client: KubernetesObjectApi | undefined;
+/** A caller's list function, with the informer's transform applied to what it returns. */
+function transformedListFunc<T extends KubernetesObject>(listFn: ListFunc<T>, transform: ((obj: T) => T) | undefined): ListFunc<T> {
+  if (!transform) return listFn;
   return async (namespace) => {
-    client ??= KubernetesObjectApi.makeApiClient(kubeConfig);
-    const list = await client.list<T>(resource.apiVersion, resource.kind, namespace, undefined, undefined, undefined, undefined, labelSelector);
-    // A list's items carry no apiVersion/kind (watch events do). Cached objects
-    // must look the same whichever way they arrived, or a compare-before-apply
-    // sees every listed child as different and rewrites it on every restart.
-    for (const item of list.items ?? []) {
+    const list = await listFn(namespace);
+    if (list.items) list.items = list.items.map((item) => transform(item));
+    return list;
+  };
+}
+
+export interface PagedListOptions<T extends KubernetesObject> extends PagingOptions {
+  labelSelector?: string;
+  /** Applied to each item as its page arrives (see InformerOptions.transform). */
+  transform?: (obj: T) => T;
+  /** Where a list restarted on an expired continue token is reported. */
+  logger?: Logger;
+}
+
+/**
+ * The informer's list: pages of 500 as plain JSON (pagedlist.ts), each
+ * item given its apiVersion and kind and transformed as its page arrives.
+ */
+export function pagedListFunc<T extends KubernetesObject>(kubeConfig: KubeConfig, resource: ResourceDescriptor, options: PagedListOptions<T> = {}): ListFunc<T> {
+  const transform = options.transform ?? ((obj: T) => obj);
+  // A list's items carry no apiVersion/kind (watch events do). Cached objects
+  // must look the same whichever way they arrived, or a compare-before-apply
+  // sees every listed child as different and rewrites it on every restart.
+  const onPage = (items: unknown[]): T[] =>
+    items.map((raw) => {
+      const item = raw as T;
       item.apiVersion ??= resource.apiVersion;
       item.kind ??= resource.kind;
-    }
-    return list;
+      return transform(item);
+    });
+  return async (namespace) => {
+    const fetchPage = pageFetcher(kubeConfig, resourcePath(resource, namespace), options.labelSelector);
+    const list = await listAllPages(fetchPage, onPage, {
+      ...options,
+      onRestart: (err, pages) => {
+        options.onRestart?.(err, pages);
+        options.logger?.info('list continue token expired; listing again from the first page', { resource: resource.plural, pages, error: errorMessage(err) });
+      },
+    });
+    return { apiVersion: resource.apiVersion, kind: `${resource.kind}List`, metadata: { resourceVersion: list.resourceVersion }, items: list.items };
   };
 }
