@@ -2,8 +2,11 @@
 // than one page holds: it asks in pages of 500 with continue tokens, and its
 // cache ends with every object, transformed page by page. Requests are
 // counted on the client (a KubeConfig that records each request's URL) as
-// they leave for the apiserver. An expired continue token is made real by
-// compacting etcd between two pages: the list starts again from the first
+// they leave for the apiserver. For an expired continue token, etcd is
+// compacted between two pages and the second page is asked with the token
+// pointed at a compacted revision (the apiserver's watch cache would
+// otherwise serve the real token from its snapshot for a long while): the
+// apiserver answers 410 Expired, and the list starts again from the first
 // page and still ends complete.
 import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
@@ -14,18 +17,25 @@ import { createLogger, ResilientInformer } from '@memcached-operator/runtime';
 import { clusterStateDir, createNamespace, deleteNamespace, ensureCluster } from '../../support/cluster.js';
 
 const OBJECTS = 1_201;
+const LABEL = 'paged-list-spec';
 
-/** The same cluster and credentials; every request's URL is recorded, and `beforeRequest` may hold it. */
-function countingConfig(kc: k8s.KubeConfig, urls: string[], beforeRequest: (url: URL) => Promise<void>): k8s.KubeConfig {
+/** The same cluster and credentials; `beforeRequest` may hold or rewrite each request, whose URL is then recorded. */
+function countingConfig(kc: k8s.KubeConfig, urls: string[], beforeRequest: (context: k8s.RequestContext) => Promise<void>): k8s.KubeConfig {
   const counted = new k8s.KubeConfig();
   counted.loadFromString(kc.exportConfig());
   const apply = counted.applySecurityAuthentication.bind(counted);
   counted.applySecurityAuthentication = async (context: k8s.RequestContext): Promise<void> => {
+    await beforeRequest(context);
     urls.push(context.getUrl());
-    await beforeRequest(new URL(context.getUrl()));
     await apply(context);
   };
   return counted;
+}
+
+/** The same continue token, pointed at revision 1: older than any compaction. */
+function staleToken(token: string): string {
+  const decoded = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as Record<string, unknown>;
+  return Buffer.from(JSON.stringify({ ...decoded, rv: 1 })).toString('base64url');
 }
 
 /** etcd's client URL, from the running kube-apiserver's command line. */
@@ -73,7 +83,7 @@ describe('informer lists in pages on the local cluster', function () {
     const worker = async (): Promise<void> => {
       while (next < OBJECTS) {
         const name = `cm-${String(next++).padStart(5, '0')}`;
-        await core.createNamespacedConfigMap({ namespace, body: { metadata: { name }, data: { payload: 'x'.repeat(256) } } });
+        await core.createNamespacedConfigMap({ namespace, body: { metadata: { name, labels: { [LABEL]: 'yes' } }, data: { payload: 'x'.repeat(256) } } });
       }
     };
     await Promise.all(Array.from({ length: 16 }, worker));
@@ -91,6 +101,8 @@ describe('informer lists in pages on the local cluster', function () {
       kubeConfig: config,
       resource: { apiVersion: 'v1', kind: 'ConfigMap', plural: 'configmaps', namespaced: true },
       namespaces: [namespace],
+      // Not the namespace's own kube-root-ca.crt.
+      labelSelector: `${LABEL}=yes`,
       logger: createLogger('debug', { stream: messages }),
       resyncPeriodMs: 0,
       // A projection: what no reader needs goes as each page arrives.
@@ -109,6 +121,7 @@ describe('informer lists in pages on the local cluster', function () {
       await informer.synced;
       const pages = pageRequests(urls);
       expect(pages.map((p) => p.get('limit'))).to.deep.equal(['500', '500', '500']);
+      expect(pages.every((p) => p.get('labelSelector') === `${LABEL}=yes`)).to.equal(true);
       expect(pages[0].has('continue')).to.equal(false);
       expect(pages.slice(1).every((p) => (p.get('continue') ?? '') !== '')).to.equal(true);
       const cached = informer.list(namespace);
@@ -128,12 +141,16 @@ describe('informer lists in pages on the local cluster', function () {
     const urls: string[] = [];
     let compacted = false;
     const messages = new Messages();
-    const config = countingConfig(kc, urls, async (url) => {
-      if (compacted || !url.searchParams.has('continue')) return;
+    const config = countingConfig(kc, urls, async (context) => {
+      const url = new URL(context.getUrl());
+      const token = url.searchParams.get('continue');
+      if (compacted || token === null) return;
       compacted = true;
-      // Something changes between two pages, and etcd forgets the snapshot the token points into.
-      await kc.makeApiClient(k8s.CoreV1Api).createNamespacedConfigMap({ namespace, body: { metadata: { name: 'made-between-pages' } } });
+      // Something changes between two pages, and etcd forgets the past.
+      await kc.makeApiClient(k8s.CoreV1Api).createNamespacedConfigMap({ namespace, body: { metadata: { name: 'made-between-pages', labels: { [LABEL]: 'yes' } } } });
       await compactEtcd();
+      url.searchParams.set('continue', staleToken(token));
+      context.setUrl(url.toString());
     });
     const informer = informerOn(config, messages);
     informer.start();
