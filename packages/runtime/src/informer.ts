@@ -19,6 +19,7 @@ import { realClock, type Clock } from './clock.js';
 import type { EventHandlers, EventSource } from './source.js';
 import { errorMessage } from './errors.js';
 import { isResourceExpired, listAllPages, pageFetcher, type PagingOptions } from './pagedlist.js';
+import { StreamingListInformer } from './watchlist.js';
 
 export { isResourceExpired } from './pagedlist.js';
 
@@ -97,6 +98,13 @@ export interface InformerOptions<T extends KubernetesObject> {
   listFn?: ListFunc<T>;
   clientInformerFactory?: ClientInformerFactory<T>;
   /**
+   * How the first state arrives: "stream" (default) as WatchList events
+   * (watchlist.ts), where the apiserver serves it, else in pages; "pages"
+   * always lists in pages (pagedlist.ts). A custom listFn or
+   * clientInformerFactory always lists.
+   */
+  initialList?: 'stream' | 'pages';
+  /**
    * Applied to every object as it arrives (listed, page by page, or
    * watched), before it is cached or handed to a handler, like controller-runtime's cache
    * TransformFunc: strip what no reader needs (managedFields, see
@@ -129,6 +137,8 @@ interface StreamHost<T extends KubernetesObject> {
   readonly logger: Logger;
   readonly backoff: BackoffPolicy;
   readonly factory: ClientInformerFactory<T>;
+  /** Set when the first state may arrive as a WatchList stream. */
+  readonly streaming: { kubeConfig: KubeConfig; supported: { value: boolean } } | undefined;
   readonly listFn: ListFunc<T>;
   readonly transform: ((obj: T) => T) | undefined;
   emitAdd(obj: T): void;
@@ -204,7 +214,7 @@ class WatchStream<T extends KubernetesObject> {
       if (informer === this.current) this.pruneMissing(list.items ?? []);
       return list;
     };
-    informer = this.host.factory(path, listFn, this.host.labelSelector);
+    informer = this.host.streaming ? this.streamingInformer(path, listFn, this.host.streaming) : this.host.factory(path, listFn, this.host.labelSelector);
     const own = informer;
     const live = (): boolean => own === this.current && !this.stopped;
     const transform = this.host.transform ?? ((obj: T) => obj);
@@ -218,6 +228,22 @@ class WatchStream<T extends KubernetesObject> {
       if (live()) this.remove(obj);
     });
     informer.on('error', (err) => this.onError(own, err));
+    return informer;
+  }
+
+  private streamingInformer(path: string, listFn: () => Promise<KubernetesListObject<T>>, streaming: NonNullable<StreamHost<T>['streaming']>): ClientInformer<T> {
+    const informer: ClientInformer<T> = new StreamingListInformer<T>({
+      kubeConfig: streaming.kubeConfig,
+      path,
+      labelSelector: this.host.labelSelector,
+      supported: streaming.supported,
+      // Objects not in the stream's initial events were deleted while we were not watching.
+      onListed: (keys) => {
+        if (informer === this.current) this.pruneMissingKeys(keys);
+      },
+      fallback: () => this.host.factory(path, listFn, this.host.labelSelector),
+      onUnsupported: (err) => this.log.info('the apiserver does not serve WatchList; listing in pages', { error: errorMessage(err) }),
+    });
     return informer;
   }
 
@@ -267,7 +293,10 @@ class WatchStream<T extends KubernetesObject> {
 
   /** After a (re)list, objects that are no longer listed were deleted while we were not watching. */
   private pruneMissing(listed: T[]): void {
-    const present = new Set(listed.map(objectKey));
+    this.pruneMissingKeys(new Set(listed.map(objectKey)));
+  }
+
+  private pruneMissingKeys(present: ReadonlySet<string>): void {
     for (const [key, obj] of [...this.objects]) {
       if (!present.has(key)) {
         this.objects.delete(key);
@@ -318,6 +347,10 @@ export class ResilientInformer<T extends KubernetesObject> implements EventSourc
       logger: this.logger,
       backoff: options.restartBackoff ?? DEFAULT_RESTART_BACKOFF,
       factory,
+      streaming:
+        (options.initialList ?? 'stream') === 'stream' && !options.listFn && !options.clientInformerFactory
+          ? { kubeConfig, supported: { value: true } }
+          : undefined,
       listFn,
       transform: options.transform,
       emitAdd: (obj) => this.dispatch('onAdd', (h) => h.onAdd?.(obj), obj),

@@ -105,6 +105,8 @@ describe('informer lists in pages on the local cluster', function () {
       labelSelector: `${LABEL}=yes`,
       logger: createLogger('debug', { stream: messages }),
       resyncPeriodMs: 0,
+      // The paged list itself (by default it is the fallback of a WatchList stream; watch-list.spec.ts).
+      initialList: 'pages',
       // A projection: what no reader needs goes as each page arrives.
       transform: (cm) => {
         delete cm.data;
