@@ -5,11 +5,14 @@
 //                            [--concurrency 4] [--idle-seconds 60] [--churn-seconds 60]
 //                            [--failover-runs 5] [--operator-args '--flag=value ...']
 //                            [--operator-main dist/main.js] [--operator-name NAME]
-//                            [--floor-sweep 4,8,16,32,64] [--peer-concurrency 4] [--no-go-peer]
+//                            [--floor-sweep 4,8,16,32,64] [--peer-concurrency 4] [--no-go-peer] [--keep-cluster]
 //       node .build/bench/cli.js --render bench/results/latest.json   (re-render its .md and .svg)
 //
 // The cluster is the one in CLUSTER_STATE_DIR (default .cluster-bench, the
-// benchmark's own); --fresh tears it down and starts it anew.
+// benchmark's own); --fresh tears it down and starts it anew. A cluster the
+// run started (about 1 GB) is stopped when the run ends, unless
+// --keep-cluster; one that was running before is left as it was. The last
+// line of output says which, and how to stop a cluster left running.
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 
@@ -25,6 +28,7 @@ const FLAGS = {
   'floor-sweep': { type: 'string' },
   'peer-concurrency': { type: 'string' },
   'no-go-peer': { type: 'boolean' },
+  'keep-cluster': { type: 'boolean' },
   out: { type: 'string' },
   'cpu-prof': { type: 'string' },
   concurrency: { type: 'string' },
@@ -64,12 +68,14 @@ function parse(argv: string[]): Parsed {
 
 const USAGE = `usage: node .build/bench/cli.js [--sizes 1,100,1000] [--smoke] [--operator-cmd '<command>'] [--out bench/results]
   [--fresh] [--cpu-prof DIR] [--concurrency 4] [--idle-seconds 60] [--churn-seconds 60] [--failover-runs 5] [--operator-args '...'] [--operator-main dist/main.js]
-  [--operator-name NAME] [--floor-sweep 4,8,16,32,64] [--peer-concurrency 4] [--no-go-peer]
+  [--operator-name NAME] [--floor-sweep 4,8,16,32,64] [--peer-concurrency 4] [--no-go-peer] [--keep-cluster]
        node .build/bench/cli.js --render bench/results/latest.json   (re-render its .md and .svg)
 --operator-cmd runs convergence, idle and footprint against another operator too; {kubeconfig} and {namespace}
 in the command are replaced, and KUBECONFIG / WATCH_NAMESPACE are set in its environment; its results are
 in peers[] under --operator-name (default operator-cmd). The Go peer (bench/peer-go, go-controller-runtime)
-runs in every run unless --no-go-peer. --floor-sweep lists the floor concurrencies for the saturating floor.
+runs in every run unless --no-go-peer. --floor-sweep lists the floor concurrencies for the saturating floor; --failover-runs 0 skips failover.
+A cluster the run started is stopped at its end unless --keep-cluster (kept, the run's namespaces can be
+inspected or re-measured); one that was already running is left running.
 --only churn --namespace NS --n N re-measures churn on converged objects and updates the results file.
 --render FILE.json re-renders FILE.md and FILE.svg from an existing results file.`;
 
@@ -89,18 +95,22 @@ async function main(): Promise<number> {
     return 0;
   }
   process.env.CLUSTER_STATE_DIR ??= '.cluster-bench';
+  const log = (msg: string): void => void process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
   // Imported only now, so the state directory above is the one they use.
   const { runBench } = await import('./run.js');
   const { writeResults } = await import('./report.js');
-  const { repoRoot } = await import('./env.js');
+  const { repoRoot, clusterRunning } = await import('./env.js');
   const smoke = a.smoke === true;
   if (typeof a['operator-main'] === 'string') (await import('./operator.js')).setOperatorMain(a['operator-main']);
-  const num = (key: keyof typeof FLAGS, full: number, small: number): number => (typeof a[key] === 'string' ? Number(a[key]) : smoke ? small : full);
+  const num = (key: keyof typeof FLAGS, full: number, small: number): number => {
+    const value = typeof a[key] === 'string' ? Number(a[key]) : smoke ? small : full;
+    if (!Number.isInteger(value) || value < 0) throw new UsageError(`--${key} takes a whole number >= 0, got ${String(a[key])}`);
+    return value;
+  };
   const sizes = (typeof a.sizes === 'string' ? a.sizes : smoke ? '1,5' : '1,100,1000').split(',').map(Number);
   if (sizes.some((n) => !Number.isInteger(n) || n < 1)) throw new UsageError(`--sizes takes positive integers, got ${String(a.sizes)}`);
   const floorSweep = (typeof a['floor-sweep'] === 'string' ? a['floor-sweep'] : smoke ? '4,16' : '4,8,16,32,64').split(',').map(Number);
   if (floorSweep.some((n) => !Number.isInteger(n) || n < 1)) throw new UsageError(`--floor-sweep takes positive integers, got ${String(a['floor-sweep'])}`);
-  const log = (msg: string): void => void process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
   const benchOptions = {
     sizes,
     smoke,
@@ -121,6 +131,7 @@ async function main(): Promise<number> {
     operatorArgs: typeof a['operator-args'] === 'string' ? a['operator-args'].split(/\s+/).filter(Boolean) : [],
     log,
   };
+  cluster = { owned: a.fresh === true || !clusterRunning(), keep: a['keep-cluster'] === true, log };
   if (a.only === 'churn') {
     // Re-measure churn on an existing namespace and put it into the results file.
     const { readFileSync } = await import('node:fs');
@@ -140,19 +151,41 @@ async function main(): Promise<number> {
   return 0;
 }
 
+/** The cluster of this run: whether the run started it (and so stops it at the end) and whether --keep-cluster keeps it. */
+let cluster: { owned: boolean; keep: boolean; log: (msg: string) => void } | undefined;
+
+/** Stops the cluster if this run started it and was not asked to keep it; the line it logs is the run's last. */
+async function endCluster(): Promise<void> {
+  if (!cluster) return;
+  const { owned, keep, log } = cluster;
+  cluster = undefined;
+  const dir = process.env.CLUSTER_STATE_DIR ?? '.cluster-bench';
+  if (owned && !keep) {
+    (await import('./env.js')).stopCluster();
+    log(`cluster: stopped and removed ${dir} (this run started it; --keep-cluster keeps it)`);
+    return;
+  }
+  const why = keep ? '--keep-cluster' : 'it was running before this run';
+  log(`cluster: left running in ${dir} (${why}; about 1 GB of memory): stop it with CLUSTER_STATE_DIR=${dir} make cluster-down`);
+}
+
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
-    void import('./children.js').then(({ killAll }) => {
-      killAll();
-      process.exit(130);
-    });
+    void import('./children.js')
+      .then(({ killAll }) => killAll())
+      .then(endCluster)
+      .finally(() => process.exit(130));
   });
 }
 
 main().then(
-  (code) => process.exit(code),
+  async (code) => {
+    await endCluster();
+    process.exit(code);
+  },
   async (err: unknown) => {
     (await import('./children.js')).killAll();
+    await endCluster().catch((e: unknown) => process.stderr.write(`bench: could not stop the cluster: ${String(e)}\n`));
     if (err instanceof UsageError) {
       process.stderr.write(`bench: ${err.message}\n${USAGE}\n`);
       process.exit(2);

@@ -15,8 +15,23 @@ export const pkiDir = path.join(clusterStateDir, 'kwok', 'clusters', 'memcached-
 
 export { auditLogPath, clusterStateDir, kubectl, loadKubeConfig, repoRoot };
 
-function clusterSh(args: string[]): void {
-  execFileSync(clusterScript, args, { stdio: ['ignore', 'ignore', 'inherit'], env: process.env });
+/** cluster.sh up builds the tools first when their cache is cold, or waits on another build's lock. */
+const CLUSTER_UP_TIMEOUT_MS = 60 * 60_000;
+const CLUSTER_DOWN_TIMEOUT_MS = 2 * 60_000;
+
+function clusterSh(args: string[], timeoutMs: number): void {
+  execFileSync(clusterScript, args, { stdio: ['ignore', 'ignore', 'inherit'], env: process.env, timeout: timeoutMs });
+}
+
+/** True when the cluster in this state directory answers /readyz now. */
+export function clusterRunning(): boolean {
+  if (!existsSync(kubeconfigPath)) return false;
+  try {
+    execFileSync(path.join(toolsBin(), 'kubectl'), ['--kubeconfig', kubeconfigPath, '--request-timeout=3s', 'get', '--raw', '/readyz'], { stdio: 'ignore', timeout: 10_000 });
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -25,17 +40,23 @@ function clusterSh(args: string[]): void {
  * machine, so a start that loses a port race is retried from scratch.
  */
 export function startCluster(profile: Profile, fresh: boolean, log: (msg: string) => void): void {
-  if (fresh) clusterSh(['down']);
+  if (fresh) stopCluster();
+  log(`cluster: waiting for cluster.sh up ${profile} (at most ${CLUSTER_UP_TIMEOUT_MS / 60_000} min: a cold tools cache is built first)`);
   for (let attempt = 1; ; attempt++) {
     try {
-      clusterSh(['up', profile]);
+      clusterSh(['up', profile], CLUSTER_UP_TIMEOUT_MS);
       return;
     } catch (err) {
       if (attempt >= 3) throw err;
       log(`cluster start failed (attempt ${attempt}), retrying from scratch: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
-      clusterSh(['down']);
+      stopCluster();
     }
   }
+}
+
+/** Stops the cluster in this state directory and removes its state. */
+export function stopCluster(): void {
+  clusterSh(['down'], CLUSTER_DOWN_TIMEOUT_MS);
 }
 
 /**
@@ -63,6 +84,7 @@ export function extendServiceCidr(): void {
   );
 }
 
+/** Applies the CRD and waits (at most 60 s) until it is Established. */
 export function applyCrd(file: string): void {
   kubectl(['apply', '--server-side', '--force-conflicts', '--field-manager=memcached-bench', '-f', file]);
   kubectl(['wait', '--for', 'condition=Established', '--timeout', '60s', '-f', file]);
@@ -134,7 +156,11 @@ let kubectlBinary: string | undefined;
 /** The apiserver's /metrics text (large: kubectl with a big output buffer). */
 export function apiserverMetricsText(): string {
   kubectlBinary ??= path.join(toolsBin(), 'kubectl');
-  return execFileSync(kubectlBinary, ['--kubeconfig', kubeconfigPath, 'get', '--raw', '/metrics'], { encoding: 'utf8', maxBuffer: 512 * 1024 * 1024 });
+  return execFileSync(kubectlBinary, ['--kubeconfig', kubeconfigPath, '--request-timeout=60s', 'get', '--raw', '/metrics'], {
+    encoding: 'utf8',
+    maxBuffer: 512 * 1024 * 1024,
+    timeout: 90_000,
+  });
 }
 
 export function apiserverRequests(): RequestCounts {

@@ -1,4 +1,4 @@
-// What monitoring costs per memcached pod (issue #12): the exporter's RSS and
+// What monitoring costs per memcached pod: the exporter's RSS and
 // CPU at idle and under Prometheus-like scrapes every 5 s and 15 s, for one
 // exporter serving 1 target (the sidecar shape) and 10 targets (the
 // multi-target shape), and what each pod adds to a process that runs anyway
@@ -12,6 +12,7 @@ import { parseArgs } from 'node:util';
 import { freePort, start as startMemcached, stop as stopMemcached, waitReady } from '../test/support/memcached-process.js';
 import { footprintOf, machine } from './env.js';
 import { round } from '../test/support/stats.js';
+import { sleep, withDeadline } from './wait.js';
 
 interface Window {
   targets: number;
@@ -33,7 +34,6 @@ const { values } = parseArgs({ options: { 'window-seconds': { type: 'string', de
 const windowSeconds = Number(values['window-seconds']);
 if (!Number.isInteger(windowSeconds) || windowSeconds < 5) throw new Error(`--window-seconds must be a whole number >= 5, got ${values['window-seconds']}`);
 
-const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function main(): Promise<void> {
   const mcPort = await freePort();
@@ -41,7 +41,7 @@ async function main(): Promise<void> {
   await waitReady(memcached);
   const exporter = spawn(process.execPath, ['dist/exporter/main.js', '--bind-address', '127.0.0.1:0', '--allowed-ports', String(mcPort)], { stdio: ['ignore', 'pipe', 'inherit'] });
   try {
-    const exporterPort = await new Promise<number>((resolve, reject) => {
+    const listening = new Promise<number>((resolve, reject) => {
       let out = '';
       exporter.stdout.on('data', (chunk: Buffer) => {
         out += chunk.toString();
@@ -50,12 +50,13 @@ async function main(): Promise<void> {
       });
       exporter.once('exit', (code) => reject(new Error(`exporter exited with ${code}: ${out}`)));
     });
+    const exporterPort = await withDeadline('the exporter to log "exporter listening"', 30_000, listening);
     const target = `http://127.0.0.1:${exporterPort}/scrape?target=127.0.0.1:${mcPort}`;
     // A first scrape loads every code path before anything is measured.
     await (await fetch(target)).text();
 
     const idleStart = footprintOf(exporter.pid!);
-    await wait(windowSeconds * 1000);
+    await sleep(windowSeconds * 1000);
     const idleEnd = footprintOf(exporter.pid!);
     const idle = { rssMB: idleEnd.rssMB, millicores: round(((idleEnd.cpuSeconds - idleStart.cpuSeconds) / windowSeconds) * 1000, 1)! };
 
@@ -69,7 +70,7 @@ async function main(): Promise<void> {
           const round0 = Date.now();
           await Promise.all(Array.from({ length: targets }, async () => (await fetch(target)).text()));
           scrapes += targets;
-          await wait(Math.max(0, intervalSeconds * 1000 - (Date.now() - round0)));
+          await sleep(Math.max(0, intervalSeconds * 1000 - (Date.now() - round0)));
         }
         const after = footprintOf(exporter.pid!);
         const seconds = (Date.now() - began) / 1000;

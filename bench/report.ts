@@ -3,7 +3,7 @@
 // scale behaviour). No dependencies.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { Results } from './run.js';
+import type { Results } from './results.js';
 
 const fmtPlain = (v: number | null | undefined, unit = ''): string => (v === null || v === undefined ? '–' : `${v}${unit}`);
 /** Milliseconds as "850 ms" or, from 10 s up, "12.3 s". */

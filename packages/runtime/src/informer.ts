@@ -3,9 +3,11 @@
 // once and stops for good; a handler that throws is silently swallowed. This
 // wrapper restarts it with capped exponential backoff, keeps its own cache so
 // events carry the previous object and late subscribers get a replay, isolates
-// handler failures, and re-delivers the cache periodically (resync).
+// handler failures, and re-delivers the cache periodically (resync). Its
+// lists come in pages of 500 as plain JSON, each page transformed as it
+// arrives (pagedlist.ts), not as one response deserialised into the client
+// library's model classes.
 import {
-  KubernetesObjectApi,
   makeInformer,
   type Informer as ClientInformer,
   type KubeConfig,
@@ -16,6 +18,10 @@ import type { Logger } from './logger.js';
 import { realClock, type Clock } from './clock.js';
 import type { EventHandlers, EventSource } from './source.js';
 import { errorMessage } from './errors.js';
+import { isResourceExpired, listAllPages, pageFetcher, type PagingOptions } from './pagedlist.js';
+import { StreamingListInformer } from './watchlist.js';
+
+export { isResourceExpired } from './pagedlist.js';
 
 export interface ResourceDescriptor {
   /** "v1" for the core group, otherwise "group/version". */
@@ -42,16 +48,6 @@ export function restartDelayMs(consecutiveFailures: number, policy: BackoffPolic
   const exponent = Math.max(0, consecutiveFailures - 1);
   const delay = policy.initialMs * Math.pow(policy.factor, exponent);
   return Number.isFinite(delay) ? Math.min(delay, policy.maxMs) : policy.maxMs;
-}
-
-/** True for 410 Gone however client-node surfaced it (HTTP status, Status object, or watch ERROR event). */
-export function isResourceExpired(err: unknown): boolean {
-  if (typeof err !== 'object' || err === null) return false;
-  const e = err as { statusCode?: unknown; code?: unknown; status?: unknown; body?: unknown };
-  if (e.statusCode === 410 || e.code === 410 || e.status === 410) return true;
-  if (typeof e.body === 'object' && e.body !== null && (e.body as { code?: unknown }).code === 410) return true;
-  if (typeof e.body === 'string') return /"code"\s*:\s*410\b/.test(e.body);
-  return false;
 }
 
 export interface RestartPlan {
@@ -102,8 +98,15 @@ export interface InformerOptions<T extends KubernetesObject> {
   listFn?: ListFunc<T>;
   clientInformerFactory?: ClientInformerFactory<T>;
   /**
-   * Applied to every object as it arrives (listed or watched), before it is
-   * cached or handed to a handler, like controller-runtime's cache
+   * How the first state arrives: "stream" (default) as WatchList events
+   * (watchlist.ts), where the apiserver serves it, else in pages; "pages"
+   * always lists in pages (pagedlist.ts). A custom listFn or
+   * clientInformerFactory always lists.
+   */
+  initialList?: 'stream' | 'pages';
+  /**
+   * Applied to every object as it arrives (listed, page by page, or
+   * watched), before it is cached or handed to a handler, like controller-runtime's cache
    * TransformFunc: strip what no reader needs (managedFields, see
    * stripManagedFields) to cut memory. Best done in place, returning the same
    * object: client-node's ListWatch keeps its own reference to it, which then
@@ -134,6 +137,8 @@ interface StreamHost<T extends KubernetesObject> {
   readonly logger: Logger;
   readonly backoff: BackoffPolicy;
   readonly factory: ClientInformerFactory<T>;
+  /** Set when the first state may arrive as a WatchList stream. */
+  readonly streaming: { kubeConfig: KubeConfig; supported: { value: boolean } } | undefined;
   readonly listFn: ListFunc<T>;
   readonly transform: ((obj: T) => T) | undefined;
   emitAdd(obj: T): void;
@@ -203,14 +208,13 @@ class WatchStream<T extends KubernetesObject> {
     const path = resourcePath(this.host.resource, this.namespace);
     let informer: ClientInformer<T> | undefined = undefined;
     const listFn = async (): Promise<KubernetesListObject<T>> => {
+      // Listed objects arrive transformed (page by page on the default path).
       const list = await this.host.listFn(this.namespace);
-      const transform = this.host.transform;
-      if (transform && list.items) list.items = list.items.map((item) => transform(item));
       // Only the live informer may rewrite the cache; a replaced one could still be listing.
       if (informer === this.current) this.pruneMissing(list.items ?? []);
       return list;
     };
-    informer = this.host.factory(path, listFn, this.host.labelSelector);
+    informer = this.host.streaming ? this.streamingInformer(path, listFn, this.host.streaming) : this.host.factory(path, listFn, this.host.labelSelector);
     const own = informer;
     const live = (): boolean => own === this.current && !this.stopped;
     const transform = this.host.transform ?? ((obj: T) => obj);
@@ -224,6 +228,22 @@ class WatchStream<T extends KubernetesObject> {
       if (live()) this.remove(obj);
     });
     informer.on('error', (err) => this.onError(own, err));
+    return informer;
+  }
+
+  private streamingInformer(path: string, listFn: () => Promise<KubernetesListObject<T>>, streaming: NonNullable<StreamHost<T>['streaming']>): ClientInformer<T> {
+    const informer: ClientInformer<T> = new StreamingListInformer<T>({
+      kubeConfig: streaming.kubeConfig,
+      path,
+      labelSelector: this.host.labelSelector,
+      supported: streaming.supported,
+      // Objects not in the stream's initial events were deleted while we were not watching.
+      onListed: (keys) => {
+        if (informer === this.current) this.pruneMissingKeys(keys);
+      },
+      fallback: () => this.host.factory(path, listFn, this.host.labelSelector),
+      onUnsupported: (err) => this.log.info('the apiserver does not serve WatchList; listing in pages', { error: errorMessage(err) }),
+    });
     return informer;
   }
 
@@ -273,7 +293,10 @@ class WatchStream<T extends KubernetesObject> {
 
   /** After a (re)list, objects that are no longer listed were deleted while we were not watching. */
   private pruneMissing(listed: T[]): void {
-    const present = new Set(listed.map(objectKey));
+    this.pruneMissingKeys(new Set(listed.map(objectKey)));
+  }
+
+  private pruneMissingKeys(present: ReadonlySet<string>): void {
     for (const [key, obj] of [...this.objects]) {
       if (!present.has(key)) {
         this.objects.delete(key);
@@ -312,7 +335,9 @@ export class ResilientInformer<T extends KubernetesObject> implements EventSourc
     this.synced = new Promise((resolve) => (this.resolveSynced = resolve));
 
     const kubeConfig = options.kubeConfig;
-    const listFn: ListFunc<T> = options.listFn ?? defaultListFunc<T>(kubeConfig, options.resource, options.labelSelector);
+    const listFn: ListFunc<T> = options.listFn
+      ? transformedListFunc(options.listFn, options.transform)
+      : pagedListFunc<T>(kubeConfig, options.resource, { labelSelector: options.labelSelector, transform: options.transform, logger: this.logger });
     const factory: ClientInformerFactory<T> =
       options.clientInformerFactory ?? ((path, list, selector) => makeInformer<T>(kubeConfig, path, list, selector));
     const host: StreamHost<T> = {
@@ -322,6 +347,10 @@ export class ResilientInformer<T extends KubernetesObject> implements EventSourc
       logger: this.logger,
       backoff: options.restartBackoff ?? DEFAULT_RESTART_BACKOFF,
       factory,
+      streaming:
+        (options.initialList ?? 'stream') === 'stream' && !options.listFn && !options.clientInformerFactory
+          ? { kubeConfig, supported: { value: true } }
+          : undefined,
       listFn,
       transform: options.transform,
       emitAdd: (obj) => this.dispatch('onAdd', (h) => h.onAdd?.(obj), obj),
@@ -409,19 +438,49 @@ export class ResilientInformer<T extends KubernetesObject> implements EventSourc
   }
 }
 
-/** Lists through the generic object API, which resolves the resource by discovery and works for core and CRDs alike. */
-export function defaultListFunc<T extends KubernetesObject>(kubeConfig: KubeConfig, resource: ResourceDescriptor, labelSelector?: string): ListFunc<T> {
-  let client: KubernetesObjectApi | undefined;
+/** A caller's list function, with the informer's transform applied to what it returns. */
+function transformedListFunc<T extends KubernetesObject>(listFn: ListFunc<T>, transform: ((obj: T) => T) | undefined): ListFunc<T> {
+  if (!transform) return listFn;
   return async (namespace) => {
-    client ??= KubernetesObjectApi.makeApiClient(kubeConfig);
-    const list = await client.list<T>(resource.apiVersion, resource.kind, namespace, undefined, undefined, undefined, undefined, labelSelector);
-    // A list's items carry no apiVersion/kind (watch events do). Cached objects
-    // must look the same whichever way they arrived, or a compare-before-apply
-    // sees every listed child as different and rewrites it on every restart.
-    for (const item of list.items ?? []) {
+    const list = await listFn(namespace);
+    if (list.items) list.items = list.items.map((item) => transform(item));
+    return list;
+  };
+}
+
+export interface PagedListOptions<T extends KubernetesObject> extends PagingOptions {
+  labelSelector?: string;
+  /** Applied to each item as its page arrives (see InformerOptions.transform). */
+  transform?: (obj: T) => T;
+  /** Where a list restarted on an expired continue token is reported. */
+  logger?: Logger;
+}
+
+/**
+ * The informer's list: pages of 500 as plain JSON (pagedlist.ts), each
+ * item given its apiVersion and kind and transformed as its page arrives.
+ */
+export function pagedListFunc<T extends KubernetesObject>(kubeConfig: KubeConfig, resource: ResourceDescriptor, options: PagedListOptions<T> = {}): ListFunc<T> {
+  const transform = options.transform ?? ((obj: T) => obj);
+  // A list's items carry no apiVersion/kind (watch events do). Cached objects
+  // must look the same whichever way they arrived, or a compare-before-apply
+  // sees every listed child as different and rewrites it on every restart.
+  const onPage = (items: unknown[]): T[] =>
+    items.map((raw) => {
+      const item = raw as T;
       item.apiVersion ??= resource.apiVersion;
       item.kind ??= resource.kind;
-    }
-    return list;
+      return transform(item);
+    });
+  return async (namespace) => {
+    const fetchPage = pageFetcher(kubeConfig, resourcePath(resource, namespace), options.labelSelector);
+    const list = await listAllPages(fetchPage, onPage, {
+      ...options,
+      onRestart: (err, pages) => {
+        options.onRestart?.(err, pages);
+        options.logger?.info('list continue token expired; listing again from the first page', { resource: resource.plural, pages, error: errorMessage(err) });
+      },
+    });
+    return { apiVersion: resource.apiVersion, kind: `${resource.kind}List`, metadata: { resourceVersion: list.resourceVersion }, items: list.items };
   };
 }

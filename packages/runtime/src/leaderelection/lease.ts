@@ -171,7 +171,7 @@ export class LeaseElector implements LeaderElector {
       instance: this.identity,
       logger: this.log,
       // Every transition is worth recording, however close to the last one.
-      dedupeWindowMs: 0,
+      seriesWindowMs: 0,
       requestTimeoutMs: this.requestTimeoutMs,
       clock: this.clock,
     });
