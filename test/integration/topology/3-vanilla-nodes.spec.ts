@@ -116,7 +116,7 @@ describe('topology: vanilla Kubernetes falls back to counting schedulable nodes'
       { timeoutMs: 30_000, intervalMs: 100 },
     );
     console.log(`      (vanilla: scaled to 3 ${since(start)} ms after adding nodes)`);
-    const s = await eventually(
+    await eventually(
       'HA on 3 distinct nodes',
       async () => {
         const s = await cluster.snapshot(ns, 'cache');
