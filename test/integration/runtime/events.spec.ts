@@ -4,28 +4,16 @@
 // different Event; an Event deleted meanwhile (its TTL passed) is created
 // again with its series. A watch on the Events sees every version written.
 import { expect } from 'chai';
-import { Writable } from 'node:stream';
 import * as k8s from '@kubernetes/client-node';
 import { ApiEventRecorder, createLogger } from '@memcached-operator/runtime';
 import { createNamespace, deleteNamespace, ensureCluster, eventually } from '../../support/cluster.js';
+import { LogRecorder } from '../../support/logs.js';
 
 interface Seen {
   type: string;
   name: string;
   count: number | undefined;
   note: string | undefined;
-}
-
-/** Collects warn/error log lines, so a failing write shows in the assertion. */
-class Lines extends Writable {
-  readonly lines: string[] = [];
-  constructor() {
-    super({ objectMode: true });
-  }
-  override _write(info: unknown, _encoding: BufferEncoding, next: () => void): void {
-    this.lines.push(JSON.stringify(info));
-    next();
-  }
 }
 
 describe('event recorder on the local cluster', function () {
@@ -36,7 +24,7 @@ describe('event recorder on the local cluster', function () {
   let regarding: k8s.V1ConfigMap;
   let abort: AbortController | undefined;
   const seen: Seen[] = [];
-  const logs = new Lines();
+  const logs = new LogRecorder();
   const recorder = (): ApiEventRecorder =>
     new ApiEventRecorder(kc, {
       controller: 'cache.example.com/events-spec',

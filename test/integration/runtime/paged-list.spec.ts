@@ -11,10 +11,10 @@
 import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import * as k8s from '@kubernetes/client-node';
 import { createLogger, ResilientInformer } from '@memcached-operator/runtime';
 import { clusterStateDir, createNamespace, deleteNamespace, ensureCluster } from '../../support/cluster.js';
+import { LogRecorder } from '../../support/logs.js';
 
 const OBJECTS = 1_201;
 const LABEL = 'paged-list-spec';
@@ -59,17 +59,6 @@ async function compactEtcd(): Promise<void> {
   if (!res.ok) throw new Error(`compacting etcd at ${server} to ${revision}: HTTP ${res.status} ${await res.text()}`);
 }
 
-class Messages extends Writable {
-  readonly messages: string[] = [];
-  constructor() {
-    super({ objectMode: true });
-  }
-  override _write(info: { msg?: unknown }, _encoding: BufferEncoding, next: () => void): void {
-    this.messages.push(String(info.msg));
-    next();
-  }
-}
-
 describe('informer lists in pages on the local cluster', function () {
   this.timeout(300_000);
   let kc: k8s.KubeConfig;
@@ -96,7 +85,7 @@ describe('informer lists in pages on the local cluster', function () {
   const pageRequests = (urls: string[]): URLSearchParams[] =>
     urls.filter((u) => new URL(u).pathname === `/api/v1/namespaces/${namespace}/configmaps` && !new URL(u).searchParams.has('watch')).map((u) => new URL(u).searchParams);
 
-  const informerOn = (config: k8s.KubeConfig, messages: Messages): ResilientInformer<k8s.V1ConfigMap> =>
+  const informerOn = (config: k8s.KubeConfig, messages: LogRecorder): ResilientInformer<k8s.V1ConfigMap> =>
     new ResilientInformer<k8s.V1ConfigMap>({
       kubeConfig: config,
       resource: { apiVersion: 'v1', kind: 'ConfigMap', plural: 'configmaps', namespaced: true },
@@ -117,7 +106,7 @@ describe('informer lists in pages on the local cluster', function () {
 
   it(`asks for pages of 500 with continue tokens and caches all ${OBJECTS} objects, transformed`, async () => {
     const urls: string[] = [];
-    const informer = informerOn(countingConfig(kc, urls, () => Promise.resolve()), new Messages());
+    const informer = informerOn(countingConfig(kc, urls, () => Promise.resolve()), new LogRecorder());
     informer.start();
     try {
       await informer.synced;
@@ -142,7 +131,7 @@ describe('informer lists in pages on the local cluster', function () {
   it('lists again from the first page when its continue token has expired, and still caches every object', async () => {
     const urls: string[] = [];
     let compacted = false;
-    const messages = new Messages();
+    const messages = new LogRecorder();
     const config = countingConfig(kc, urls, async (context) => {
       const url = new URL(context.getUrl());
       const token = url.searchParams.get('continue');

@@ -9,10 +9,10 @@
 // rejects with 422 as a server without WatchList rejects sendInitialEvents),
 // the informer lists in pages instead.
 import { expect } from 'chai';
-import { Writable } from 'node:stream';
 import * as k8s from '@kubernetes/client-node';
 import { createLogger, ResilientInformer } from '@memcached-operator/runtime';
 import { createNamespace, deleteNamespace, ensureCluster, eventually } from '../../support/cluster.js';
+import { LogRecorder } from '../../support/logs.js';
 
 const OBJECTS = 700;
 const LABEL = 'watch-list-spec';
@@ -41,17 +41,6 @@ function recordingConfig(kc: k8s.KubeConfig, urls: URL[], rewritePath: (path: st
   return recorded;
 }
 
-class Messages extends Writable {
-  readonly messages: string[] = [];
-  constructor() {
-    super({ objectMode: true });
-  }
-  override _write(info: { msg?: unknown }, _encoding: BufferEncoding, next: () => void): void {
-    this.messages.push(String(info.msg));
-    next();
-  }
-}
-
 describe('informer streams its first state (WatchList) on the local cluster', function () {
   this.timeout(300_000);
   let kc: k8s.KubeConfig;
@@ -75,7 +64,7 @@ describe('informer streams its first state (WatchList) on the local cluster', fu
     if (namespace) await deleteNamespace(kc, namespace);
   });
 
-  const informerOn = (config: k8s.KubeConfig, messages = new Messages()): ResilientInformer<k8s.V1ConfigMap> =>
+  const informerOn = (config: k8s.KubeConfig, messages = new LogRecorder()): ResilientInformer<k8s.V1ConfigMap> =>
     new ResilientInformer<k8s.V1ConfigMap>({
       kubeConfig: config,
       resource: { apiVersion: 'v1', kind: 'ConfigMap', plural: 'configmaps', namespaced: true },
@@ -127,7 +116,7 @@ describe('informer streams its first state (WatchList) on the local cluster', fu
 
   it('lists in pages where the apiserver refuses the stream', async () => {
     const urls: URL[] = [];
-    const messages = new Messages();
+    const messages = new LogRecorder();
     const config = recordingConfig(kc, urls, (path) => (path.includes('sendInitialEvents=true') ? path.replace('resourceVersionMatch=NotOlderThan', 'resourceVersionMatch=NotAValue') : path));
     const informer = informerOn(config, messages);
     informer.start();

@@ -9,28 +9,16 @@
 // descriptor counted here belongs to the informer.
 import { expect } from 'chai';
 import { readdirSync } from 'node:fs';
-import { Writable } from 'node:stream';
 import * as k8s from '@kubernetes/client-node';
 import { createLogger, ResilientInformer, reuseConnections } from '@memcached-operator/runtime';
 import { createNamespace, deleteNamespace, ensureCluster, eventually, kubectl } from '../../support/cluster.js';
+import { LogRecorder } from '../../support/logs.js';
 import { TcpProxy } from '../../support/tcpproxy.js';
 
 const RECONNECTS = 100;
 
 function openFds(): number {
   return readdirSync('/proc/self/fd').length;
-}
-
-/** Keeps every log record's message, so the test can see the informer's restarts. */
-class Recorder extends Writable {
-  readonly messages: string[] = [];
-  constructor() {
-    super({ objectMode: true });
-  }
-  override _write(info: { msg?: unknown }, _encoding: BufferEncoding, next: () => void): void {
-    this.messages.push(String(info.msg));
-    next();
-  }
 }
 
 /** The same cluster and credentials, reached through the proxy (the apiserver's SANs include 127.0.0.1). */
@@ -52,7 +40,7 @@ describe('informer watch reconnects on the local cluster', function () {
   let namespace: string;
   let proxy: TcpProxy;
   let informer: ResilientInformer<k8s.V1ConfigMap>;
-  const recorder = new Recorder();
+  const recorder = new LogRecorder();
 
   const createConfigMap = (name: string): void => {
     kubectl(['create', 'configmap', '-n', namespace, name, `--from-literal=at=${new Date().toISOString()}`]);
