@@ -44,7 +44,7 @@ gives it an IP, and no container runs. Nothing answers on 11211 here.
 
 Try it:
   export KUBECONFIG=$PWD/$state/kubeconfig
-  kubectl get memcached -A                       # Size, Ready, Available, Topology
+  kubectl get memcached -A                       # Replicas, Ready, Available, Topology
   kubectl edit memcached -n memcached-demo memcached-sample
   make cluster-down                              # stops the operator and the cluster
 
