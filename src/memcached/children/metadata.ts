@@ -77,3 +77,12 @@ export function withoutLegacyFinalizer(finalizers: readonly string[] | undefined
   if (!finalizers?.includes(LEGACY_FINALIZER)) return undefined;
   return finalizers.filter((f) => f !== LEGACY_FINALIZER);
 }
+
+/**
+ * The StatefulSet's governing Service: each server's stable DNS name is
+ * `<name>-<ordinal>.<name>-servers.<namespace>.svc`, the names of the
+ * published server list (servers.ts).
+ */
+export function serversServiceName(mc: Memcached): string {
+  return `${crName(mc)}-servers`;
+}

@@ -15,7 +15,7 @@ import type { V1Container, V1Deployment, V1Pod } from '@kubernetes/client-node';
 import type { Memcached, MemcachedSpec } from '../../api/types.js';
 import { memcachedAlertGroup, thresholdsFor } from './alerts.js';
 import { DEFAULT_PORT } from '../children/args.js';
-import { CONTAINER_NAME, PLAINTEXT_PORT_NAME, PORT_NAME } from '../children/deployment.js';
+import { CONTAINER_NAME, PLAINTEXT_PORT_NAME, PORT_NAME } from '../children/statefulset.js';
 import { crName, objectMeta, selectorLabels } from '../children/metadata.js';
 import { tlsEnabled } from '../children/secret-mounts.js';
 import { headlessServiceName } from '../children/services.js';

@@ -1,0 +1,295 @@
+// Carries out the planner's step on the servers: key copies with the same
+// ring the clients use, in-place pod changes, graceful restarts, and the
+// publication of the list. Every step is idempotent (copies never overwrite:
+// add mode), so a step interrupted by an operator restart is simply taken
+// again. Returns the operation's status, to be reported in status and Events.
+import type * as k8s from '@kubernetes/client-node';
+import type { Memcached, MemcachedSpec, ServerOperationStatus, ServerOperationType } from '../../api/types.js';
+import { copyKeys } from '../../keyspace/copy.js';
+import { ketamaRing } from '../../keyspace/ketama.js';
+import { fetchStats, MemcachedSession, type ConnectionSecurity, type Endpoint } from '../../protocol/client.js';
+import { DEFAULT_PORT } from '../children/args.js';
+import { CONTAINER_NAME, MEMORY_ANNOTATION } from '../children/statefulset.js';
+import { AUTHFILE_HASH_ANNOTATION } from '../tls/secure-serving.js';
+import type { ClusterWriter } from '../writer.js';
+import type { ServerStep } from './planner.js';
+import { buildServersConfigMap, serverList } from './serverlist.js';
+
+/** Set on a pod when the operator restarts its memcached: the container's restart count then, so the restart is seen to have happened. */
+export const RESTART_FROM_ANNOTATION = 'cache.example.com/restart-from';
+/** Set when a restart for a new authfile is requested: the change nudges the kubelet to refresh the pod's Secret volumes now. */
+export const RESTART_REQUESTED_ANNOTATION = 'cache.example.com/restart-requested';
+/** How long the kubelet is given to write a new authfile into the pod before memcached is restarted to read it. */
+export const SECRET_REFRESH_MS = 5_000;
+const STATS_TIMEOUT_MS = 3_000;
+
+export interface OperationContext {
+  mc: Memcached;
+  spec: MemcachedSpec;
+  pods: (k8s.V1Pod | undefined)[];
+  legacyPods: k8s.V1Pod[];
+  template: k8s.V1PodTemplateSpec;
+  revision: string | undefined;
+  operation: ServerOperationStatus | undefined;
+  security: ConnectionSecurity;
+  now: Date;
+  signal: AbortSignal;
+  /** Deletes the earlier version's Deployment once its keys are copied. */
+  deleteLegacy(signal: AbortSignal): Promise<void>;
+}
+
+export interface OperationResult {
+  /** The published list's length after this step, when it changed. */
+  published?: number;
+  operation?: ServerOperationStatus;
+  /** Look again after this long (a restart is awaited). */
+  requeueAfterMs?: number;
+}
+
+export interface OperationDeps {
+  writer: ClusterWriter;
+}
+
+function restartCount(pod: k8s.V1Pod | undefined): number {
+  return pod?.status?.containerStatuses?.find((c) => c.name === CONTAINER_NAME)?.restartCount ?? 0;
+}
+
+/** A restart the operator asked for has not happened yet. */
+export function restartAwaited(pod: k8s.V1Pod): boolean {
+  const from = pod.metadata?.annotations?.[RESTART_FROM_ANNOTATION];
+  return from !== undefined && restartCount(pod) <= Number(from);
+}
+
+export class ServerOperations {
+  constructor(private readonly deps: OperationDeps) {}
+
+  async run(step: ServerStep, ctx: OperationContext): Promise<OperationResult> {
+    switch (step.kind) {
+      case 'idle':
+        return {};
+      case 'publish':
+        await this.publish(ctx, step.count);
+        return { published: step.count };
+      case 'migrate':
+        return this.migrate(ctx, step.count);
+      case 'scaleUp':
+        return this.scale(ctx, 'ScaleUp', step.from, step.to);
+      case 'scaleDown':
+        return this.scale(ctx, 'ScaleDown', step.from, step.to);
+      case 'finish':
+        return this.finish(ctx, step.ordinal);
+      case 'change':
+        return this.change(ctx, step.ordinal, step.change);
+    }
+  }
+
+  private endpoint(ctx: OperationContext, pod: k8s.V1Pod | undefined): Endpoint {
+    const host = pod?.status?.podIP;
+    if (!host) throw new Error(`server ${pod?.metadata?.name ?? '?'} has no address yet`);
+    return { host, port: ctx.spec.containerPort ?? DEFAULT_PORT };
+  }
+
+  private async items(ctx: OperationContext, pod: k8s.V1Pod | undefined): Promise<number> {
+    const stats = await fetchStats(this.endpoint(ctx, pod), STATS_TIMEOUT_MS, ctx.security);
+    return Number(stats.get('curr_items') ?? 0);
+  }
+
+  private async itemsOf(ctx: OperationContext, pods: (k8s.V1Pod | undefined)[]): Promise<number> {
+    const counts = await Promise.all(pods.map((p) => this.items(ctx, p)));
+    return counts.reduce((a, b) => a + b, 0);
+  }
+
+  private async publish(ctx: OperationContext, count: number): Promise<void> {
+    await this.deps.writer.apply(buildServersConfigMap(ctx.mc, serverList(ctx.mc, ctx.spec, count)), ctx.signal);
+  }
+
+  /**
+   * Copies every key of the sources to its owner among `servers` (the list
+   * of `count`), where `wanted` says the owner may receive it.
+   */
+  private async copyTo(ctx: OperationContext, sources: (k8s.V1Pod | undefined)[], count: number, wanted: (ordinal: number) => boolean, deleteFromSource = false): Promise<number> {
+    const names = serverList(ctx.mc, ctx.spec, count);
+    const ring = ketamaRing(names);
+    const ordinalOf = new Map(names.map((n, i) => [n, i]));
+    let copied = 0;
+    for (const source of sources) {
+      const result = await copyKeys({
+        source: this.endpoint(ctx, source),
+        ring,
+        wanted: (owner) => wanted(ordinalOf.get(owner) ?? -1),
+        endpointOf: (owner) => this.endpoint(ctx, ctx.pods[ordinalOf.get(owner) ?? -1]),
+        mode: 'add',
+        deleteFromSource,
+        security: ctx.security,
+        signal: ctx.signal,
+      });
+      copied += result.copied;
+    }
+    return copied;
+  }
+
+  private operation(ctx: OperationContext, type: ServerOperationType, message: string, extra: Partial<ServerOperationStatus> = {}): ServerOperationStatus {
+    return { type, phase: 'Succeeded', startedAt: ctx.now.toISOString(), finishedAt: new Date().toISOString(), message, ...extra };
+  }
+
+  private async migrate(ctx: OperationContext, count: number): Promise<OperationResult> {
+    const before = await this.itemsOf(ctx, ctx.legacyPods).catch(() => 0);
+    const copied = await this.copyTo(ctx, ctx.legacyPods, count, () => true);
+    await this.publish(ctx, count);
+    await ctx.deleteLegacy(ctx.signal);
+    const message = `Moved to a StatefulSet of ${count} servers; ${copied} of ${before} keys copied from the Deployment's pods`;
+    return { published: count, operation: this.operation(ctx, 'Migrate', message, { keysBefore: before, keysKept: copied }) };
+  }
+
+  /** Scale-up copies to the new servers the keys they now own; scale-down empties the servers that go into those that stay. */
+  private async scale(ctx: OperationContext, type: 'ScaleUp' | 'ScaleDown', from: number, to: number): Promise<OperationResult> {
+    const all = ctx.pods.slice(0, Math.max(from, to));
+    const before = await this.itemsOf(ctx, ctx.pods.slice(0, from));
+    const copied =
+      type === 'ScaleUp'
+        ? await this.copyTo(ctx, ctx.pods.slice(0, from), to, (owner) => owner >= from)
+        : await this.copyTo(ctx, ctx.pods.slice(to, from), to, (owner) => owner < to);
+    await this.publish(ctx, to);
+    const after = await this.itemsOf(ctx, all.slice(0, to));
+    const message = `${from} → ${to} servers; ${copied} keys copied to their new owners`;
+    return { published: to, operation: this.operation(ctx, type, message, { keysBefore: before, keysKept: Math.min(after, before) }) };
+  }
+
+  private running(ctx: OperationContext, type: ServerOperationType, ordinal: number, keysBefore: number, message: string): ServerOperationStatus {
+    return { type, phase: 'Running', server: ctx.pods[ordinal]?.metadata?.name ?? '', startedAt: ctx.now.toISOString(), keysBefore, message };
+  }
+
+  private peers(ctx: OperationContext, ordinal: number): (k8s.V1Pod | undefined)[] {
+    return ctx.pods.filter((_, i) => i !== ordinal);
+  }
+
+  /** Copies server `ordinal`'s keys to the servers that own them without it, so they survive its restart or replacement. */
+  private async park(ctx: OperationContext, ordinal: number): Promise<number> {
+    if (ctx.pods.length < 2) return 0;
+    const count = ctx.pods.length;
+    const names = serverList(ctx.mc, ctx.spec, count);
+    const without = names.filter((_, i) => i !== ordinal);
+    const ring = ketamaRing(without);
+    const ordinalOf = new Map(names.map((n, i) => [n, i]));
+    const result = await copyKeys({
+      source: this.endpoint(ctx, ctx.pods[ordinal]),
+      ring,
+      wanted: () => true,
+      endpointOf: (owner) => this.endpoint(ctx, ctx.pods[ordinalOf.get(owner) ?? -1]),
+      mode: 'add',
+      security: ctx.security,
+      signal: ctx.signal,
+    });
+    return result.copied;
+  }
+
+  private async shutdownGraceful(ctx: OperationContext, pod: k8s.V1Pod): Promise<void> {
+    const session = await MemcachedSession.open(this.endpoint(ctx, pod), ctx.security, { timeoutMs: STATS_TIMEOUT_MS });
+    try {
+      if (ctx.security.auth) await session.authenticate(ctx.security.auth);
+      await session.shutdownGraceful();
+    } finally {
+      session.close();
+    }
+  }
+
+  private templateAnnotation(ctx: OperationContext, key: string): string | undefined {
+    return ctx.template.metadata?.annotations?.[key];
+  }
+
+  private revisionLabel(ctx: OperationContext): Record<string, string> {
+    return ctx.revision ? { 'controller-revision-hash': ctx.revision } : {};
+  }
+
+  private async change(ctx: OperationContext, ordinal: number, change: string): Promise<OperationResult> {
+    const pod = ctx.pods[ordinal]!;
+    const { writer } = this.deps;
+    const container = (name: string) => ctx.template.spec?.containers?.find((c) => c.name === name);
+    switch (change) {
+      case 'relabel':
+        await writer.patchPod(pod, { metadata: { labels: this.revisionLabel(ctx) } }, ctx.signal);
+        return {};
+      case 'resize': {
+        const resources = container(CONTAINER_NAME)?.resources;
+        await writer.patchPod(pod, { spec: { containers: [{ name: CONTAINER_NAME, resources }] } }, ctx.signal, 'resize');
+        return {};
+      }
+      case 'image': {
+        const keysBefore = await this.items(ctx, pod);
+        const containers = (ctx.template.spec?.containers ?? []).map((c) => ({ name: c.name, image: c.image }));
+        await writer.patchPod(pod, { metadata: { labels: this.revisionLabel(ctx), annotations: { [RESTART_FROM_ANNOTATION]: String(restartCount(pod)) } }, spec: { containers } }, ctx.signal);
+        return { operation: this.running(ctx, 'WarmRestart', ordinal, keysBefore, `New image; ${pod.metadata?.name} restarts in place, its items kept in memory`) };
+      }
+      case 'restart':
+        return this.restartForAuthfile(ctx, ordinal);
+      case 'memory':
+        return this.resizeMemory(ctx, ordinal);
+      default:
+        return this.replace(ctx, ordinal);
+    }
+  }
+
+  /**
+   * memcached reads its authfile only at start. The pod's annotation change
+   * makes the kubelet write the new Secret into the pod soon; after
+   * SECRET_REFRESH_MS memcached is restarted, warm.
+   */
+  private async restartForAuthfile(ctx: OperationContext, ordinal: number): Promise<OperationResult> {
+    const pod = ctx.pods[ordinal]!;
+    const op = ctx.operation;
+    const name = pod.metadata?.name ?? '';
+    const mine = op?.phase === 'Running' && op.server === name && op.type === 'WarmRestart';
+    if (!mine) {
+      const keysBefore = await this.items(ctx, pod);
+      await this.deps.writer.patchPod(pod, { metadata: { annotations: { [RESTART_REQUESTED_ANNOTATION]: ctx.now.toISOString() } } }, ctx.signal);
+      return { operation: this.running(ctx, 'WarmRestart', ordinal, keysBefore, `New authfile; ${name} restarts in place, its items kept in memory`), requeueAfterMs: SECRET_REFRESH_MS };
+    }
+    if (pod.metadata?.annotations?.[RESTART_FROM_ANNOTATION] !== undefined && !restartAwaited(pod)) {
+      // Restarted: it runs the new authfile now.
+      await this.deps.writer.patchPod(pod, { metadata: { annotations: { [AUTHFILE_HASH_ANNOTATION]: this.templateAnnotation(ctx, AUTHFILE_HASH_ANNOTATION) ?? null } } }, ctx.signal);
+      return { operation: op };
+    }
+    const waited = ctx.now.getTime() - Date.parse(op.startedAt);
+    if (waited < SECRET_REFRESH_MS) return { operation: op, requeueAfterMs: SECRET_REFRESH_MS - waited };
+    await this.deps.writer.patchPod(pod, { metadata: { annotations: { [RESTART_FROM_ANNOTATION]: String(restartCount(pod)) } } }, ctx.signal);
+    await this.shutdownGraceful(ctx, pod);
+    return { operation: op };
+  }
+
+  /** Keys parked on the peers, the pod resized in place and its memcached restarted with the new -m, then the keys brought back (finish). */
+  private async resizeMemory(ctx: OperationContext, ordinal: number): Promise<OperationResult> {
+    const pod = ctx.pods[ordinal]!;
+    const keysBefore = await this.items(ctx, pod);
+    const parked = await this.park(ctx, ordinal);
+    const resources = ctx.template.spec?.containers?.find((c) => c.name === CONTAINER_NAME)?.resources;
+    const annotations = { [MEMORY_ANNOTATION]: this.templateAnnotation(ctx, MEMORY_ANNOTATION), [RESTART_FROM_ANNOTATION]: String(restartCount(pod)) };
+    await this.deps.writer.patchPod(pod, { metadata: { annotations } }, ctx.signal);
+    await this.deps.writer.patchPod(pod, { spec: { containers: [{ name: CONTAINER_NAME, resources }] } }, ctx.signal, 'resize');
+    await this.shutdownGraceful(ctx, pod);
+    const note = ctx.pods.length < 2 ? 'no peer can hold its keys, so it restarts empty' : `${parked} keys parked on its peers`;
+    return { operation: this.running(ctx, 'Resize', ordinal, keysBefore, `memoryLimitMB changed; ${pod.metadata?.name} resized in place and restarted (${note})`) };
+  }
+
+  private async replace(ctx: OperationContext, ordinal: number): Promise<OperationResult> {
+    const pod = ctx.pods[ordinal]!;
+    const keysBefore = await this.items(ctx, pod);
+    const parked = await this.park(ctx, ordinal);
+    await this.deps.writer.delete({ ...pod, apiVersion: 'v1', kind: 'Pod' }, ctx.signal);
+    return { operation: this.running(ctx, 'Replace', ordinal, keysBefore, `The pod spec changed; ${pod.metadata?.name} replaced (${parked} keys parked on its peers)`) };
+  }
+
+  /** The pod runs the template: bring its parked keys back, and report what it holds. */
+  private async finish(ctx: OperationContext, ordinal: number): Promise<OperationResult> {
+    const pod = ctx.pods[ordinal]!;
+    const op = ctx.operation!;
+    if (restartAwaited(pod)) return { operation: op, requeueAfterMs: 1_000 };
+    let returned = 0;
+    if ((op.type === 'Resize' || op.type === 'Replace') && ctx.pods.length > 1) {
+      returned = await this.copyTo(ctx, this.peers(ctx, ordinal), ctx.pods.length, (owner) => owner === ordinal, true);
+    }
+    const kept = await this.items(ctx, pod);
+    const restored = op.type === 'WarmRestart' ? 'restored from memory' : `${returned} brought back from its peers`;
+    const message = `${op.message}: done; ${kept} of ${op.keysBefore ?? 0} items held (${restored})`;
+    return { operation: { ...op, phase: 'Succeeded', finishedAt: new Date().toISOString(), keysKept: kept, message } };
+  }
+}
