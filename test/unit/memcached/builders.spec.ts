@@ -3,7 +3,7 @@ import type { V1Deployment, V1PodSpec } from '@kubernetes/client-node';
 import type { MemcachedSpec } from '../../../src/api/types.js';
 import type { Placement } from '../../../src/topology/types.js';
 import { renderArgs } from '../../../src/memcached/children/args.js';
-import { OFFICIAL_IMAGE_UID, buildDeployment } from '../../../src/memcached/children/deployment.js';
+import { OFFICIAL_IMAGE_UID, buildDeployment } from '../../../src/memcached/children/statefulset.js';
 import { selectorLabels, standardLabels } from '../../../src/memcached/children/metadata.js';
 import { buildPodDisruptionBudget } from '../../../src/memcached/children/pdb.js';
 import { buildResources, containerMemoryMi, quantityValue } from '../../../src/memcached/children/resources.js';

@@ -7,7 +7,7 @@ import type { V1Pod } from '@kubernetes/client-node';
 import { validateMemcached } from '../../../src/api/validator.js';
 import type { MemcachedSpec } from '../../../src/api/types.js';
 import { DEFAULT_THRESHOLDS, thresholdsFor } from '../../../src/memcached/monitoring/alerts.js';
-import { buildDeployment } from '../../../src/memcached/children/deployment.js';
+import { buildDeployment } from '../../../src/memcached/children/statefulset.js';
 import {
   buildPodMonitor,
   buildPrometheusRule,

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import type { V1Deployment, V1DeploymentStrategy } from '@kubernetes/client-node';
-import { ONE_AT_A_TIME, SURGE_FIRST, buildDeployment, requiredPodsMayRun, rolloutFinished, rolloutStrategy } from '../../../src/memcached/children/deployment.js';
+import { ONE_AT_A_TIME, SURGE_FIRST, buildDeployment, requiredPodsMayRun, rolloutFinished, rolloutStrategy } from '../../../src/memcached/children/statefulset.js';
 import { COMPACT, HIGHLY_AVAILABLE, SINGLE_NODE, defaulted, memcached } from './fixtures.js';
 
 const REQUIRED_ANTI_AFFINITY = {

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import type { MemcachedSpec } from '../../../src/api/types.js';
 import { validateMemcached } from '../../../src/api/validator.js';
 import { renderArgs } from '../../../src/memcached/children/args.js';
-import { buildDeployment } from '../../../src/memcached/children/deployment.js';
+import { buildDeployment } from '../../../src/memcached/children/statefulset.js';
 import { SERVICE_CA_ANNOTATION, securityArgs } from '../../../src/memcached/children/secret-mounts.js';
 import { buildHeadlessService, buildService } from '../../../src/memcached/children/services.js';
 import { HIGHLY_AVAILABLE, defaulted, memcached } from './fixtures.js';
