@@ -43,9 +43,8 @@ import {
   type Plan,
 } from './outcome.js';
 import { isServing, matchesSelector } from './pods.js';
-import { CONDITION_AVAILABLE, computeStatus, statusEqual, type ServersReport } from './status.js';
+import { CONDITION_AVAILABLE, computeStatus, statusEqual } from './status.js';
 import { withPodSpecHash } from './servers/changes.js';
-import { ServerOperations } from './servers/operations.js';
 import { statefulSetReplicas } from './servers/planner.js';
 import { publishedServers, serversConfigMapName } from './servers/serverlist.js';
 import { ServerSteps } from './servers/steps.js';
@@ -305,7 +304,7 @@ export class MemcachedReconciler implements Reconciler {
    * copy: right after a scale-up the cache still says "2 of 2 ready", which
    * would report Available for replicas that do not exist yet.
    */
-  private async writeChildren(observed: Observed, plan: Plan, ctx: ReconcileContext): Promise<{ deployment: k8s.V1StatefulSet | undefined; failures: WriteFailure[] }> {
+  private async writeChildren(observed: Observed, plan: Plan, ctx: ReconcileContext): Promise<{ statefulSet: k8s.V1StatefulSet | undefined; failures: WriteFailure[] }> {
     const changes = this.childChanges(observed, plan);
     const results = await Promise.allSettled(changes.map((change) => this.write(change, observed.mc, ctx)));
     const failures: WriteFailure[] = [];

@@ -1,7 +1,7 @@
 // Status of a Memcached, computed from what was observed. Pure: the
 // reconciler writes the result only when statusEqual says it changed.
 import type { V1StatefulSet } from '@kubernetes/client-node';
-import { findCondition, setCondition, type ConditionUpdate } from '@memcached-operator/runtime';
+import { setCondition, type ConditionUpdate } from '@memcached-operator/runtime';
 import type { Condition, ConditionStatus, Memcached, MemcachedStatus, ServerOperationStatus, ServerStatus, TLSStatus, TopologyStatus } from '../api/types.js';
 import type { Placement } from '../topology/types.js';
 import type { PodTrouble } from './pods.js';
@@ -65,6 +65,12 @@ export interface ServersReport {
   lastOperation?: ServerOperationStatus;
   /** What the servers are waiting for or still need (a step not taken yet), else undefined. */
   pending?: string;
+}
+
+/** What memcached arguments make it serve: -Z is TLS, a `notls:` listener adds plaintext (children/secret-mounts.ts). */
+export function dataPathOf(args: readonly string[]): TLSDataPath {
+  if (!args.includes('-Z')) return 'Plaintext';
+  return args.some((a) => a.includes('notls:')) ? 'TLSAndPlaintext' : 'TLS';
 }
 
 /** What a StatefulSet's memcached container is set to serve; undefined without one. */

@@ -6,8 +6,8 @@
 // and the caches holding every field of every pod, managedFields included.
 // Keep these in step with reconciler.ts, status.ts and pods.ts: a field
 // they start reading must be added here (the table tests list them).
-import type { KubernetesObject, V1StatefulSet, V1Pod } from '@kubernetes/client-node';
-import { findCondition, metadataProjection, projectionChanged, type Predicate } from '@memcached-operator/runtime';
+import type { KubernetesObject, V1Pod, V1StatefulSet, V1StatefulSetStatus } from '@kubernetes/client-node';
+import { metadataProjection, projectionChanged, type Predicate } from '@memcached-operator/runtime';
 import { CACHE_VOLUME } from './children/statefulset.js';
 import { isServing } from './pods.js';
 
@@ -38,7 +38,7 @@ export function statefulSetLostReadiness(d: V1StatefulSet, old: V1StatefulSet | 
  * RolloutComplete).
  */
 function rolloutComplete(d: V1StatefulSet): boolean {
-  const s = d.status ?? {};
+  const s: Partial<V1StatefulSetStatus> = d.status ?? {};
   const desired = d.spec?.replicas ?? 1;
   return (
     (s.observedGeneration ?? 0) >= (d.metadata?.generation ?? 0) &&
@@ -144,7 +144,7 @@ export function podProjection(pod: V1Pod): unknown {
 
 /** A StatefulSet's metadata, spec (drift is repaired) and the status fields status.ts reads. */
 export function statefulSetProjection(d: V1StatefulSet): unknown {
-  const s = d.status ?? {};
+  const s: Partial<V1StatefulSetStatus> = d.status ?? {};
   return {
     metadata: metadataProjection(d),
     spec: d.spec,
@@ -169,7 +169,7 @@ export function statefulSetProjection(d: V1StatefulSet): unknown {
  * every Memcached is enqueued by its own add anyway.
  */
 export function statefulSetAddMatters(d: V1StatefulSet): boolean {
-  const s = d.status ?? {};
+  const s: Partial<V1StatefulSetStatus> = d.status ?? {};
   return s.observedGeneration !== undefined || (s.replicas ?? 0) > 0 || (s.availableReplicas ?? 0) > 0;
 }
 
