@@ -9,7 +9,7 @@
 // pure, in text.ts and meta.ts.
 import net from 'node:net';
 import tls from 'node:tls';
-import { metaDeleteCommand, metaGetCommand, metaSetCommand, takeMetaReply, type MetaKey, type MetaReply, type MetaSetItem } from './meta.js';
+import { META_NOOP, metaDeleteCommand, metaGetCommand, metaSetCommand, takeMetaReply, type MetaKey, type MetaReply, type MetaSetItem } from './meta.js';
 import { authCommand, CRLF, isErrorLine, lineReplyEnd, parseStats, replyLine, statsReplyEnd, type Credentials } from './text.js';
 
 /** Where a memcached listens. */
@@ -192,21 +192,25 @@ export class MemcachedSession {
   }
 
   /**
-   * Writes commands at once, then reads one meta reply per command, each as
-   * it completes, so only a reply not yet whole counts against maxReplyBytes.
+   * Writes commands at once and an mn after them, then reads the replies,
+   * each as it completes (so only a reply not yet whole counts against
+   * maxReplyBytes), up to MN. One reply per command, or a clear error: a
+   * reply too many or too few would pair every later reply with the wrong key.
    */
   private async pipeline(commands: readonly (string | Buffer)[]): Promise<MetaReply[]> {
     const replies: MetaReply[] = [];
     if (commands.length === 0) return replies;
-    const payload = Buffer.concat(commands.map((c) => (typeof c === 'string' ? Buffer.from(c, 'latin1') : c)));
+    const payload = Buffer.concat([...commands, META_NOOP].map((c) => (typeof c === 'string' ? Buffer.from(c, 'latin1') : c)));
     await this.converse(payload, (received) => {
       let used = 0;
-      for (let taken = takeMetaReply(received, 0); taken; taken = replies.length < commands.length ? takeMetaReply(received, used) : undefined) {
-        replies.push(taken.reply);
+      for (let taken = takeMetaReply(received, 0); taken; taken = takeMetaReply(received, used)) {
         used = taken.end;
+        if (taken.reply.code === 'MN') return { used, done: true };
+        replies.push(taken.reply);
       }
-      return { used, done: replies.length === commands.length };
+      return { used, done: false };
     });
+    if (replies.length !== commands.length) throw new Error(`${this.label} sent ${replies.length} replies to ${commands.length} meta commands: ${replies.map((r) => r.code).join(', ')}`);
     return replies;
   }
 

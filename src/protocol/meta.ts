@@ -46,6 +46,7 @@ export function metaKey(key: Buffer): MetaKey | undefined {
   return { token: key.toString('base64'), base64: true };
 }
 
+/** The key and, for base64, the b flag: mg and md take flags right after the key. */
 function keyPart(key: MetaKey): string {
   return key.base64 ? `${key.token} b` : key.token;
 }
@@ -57,9 +58,13 @@ export function metaGetCommand(key: MetaKey): string {
 
 /** ms: HD stored, NS not stored (mode E and the key exists). */
 export function metaSetCommand(item: MetaSetItem): Buffer {
-  const head = `ms ${keyPart(item.key)} ${item.value.length} T${item.exptime} F${item.flags} M${item.mode}${CRLF}`;
+  // ms takes the data length right after the key, its flags (b too) after that.
+  const head = `ms ${item.key.token} ${item.value.length}${item.key.base64 ? ' b' : ''} T${item.exptime} F${item.flags} M${item.mode}${CRLF}`;
   return Buffer.concat([Buffer.from(head, 'latin1'), item.value, Buffer.from(CRLF, 'latin1')]);
 }
+
+/** mn, sent after a batch: memcached answers MN once it has answered everything before it. */
+export const META_NOOP = `mn${CRLF}`;
 
 /** md: HD deleted, NF not found. */
 export function metaDeleteCommand(key: MetaKey): string {

@@ -21,6 +21,8 @@ describe('protocol/meta', () => {
     expect(metaDeleteCommand({ token: 'YSBi', base64: true })).to.equal('md YSBi b\r\n');
     const set = metaSetCommand({ key: { token: 'k', base64: false }, value: Buffer.from([0, 0xff, 0x0d, 0x0a]), flags: 7, exptime: 60, mode: 'E' });
     expect(set.equals(Buffer.concat([Buffer.from('ms k 4 T60 F7 ME\r\n'), Buffer.from([0, 0xff, 0x0d, 0x0a]), Buffer.from('\r\n')]))).to.equal(true);
+    const base64 = metaSetCommand({ key: { token: 'YSBi', base64: true }, value: Buffer.from('v'), flags: 0, exptime: 0, mode: 'S' });
+    expect(base64.toString()).to.equal('ms YSBi 1 b T0 F0 MS\r\nv\r\n');
   });
 
   describe('takeMetaReply', () => {
