@@ -315,7 +315,7 @@ export class MemcachedReconciler implements Reconciler {
         ctx.log.debug('write failed', { kind, object: name, class: classifyWriteError(result.reason, optionalApi) });
         failures.push({ kind, name, optionalApi, error: result.reason });
       } else if (kind === 'StatefulSet') {
-        statefulSet = result.value as k8s.V1StatefulSet | undefined;
+        statefulSet = result.value;
       }
     });
     return { statefulSet, failures };

@@ -22,6 +22,18 @@ export const RESTART_REQUESTED_ANNOTATION = 'cache.example.com/restart-requested
 /** How long the kubelet is given to write a new authfile into the pod before memcached is restarted to read it. */
 export const SECRET_REFRESH_MS = 5_000;
 const STATS_TIMEOUT_MS = 3_000;
+/** The longest one server's copy may take; a larger cache is copied in part. */
+const COPY_TIMEOUT_MS = 5 * 60_000;
+
+/** Keys copied, and why some could not be. */
+interface Copied {
+  keys: number;
+  problems: string[];
+}
+
+function copyNote(copied: Copied): string {
+  return copied.problems.length === 0 ? `${copied.keys} keys copied` : `${copied.keys} keys copied; not copied from ${copied.problems.join('; ')}`;
+}
 
 export interface OperationContext {
   mc: Memcached;
@@ -89,9 +101,14 @@ export class ServerOperations {
     return { host, port: ctx.spec.containerPort ?? DEFAULT_PORT };
   }
 
+  /** The items a server holds; 0 when it cannot be asked (the figure is reported, never acted on). */
   private async items(ctx: OperationContext, pod: k8s.V1Pod | undefined): Promise<number> {
-    const stats = await fetchStats(this.endpoint(ctx, pod), STATS_TIMEOUT_MS, ctx.security);
-    return Number(stats.get('curr_items') ?? 0);
+    try {
+      const stats = await fetchStats(this.endpoint(ctx, pod), STATS_TIMEOUT_MS, ctx.security);
+      return Number(stats.get('curr_items') ?? 0);
+    } catch {
+      return 0;
+    }
   }
 
   private async itemsOf(ctx: OperationContext, pods: (k8s.V1Pod | undefined)[]): Promise<number> {
@@ -107,23 +124,40 @@ export class ServerOperations {
    * Copies every key of the sources to its owner among `servers` (the list
    * of `count`), where `wanted` says the owner may receive it.
    */
-  private async copyTo(ctx: OperationContext, sources: (k8s.V1Pod | undefined)[], count: number, wanted: (ordinal: number) => boolean, deleteFromSource = false): Promise<number> {
-    const names = serverList(ctx.mc, ctx.spec, count);
+  private async copyTo(ctx: OperationContext, sources: (k8s.V1Pod | undefined)[], count: number, wanted: (ordinal: number) => boolean, deleteFromSource = false): Promise<Copied> {
+    return this.copyOver(ctx, sources, serverList(ctx.mc, ctx.spec, count), (ordinal) => wanted(ordinal), deleteFromSource);
+  }
+
+  /**
+   * Copies every key of each source to its owner on the ring of `names`
+   * (servers by ordinal). Best effort: a copy never blocks the change it
+   * serves (the keys are a cache); a source or owner the operator cannot
+   * reach is skipped, and said in the operation's message.
+   */
+  private async copyOver(ctx: OperationContext, sources: (k8s.V1Pod | undefined)[], names: string[], wanted: (ordinal: number) => boolean, deleteFromSource: boolean): Promise<Copied> {
+    const all = serverList(ctx.mc, ctx.spec, Math.max(ctx.pods.length, names.length));
+    const ordinalOf = new Map(all.map((n, i) => [n, i]));
+    const copied: Copied = { keys: 0, problems: [] };
+    if (names.length === 0) return copied;
     const ring = ketamaRing(names);
-    const ordinalOf = new Map(names.map((n, i) => [n, i]));
-    let copied = 0;
     for (const source of sources) {
-      const result = await copyKeys({
-        source: this.endpoint(ctx, source),
-        ring,
-        wanted: (owner) => wanted(ordinalOf.get(owner) ?? -1),
-        endpointOf: (owner) => this.endpoint(ctx, ctx.pods[ordinalOf.get(owner) ?? -1]),
-        mode: 'add',
-        deleteFromSource,
-        security: ctx.security,
-        signal: ctx.signal,
-      });
-      copied += result.copied;
+      try {
+        const result = await copyKeys({
+          source: this.endpoint(ctx, source),
+          ring,
+          wanted: (owner: string) => wanted(ordinalOf.get(owner) ?? -1),
+          endpointOf: (owner: string) => this.endpoint(ctx, ctx.pods[ordinalOf.get(owner) ?? -1]),
+          mode: 'add',
+          deleteFromSource,
+          security: ctx.security,
+          signal: ctx.signal,
+          timeoutMs: COPY_TIMEOUT_MS,
+        });
+        copied.keys += result.copied;
+      } catch (err) {
+        if (ctx.signal.aborted) throw err;
+        copied.problems.push(`${source?.metadata?.name ?? '?'}: ${(err as Error).message}`);
+      }
     }
     return copied;
   }
@@ -133,12 +167,12 @@ export class ServerOperations {
   }
 
   private async migrate(ctx: OperationContext, count: number): Promise<OperationResult> {
-    const before = await this.itemsOf(ctx, ctx.legacyPods).catch(() => 0);
+    const before = await this.itemsOf(ctx, ctx.legacyPods);
     const copied = await this.copyTo(ctx, ctx.legacyPods, count, () => true);
     await this.publish(ctx, count);
     await ctx.deleteLegacy(ctx.signal);
-    const message = `Moved to a StatefulSet of ${count} servers; ${copied} of ${before} keys copied from the Deployment's pods`;
-    return { published: count, operation: this.operation(ctx, 'Migrate', message, { keysBefore: before, keysKept: copied }) };
+    const message = `Moved from the Deployment to a StatefulSet of ${count} servers: ${copyNote(copied)} of ${before}`;
+    return { published: count, operation: this.operation(ctx, 'Migrate', message, { keysBefore: before, keysKept: copied.keys }) };
   }
 
   /** Scale-up copies to the new servers the keys they now own; scale-down empties the servers that go into those that stay. */
@@ -151,7 +185,7 @@ export class ServerOperations {
         : await this.copyTo(ctx, ctx.pods.slice(to, from), to, (owner) => owner < to);
     await this.publish(ctx, to);
     const after = await this.itemsOf(ctx, all.slice(0, to));
-    const message = `${from} → ${to} servers; ${copied} keys copied to their new owners`;
+    const message = `${from} → ${to} servers: ${copyNote(copied)} to their new owners`;
     return { published: to, operation: this.operation(ctx, type, message, { keysBefore: before, keysKept: Math.min(after, before) }) };
   }
 
@@ -164,32 +198,30 @@ export class ServerOperations {
   }
 
   /** Copies server `ordinal`'s keys to the servers that own them without it, so they survive its restart or replacement. */
-  private async park(ctx: OperationContext, ordinal: number): Promise<number> {
-    if (ctx.pods.length < 2) return 0;
-    const count = ctx.pods.length;
-    const names = serverList(ctx.mc, ctx.spec, count);
-    const without = names.filter((_, i) => i !== ordinal);
-    const ring = ketamaRing(without);
-    const ordinalOf = new Map(names.map((n, i) => [n, i]));
-    const result = await copyKeys({
-      source: this.endpoint(ctx, ctx.pods[ordinal]),
-      ring,
-      wanted: () => true,
-      endpointOf: (owner) => this.endpoint(ctx, ctx.pods[ordinalOf.get(owner) ?? -1]),
-      mode: 'add',
-      security: ctx.security,
-      signal: ctx.signal,
-    });
-    return result.copied;
+  private async park(ctx: OperationContext, ordinal: number): Promise<Copied> {
+    const without = serverList(ctx.mc, ctx.spec, ctx.pods.length).filter((_, i) => i !== ordinal);
+    return this.copyOver(ctx, [ctx.pods[ordinal]], without, () => true, false);
   }
 
-  private async shutdownGraceful(ctx: OperationContext, pod: k8s.V1Pod): Promise<void> {
-    const session = await MemcachedSession.open(this.endpoint(ctx, pod), ctx.security, { timeoutMs: STATS_TIMEOUT_MS });
+  /**
+   * Restarts memcached in place: a graceful stop saves its items, and the
+   * kubelet starts it again in the same pod. When memcached cannot be asked
+   * (unreachable, or an image without -A), the pod is replaced instead.
+   */
+  private async restartInPlace(ctx: OperationContext, pod: k8s.V1Pod): Promise<string> {
     try {
-      if (ctx.security.auth) await session.authenticate(ctx.security.auth);
-      await session.shutdownGraceful();
-    } finally {
-      session.close();
+      const session = await MemcachedSession.open(this.endpoint(ctx, pod), ctx.security, { timeoutMs: STATS_TIMEOUT_MS });
+      try {
+        if (ctx.security.auth) await session.authenticate(ctx.security.auth);
+        await session.shutdownGraceful();
+      } finally {
+        session.close();
+      }
+      return 'restarted in place';
+    } catch (err) {
+      if (ctx.signal.aborted) throw err;
+      await this.deps.writer.delete({ ...pod, apiVersion: 'v1', kind: 'Pod' }, ctx.signal);
+      return `replaced: memcached could not be asked to restart (${(err as Error).message})`;
     }
   }
 
@@ -252,8 +284,8 @@ export class ServerOperations {
     const waited = ctx.now.getTime() - Date.parse(op.startedAt);
     if (waited < SECRET_REFRESH_MS) return { operation: op, requeueAfterMs: SECRET_REFRESH_MS - waited };
     await this.deps.writer.patchPod(pod, { metadata: { annotations: { [RESTART_FROM_ANNOTATION]: String(restartCount(pod)) } } }, ctx.signal);
-    await this.shutdownGraceful(ctx, pod);
-    return { operation: op };
+    const how = await this.restartInPlace(ctx, pod);
+    return { operation: { ...op, message: `${op.message}; ${how}` } };
   }
 
   /** Keys parked on the peers, the pod resized in place and its memcached restarted with the new -m, then the keys brought back (finish). */
@@ -265,9 +297,9 @@ export class ServerOperations {
     const annotations = { [MEMORY_ANNOTATION]: this.templateAnnotation(ctx, MEMORY_ANNOTATION), [RESTART_FROM_ANNOTATION]: String(restartCount(pod)) };
     await this.deps.writer.patchPod(pod, { metadata: { annotations } }, ctx.signal);
     await this.deps.writer.patchPod(pod, { spec: { containers: [{ name: CONTAINER_NAME, resources }] } }, ctx.signal, 'resize');
-    await this.shutdownGraceful(ctx, pod);
-    const note = ctx.pods.length < 2 ? 'no peer can hold its keys, so it restarts empty' : `${parked} keys parked on its peers`;
-    return { operation: this.running(ctx, 'Resize', ordinal, keysBefore, `memoryLimitMB changed; ${pod.metadata?.name} resized in place and restarted (${note})`) };
+    const how = await this.restartInPlace(ctx, pod);
+    const note = ctx.pods.length < 2 ? 'no peer can hold its keys, so it restarts empty' : `parked on its peers: ${copyNote(parked)}`;
+    return { operation: this.running(ctx, 'Resize', ordinal, keysBefore, `memoryLimitMB changed; ${pod.metadata?.name} resized and ${how} (${note})`) };
   }
 
   private async replace(ctx: OperationContext, ordinal: number): Promise<OperationResult> {
@@ -275,7 +307,8 @@ export class ServerOperations {
     const keysBefore = await this.items(ctx, pod);
     const parked = await this.park(ctx, ordinal);
     await this.deps.writer.delete({ ...pod, apiVersion: 'v1', kind: 'Pod' }, ctx.signal);
-    return { operation: this.running(ctx, 'Replace', ordinal, keysBefore, `The pod spec changed; ${pod.metadata?.name} replaced (${parked} keys parked on its peers)`) };
+    const note = ctx.pods.length < 2 ? 'no peer can hold its keys' : `parked on its peers: ${copyNote(parked)}`;
+    return { operation: this.running(ctx, 'Replace', ordinal, keysBefore, `The pod spec changed; ${pod.metadata?.name} replaced (${note})`) };
   }
 
   /** The pod runs the template: bring its parked keys back, and report what it holds. */
@@ -283,12 +316,12 @@ export class ServerOperations {
     const pod = ctx.pods[ordinal]!;
     const op = ctx.operation!;
     if (restartAwaited(pod)) return { operation: op, requeueAfterMs: 1_000 };
-    let returned = 0;
+    let returned: Copied = { keys: 0, problems: [] };
     if ((op.type === 'Resize' || op.type === 'Replace') && ctx.pods.length > 1) {
       returned = await this.copyTo(ctx, this.peers(ctx, ordinal), ctx.pods.length, (owner) => owner === ordinal, true);
     }
     const kept = await this.items(ctx, pod);
-    const restored = op.type === 'WarmRestart' ? 'restored from memory' : `${returned} brought back from its peers`;
+    const restored = op.type === 'WarmRestart' ? 'restored from memory' : `brought back from its peers: ${copyNote(returned)}`;
     const message = `${op.message}: done; ${kept} of ${op.keysBefore ?? 0} items held (${restored})`;
     return { operation: { ...op, phase: 'Succeeded', finishedAt: new Date().toISOString(), keysKept: kept, message } };
   }
