@@ -146,6 +146,8 @@ export type ServerState = 'Warm' | 'Warming' | 'Restarting' | 'Starting';
 export interface ServerStatus {
   name: string;
   state: ServerState;
+  /** The pod's uid: a different one next time means the server was replaced (its keys are gone). */
+  podUID?: string;
 }
 
 export type ServerOperationType = 'WarmRestart' | 'Resize' | 'ScaleUp' | 'ScaleDown' | 'Replace' | 'Migrate';

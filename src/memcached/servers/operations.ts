@@ -89,7 +89,9 @@ export class ServerOperations {
       case 'scaleDown':
         return this.scale(ctx, 'ScaleDown', step.from, step.to);
       case 'finish':
-        return this.finish(ctx, step.ordinal);
+        return this.finish(ctx, step.ordinal, step.more);
+      case 'conclude':
+        return { operation: { ...ctx.operation!, phase: 'Succeeded', finishedAt: new Date().toISOString() } };
       case 'change':
         return this.change(ctx, step.ordinal, step.change);
     }
@@ -189,8 +191,24 @@ export class ServerOperations {
     return { published: to, operation: this.operation(ctx, type, message, { keysBefore: before, keysKept: Math.min(after, before) }) };
   }
 
+  /**
+   * The operation as server `ordinal` starts its part. A rollout (every
+   * server taking one change, one after another) is one operation: the
+   * servers' counts add up, and it keeps its start.
+   */
   private running(ctx: OperationContext, type: ServerOperationType, ordinal: number, keysBefore: number, message: string): ServerOperationStatus {
-    return { type, phase: 'Running', server: ctx.pods[ordinal]?.metadata?.name ?? '', startedAt: ctx.now.toISOString(), keysBefore, message };
+    const server = ctx.pods[ordinal]?.metadata?.name ?? '';
+    const op = ctx.operation;
+    const rollout = op?.phase === 'Running' && op.server === undefined && op.type === type ? op : undefined;
+    return {
+      type,
+      phase: 'Running',
+      server,
+      startedAt: rollout?.startedAt ?? ctx.now.toISOString(),
+      keysBefore: (rollout?.keysBefore ?? 0) + keysBefore,
+      ...(rollout?.keysKept !== undefined ? { keysKept: rollout.keysKept } : {}),
+      message,
+    };
   }
 
   private peers(ctx: OperationContext, ordinal: number): (k8s.V1Pod | undefined)[] {
@@ -311,8 +329,8 @@ export class ServerOperations {
     return { operation: this.running(ctx, 'Replace', ordinal, keysBefore, `The pod spec changed; ${pod.metadata?.name} replaced (${note})`) };
   }
 
-  /** The pod runs the template: bring its parked keys back, and report what it holds. */
-  private async finish(ctx: OperationContext, ordinal: number): Promise<OperationResult> {
+  /** The pod runs the template: bring its parked keys back, and report what it holds; with `more` to come, the rollout goes on. */
+  private async finish(ctx: OperationContext, ordinal: number, more: boolean): Promise<OperationResult> {
     const pod = ctx.pods[ordinal]!;
     const op = ctx.operation!;
     if (restartAwaited(pod)) return { operation: op, requeueAfterMs: 1_000 };
@@ -322,7 +340,12 @@ export class ServerOperations {
     }
     const kept = await this.items(ctx, pod);
     const restored = op.type === 'WarmRestart' ? 'restored from memory' : `brought back from its peers: ${copyNote(returned)}`;
-    const message = `${op.message}: done; ${kept} of ${op.keysBefore ?? 0} items held (${restored})`;
-    return { operation: { ...op, phase: 'Succeeded', finishedAt: new Date().toISOString(), keysKept: kept, message } };
+    const keysKept = (op.keysKept ?? 0) + kept;
+    const message = `${op.message}: done; ${kept} items held (${restored}); ${keysKept} of ${op.keysBefore ?? 0} so far`;
+    if (more) {
+      const { server: _done, ...rest } = op;
+      return { operation: { ...rest, keysKept, message } };
+    }
+    return { operation: { ...op, phase: 'Succeeded', finishedAt: new Date().toISOString(), keysKept, message } };
   }
 }

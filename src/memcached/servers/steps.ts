@@ -40,6 +40,29 @@ function describe(step: ServerStep): string | undefined {
   }
 }
 
+/**
+ * A server whose pod is not the one status recorded, with no operation of
+ * the operator's on it: deleted, evicted or drained. Its keys are gone; it
+ * is said as a Replace (finished by the planner once it is Ready).
+ */
+function replacedElsewhere(mc: Memcached, pods: (k8s.V1Pod | undefined)[], now: Date): ServerOperationStatus | undefined {
+  const recorded = new Map((mc.status?.servers ?? []).map((s) => [s.name, s.podUID]));
+  const pod = pods.find((p) => {
+    const before = recorded.get(p?.metadata?.name ?? '');
+    return p?.metadata?.uid !== undefined && before !== undefined && before !== p.metadata.uid;
+  });
+  if (!pod) return undefined;
+  const name = pod.metadata!.name!;
+  return {
+    type: 'Replace',
+    phase: 'Running',
+    server: name,
+    startedAt: now.toISOString(),
+    keysBefore: 0,
+    message: `${name} was replaced outside the operator (deleted, evicted or its node drained): it started empty`,
+  };
+}
+
 export class ServerSteps {
   private readonly operations: ServerOperations;
 
@@ -74,10 +97,14 @@ export class ServerSteps {
       failure = `${describe(step) ?? step.kind} failed: ${(err as Error).message}`;
       ctx.log.info('server step failed; retried', { step: step.kind, error: (err as Error).message });
     }
-    const lastOperation = result.operation ?? operation;
-    this.recordTransition(mc, operation, result.operation);
+    const replaced = result.operation || operation?.phase === 'Running' ? undefined : replacedElsewhere(mc, pods, now);
+    const lastOperation = result.operation ?? replaced ?? operation;
+    this.recordTransition(mc, operation, result.operation ?? replaced);
     const listed = result.published ?? published;
-    const servers: ServerStatus[] = pods.map((pod, i) => ({ name: `${mc.metadata.name}-${i}`, state: stateOf(pod, i, lastOperation, step) }));
+    const servers: ServerStatus[] = pods.map((pod, i) => {
+      const uid = pod?.metadata?.uid;
+      return { name: `${mc.metadata.name}-${i}`, state: stateOf(pod, i, lastOperation, step), ...(uid ? { podUID: uid } : {}) };
+    });
     const pending = failure ?? (step.kind === 'idle' && !step.waiting && lastOperation?.phase !== 'Running' ? undefined : describe(step) ?? 'servers changing');
     const report: ServersReport = {
       servers,
