@@ -155,7 +155,7 @@ export type ServerOperationType = 'WarmRestart' | 'Resize' | 'ScaleUp' | 'ScaleD
 export interface ServerOperationStatus {
   type: ServerOperationType;
   phase: 'Running' | 'Succeeded' | 'Failed';
-  /** The server it touched, when one. */
+  /** The server it is on, when one (empty between two servers of a rollout). */
   server?: string;
   startedAt: string;
   finishedAt?: string;

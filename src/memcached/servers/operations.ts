@@ -199,7 +199,7 @@ export class ServerOperations {
   private running(ctx: OperationContext, type: ServerOperationType, ordinal: number, keysBefore: number, message: string): ServerOperationStatus {
     const server = ctx.pods[ordinal]?.metadata?.name ?? '';
     const op = ctx.operation;
-    const rollout = op?.phase === 'Running' && op.server === undefined && op.type === type ? op : undefined;
+    const rollout = op?.phase === 'Running' && !op.server && op.type === type ? op : undefined;
     return {
       type,
       phase: 'Running',
@@ -342,10 +342,9 @@ export class ServerOperations {
     const restored = op.type === 'WarmRestart' ? 'restored from memory' : `brought back from its peers: ${copyNote(returned)}`;
     const keysKept = (op.keysKept ?? 0) + kept;
     const message = `${op.message}: done; ${kept} items held (${restored}); ${keysKept} of ${op.keysBefore ?? 0} so far`;
-    if (more) {
-      const { server: _done, ...rest } = op;
-      return { operation: { ...rest, keysKept, message } };
-    }
+    // Between two servers of a rollout, no server is named (empty, not
+    // absent: status is written with a merge patch, which keeps absent keys).
+    if (more) return { operation: { ...op, server: '', keysKept, message } };
     return { operation: { ...op, phase: 'Succeeded', finishedAt: new Date().toISOString(), keysKept, message } };
   }
 }
