@@ -9,14 +9,13 @@ import { copyKeys } from '../../keyspace/copy.js';
 import { ketamaRing } from '../../keyspace/ketama.js';
 import { fetchStats, MemcachedSession, type ConnectionSecurity, type Endpoint } from '../../protocol/client.js';
 import { DEFAULT_PORT } from '../children/args.js';
+import { RESTART_FROM_ANNOTATION } from '../children/metadata.js';
 import { CONTAINER_NAME, MEMORY_ANNOTATION } from '../children/statefulset.js';
 import { AUTHFILE_HASH_ANNOTATION } from '../tls/secure-serving.js';
 import type { ClusterWriter } from '../writer.js';
 import type { ServerStep } from './planner.js';
 import { buildServersConfigMap, serverList } from './serverlist.js';
 
-/** Set on a pod when the operator restarts its memcached: the container's restart count then, so the restart is seen to have happened. */
-export const RESTART_FROM_ANNOTATION = 'cache.example.com/restart-from';
 /** Set when a restart for a new authfile is requested: the change nudges the kubelet to refresh the pod's Secret volumes now. */
 export const RESTART_REQUESTED_ANNOTATION = 'cache.example.com/restart-requested';
 /** How long the kubelet is given to write a new authfile into the pod before memcached is restarted to read it. */
@@ -291,7 +290,9 @@ export class ServerOperations {
     const mine = op?.phase === 'Running' && op.server === name && op.type === 'WarmRestart';
     if (!mine) {
       const keysBefore = await this.items(ctx, pod);
-      await this.deps.writer.patchPod(pod, { metadata: { annotations: { [RESTART_REQUESTED_ANNOTATION]: ctx.now.toISOString() } } }, ctx.signal);
+      // A restart mark left by an earlier restart goes: this one sets its own.
+      const annotations = { [RESTART_REQUESTED_ANNOTATION]: ctx.now.toISOString(), [RESTART_FROM_ANNOTATION]: null };
+      await this.deps.writer.patchPod(pod, { metadata: { annotations } }, ctx.signal);
       return { operation: this.running(ctx, 'WarmRestart', ordinal, keysBefore, `New authfile; ${name} restarts in place, its items kept in memory`), requeueAfterMs: SECRET_REFRESH_MS };
     }
     if (pod.metadata?.annotations?.[RESTART_FROM_ANNOTATION] !== undefined && !restartAwaited(pod)) {
