@@ -142,6 +142,10 @@ describe('the next step on the servers', () => {
     const done = [podFrom(imageChanged, 0), podFrom(imageChanged, 1), podFrom(imageChanged, 2)];
     expect(nextStep(world({ template: imageChanged, pods: done, operation: running('cache-2') }))).to.deep.equal({ kind: 'finish', ordinal: 2, more: false });
   });
+  it('finishes a server\'s operation before it scales (its keys may be parked on its peers)', () => {
+    const pods = [podFrom(t, 0), podFrom(t, 1), podFrom(t, 2), podFrom(t, 3)];
+    expect(nextStep(world({ target: 4, published: 3, pods, operation: running('cache-2', 'Replace') }))).to.deep.equal({ kind: 'finish', ordinal: 2, more: false });
+  });
   it('goes on with the next server of a rollout, and ends a rollout with nothing left', () => {
     const pods = [podFrom(imageChanged, 0), podFrom(t, 1), podFrom(t, 2)];
     expect(nextStep(world({ template: imageChanged, pods, operation: running(undefined) }))).to.deep.equal({ kind: 'change', ordinal: 1, change: 'image' });
