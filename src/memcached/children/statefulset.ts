@@ -155,10 +155,14 @@ const START = `if [ -e ${MEMORY_FILE}.meta ]; then sleep 1; fi; exec memcached "
 /**
  * On any stop (a changed image, the operator's restart, a deleted pod), ask
  * memcached for a graceful stop (SIGUSR1), which saves the restart metadata,
- * and wait until it is written: the kubelet's SIGTERM that follows would
- * otherwise turn the graceful stop into a plain one. Bounded by 10 s.
+ * and wait until it is being written: the kubelet's SIGTERM that follows
+ * would otherwise turn the graceful stop into a plain one (once the save has
+ * begun it changes nothing). Bounded by 10 s. memcached exits right after
+ * the save, and its exit ends the hook with it; the hook returns first only
+ * when it sees the file in time, so the kubelet may record FailedPreStopHook
+ * for a stop that went as planned.
  */
-const STOP = `kill -USR1 1; i=0; while [ ! -s ${MEMORY_FILE}.meta ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done`;
+const STOP = `kill -USR1 1; i=0; while [ ! -e ${MEMORY_FILE}.meta ] && [ $i -lt 500 ]; do sleep 0.02; i=$((i+1)); done`;
 
 const LIFECYCLE: V1Lifecycle = { preStop: { exec: { command: ['/bin/sh', '-c', STOP] } } };
 

@@ -75,6 +75,9 @@ export function restartAwaited(pod: k8s.V1Pod): boolean {
   return from !== undefined && restartCount(pod) <= Number(from);
 }
 
+/** The changes that are one write each, by the operation they start. */
+const TAKEN_ONCE: Record<string, ServerOperationType | undefined> = { image: 'WarmRestart', memory: 'Resize', replace: 'Replace' };
+
 /** Pods whose last item count is remembered (the oldest is forgotten first). */
 const MAX_REMEMBERED_PODS = 4096;
 
@@ -270,6 +273,11 @@ export class ServerOperations {
   private async change(ctx: OperationContext, ordinal: number, change: string): Promise<OperationResult> {
     const pod = ctx.pods[ordinal]!;
     const { writer } = this.deps;
+    // The cache can show the pod from before this operation's own write: the
+    // step was taken already; taking it twice would restart the server twice.
+    const op = ctx.operation;
+    const taken = op?.phase === 'Running' && op.server === pod.metadata?.name && TAKEN_ONCE[change] === op.type;
+    if (taken) return { operation: op, requeueAfterMs: 1_000 };
     const container = (name: string) => ctx.template.spec?.containers?.find((c) => c.name === name);
     switch (change) {
       case 'relabel':

@@ -63,8 +63,12 @@ function replacedElsewhere(mc: Memcached, pods: (k8s.V1Pod | undefined)[], now: 
   };
 }
 
+/** Memcacheds whose last operation is remembered (the oldest is forgotten first). */
+const MAX_REMEMBERED = 4096;
+
 export class ServerSteps {
   private readonly operations: ServerOperations;
+  private readonly written = new Map<string, ServerOperationStatus>();
 
   constructor(
     private readonly writer: ClusterWriter,
@@ -82,7 +86,10 @@ export class ServerSteps {
     const legacy = observed.legacyDeployment;
     const legacyPods = legacy ? observed.pods.filter((p) => ordinalOf(mc, p) === undefined && isServing(p)) : [];
     const template = plan.statefulSet.spec!.template;
-    const operation = mc.status?.lastOperation;
+    // The operation this replica last wrote wins over the cache's copy of
+    // status, which can lag behind that write by a reconcile; after a restart
+    // there is none, and status is the record.
+    const operation = this.written.get(mc.metadata.uid ?? '') ?? mc.status?.lastOperation;
     const step = nextStep({ target: plan.placement.replicas, published, statefulSet, pods, legacyPods, template, operation });
     let result: Awaited<ReturnType<ServerOperations['run']>> = {};
     let failure: string | undefined;
@@ -99,6 +106,7 @@ export class ServerSteps {
     }
     const replaced = result.operation || operation?.phase === 'Running' ? undefined : replacedElsewhere(mc, pods, now);
     const lastOperation = result.operation ?? replaced ?? operation;
+    if (lastOperation) this.remember(mc.metadata.uid ?? '', lastOperation);
     this.recordTransition(mc, operation, result.operation ?? replaced);
     const listed = result.published ?? published;
     const servers: ServerStatus[] = pods.map((pod, i) => {
@@ -114,6 +122,12 @@ export class ServerSteps {
     };
     const busy = failure !== undefined || (step.kind !== 'idle' && step.kind !== 'publish') || lastOperation?.phase === 'Running';
     return { report, ...(busy ? { recheckMs: result.requeueAfterMs ?? RECHECK_MS } : {}) };
+  }
+
+  private remember(uid: string, operation: ServerOperationStatus): void {
+    this.written.delete(uid);
+    this.written.set(uid, operation);
+    if (this.written.size > MAX_REMEMBERED) this.written.delete(this.written.keys().next().value!);
   }
 
   /** One Event when an operation starts and one when it ends. */
