@@ -44,10 +44,15 @@ import {
 /** The versions this checkout publishes after the released 0.2.0: 0.3.0 moves its caches, 0.3.1 is the same code again; the last is the channel head. */
 const CHECKOUT_VERSIONS = ['0.3.0', '0.3.1'];
 const HEAD = CHECKOUT_VERSIONS.at(-1)!;
-// The upgrade's cache: three 64 MB servers, 60,000 values of 1000 bytes
-// (1184-byte slab chunks): 37% of the memory.
+// The upgrade's cache: 64 MB servers holding values of 1000 bytes
+// (1184-byte slab chunks), 37% of the memory. Four servers on the bed's three
+// workers: their anti-affinity is Preferred, so the StatefulSet's pods can
+// start beside the Deployment's. With Required anti-affinity (size <=
+// schedulable nodes) the 0.2.0 pods' own rule keeps every new pod off their
+// nodes, and the move needs 2 x size nodes.
+const UPGRADE_SERVERS = 4;
 const UPGRADE_MEMORY_MB = 64;
-const UPGRADE_KEYS = 60_000;
+const UPGRADE_KEYS = 80_000;
 const UPGRADE_VALUE_BYTES = 1000;
 const MEMCACHED_PORT = 11211;
 
@@ -162,7 +167,7 @@ describe('kind: OLM v0 installs from a catalog, in every claimed install mode, a
       applySubscription(own, SOURCE, `${PACKAGE}.v0.2.0`);
       await csvSucceeded(own, `${PACKAGE}.v0.2.0`);
       await operatorPodsRunning(cluster, own, operatorImage('0.2.0'));
-      applyMemcached(apps, name, { size: 3, memoryLimitMB: UPGRADE_MEMORY_MB });
+      applyMemcached(apps, name, { size: UPGRADE_SERVERS, memoryLimitMB: UPGRADE_MEMORY_MB });
       const mcs = new Memcacheds(cluster.kc, apps);
       await mcs.waitAvailable(name, 300_000);
       const client = await startCacheClient(cluster, apps, name);
@@ -170,7 +175,7 @@ describe('kind: OLM v0 installs from a catalog, in every claimed install mode, a
       // Deployment's pods as it finds them (by pod name: no ordinals), so its
       // ring is not the one 0.3.0 publishes. What the client still gets
       // after the move is what the operator copied to the new owners.
-      const oldServers = await deploymentServers(cluster, apps, name, 3);
+      const oldServers = await deploymentServers(cluster, apps, name, UPGRADE_SERVERS);
       expect(client.load(UPGRADE_KEYS, UPGRADE_VALUE_BYTES, oldServers), 'every key stored on the 0.2.0 pods')
         .to.deep.equal({ stored: UPGRADE_KEYS, failed: 0, errors: 0 });
       const memcachedUids = await uids(mcs);
@@ -181,7 +186,7 @@ describe('kind: OLM v0 installs from a catalog, in every claimed install mode, a
       await operatorPodsRunning(cluster, own, operatorImage('0.3.0'));
       const move = await migrated(cluster, apps, name);
       const moveMs = Date.now() - started;
-      const servers = await publishedServers(cluster, apps, name, 3);
+      const servers = await publishedServers(cluster, apps, name, UPGRADE_SERVERS);
       const moved = client.check(UPGRADE_KEYS, servers);
       recordResult('olm.upgrade.0.2.0-to-0.3.0', {
         servedShare: Number(keptShare(moved, UPGRADE_KEYS).toFixed(4)), ...moved, keys: UPGRADE_KEYS,
@@ -195,9 +200,9 @@ describe('kind: OLM v0 installs from a catalog, in every claimed install mode, a
       await applyCatalogSource(SOURCE, catalogs['0.3.1']);
       await csvSucceeded(own, `${PACKAGE}.v0.3.1`, 600_000);
       await operatorPodsRunning(cluster, own, operatorImage('0.3.1'));
-      const settled = await settledAt(cluster, apps, name, 3);
+      const settled = await settledAt(cluster, apps, name, UPGRADE_SERVERS);
       const upgradeMs = Date.now() - started;
-      expect(await publishedServers(cluster, apps, name, 3), 'the published list').to.deep.equal(servers);
+      expect(await publishedServers(cluster, apps, name, UPGRADE_SERVERS), 'the published list').to.deep.equal(servers);
       const kept = client.check(UPGRADE_KEYS, servers);
       const pods = podChanges(podsBefore, await markPods(cluster, apps, name));
       recordResult('olm.upgrade.0.3.0-to-0.3.1', {
