@@ -69,14 +69,19 @@ function probe(periodSeconds: number, failureThreshold: number): V1Probe {
   };
 }
 
+/** A pod spec (a template's or a running pod's) with Required anti-affinity. */
+export function hasRequiredAntiAffinity(spec: { affinity?: V1Affinity } | undefined): boolean {
+  return !!spec?.affinity?.podAntiAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.length;
+}
+
 /**
- * Pods with Required anti-affinity may still run under this StatefulSet: its
- * template asks for it. Pods keep the affinity they were scheduled with (the
- * operator never replaces a pod for a scheduling-only change), so a template
- * that no longer asks for it still leaves such pods until they are replaced.
+ * Pods with Required anti-affinity may still run: the template asks for it,
+ * or a running pod still has it. A pod keeps the affinity it was scheduled
+ * with until it is replaced (servers/changes.ts replaces such pods once the
+ * template drops it, since they keep every new pod off their nodes).
  */
-export function requiredPodsMayRun(live: V1StatefulSet | undefined): boolean {
-  return !!live?.spec?.template?.spec?.affinity?.podAntiAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.length;
+export function requiredPodsMayRun(live: V1StatefulSet | undefined, pods: readonly { spec?: { affinity?: V1Affinity } }[] = []): boolean {
+  return hasRequiredAntiAffinity(live?.spec?.template?.spec) || pods.some((p) => hasRequiredAntiAffinity(p.spec));
 }
 
 export function buildAffinity(mc: Memcached, placement: Placement): V1Affinity | undefined {

@@ -9,18 +9,21 @@ import { copyKeys } from '../../keyspace/copy.js';
 import { ketamaRing } from '../../keyspace/ketama.js';
 import { fetchStats, MemcachedSession, type ConnectionSecurity, type Endpoint } from '../../protocol/client.js';
 import { DEFAULT_PORT } from '../children/args.js';
+import { RESTART_FROM_ANNOTATION } from '../children/metadata.js';
 import { CONTAINER_NAME, MEMORY_ANNOTATION } from '../children/statefulset.js';
 import { AUTHFILE_HASH_ANNOTATION } from '../tls/secure-serving.js';
 import type { ClusterWriter } from '../writer.js';
 import type { ServerStep } from './planner.js';
 import { buildServersConfigMap, serverList } from './serverlist.js';
 
-/** Set on a pod when the operator restarts its memcached: the container's restart count then, so the restart is seen to have happened. */
-export const RESTART_FROM_ANNOTATION = 'cache.example.com/restart-from';
 /** Set when a restart for a new authfile is requested: the change nudges the kubelet to refresh the pod's Secret volumes now. */
 export const RESTART_REQUESTED_ANNOTATION = 'cache.example.com/restart-requested';
-/** How long the kubelet is given to write a new authfile into the pod before memcached is restarted to read it. */
-export const SECRET_REFRESH_MS = 5_000;
+/**
+ * How long the kubelet is given to write a new authfile into the pods before
+ * the first server restarts to read it: its periodic pod sync (a minute by
+ * default) plus margin. Later servers of the rollout have had as long.
+ */
+export const SECRET_REFRESH_MS = 90_000;
 const STATS_TIMEOUT_MS = 3_000;
 /** The longest one server's copy may take; a larger cache is copied in part. */
 const COPY_TIMEOUT_MS = 5 * 60_000;
@@ -72,7 +75,12 @@ export function restartAwaited(pod: k8s.V1Pod): boolean {
   return from !== undefined && restartCount(pod) <= Number(from);
 }
 
+/** Pods whose last item count is remembered (the oldest is forgotten first). */
+const MAX_REMEMBERED_PODS = 4096;
+
 export class ServerOperations {
+  private readonly lastItems = new Map<string, number>();
+
   constructor(private readonly deps: OperationDeps) {}
 
   async run(step: ServerStep, ctx: OperationContext): Promise<OperationResult> {
@@ -103,13 +111,21 @@ export class ServerOperations {
     return { host, port: ctx.spec.containerPort ?? DEFAULT_PORT };
   }
 
-  /** The items a server holds; 0 when it cannot be asked (the figure is reported, never acted on). */
+  /**
+   * The items a server holds. When it cannot be asked (a new authfile it does
+   * not run yet), the last count read from that pod, else 0: the figure is
+   * reported, never acted on.
+   */
   private async items(ctx: OperationContext, pod: k8s.V1Pod | undefined): Promise<number> {
+    const uid = pod?.metadata?.uid ?? '';
     try {
       const stats = await fetchStats(this.endpoint(ctx, pod), STATS_TIMEOUT_MS, ctx.security);
-      return Number(stats.get('curr_items') ?? 0);
+      const items = Number(stats.get('curr_items') ?? 0);
+      this.lastItems.set(uid, items);
+      if (this.lastItems.size > MAX_REMEMBERED_PODS) this.lastItems.delete(this.lastItems.keys().next().value!);
+      return items;
     } catch {
-      return 0;
+      return this.lastItems.get(uid) ?? 0;
     }
   }
 
@@ -291,11 +307,19 @@ export class ServerOperations {
     const mine = op?.phase === 'Running' && op.server === name && op.type === 'WarmRestart';
     if (!mine) {
       const keysBefore = await this.items(ctx, pod);
-      await this.deps.writer.patchPod(pod, { metadata: { annotations: { [RESTART_REQUESTED_ANNOTATION]: ctx.now.toISOString() } } }, ctx.signal);
+      // A restart mark left by an earlier restart goes: this one sets its own.
+      const annotations = { [RESTART_REQUESTED_ANNOTATION]: ctx.now.toISOString(), [RESTART_FROM_ANNOTATION]: null };
+      await this.deps.writer.patchPod(pod, { metadata: { annotations } }, ctx.signal);
       return { operation: this.running(ctx, 'WarmRestart', ordinal, keysBefore, `New authfile; ${name} restarts in place, its items kept in memory`), requeueAfterMs: SECRET_REFRESH_MS };
     }
     if (pod.metadata?.annotations?.[RESTART_FROM_ANNOTATION] !== undefined && !restartAwaited(pod)) {
-      // Restarted: it runs the new authfile now.
+      // Restarted. If memcached still refuses the new credentials, the kubelet
+      // had not written the new authfile yet: a new pod reads the Secret as it is.
+      const accepted = await fetchStats(this.endpoint(ctx, pod), STATS_TIMEOUT_MS, ctx.security).then(() => true, () => false);
+      if (!accepted) {
+        await this.deps.writer.delete({ ...pod, apiVersion: 'v1', kind: 'Pod' }, ctx.signal);
+        return { operation: { ...op, type: 'WarmRestart', message: `${op.message}; ${name} still refused the new credentials after its restart, so it was replaced` } };
+      }
       await this.deps.writer.patchPod(pod, { metadata: { annotations: { [AUTHFILE_HASH_ANNOTATION]: this.templateAnnotation(ctx, AUTHFILE_HASH_ANNOTATION) ?? null } } }, ctx.signal);
       return { operation: op };
     }

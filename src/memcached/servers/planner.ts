@@ -67,10 +67,10 @@ export function nextStep(world: ServerWorld): ServerStep {
   if (published === undefined && world.legacyPods.length === 0) return { kind: 'publish', count: target };
   if (!allAvailable(world, count)) return { kind: 'idle', waiting: 'servers starting' };
   if (published === undefined) return { kind: 'migrate', count: target };
-  if (target > published) return { kind: 'scaleUp', from: published, to: target };
-  if (target < published) return { kind: 'scaleDown', from: published, to: target };
   const revision = world.statefulSet?.status?.updateRevision;
   const changes = world.pods.slice(0, count).map((pod) => changeFor(pod!, world.template, revision));
+  // A server's operation finishes first: its keys may be parked on its peers,
+  // and a scale in between would copy them as the peers' own.
   const pending = pendingOrdinal(world);
   if (pending !== undefined) {
     const change = changes[pending];
@@ -78,6 +78,8 @@ export function nextStep(world: ServerWorld): ServerStep {
     const more = changes.some((c, i) => i !== pending && c !== undefined && c !== 'relabel');
     return { kind: 'finish', ordinal: pending, more };
   }
+  if (target > published) return { kind: 'scaleUp', from: published, to: target };
+  if (target < published) return { kind: 'scaleDown', from: published, to: target };
   const next = changes.findIndex((c) => c !== undefined);
   if (next >= 0) return { kind: 'change', ordinal: next, change: changes[next]! };
   if (world.operation?.phase === 'Running') return { kind: 'conclude' };

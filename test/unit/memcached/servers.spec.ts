@@ -82,12 +82,15 @@ describe('what a running server needs to match the template', () => {
     ['memoryLimitMB raised within the RAM disk', template({ memoryLimitMB: 96 }), 'memory'],
     ['memoryLimitMB raised beyond the RAM disk', template({ memoryLimitMB: 1024 }), 'replace'],
     ['more threads (an argument)', template({ threads: 8 }), 'replace'],
-    ['a scheduling-only change (anti-affinity, spread)', template({}, {}, COMPACT), undefined],
+    ['Required anti-affinity relaxed (it keeps new pods off the node)', template({}, {}, COMPACT), 'replace'],
     ['a CPU request', template({ resources: { requests: { cpu: '1' } } }), 'resize'],
   ];
   for (const [what, wanted, change] of cases) {
     it(`${what} → ${change ?? 'nothing'}`, () => expect(changeFor(podFrom(base, 0), wanted, REVISION)).to.equal(change));
   }
+  it('a scheduling-only tightening (anti-affinity now Required) replaces no pod', () => {
+    expect(changeFor(podFrom(template({}, {}, COMPACT), 0), base, REVISION)).to.equal(undefined);
+  });
   it('a pod of an older revision that runs the same thing only needs its label', () => {
     expect(changeFor(podFrom(base, 0), base, 'cache-newer')).to.equal('relabel');
   });
@@ -138,6 +141,10 @@ describe('the next step on the servers', () => {
     expect(nextStep(world({ template: imageChanged, pods, operation: running('cache-0') }))).to.deep.equal({ kind: 'finish', ordinal: 0, more: true });
     const done = [podFrom(imageChanged, 0), podFrom(imageChanged, 1), podFrom(imageChanged, 2)];
     expect(nextStep(world({ template: imageChanged, pods: done, operation: running('cache-2') }))).to.deep.equal({ kind: 'finish', ordinal: 2, more: false });
+  });
+  it('finishes a server\'s operation before it scales (its keys may be parked on its peers)', () => {
+    const pods = [podFrom(t, 0), podFrom(t, 1), podFrom(t, 2), podFrom(t, 3)];
+    expect(nextStep(world({ target: 4, published: 3, pods, operation: running('cache-2', 'Replace') }))).to.deep.equal({ kind: 'finish', ordinal: 2, more: false });
   });
   it('goes on with the next server of a rollout, and ends a rollout with nothing left', () => {
     const pods = [podFrom(imageChanged, 0), podFrom(t, 1), podFrom(t, 2)];
