@@ -81,8 +81,17 @@ const TAKEN_ONCE: Record<string, ServerOperationType | undefined> = { image: 'Wa
 /** Pods whose last item count is remembered (the oldest is forgotten first). */
 const MAX_REMEMBERED_PODS = 4096;
 
+/** Sets key to value, forgetting the oldest key beyond MAX_REMEMBERED_PODS. */
+function remember<V>(map: Map<string, V>, key: string, value: V): void {
+  map.delete(key);
+  map.set(key, value);
+  if (map.size > MAX_REMEMBERED_PODS) map.delete(map.keys().next().value!);
+}
+
 export class ServerOperations {
+  /** By pod uid: the last item count read, and the credentials that read it (an authfile rotation needs the old ones once). */
   private readonly lastItems = new Map<string, number>();
+  private readonly lastSecurity = new Map<string, ConnectionSecurity>();
 
   constructor(private readonly deps: OperationDeps) {}
 
@@ -124,8 +133,8 @@ export class ServerOperations {
     try {
       const stats = await fetchStats(this.endpoint(ctx, pod), STATS_TIMEOUT_MS, ctx.security);
       const items = Number(stats.get('curr_items') ?? 0);
-      this.lastItems.set(uid, items);
-      if (this.lastItems.size > MAX_REMEMBERED_PODS) this.lastItems.delete(this.lastItems.keys().next().value!);
+      remember(this.lastItems, uid, items);
+      remember(this.lastSecurity, uid, ctx.security);
       return items;
     } catch {
       return this.lastItems.get(uid) ?? 0;
@@ -246,19 +255,30 @@ export class ServerOperations {
    * (unreachable, or an image without -A), the pod is replaced instead.
    */
   private async restartInPlace(ctx: OperationContext, pod: k8s.V1Pod): Promise<string> {
-    try {
-      const session = await MemcachedSession.open(this.endpoint(ctx, pod), ctx.security, { timeoutMs: STATS_TIMEOUT_MS });
+    // A server that still runs the old authfile takes the credentials that last worked on it.
+    const remembered = this.lastSecurity.get(pod.metadata?.uid ?? '');
+    const attempts = remembered && remembered !== ctx.security ? [ctx.security, remembered] : [ctx.security];
+    let failure: Error | undefined;
+    for (const security of attempts) {
       try {
-        if (ctx.security.auth) await session.authenticate(ctx.security.auth);
-        await session.shutdownGraceful();
-      } finally {
-        session.close();
+        await this.shutdownGraceful(this.endpoint(ctx, pod), security);
+        return 'restarted in place';
+      } catch (err) {
+        if (ctx.signal.aborted) throw err;
+        failure = err as Error;
       }
-      return 'restarted in place';
-    } catch (err) {
-      if (ctx.signal.aborted) throw err;
-      await this.deps.writer.delete({ ...pod, apiVersion: 'v1', kind: 'Pod' }, ctx.signal);
-      return `replaced: memcached could not be asked to restart (${(err as Error).message})`;
+    }
+    await this.deps.writer.delete({ ...pod, apiVersion: 'v1', kind: 'Pod' }, ctx.signal);
+    return `replaced: memcached could not be asked to restart (${failure?.message})`;
+  }
+
+  private async shutdownGraceful(endpoint: Endpoint, security: ConnectionSecurity): Promise<void> {
+    // open() authenticates when security names a user.
+    const session = await MemcachedSession.open(endpoint, security, { timeoutMs: STATS_TIMEOUT_MS });
+    try {
+      await session.shutdownGraceful();
+    } finally {
+      session.close();
     }
   }
 
