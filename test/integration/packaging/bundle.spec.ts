@@ -152,7 +152,7 @@ describe('packaging', function () {
       const has = (root: Obj, p: string) => p.split('.').reduce<Obj>((s, part) => s?.properties?.[part], root) !== undefined;
       for (const d of owned[0].specDescriptors) expect(has(schema.spec, d.path), `spec.${d.path}`).to.equal(true);
       for (const d of owned[0].statusDescriptors) expect(has(schema.status, d.path), `status.${d.path}`).to.equal(true);
-      expect(owned[0].resources.map((r: Obj) => r.kind)).to.include.members(['Deployment', 'Service', 'PodDisruptionBudget']);
+      expect(owned[0].resources.map((r: Obj) => r.kind)).to.include.members(['StatefulSet', 'Service', 'ConfigMap', 'PodDisruptionBudget']);
     });
 
     it('derives permissions, clusterPermissions and the deployment from config/', () => {
