@@ -114,9 +114,14 @@ describe('memcached servers (keep the cache) on the local cluster', function () 
   });
 
   it('scales 3 -> 4 -> 3 publishing 4 then 3 names, in order, and reports each scale', async () => {
-    // Without anti-affinity: 4 servers on the 3 workers need no relaxing of
-    // Required anti-affinity (topology/4-size-beyond-nodes covers that path).
-    await mcs.create('scaling', { size: 3, highAvailability: 'Disabled' });
+    // 4 servers on the 3 workers take Preferred anti-affinity. Created at 4
+    // and shrunk to 3, the running servers were scheduled Preferred, so the
+    // way back to 4 relaxes nothing (leaving Required pods for more servers
+    // than nodes is topology/4-size-beyond-nodes' case).
+    await mcs.create('scaling', { size: 4 });
+    await mcs.waitAvailable('scaling');
+    await mcs.patchSpec('scaling', { size: 3 });
+    await eventually('3 servers published', async () => ((await mcs.get('scaling'))?.status?.serverList?.length === 3 ? true : undefined), { timeoutMs: 120_000 });
     await mcs.waitAvailable('scaling');
     const recorder = new ServerListRecorder(kc, namespace, 'scaling-servers');
     await recorder.start();
