@@ -146,6 +146,8 @@ export type ServerState = 'Warm' | 'Warming' | 'Restarting' | 'Starting';
 export interface ServerStatus {
   name: string;
   state: ServerState;
+  /** The pod's uid: a different one next time means the server was replaced (its keys are gone). */
+  podUID?: string;
 }
 
 export type ServerOperationType = 'WarmRestart' | 'Resize' | 'ScaleUp' | 'ScaleDown' | 'Replace' | 'Migrate';
@@ -153,7 +155,7 @@ export type ServerOperationType = 'WarmRestart' | 'Resize' | 'ScaleUp' | 'ScaleD
 export interface ServerOperationStatus {
   type: ServerOperationType;
   phase: 'Running' | 'Succeeded' | 'Failed';
-  /** The server it touched, when one. */
+  /** The server it is on, when one (empty between two servers of a rollout). */
   server?: string;
   startedAt: string;
   finishedAt?: string;

@@ -118,13 +118,13 @@ function antiAffinityOf(d: k8s.V1StatefulSet | k8s.V1Deployment): AntiAffinity {
   return 'None';
 }
 
-function currentPlacement(d: k8s.V1StatefulSet | undefined): CurrentPlacement | undefined {
+function currentPlacement(d: k8s.V1StatefulSet | undefined, pods: readonly k8s.V1Pod[]): CurrentPlacement | undefined {
   if (!d) return undefined;
   return {
     replicas: d.spec?.replicas ?? 0,
     readyReplicas: d.status?.readyReplicas ?? 0,
     antiAffinity: antiAffinityOf(d),
-    requiredPodsMayRun: requiredPodsMayRun(d),
+    requiredPodsMayRun: requiredPodsMayRun(d, pods),
   };
 }
 
@@ -233,7 +233,7 @@ export class MemcachedReconciler implements Reconciler {
   /** The placement for this object on the cluster as it is now, staged from the live StatefulSet, and the StatefulSet it asks for. */
   private plan(observed: Observed, spec: MemcachedSpec, security: SecurityCheck | undefined, ctx: ReconcileContext): Plan {
     const { placement: target, schedulableNodes: eligibleNodes } = this.placement(spec, ctx);
-    const placement = stagedPlacement(currentPlacement(observed.statefulSet), target);
+    const placement = stagedPlacement(currentPlacement(observed.statefulSet, observed.pods), target);
     // The official image names its user ("memcache"), which the kubelet
     // cannot verify as non-root, so plain Kubernetes needs its numeric uid.
     // OpenShift's restricted-v2 SCC assigns a uid itself and rejects others.

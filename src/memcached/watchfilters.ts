@@ -103,7 +103,8 @@ export function projectPod(pod: V1Pod): V1Pod {
     const nodeName = pod.spec.nodeName;
     const containers = pod.spec.containers.map(({ name, ports, image, resources }) => ({ name, image, ...(ports ? { ports } : {}), ...(resources ? { resources } : {}) }));
     const volumes = (pod.spec.volumes ?? []).filter((v) => v.name === CACHE_VOLUME);
-    pod.spec = { containers, ...(nodeName ? { nodeName } : {}), ...(volumes.length > 0 ? { volumes } : {}) };
+    const affinity = pod.spec.affinity;
+    pod.spec = { containers, ...(nodeName ? { nodeName } : {}), ...(volumes.length > 0 ? { volumes } : {}), ...(affinity ? { affinity } : {}) };
   }
   if (pod.status) {
     const { phase, conditions, containerStatuses, podIP, podIPs } = pod.status;

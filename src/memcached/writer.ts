@@ -58,6 +58,19 @@ function mergePatch(options: k8s.ConfigurationOptions): k8s.ConfigurationOptions
   return { ...options, middleware: [...(mergePatchHeader.middleware ?? []), ...(options.middleware ?? [])], middlewareMergeStrategy: 'append' };
 }
 
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** A JSON merge patch (RFC 7386) that turns `before` into `after`: `after`, with null for each key it no longer has. */
+export function mergePatchFrom(before: unknown, after: unknown): unknown {
+  if (!isPlainObject(before) || !isPlainObject(after)) return after;
+  const patch: Record<string, unknown> = {};
+  for (const key of Object.keys(before)) if (!(key in after) || after[key] === undefined) patch[key] = null;
+  for (const [key, value] of Object.entries(after)) if (value !== undefined) patch[key] = mergePatchFrom(before[key], value);
+  return patch;
+}
+
 export class ApiClusterWriter implements ClusterWriter {
   private readonly objects: k8s.KubernetesObjectApi;
   private readonly custom: k8s.CustomObjectsApi;
@@ -104,7 +117,8 @@ export class ApiClusterWriter implements ClusterWriter {
         plural: PLURAL,
         name: mc.metadata.name!,
         // status.conditions is replaced whole: a merge patch replaces lists.
-        body: { status },
+        // A key the new status drops is sent as null, or the merge would keep it.
+        body: { status: mergePatchFrom(mc.status, status) },
         fieldManager: FIELD_MANAGER,
       },
       mergePatch(options),

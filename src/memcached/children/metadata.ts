@@ -86,3 +86,10 @@ export function withoutLegacyFinalizer(finalizers: readonly string[] | undefined
 export function serversServiceName(mc: Memcached): string {
   return `${crName(mc)}-servers`;
 }
+
+/**
+ * Set on a server's pod when the operator restarts its memcached in place:
+ * the container's restart count then. A clean exit up to the next count is
+ * the operator's warm restart, not a failing liveness probe (pods.ts).
+ */
+export const RESTART_FROM_ANNOTATION = 'cache.example.com/restart-from';

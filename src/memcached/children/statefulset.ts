@@ -69,14 +69,19 @@ function probe(periodSeconds: number, failureThreshold: number): V1Probe {
   };
 }
 
+/** A pod spec (a template's or a running pod's) with Required anti-affinity. */
+export function hasRequiredAntiAffinity(spec: { affinity?: V1Affinity } | undefined): boolean {
+  return !!spec?.affinity?.podAntiAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.length;
+}
+
 /**
- * Pods with Required anti-affinity may still run under this StatefulSet: its
- * template asks for it. Pods keep the affinity they were scheduled with (the
- * operator never replaces a pod for a scheduling-only change), so a template
- * that no longer asks for it still leaves such pods until they are replaced.
+ * Pods with Required anti-affinity may still run: the template asks for it,
+ * or a running pod still has it. A pod keeps the affinity it was scheduled
+ * with until it is replaced (servers/changes.ts replaces such pods once the
+ * template drops it, since they keep every new pod off their nodes).
  */
-export function requiredPodsMayRun(live: V1StatefulSet | undefined): boolean {
-  return !!live?.spec?.template?.spec?.affinity?.podAntiAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.length;
+export function requiredPodsMayRun(live: V1StatefulSet | undefined, pods: readonly { spec?: { affinity?: V1Affinity } }[] = []): boolean {
+  return hasRequiredAntiAffinity(live?.spec?.template?.spec) || pods.some((p) => hasRequiredAntiAffinity(p.spec));
 }
 
 export function buildAffinity(mc: Memcached, placement: Placement): V1Affinity | undefined {
@@ -150,10 +155,14 @@ const START = `if [ -e ${MEMORY_FILE}.meta ]; then sleep 1; fi; exec memcached "
 /**
  * On any stop (a changed image, the operator's restart, a deleted pod), ask
  * memcached for a graceful stop (SIGUSR1), which saves the restart metadata,
- * and wait until it is written: the kubelet's SIGTERM that follows would
- * otherwise turn the graceful stop into a plain one. Bounded by 10 s.
+ * and wait until it is being written: the kubelet's SIGTERM that follows
+ * would otherwise turn the graceful stop into a plain one (once the save has
+ * begun it changes nothing). Bounded by 10 s. memcached exits right after
+ * the save, and its exit ends the hook with it; the hook returns first only
+ * when it sees the file in time, so the kubelet may record FailedPreStopHook
+ * for a stop that went as planned.
  */
-const STOP = `kill -USR1 1; i=0; while [ ! -s ${MEMORY_FILE}.meta ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done`;
+const STOP = `kill -USR1 1; i=0; while [ ! -e ${MEMORY_FILE}.meta ] && [ $i -lt 500 ]; do sleep 0.02; i=$((i+1)); done`;
 
 const LIFECYCLE: V1Lifecycle = { preStop: { exec: { command: ['/bin/sh', '-c', STOP] } } };
 

@@ -6,7 +6,7 @@ import type { V1Container, V1Pod, V1PodTemplateSpec, V1ResourceRequirements } fr
 import { createHash } from 'node:crypto';
 import { AUTHFILE_HASH_ANNOTATION } from '../tls/secure-serving.js';
 import { quantityValue } from '../children/resources.js';
-import { CACHE_VOLUME, CONTAINER_NAME, MEMORY_ANNOTATION, POD_SPEC_HASH_ANNOTATION } from '../children/statefulset.js';
+import { CACHE_VOLUME, CONTAINER_NAME, hasRequiredAntiAffinity, MEMORY_ANNOTATION, POD_SPEC_HASH_ANNOTATION } from '../children/statefulset.js';
 
 /**
  * Most disruptive first; a pod with several changes gets them one at a time.
@@ -79,6 +79,10 @@ export function changeFor(pod: V1Pod, template: V1PodTemplateSpec, revision: str
   const has = pod.metadata?.annotations ?? {};
   const wants = template.metadata?.annotations ?? {};
   if (has[POD_SPEC_HASH_ANNOTATION] !== wants[POD_SPEC_HASH_ANNOTATION]) return 'replace';
+  // Scheduling-only changes wait for the next scheduling, except one: a
+  // running pod's Required anti-affinity keeps every new pod off its node,
+  // so a template that relaxed it (more replicas than nodes) needs new pods.
+  if (hasRequiredAntiAffinity(pod.spec) && !hasRequiredAntiAffinity(template.spec)) return 'replace';
   if (has[MEMORY_ANNOTATION] !== wants[MEMORY_ANNOTATION]) {
     const room = cacheVolumeMi(pod);
     const wanted = Number(wants[MEMORY_ANNOTATION]);

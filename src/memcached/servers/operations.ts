@@ -9,18 +9,21 @@ import { copyKeys } from '../../keyspace/copy.js';
 import { ketamaRing } from '../../keyspace/ketama.js';
 import { fetchStats, MemcachedSession, type ConnectionSecurity, type Endpoint } from '../../protocol/client.js';
 import { DEFAULT_PORT } from '../children/args.js';
+import { RESTART_FROM_ANNOTATION } from '../children/metadata.js';
 import { CONTAINER_NAME, MEMORY_ANNOTATION } from '../children/statefulset.js';
 import { AUTHFILE_HASH_ANNOTATION } from '../tls/secure-serving.js';
 import type { ClusterWriter } from '../writer.js';
 import type { ServerStep } from './planner.js';
 import { buildServersConfigMap, serverList } from './serverlist.js';
 
-/** Set on a pod when the operator restarts its memcached: the container's restart count then, so the restart is seen to have happened. */
-export const RESTART_FROM_ANNOTATION = 'cache.example.com/restart-from';
 /** Set when a restart for a new authfile is requested: the change nudges the kubelet to refresh the pod's Secret volumes now. */
 export const RESTART_REQUESTED_ANNOTATION = 'cache.example.com/restart-requested';
-/** How long the kubelet is given to write a new authfile into the pod before memcached is restarted to read it. */
-export const SECRET_REFRESH_MS = 5_000;
+/**
+ * How long the kubelet is given to write a new authfile into the pods before
+ * the first server restarts to read it: its periodic pod sync (a minute by
+ * default) plus margin. Later servers of the rollout have had as long.
+ */
+export const SECRET_REFRESH_MS = 90_000;
 const STATS_TIMEOUT_MS = 3_000;
 /** The longest one server's copy may take; a larger cache is copied in part. */
 const COPY_TIMEOUT_MS = 5 * 60_000;
@@ -72,7 +75,15 @@ export function restartAwaited(pod: k8s.V1Pod): boolean {
   return from !== undefined && restartCount(pod) <= Number(from);
 }
 
+/** The changes that are one write each, by the operation they start. */
+const TAKEN_ONCE: Record<string, ServerOperationType | undefined> = { image: 'WarmRestart', memory: 'Resize', replace: 'Replace' };
+
+/** Pods whose last item count is remembered (the oldest is forgotten first). */
+const MAX_REMEMBERED_PODS = 4096;
+
 export class ServerOperations {
+  private readonly lastItems = new Map<string, number>();
+
   constructor(private readonly deps: OperationDeps) {}
 
   async run(step: ServerStep, ctx: OperationContext): Promise<OperationResult> {
@@ -89,7 +100,9 @@ export class ServerOperations {
       case 'scaleDown':
         return this.scale(ctx, 'ScaleDown', step.from, step.to);
       case 'finish':
-        return this.finish(ctx, step.ordinal);
+        return this.finish(ctx, step.ordinal, step.more);
+      case 'conclude':
+        return { operation: { ...ctx.operation!, phase: 'Succeeded', finishedAt: new Date().toISOString() } };
       case 'change':
         return this.change(ctx, step.ordinal, step.change);
     }
@@ -101,13 +114,21 @@ export class ServerOperations {
     return { host, port: ctx.spec.containerPort ?? DEFAULT_PORT };
   }
 
-  /** The items a server holds; 0 when it cannot be asked (the figure is reported, never acted on). */
+  /**
+   * The items a server holds. When it cannot be asked (a new authfile it does
+   * not run yet), the last count read from that pod, else 0: the figure is
+   * reported, never acted on.
+   */
   private async items(ctx: OperationContext, pod: k8s.V1Pod | undefined): Promise<number> {
+    const uid = pod?.metadata?.uid ?? '';
     try {
       const stats = await fetchStats(this.endpoint(ctx, pod), STATS_TIMEOUT_MS, ctx.security);
-      return Number(stats.get('curr_items') ?? 0);
+      const items = Number(stats.get('curr_items') ?? 0);
+      this.lastItems.set(uid, items);
+      if (this.lastItems.size > MAX_REMEMBERED_PODS) this.lastItems.delete(this.lastItems.keys().next().value!);
+      return items;
     } catch {
-      return 0;
+      return this.lastItems.get(uid) ?? 0;
     }
   }
 
@@ -189,8 +210,24 @@ export class ServerOperations {
     return { published: to, operation: this.operation(ctx, type, message, { keysBefore: before, keysKept: Math.min(after, before) }) };
   }
 
+  /**
+   * The operation as server `ordinal` starts its part. A rollout (every
+   * server taking one change, one after another) is one operation: the
+   * servers' counts add up, and it keeps its start.
+   */
   private running(ctx: OperationContext, type: ServerOperationType, ordinal: number, keysBefore: number, message: string): ServerOperationStatus {
-    return { type, phase: 'Running', server: ctx.pods[ordinal]?.metadata?.name ?? '', startedAt: ctx.now.toISOString(), keysBefore, message };
+    const server = ctx.pods[ordinal]?.metadata?.name ?? '';
+    const op = ctx.operation;
+    const rollout = op?.phase === 'Running' && !op.server && op.type === type ? op : undefined;
+    return {
+      type,
+      phase: 'Running',
+      server,
+      startedAt: rollout?.startedAt ?? ctx.now.toISOString(),
+      keysBefore: (rollout?.keysBefore ?? 0) + keysBefore,
+      ...(rollout?.keysKept !== undefined ? { keysKept: rollout.keysKept } : {}),
+      message,
+    };
   }
 
   private peers(ctx: OperationContext, ordinal: number): (k8s.V1Pod | undefined)[] {
@@ -236,6 +273,11 @@ export class ServerOperations {
   private async change(ctx: OperationContext, ordinal: number, change: string): Promise<OperationResult> {
     const pod = ctx.pods[ordinal]!;
     const { writer } = this.deps;
+    // The cache can show the pod from before this operation's own write: the
+    // step was taken already; taking it twice would restart the server twice.
+    const op = ctx.operation;
+    const taken = op?.phase === 'Running' && op.server === pod.metadata?.name && TAKEN_ONCE[change] === op.type;
+    if (taken) return { operation: op, requeueAfterMs: 1_000 };
     const container = (name: string) => ctx.template.spec?.containers?.find((c) => c.name === name);
     switch (change) {
       case 'relabel':
@@ -273,11 +315,19 @@ export class ServerOperations {
     const mine = op?.phase === 'Running' && op.server === name && op.type === 'WarmRestart';
     if (!mine) {
       const keysBefore = await this.items(ctx, pod);
-      await this.deps.writer.patchPod(pod, { metadata: { annotations: { [RESTART_REQUESTED_ANNOTATION]: ctx.now.toISOString() } } }, ctx.signal);
+      // A restart mark left by an earlier restart goes: this one sets its own.
+      const annotations = { [RESTART_REQUESTED_ANNOTATION]: ctx.now.toISOString(), [RESTART_FROM_ANNOTATION]: null };
+      await this.deps.writer.patchPod(pod, { metadata: { annotations } }, ctx.signal);
       return { operation: this.running(ctx, 'WarmRestart', ordinal, keysBefore, `New authfile; ${name} restarts in place, its items kept in memory`), requeueAfterMs: SECRET_REFRESH_MS };
     }
     if (pod.metadata?.annotations?.[RESTART_FROM_ANNOTATION] !== undefined && !restartAwaited(pod)) {
-      // Restarted: it runs the new authfile now.
+      // Restarted. If memcached still refuses the new credentials, the kubelet
+      // had not written the new authfile yet: a new pod reads the Secret as it is.
+      const accepted = await fetchStats(this.endpoint(ctx, pod), STATS_TIMEOUT_MS, ctx.security).then(() => true, () => false);
+      if (!accepted) {
+        await this.deps.writer.delete({ ...pod, apiVersion: 'v1', kind: 'Pod' }, ctx.signal);
+        return { operation: { ...op, type: 'WarmRestart', message: `${op.message}; ${name} still refused the new credentials after its restart, so it was replaced` } };
+      }
       await this.deps.writer.patchPod(pod, { metadata: { annotations: { [AUTHFILE_HASH_ANNOTATION]: this.templateAnnotation(ctx, AUTHFILE_HASH_ANNOTATION) ?? null } } }, ctx.signal);
       return { operation: op };
     }
@@ -311,8 +361,8 @@ export class ServerOperations {
     return { operation: this.running(ctx, 'Replace', ordinal, keysBefore, `The pod spec changed; ${pod.metadata?.name} replaced (${note})`) };
   }
 
-  /** The pod runs the template: bring its parked keys back, and report what it holds. */
-  private async finish(ctx: OperationContext, ordinal: number): Promise<OperationResult> {
+  /** The pod runs the template: bring its parked keys back, and report what it holds; with `more` to come, the rollout goes on. */
+  private async finish(ctx: OperationContext, ordinal: number, more: boolean): Promise<OperationResult> {
     const pod = ctx.pods[ordinal]!;
     const op = ctx.operation!;
     if (restartAwaited(pod)) return { operation: op, requeueAfterMs: 1_000 };
@@ -322,7 +372,11 @@ export class ServerOperations {
     }
     const kept = await this.items(ctx, pod);
     const restored = op.type === 'WarmRestart' ? 'restored from memory' : `brought back from its peers: ${copyNote(returned)}`;
-    const message = `${op.message}: done; ${kept} of ${op.keysBefore ?? 0} items held (${restored})`;
-    return { operation: { ...op, phase: 'Succeeded', finishedAt: new Date().toISOString(), keysKept: kept, message } };
+    const keysKept = (op.keysKept ?? 0) + kept;
+    const message = `${op.message}: done; ${kept} items held (${restored}); ${keysKept} of ${op.keysBefore ?? 0} so far`;
+    // Between two servers of a rollout, no server is named (empty, not
+    // absent: status is written with a merge patch, which keeps absent keys).
+    if (more) return { operation: { ...op, server: '', keysKept, message } };
+    return { operation: { ...op, phase: 'Succeeded', finishedAt: new Date().toISOString(), keysKept, message } };
   }
 }

@@ -33,8 +33,10 @@ export type ServerStep =
   | { kind: 'scaleDown'; from: number; to: number }
   /** Bring server `ordinal` to the template by `change`. */
   | { kind: 'change'; ordinal: number; change: ServerChange }
-  /** Finish the operation on `ordinal`: its pod runs the template now (bring parked keys back, report). */
-  | { kind: 'finish'; ordinal: number };
+  /** Finish the operation on `ordinal`: its pod runs the template now (bring parked keys back, report); `more` servers follow in the same rollout. */
+  | { kind: 'finish'; ordinal: number; more: boolean }
+  /** A rollout between servers with none left to change (the template went back): it ends. */
+  | { kind: 'conclude' };
 
 /** The StatefulSet's replicas: while scaling down, the servers being emptied stay until the smaller list is published. */
 export function statefulSetReplicas(target: number, published: number | undefined): number {
@@ -65,17 +67,21 @@ export function nextStep(world: ServerWorld): ServerStep {
   if (published === undefined && world.legacyPods.length === 0) return { kind: 'publish', count: target };
   if (!allAvailable(world, count)) return { kind: 'idle', waiting: 'servers starting' };
   if (published === undefined) return { kind: 'migrate', count: target };
-  if (target > published) return { kind: 'scaleUp', from: published, to: target };
-  if (target < published) return { kind: 'scaleDown', from: published, to: target };
   const revision = world.statefulSet?.status?.updateRevision;
+  const changes = world.pods.slice(0, count).map((pod) => changeFor(pod!, world.template, revision));
+  // A server's operation finishes first: its keys may be parked on its peers,
+  // and a scale in between would copy them as the peers' own.
   const pending = pendingOrdinal(world);
   if (pending !== undefined) {
-    const change = changeFor(world.pods[pending]!, world.template, revision);
-    return change === undefined || change === 'relabel' ? { kind: 'finish', ordinal: pending } : { kind: 'change', ordinal: pending, change };
+    const change = changes[pending];
+    if (change !== undefined && change !== 'relabel') return { kind: 'change', ordinal: pending, change };
+    const more = changes.some((c, i) => i !== pending && c !== undefined && c !== 'relabel');
+    return { kind: 'finish', ordinal: pending, more };
   }
-  for (let i = 0; i < count; i++) {
-    const change = changeFor(world.pods[i]!, world.template, revision);
-    if (change) return { kind: 'change', ordinal: i, change };
-  }
+  if (target > published) return { kind: 'scaleUp', from: published, to: target };
+  if (target < published) return { kind: 'scaleDown', from: published, to: target };
+  const next = changes.findIndex((c) => c !== undefined);
+  if (next >= 0) return { kind: 'change', ordinal: next, change: changes[next]! };
+  if (world.operation?.phase === 'Running') return { kind: 'conclude' };
   return { kind: 'idle' };
 }

@@ -40,8 +40,35 @@ function describe(step: ServerStep): string | undefined {
   }
 }
 
+/**
+ * A server whose pod is not the one status recorded, with no operation of
+ * the operator's on it: deleted, evicted or drained. Its keys are gone; it
+ * is said as a Replace (finished by the planner once it is Ready).
+ */
+function replacedElsewhere(mc: Memcached, pods: (k8s.V1Pod | undefined)[], now: Date): ServerOperationStatus | undefined {
+  const recorded = new Map((mc.status?.servers ?? []).map((s) => [s.name, s.podUID]));
+  const pod = pods.find((p) => {
+    const before = recorded.get(p?.metadata?.name ?? '');
+    return p?.metadata?.uid !== undefined && before !== undefined && before !== p.metadata.uid;
+  });
+  if (!pod) return undefined;
+  const name = pod.metadata!.name!;
+  return {
+    type: 'Replace',
+    phase: 'Running',
+    server: name,
+    startedAt: now.toISOString(),
+    keysBefore: 0,
+    message: `${name} was replaced outside the operator (deleted, evicted or its node drained): it started empty`,
+  };
+}
+
+/** Memcacheds whose last operation is remembered (the oldest is forgotten first). */
+const MAX_REMEMBERED = 4096;
+
 export class ServerSteps {
   private readonly operations: ServerOperations;
+  private readonly written = new Map<string, ServerOperationStatus>();
 
   constructor(
     private readonly writer: ClusterWriter,
@@ -59,7 +86,10 @@ export class ServerSteps {
     const legacy = observed.legacyDeployment;
     const legacyPods = legacy ? observed.pods.filter((p) => ordinalOf(mc, p) === undefined && isServing(p)) : [];
     const template = plan.statefulSet.spec!.template;
-    const operation = mc.status?.lastOperation;
+    // The operation this replica last wrote wins over the cache's copy of
+    // status, which can lag behind that write by a reconcile; after a restart
+    // there is none, and status is the record.
+    const operation = this.written.get(mc.metadata.uid ?? '') ?? mc.status?.lastOperation;
     const step = nextStep({ target: plan.placement.replicas, published, statefulSet, pods, legacyPods, template, operation });
     let result: Awaited<ReturnType<ServerOperations['run']>> = {};
     let failure: string | undefined;
@@ -74,10 +104,15 @@ export class ServerSteps {
       failure = `${describe(step) ?? step.kind} failed: ${(err as Error).message}`;
       ctx.log.info('server step failed; retried', { step: step.kind, error: (err as Error).message });
     }
-    const lastOperation = result.operation ?? operation;
-    this.recordTransition(mc, operation, result.operation);
+    const replaced = result.operation || operation?.phase === 'Running' ? undefined : replacedElsewhere(mc, pods, now);
+    const lastOperation = result.operation ?? replaced ?? operation;
+    if (lastOperation) this.remember(mc.metadata.uid ?? '', lastOperation);
+    this.recordTransition(mc, operation, result.operation ?? replaced);
     const listed = result.published ?? published;
-    const servers: ServerStatus[] = pods.map((pod, i) => ({ name: `${mc.metadata.name}-${i}`, state: stateOf(pod, i, lastOperation, step) }));
+    const servers: ServerStatus[] = pods.map((pod, i) => {
+      const uid = pod?.metadata?.uid;
+      return { name: `${mc.metadata.name}-${i}`, state: stateOf(pod, i, lastOperation, step), ...(uid ? { podUID: uid } : {}) };
+    });
     const pending = failure ?? (step.kind === 'idle' && !step.waiting && lastOperation?.phase !== 'Running' ? undefined : describe(step) ?? 'servers changing');
     const report: ServersReport = {
       servers,
@@ -87,6 +122,12 @@ export class ServerSteps {
     };
     const busy = failure !== undefined || (step.kind !== 'idle' && step.kind !== 'publish') || lastOperation?.phase === 'Running';
     return { report, ...(busy ? { recheckMs: result.requeueAfterMs ?? RECHECK_MS } : {}) };
+  }
+
+  private remember(uid: string, operation: ServerOperationStatus): void {
+    this.written.delete(uid);
+    this.written.set(uid, operation);
+    if (this.written.size > MAX_REMEMBERED) this.written.delete(this.written.keys().next().value!);
   }
 
   /** One Event when an operation starts and one when it ends. */
