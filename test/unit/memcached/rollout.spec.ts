@@ -36,12 +36,16 @@ describe('memcached/statefulset rollout', () => {
     });
   }
 
-  const mayRun: { name: string; live: V1StatefulSet | undefined; want: boolean }[] = [
-    { name: 'no StatefulSet', live: undefined, want: false },
-    { name: 'a template asking for Required anti-affinity', live: live(true), want: true },
-    { name: 'a template without it', live: live(false), want: false },
+  // A running pod keeps the affinity it was scheduled with until it is replaced.
+  const requiredPod = { spec: { affinity: REQUIRED_ANTI_AFFINITY } };
+  const preferredPod = { spec: {} };
+  const mayRun: { name: string; live: V1StatefulSet | undefined; pods: { spec?: object }[]; want: boolean }[] = [
+    { name: 'no StatefulSet', live: undefined, pods: [], want: false },
+    { name: 'a template asking for Required anti-affinity', live: live(true), pods: [], want: true },
+    { name: 'a template without it, no pod with it', live: live(false), pods: [preferredPod, preferredPod], want: false },
+    { name: 'a template without it, a running pod still with it', live: live(false), pods: [preferredPod, requiredPod], want: true },
   ];
   for (const c of mayRun) {
-    it(`requiredPodsMayRun: ${c.name}`, () => expect(requiredPodsMayRun(c.live)).to.equal(c.want));
+    it(`requiredPodsMayRun: ${c.name}`, () => expect(requiredPodsMayRun(c.live, c.pods)).to.equal(c.want));
   }
 });

@@ -124,6 +124,11 @@ describe('memcached/watchfilters', () => {
       volumes: [{ name: 'cache', emptyDir: { medium: 'Memory', sizeLimit: '272Mi' } }],
     });
     expect(projectPod(pod()).metadata?.annotations, 'no annotation of ours: none kept').to.equal(undefined);
+    // The affinity a pod was scheduled with stays: a Required one keeps new pods off its node until it is replaced.
+    const affinity = { podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{ topologyKey: 'kubernetes.io/hostname' }] } };
+    const scheduled = pod();
+    scheduled.spec!.affinity = affinity;
+    expect(projectPod(scheduled).spec?.affinity).to.deep.equal(affinity);
     expect(out.status?.podIP).to.equal('10.0.0.1');
     expect(findCondition(out.status?.conditions, 'Ready')?.status).to.equal('True');
     expect(out.status?.containerStatuses?.[0]).to.include({ name: 'memcached', ready: true, restartCount: 0, image: 'memcached:1.6' });
