@@ -182,6 +182,8 @@ export function checkOverlap(
   let writesChecked = 0;
   for (const w of writes) {
     if (!RECONCILER_RESOURCES.has(w.resource) || !isCandidate(w.user)) continue;
+    // The leader-for-life lock is a ConfigMap too: its writes make the windows, they are not the reconciler's.
+    if (w.resource === lock.resource && w.name === lock.name) continue;
     writesChecked++;
     const mine = windows.filter((win) => win.user === w.user);
     if (mine.some((win) => win.start <= w.received && w.completed <= win.end)) continue;
