@@ -11,6 +11,7 @@
 // then operator-sdk run bundle and cleanup. Last, make olm-uninstall
 // removes OLM and all it installed, and the cluster must be as the spec
 // found it (make deploy's operator rolls out again).
+import * as k8s from '@kubernetes/client-node';
 import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -366,13 +367,24 @@ async function readMemcached(cluster: Cluster, namespace: string, name: string):
   return (await cluster.custom.getNamespacedCustomObject({ group: 'cache.example.com', version: 'v1alpha1', namespace, plural: 'memcacheds', name })) as MemcachedView;
 }
 
+/** Whether the released version's Deployment is still there. */
+async function deploymentExists(cluster: Cluster, namespace: string, name: string): Promise<boolean> {
+  return cluster.apps.readNamespacedDeployment({ namespace, name }).then(
+    () => true,
+    (err: unknown) => {
+      if (err instanceof k8s.ApiException && err.code === 404) return false;
+      throw err;
+    },
+  );
+}
+
 /** Waits for the move the upgrade starts to end: lastOperation Migrate Succeeded with the 0.2.0 Deployment gone, or Migrate Failed (said at once). */
 async function migrated(cluster: Cluster, namespace: string, name: string): Promise<LastOperation> {
   const op = await eventually(`${namespace}/${name} moved to the StatefulSet`, async () => {
     const last = (await readMemcached(cluster, namespace, name)).status?.lastOperation;
     if (last?.type === 'Migrate' && last.phase === 'Failed') return last;
     if (last?.type !== 'Migrate' || last.phase !== 'Succeeded') throw new Error(`lastOperation ${JSON.stringify(last)}`);
-    if (await cluster.deployment(namespace, name)) throw new Error(`the Deployment is still there (lastOperation ${JSON.stringify(last)})`);
+    if (await deploymentExists(cluster, namespace, name)) throw new Error(`the Deployment is still there (lastOperation ${JSON.stringify(last)})`);
     return last;
   }, { timeoutMs: 600_000, intervalMs: 1000 });
   expect(op.phase, `the move: ${JSON.stringify(op)}`).to.equal('Succeeded');
