@@ -162,6 +162,8 @@ export interface ServerOperationStatus {
   /** Items the server(s) held before; items held, restored or copied after. */
   keysBefore?: number;
   keysKept?: number;
+  /** Where a multi-step operation on the server is (Restarting: memcached was asked to restart). */
+  stage?: string;
   message: string;
 }
 

@@ -75,6 +75,8 @@ export function restartAwaited(pod: k8s.V1Pod): boolean {
   return from !== undefined && restartCount(pod) <= Number(from);
 }
 
+const RESTARTING = 'Restarting';
+
 /** The changes that are one write each, by the operation they start. */
 const TAKEN_ONCE: Record<string, ServerOperationType | undefined> = { image: 'WarmRestart', memory: 'Resize', replace: 'Replace' };
 
@@ -340,13 +342,15 @@ export class ServerOperations {
       await this.deps.writer.patchPod(pod, { metadata: { annotations } }, ctx.signal);
       return { operation: this.running(ctx, 'WarmRestart', ordinal, keysBefore, `New authfile; ${name} restarts in place, its items kept in memory`), requeueAfterMs: SECRET_REFRESH_MS };
     }
-    if (pod.metadata?.annotations?.[RESTART_FROM_ANNOTATION] !== undefined && !restartAwaited(pod)) {
+    if (op.stage === RESTARTING) {
+      // The cache may not show the restart yet: wait for it, never ask twice.
+      if (pod.metadata?.annotations?.[RESTART_FROM_ANNOTATION] === undefined || restartAwaited(pod)) return { operation: op, requeueAfterMs: 1_000 };
       // Restarted. If memcached still refuses the new credentials, the kubelet
       // had not written the new authfile yet: a new pod reads the Secret as it is.
       const accepted = await fetchStats(this.endpoint(ctx, pod), STATS_TIMEOUT_MS, ctx.security).then(() => true, () => false);
       if (!accepted) {
         await this.deps.writer.delete({ ...pod, apiVersion: 'v1', kind: 'Pod' }, ctx.signal);
-        return { operation: { ...op, type: 'WarmRestart', message: `${op.message}; ${name} still refused the new credentials after its restart, so it was replaced` } };
+        return { operation: { ...op, message: `${op.message}; ${name} still refused the new credentials after its restart, so it was replaced` } };
       }
       await this.deps.writer.patchPod(pod, { metadata: { annotations: { [AUTHFILE_HASH_ANNOTATION]: this.templateAnnotation(ctx, AUTHFILE_HASH_ANNOTATION) ?? null } } }, ctx.signal);
       return { operation: op };
@@ -355,7 +359,7 @@ export class ServerOperations {
     if (waited < SECRET_REFRESH_MS) return { operation: op, requeueAfterMs: SECRET_REFRESH_MS - waited };
     await this.deps.writer.patchPod(pod, { metadata: { annotations: { [RESTART_FROM_ANNOTATION]: String(restartCount(pod)) } } }, ctx.signal);
     const how = await this.restartInPlace(ctx, pod);
-    return { operation: { ...op, message: `${op.message}; ${how}` } };
+    return { operation: { ...op, stage: RESTARTING, message: `${op.message}; ${how}` } };
   }
 
   /** Keys parked on the peers, the pod resized in place and its memcached restarted with the new -m, then the keys brought back (finish). */
