@@ -62,7 +62,7 @@ export default tseslint.config(
   //     topology and protocol; never the loop, never each other;
   //   memcached/pods.ts (read by the loop, tls and monitoring): children/;
   //   memcached/children/ (the pure builders): api and topology;
-  //   exporter/: protocol; topology/: api;
+  //   exporter/, keyspace/ (keep the cache): protocol; topology/: api;
   //   api/, protocol/ (the memcached client): nothing of the operator.
   // Each rule is a regular expression over the import path as written; it
   // matches the imports that climb out of the folder to something not below.
@@ -71,6 +71,7 @@ export default tseslint.config(
     ['src/protocol/**/*.ts', String.raw`^\.\./`, 'src/protocol (the memcached client) imports nothing of the operator'],
     ['src/api/**/*.ts', String.raw`^\.\./`, 'src/api imports nothing of the operator'],
     ['src/topology/**/*.ts', String.raw`^\.\./(?!api/)`, 'src/topology imports only src/api'],
+    ['src/keyspace/**/*.ts', String.raw`^\.\./(?!protocol/)`, 'src/keyspace (keep the cache) imports only src/protocol'],
     ['src/exporter/**/*.ts', String.raw`^\.\./(?!protocol/)`, 'src/exporter imports only src/protocol (never memcached/)'],
     ['src/memcached/children/**/*.ts', String.raw`^\.\./(?!\.\./(?:api|topology)/)`, 'memcached/children (pure builders) imports only api and topology: never the loop, tls/ or monitoring/'],
     ['src/memcached/tls/**/*.ts', String.raw`^\.\./(?!children/|pods\.js$|\.\./(?:api|topology|protocol)/)`, 'memcached/tls imports only children/, pods.ts, api, topology and protocol: never the loop (reconciler, watch filters, writer, status), monitoring/, exporter or main'],

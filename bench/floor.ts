@@ -2,9 +2,11 @@
 // run as its own process like the operator. For each object it makes exactly
 // the writes a converged object needs, with the operator's own builders and
 // writer (same bodies, same server-side apply, same status merge patch):
-//   Deployment, Service, headless Service, PodDisruptionBudget (where the
-//   placement has one), then one status write once the Deployment reports
-//   every replica ready — the operator's Available signal.
+//   StatefulSet, Service, headless Service, servers Service, the servers
+//   ConfigMap (the published list, from the replica count), PodDisruptionBudget
+//   (where the placement has one), then one status write (with the server
+//   list) once the StatefulSet reports every replica ready — the operator's
+//   Available signal.
 // No finalizer, no Events, no intermediate status, no compare-before-apply;
 // an object's children are applied in parallel (they are independent).
 // Concurrency: --concurrency workers over a de-duplicating queue, the same
@@ -16,11 +18,12 @@ import { parseArgs } from 'node:util';
 import * as k8s from '@kubernetes/client-node';
 import { GROUP, PLURAL, VERSION, type Memcached } from '../src/api/types.js';
 import { DEFAULT_MEMCACHED_IMAGE, validateMemcached } from '../src/api/validator.js';
-import { buildDeployment } from '../src/memcached/children/deployment.js';
+import { buildStatefulSet } from '../src/memcached/children/statefulset.js';
 import { withDesiredHash } from '../src/memcached/diff.js';
 import { selectorLabels, MANAGED_BY } from '../src/memcached/children/metadata.js';
 import { buildPodDisruptionBudget } from '../src/memcached/children/pdb.js';
-import { buildHeadlessService, buildService } from '../src/memcached/children/services.js';
+import { buildHeadlessService, buildServersService, buildService } from '../src/memcached/children/services.js';
+import { buildServersConfigMap, serverList } from '../src/memcached/servers/serverlist.js';
 import { computeStatus } from '../src/memcached/status.js';
 import { ApiClusterWriter } from '../src/memcached/writer.js';
 import { clusterTopology, countZones, schedulableNodes } from '../src/topology/detect.js';
@@ -72,7 +75,7 @@ async function main(): Promise<void> {
     `/apis/${GROUP}/${VERSION}/namespaces/${namespace}/${PLURAL}`,
     () => custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: PLURAL }) as Promise<k8s.KubernetesListObject<Memcached & k8s.KubernetesObject>>,
   );
-  const deployments = k8s.makeInformer<k8s.V1Deployment>(kc, `/apis/apps/v1/namespaces/${namespace}/deployments`, () => apps.listNamespacedDeployment({ namespace, labelSelector: owned }), owned);
+  const statefulSets = k8s.makeInformer<k8s.V1StatefulSet>(kc, `/apis/apps/v1/namespaces/${namespace}/statefulsets`, () => apps.listNamespacedStatefulSet({ namespace, labelSelector: owned }), owned);
   const pods = k8s.makeInformer<k8s.V1Pod>(kc, `/api/v1/namespaces/${namespace}/pods`, () => core.listNamespacedPod({ namespace, labelSelector: owned }), owned);
 
   const applied = new Set<string>();
@@ -106,17 +109,24 @@ async function main(): Promise<void> {
     const spec = validation.spec;
     const eligible = schedulableNodes(nodes, spec.tolerations ?? [], spec.nodeSelector ?? {});
     const placement = placementFor(spec, detected.topology, eligible.length, countZones(eligible));
-    const deployment = withDesiredHash(buildDeployment(mc, spec, placement, { defaultImage: DEFAULT_MEMCACHED_IMAGE }));
+    const statefulSet = withDesiredHash(buildStatefulSet(mc, spec, placement, { defaultImage: DEFAULT_MEMCACHED_IMAGE, replicas: placement.replicas }));
+    const servers = serverList(mc, spec, placement.replicas);
     if (!applied.has(name)) {
-      // The children do not depend on one another: one round trip, not four.
+      // The children do not depend on one another: one round trip, not six.
       const pdb = buildPodDisruptionBudget(mc, placement);
-      const children: k8s.KubernetesObject[] = [deployment, withDesiredHash(buildService(mc, spec)), withDesiredHash(buildHeadlessService(mc, spec))];
+      const children: k8s.KubernetesObject[] = [
+        statefulSet,
+        withDesiredHash(buildService(mc, spec)),
+        withDesiredHash(buildHeadlessService(mc, spec)),
+        withDesiredHash(buildServersService(mc, spec)),
+        withDesiredHash(buildServersConfigMap(mc, servers)),
+      ];
       if (pdb) children.push(withDesiredHash(pdb));
       await Promise.all(children.map((child) => writer.apply(child, signal)));
       applied.add(name);
     }
-    const live = deployments.get(name, namespace);
-    const desired = deployment.spec?.replicas ?? 0;
+    const live = statefulSets.get(name, namespace);
+    const desired = statefulSet.spec?.replicas ?? 0;
     if (!live || (live.status?.readyReplicas ?? 0) < desired || desired === 0) return;
     const selector = selectorLabels(mc);
     const readyPods = pods
@@ -126,8 +136,9 @@ async function main(): Promise<void> {
       .map((p) => p.metadata!.name!);
     const status = computeStatus({
       mc,
-      deployment: live,
+      statefulSet: live,
       readyPods,
+      servers: { serverList: servers, servers: readyPods.sort().map((pod) => ({ name: pod, state: 'Warm' as const })) },
       placement,
       topology: {
         controlPlane: placement.effectiveTopology.controlPlane,
@@ -165,16 +176,16 @@ async function main(): Promise<void> {
 
   memcacheds.on('add', (o) => enqueue(o.metadata?.name));
   memcacheds.on('update', (o) => enqueue(o.metadata?.name));
-  deployments.on('add', (o) => enqueue(o.metadata?.name));
-  deployments.on('update', (o) => enqueue(o.metadata?.name));
-  for (const inf of [memcacheds, deployments, pods] as k8s.Informer<k8s.KubernetesObject>[]) {
+  statefulSets.on('add', (o) => enqueue(o.metadata?.name));
+  statefulSets.on('update', (o) => enqueue(o.metadata?.name));
+  for (const inf of [memcacheds, statefulSets, pods] as k8s.Informer<k8s.KubernetesObject>[]) {
     inf.on('error', () => setTimeout(() => void inf.start().catch(() => undefined), 500));
   }
-  await Promise.all([pods.start(), deployments.start(), memcacheds.start()]);
+  await Promise.all([pods.start(), statefulSets.start(), memcacheds.start()]);
   for (let i = 0; i < concurrency; i++) void worker();
   process.stdout.write(JSON.stringify({ ready: true }) + '\n');
   await new Promise<void>((resolve) => process.once('SIGTERM', resolve));
-  await Promise.all([memcacheds.stop(), deployments.stop(), pods.stop()]);
+  await Promise.all([memcacheds.stop(), statefulSets.stop(), pods.stop()]);
   process.exit(0);
 }
 

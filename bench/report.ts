@@ -74,7 +74,7 @@ export function summaryMarkdown(r: Results, name = r.smoke ? 'smoke' : 'latest')
   }
   if (r.churn) {
     lines.push('', `## Churn (N=${r.churn.n}: ${r.churn.perSecond} spec.size changes per second for ${r.churn.seconds} s)`, '');
-    lines.push(`- ${r.churn.reflected}/${r.churn.changes} changes reached their Deployment; lag p50 ${fmt(r.churn.p50Ms, ' ms')}, p90 ${fmt(r.churn.p90Ms, ' ms')}, p99 ${fmt(r.churn.p99Ms, ' ms')}, max ${fmt(r.churn.maxMs, ' ms')}.`);
+    lines.push(`- ${r.churn.reflected}/${r.churn.changes} changes were reflected in status (observedGeneration); lag p50 ${fmt(r.churn.p50Ms, ' ms')}, p90 ${fmt(r.churn.p90Ms, ' ms')}, p99 ${fmt(r.churn.p99Ms, ' ms')}, max ${fmt(r.churn.maxMs, ' ms')}.`);
     lines.push(`- A restarted operator on ${r.churn.n} converged objects wrote ${r.churn.restartWrites} times in its first seconds (target 0).`);
   }
   lines.push('', '## Footprint (a fresh operator process after converging N objects)', '');

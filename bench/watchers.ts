@@ -1,5 +1,5 @@
 // Watches the harness keeps on the cluster while it measures: when each object
-// first reports Available, and when each spec change reaches its Deployment.
+// first reports Available, and when each spec change is reflected in its status.
 // Times are taken on the harness's clock when the watch event arrives.
 import * as k8s from '@kubernetes/client-node';
 import { GROUP, PLURAL, VERSION } from '../src/api/types.js';
@@ -113,8 +113,8 @@ export class AvailabilityWatch {
  * Churn bookkeeping. Each spec.size patch returns the Memcached's new
  * metadata.generation; the change counts as reflected when the object's
  * status.observedGeneration reaches it. The operator writes status after the
- * Deployment in the same reconcile, so by then the Deployment has the change
- * (or a later one). Matching Deployment replicas by value instead would be
+ * StatefulSet in the same reconcile, so by then the StatefulSet has the change
+ * (or a later one). Matching replicas by value instead would be
  * ambiguous: sizes alternate, and an operator that is behind skips values.
  */
 export class ReflectionTracker {

@@ -124,6 +124,47 @@ export interface MemcachedStatus {
   nodes?: string[];
   topology?: TopologyStatus;
   tls?: MemcachedTLSStatus;
+  /**
+   * `host:port` of every server, in order, from the desired replica count
+   * (not readiness): the list clients hash keys over (docs/clients.md). The
+   * ConfigMap `<name>-servers` holds the same list.
+   */
+  serverList?: string[];
+  /** Each server and whether it holds its keys. */
+  servers?: ServerStatus[];
+  /** The last operation on the servers that moved or kept keys. */
+  lastOperation?: ServerOperationStatus;
+}
+
+/**
+ * Warm: Ready, with its keys. Warming: Ready, keys being copied to it.
+ * Restarting: restarting in place (its items are restored from memory).
+ * Starting: a new or replaced pod, not Ready yet.
+ */
+export type ServerState = 'Warm' | 'Warming' | 'Restarting' | 'Starting';
+
+export interface ServerStatus {
+  name: string;
+  state: ServerState;
+  /** The pod's uid: a different one next time means the server was replaced (its keys are gone). */
+  podUID?: string;
+}
+
+export type ServerOperationType = 'WarmRestart' | 'Resize' | 'ScaleUp' | 'ScaleDown' | 'Replace' | 'Migrate';
+
+export interface ServerOperationStatus {
+  type: ServerOperationType;
+  phase: 'Running' | 'Succeeded' | 'Failed';
+  /** The server it is on, when one (empty between two servers of a rollout). */
+  server?: string;
+  startedAt: string;
+  finishedAt?: string;
+  /** Items the server(s) held before; items held, restored or copied after. */
+  keysBefore?: number;
+  keysKept?: number;
+  /** Where a multi-step operation on the server is (Restarting: memcached was asked to restart). */
+  stage?: string;
+  message: string;
 }
 
 /** status.tls: whether clients' traffic is encrypted and, with TLS on, the serving certificate. */

@@ -198,11 +198,11 @@ export function itemSizeKiB(size: string): number {
 /** getopt flags of memcached 1.6 that take no argument, so may be bundled before another (-vd). */
 const NO_ARG_FLAGS = 'AZMkhiVrvLCSFXW';
 /** Short flags the operator owns (or that break the container: -d daemonizes). */
-const OWNED_SHORT_FLAGS = 'dpmctIUuls';
+const OWNED_SHORT_FLAGS = 'dpmctIUulse';
 const OWNED_SHORT_RE = new RegExp(`^-[${NO_ARG_FLAGS}]*[${OWNED_SHORT_FLAGS}]`);
 /** Long options the operator owns; getopt_long also accepts any unambiguous prefix of them. */
 const OWNED_LONG_OPTIONS = [
-  'port', 'udp-port', 'memory-limit', 'conn-limit', 'threads', 'max-item-size', 'user', 'listen', 'unix-socket', 'daemon',
+  'port', 'udp-port', 'memory-limit', 'memory-file', 'conn-limit', 'threads', 'max-item-size', 'user', 'listen', 'unix-socket', 'daemon',
 ];
 
 type CelTwin = (self: never) => boolean;
@@ -251,10 +251,10 @@ export const CEL_RULES: Readonly<Record<string, CelTwin>> = {
     self.connectionsCriticalPercent === undefined ||
     self.connectionsWarningPercent < self.connectionsCriticalPercent,
 
-  "self.all(a, !a.matches('^-[AZMkhiVrvLCSFXW]*[dpmctIUuls]'))": (self: string[]) =>
+  "self.all(a, !a.matches('^-[AZMkhiVrvLCSFXW]*[dpmctIUulse]'))": (self: string[]) =>
     self.every((a) => !OWNED_SHORT_RE.test(a)),
 
-  "self.all(a, !a.startsWith('--') || !['port', 'udp-port', 'memory-limit', 'conn-limit', 'threads', 'max-item-size', 'user', 'listen', 'unix-socket', 'daemon'].exists(n, n.startsWith(a.substring(2).split('=')[0])))":
+  "self.all(a, !a.startsWith('--') || !['port', 'udp-port', 'memory-limit', 'memory-file', 'conn-limit', 'threads', 'max-item-size', 'user', 'listen', 'unix-socket', 'daemon'].exists(n, n.startsWith(a.substring(2).split('=')[0])))":
     (self: string[]) =>
       self.every((a) => !a.startsWith('--') || !OWNED_LONG_OPTIONS.some((n) => n.startsWith(a.slice(2).split('=')[0]))),
 };

@@ -46,9 +46,9 @@ import {
   CHILD_STATUS_COALESCE_MS,
   childAddMatters,
   childProjection,
-  deploymentAddMatters,
-  deploymentProjection,
-  deploymentUrgent,
+  statefulSetAddMatters,
+  statefulSetProjection,
+  statefulSetUrgent,
   memcachedUpdateMatters,
   podAddMatters,
   podLostReadiness,
@@ -108,7 +108,10 @@ function watch<T extends k8s.KubernetesObject>(apiVersion: string, kind: string,
 /** The informers: the Memcacheds, their children, the Secrets they name. Caches run on every replica so a new leader starts warm. */
 const WATCHES = {
   memcacheds: watch<Memcached>(API_VERSION, KIND, PLURAL, { owned: false, resync: true }),
+  statefulSets: watch<k8s.V1StatefulSet>('apps/v1', 'StatefulSet', 'statefulsets'),
+  // An earlier version's Deployment, until its keys are moved (servers/).
   deployments: watch<k8s.V1Deployment>('apps/v1', 'Deployment', 'deployments'),
+  configMaps: watch<k8s.V1ConfigMap>('v1', 'ConfigMap', 'configmaps'),
   services: watch<k8s.V1Service>('v1', 'Service', 'services'),
   pdbs: watch<k8s.V1PodDisruptionBudget>('policy/v1', 'PodDisruptionBudget', 'poddisruptionbudgets'),
   pods: watch<k8s.V1Pod>('v1', 'Pod', 'pods', { transform: projectPod }),
@@ -180,7 +183,7 @@ function buildSecureServing(kc: k8s.KubeConfig, secrets: ResilientInformer<Secre
 
 /** The watches: which events of which kind wake which Memcached (see watchfilters.ts for the filters). */
 function buildController(reconciler: MemcachedReconciler, { informers, optional }: MemcachedInformers, deps: MemcachedControllerDeps): Controller {
-  const { memcacheds, deployments, services, pdbs, pods, secrets } = informers;
+  const { memcacheds, statefulSets, deployments, configMaps, services, pdbs, pods, secrets } = informers;
   const children = { predicates: [projectionChanged(childProjection), { create: childAddMatters }] };
   return (
     new Controller({ name: CONTROLLER_NAME, reconciler, logger: deps.logger, registry: deps.registry, maxConcurrentReconciles: deps.options.maxConcurrentReconciles })
@@ -191,13 +194,15 @@ function buildController(reconciler: MemcachedReconciler, { informers, optional 
       // within moments): coalesce each burst into one reconcile and one status
       // write. A lost replica and a finished rollout skip the wait. The add
       // events of children the operator has just created say nothing new.
-      .owns(deployments, KIND, API_VERSION, {
-        name: 'Deployment',
-        predicates: [projectionChanged(deploymentProjection), { create: deploymentAddMatters }],
+      .owns(statefulSets, KIND, API_VERSION, {
+        name: 'StatefulSet',
+        predicates: [projectionChanged(statefulSetProjection), { create: statefulSetAddMatters }],
         coalesceMs: CHILD_STATUS_COALESCE_MS,
-        urgent: deploymentUrgent,
+        urgent: statefulSetUrgent,
       })
       .owns(services, KIND, API_VERSION, { name: 'Service', ...children })
+      .owns(deployments, KIND, API_VERSION, { name: 'Deployment', ...children })
+      .owns(configMaps, KIND, API_VERSION, { name: 'ConfigMap', ...children })
       .owns(pdbs, KIND, API_VERSION, { name: 'PodDisruptionBudget', ...children })
       .owns(optional.podMonitors, KIND, API_VERSION, { name: 'PodMonitor' })
       .owns(optional.prometheusRules, KIND, API_VERSION, { name: 'PrometheusRule' })
@@ -273,7 +278,7 @@ function buildExporter(
 export function setupMemcachedController(manager: Manager, deps: MemcachedControllerDeps): { exporter: Exporter | undefined } {
   const { kubeConfig: kc, logger, options, topology } = deps;
   const built = buildInformers(deps);
-  const { memcacheds, deployments, services, pdbs, pods, secrets } = built.informers;
+  const { memcacheds, statefulSets, deployments, configMaps, services, pdbs, pods, secrets } = built.informers;
   const events = new ApiEventRecorder(kc, { controller: EVENT_SOURCE, instance: deps.identity, logger });
   const secureServing = buildSecureServing(kc, secrets, events);
   // A deleted Memcached's scrape credentials are dropped when its delete
@@ -288,7 +293,7 @@ export function setupMemcachedController(manager: Manager, deps: MemcachedContro
     : undefined;
   const { podMonitors, prometheusRules } = built.optional;
   const reconciler = new MemcachedReconciler({
-    memcacheds, deployments, services, pdbs, pods,
+    memcacheds, statefulSets, deployments, configMaps, services, pdbs, pods,
     cluster: topology,
     writer: new ApiClusterWriter(kc, deps.identity),
     events,

@@ -2,7 +2,7 @@
 // (Observed, read once at the start), what the reconcile did (Outcome), and
 // the status that reports it (statusInputFor, pure). The reconciler's single
 // report step turns every outcome into status and Events the same way.
-import type { V1Deployment, V1Pod, V1PodDisruptionBudget, V1Service } from '@kubernetes/client-node';
+import type { V1ConfigMap, V1Deployment, V1Pod, V1PodDisruptionBudget, V1Service, V1StatefulSet } from '@kubernetes/client-node';
 import { findCondition, type EventType, type Result } from '@memcached-operator/runtime';
 import type { Condition, Memcached, MemcachedSpec } from '../api/types.js';
 import type { SizedPlacement } from '../topology/sizing.js';
@@ -10,7 +10,7 @@ import type { Verdict } from './errorpolicy.js';
 import type { MonitoringObject } from './monitoring/prometheus.js';
 import { CONDITION_EVICTING, CONDITION_SATURATED } from './monitoring/usage.js';
 import { isServing, podTrouble, recheckAfterMs } from './pods.js';
-import { CONDITION_DEGRADED, deploymentDataPath, REASON, type StatusInput } from './status.js';
+import { CONDITION_DEGRADED, statefulSetDataPath, REASON, type ServersReport, type StatusInput } from './status.js';
 import type { SecurityCheck } from './tls/secure-serving.js';
 
 /** An object of an optional API, when that API is served. */
@@ -21,9 +21,14 @@ export interface OptionalChild {
 /** What the caches hold for one Memcached, read once at the start of a reconcile. */
 export interface Observed {
   mc: Memcached;
-  deployment?: V1Deployment;
+  statefulSet?: V1StatefulSet;
+  /** The Deployment of an earlier version, until its keys are moved to the StatefulSet (servers/). */
+  legacyDeployment?: V1Deployment;
+  /** The published server list. */
+  serversConfigMap?: V1ConfigMap;
   service?: V1Service;
   headless?: V1Service;
+  servers?: V1Service;
   pdb?: V1PodDisruptionBudget;
   /** The Memcached's pods, by its selector labels. */
   pods: V1Pod[];
@@ -38,8 +43,8 @@ export interface Plan {
   placement: SizedPlacement;
   schedulableNodes: number;
   security?: SecurityCheck;
-  /** The desired Deployment (for the Events on scaling and the created note). */
-  deployment: V1Deployment;
+  /** The desired StatefulSet (for the Events on scaling and the created note). */
+  statefulSet: V1StatefulSet;
 }
 
 export type Outcome =
@@ -49,18 +54,18 @@ export type Outcome =
   | { kind: 'waiting'; requeueAfterMs: number }
   /** A referenced Secret memcached cannot run from: children left untouched. */
   | { kind: 'secretProblem'; security: SecurityCheck & { problem: NonNullable<SecurityCheck['problem']> } }
-  /** Every child written (or already as wanted); deployment is as it now is. */
-  | { kind: 'applied'; plan: Plan; deployment: V1Deployment | undefined; rotationRecheckMs?: number }
+  /** Every child written (or already as wanted); statefulSet is as it now is. */
+  | { kind: 'applied'; plan: Plan; statefulSet: V1StatefulSet | undefined; rotationRecheckMs?: number; servers?: ServersReport; serversRecheckMs?: number }
   /** Some write failed; the verdict says what to report and whether to retry. */
-  | { kind: 'failed'; plan: Plan; deployment: V1Deployment | undefined; verdict: Verdict };
+  | { kind: 'failed'; plan: Plan; statefulSet: V1StatefulSet | undefined; verdict: Verdict };
 
 export function isOwnedBy(obj: { metadata?: { ownerReferences?: { controller?: boolean; uid: string }[] } } | undefined, mc: Memcached): boolean {
   return !!obj?.metadata?.ownerReferences?.some((ref) => ref.controller && ref.uid === mc.metadata.uid);
 }
 
-/** The Deployment to report on: after this reconcile's write where there was one, and only if it is ours. */
-function reportedDeployment(observed: Observed, outcome: Outcome): V1Deployment | undefined {
-  const d = outcome.kind === 'applied' || outcome.kind === 'failed' ? outcome.deployment : observed.deployment;
+/** The StatefulSet to report on: after this reconcile's write where there was one, and only if it is ours. */
+function reportedStatefulSet(observed: Observed, outcome: Outcome): V1StatefulSet | undefined {
+  const d = outcome.kind === 'applied' || outcome.kind === 'failed' ? outcome.statefulSet : observed.statefulSet;
   return isOwnedBy(d, observed.mc) ? d : undefined;
 }
 
@@ -71,11 +76,11 @@ function topologyOf(plan: Plan): NonNullable<StatusInput['topology']> {
 
 /** Pure: the status input for an outcome (the report step adds the usage conditions). */
 export function statusInputFor(observed: Observed, outcome: Exclude<Outcome, { kind: 'waiting' }>, now: Date): StatusInput {
-  const deployment = reportedDeployment(observed, outcome);
+  const statefulSet = reportedStatefulSet(observed, outcome);
   const readyPods = observed.pods.filter(isServing).map((p) => p.metadata!.name!);
-  const base: StatusInput = { mc: observed.mc, readyPods, now, ...(deployment ? { deployment } : {}) };
-  // What the pods serve, from the Deployment's template: nothing serves without one.
-  const dataPath = deploymentDataPath(deployment);
+  const base: StatusInput = { mc: observed.mc, readyPods, now, ...(statefulSet ? { statefulSet } : {}) };
+  // What the pods serve, from the StatefulSet's template: nothing serves without one.
+  const dataPath = statefulSetDataPath(statefulSet);
   if (dataPath) base.dataPath = dataPath;
   switch (outcome.kind) {
     case 'invalid':
@@ -91,9 +96,10 @@ export function statusInputFor(observed: Observed, outcome: Exclude<Outcome, { k
       const input: StatusInput = { ...base, placement: plan.placement, topology: topologyOf(plan), podTrouble: podTrouble(observed.pods, now) };
       if (security) input.extraConditions = security.conditions;
       if (security?.tls) input.tls = security.tls;
-      if (outcome.kind === 'applied' && !observed.deployment) {
+      if (outcome.kind === 'applied' && outcome.servers) input.servers = outcome.servers;
+      if (outcome.kind === 'applied' && !observed.statefulSet) {
         // The first creation records no Event (one write fewer per object); Progressing says what was created.
-        input.created = { deployment: plan.deployment.metadata!.name!, replicas: plan.deployment.spec?.replicas ?? 0, profile: plan.placement.profile };
+        input.created = { statefulSet: plan.statefulSet.metadata!.name!, replicas: plan.statefulSet.spec?.replicas ?? 0, profile: plan.placement.profile };
       }
       if (outcome.kind === 'failed') {
         const { verdict } = outcome;
@@ -136,10 +142,10 @@ export function statusEvents(previous: readonly Condition[] | undefined, next: r
 }
 
 /** Pure: the Events of an applied placement: a replica change, a new profile, each notice that is new. */
-export function placementEvents(mc: Memcached, before: V1Deployment | undefined, plan: Plan): EventSpec[] {
+export function placementEvents(mc: Memcached, before: V1StatefulSet | undefined, plan: Plan): EventSpec[] {
   const events: EventSpec[] = [];
   const { placement } = plan;
-  const replicas = plan.deployment.spec?.replicas ?? 0;
+  const replicas = plan.statefulSet.spec?.replicas ?? 0;
   // No Event for the first creation: the Progressing condition carries it (statusInputFor).
   if (before && (before.spec?.replicas ?? 0) !== replicas) {
     events.push({ type: 'Normal', reason: 'Scaled', action: 'Scale', message: `Scaled from ${before.spec?.replicas ?? 0} to ${replicas} replicas (${placement.profile})` });
@@ -163,7 +169,7 @@ export function placementEvents(mc: Memcached, before: V1Deployment | undefined,
  */
 export function requeueFor(observed: Observed, outcome: Outcome, now: Date): Result | undefined {
   if (outcome.kind !== 'applied') return undefined;
-  const rechecks = [recheckAfterMs(observed.pods, now), outcome.rotationRecheckMs, outcome.plan.security?.recheckInMs].filter((ms): ms is number => ms !== undefined);
+  const rechecks = [recheckAfterMs(observed.pods, now), outcome.rotationRecheckMs, outcome.serversRecheckMs, outcome.plan.security?.recheckInMs].filter((ms): ms is number => ms !== undefined);
   // setTimeout holds at most 2^31-1 ms; a far-off expiry is looked at again by then.
   return rechecks.length === 0 ? undefined : { requeueAfterMs: Math.min(...rechecks, 2 ** 31 - 1) };
 }

@@ -6,7 +6,7 @@
 // say that something is wrong; podTrouble says what.
 import type { V1ContainerStatus, V1Pod } from '@kubernetes/client-node';
 import { findCondition, isConditionTrue } from '@memcached-operator/runtime';
-import { MANAGED_BY, MANAGED_BY_LABEL } from './children/metadata.js';
+import { MANAGED_BY, MANAGED_BY_LABEL, RESTART_FROM_ANNOTATION } from './children/metadata.js';
 
 /** Ready and not being deleted: a pod that serves clients. */
 export function isServing(pod: V1Pod): boolean {
@@ -89,8 +89,14 @@ function lastTermination(c: V1ContainerStatus): string {
  * Ready for NOT_READY_GRACE_MS and, without this, reads as a crash loop with
  * "exit code 0", which says nothing about the probe.
  */
-function stoppedByKubelet(c: V1ContainerStatus): boolean {
-  return c.restartCount > 0 && c.lastState?.terminated?.exitCode === 0;
+function stoppedByKubelet(pod: V1Pod, c: V1ContainerStatus): boolean {
+  return c.restartCount > 0 && c.lastState?.terminated?.exitCode === 0 && !restartedByOperator(pod, c);
+}
+
+/** The container's last clean exit was the operator's warm restart (RESTART_FROM_ANNOTATION), or a new image's. */
+function restartedByOperator(pod: V1Pod, c: V1ContainerStatus): boolean {
+  const from = pod.metadata?.annotations?.[RESTART_FROM_ANNOTATION];
+  return from !== undefined && c.restartCount <= Number(from) + 1;
 }
 
 /** The trouble of one pod that is not Ready, or undefined while it is simply starting. */
@@ -113,7 +119,7 @@ function troubleOf(pod: V1Pod, now: Date): { reason: PodTroubleReason; detail: s
       const oom = c.lastState?.terminated?.reason === 'OOMKilled';
       const detail = [`container ${c.name} restarted ${c.restartCount} times`, lastTermination(c)].filter(Boolean).join(', ');
       if (oom) return { reason: POD_TROUBLE.OOMKilled, detail };
-      if (!c.ready && stoppedByKubelet(c)) {
+      if (!c.ready && stoppedByKubelet(pod, c)) {
         return { reason: POD_TROUBLE.NotReady, detail: `${detail}: the kubelet restarts it because its liveness probe fails` };
       }
       if (waiting?.reason === 'CrashLoopBackOff') return { reason: POD_TROUBLE.CrashLoop, detail };

@@ -12,10 +12,10 @@ import { clusterTopology, countZones, schedulableNodes } from '../topology/detec
 import { placementFor, type SizedPlacement } from '../topology/sizing.js';
 import { stagedPlacement, type CurrentPlacement } from '../topology/transition.js';
 import type { AntiAffinity, ClusterView } from '../topology/types.js';
-import { buildDeployment, OFFICIAL_IMAGE_UID, requiredPodsMayRun } from './children/deployment.js';
-import { crName, selectorLabels, withoutLegacyFinalizer } from './children/metadata.js';
+import { buildStatefulSet, OFFICIAL_IMAGE_UID, requiredPodsMayRun } from './children/statefulset.js';
+import { crName, selectorLabels, serversServiceName, withoutLegacyFinalizer } from './children/metadata.js';
 import { buildPodDisruptionBudget } from './children/pdb.js';
-import { buildHeadlessService, buildService, headlessServiceName } from './children/services.js';
+import { buildHeadlessService, buildServersService, buildService, headlessServiceName } from './children/services.js';
 import { needsApply, withDesiredHash } from './diff.js';
 import { classifyWriteError, verdictOn, type WriteFailure } from './errorpolicy.js';
 import {
@@ -44,6 +44,10 @@ import {
 } from './outcome.js';
 import { isServing, matchesSelector } from './pods.js';
 import { CONDITION_AVAILABLE, computeStatus, statusEqual } from './status.js';
+import { withPodSpecHash } from './servers/changes.js';
+import { statefulSetReplicas } from './servers/planner.js';
+import { publishedServers, serversConfigMapName } from './servers/serverlist.js';
+import { ServerSteps } from './servers/steps.js';
 import type { SecureServing, SecurityCheck } from './tls/secure-serving.js';
 import type { ClusterWriter } from './writer.js';
 
@@ -77,7 +81,10 @@ export interface MonitoringDeps {
 
 export interface MemcachedReconcilerDeps {
   memcacheds: CacheReader<Memcached>;
+  statefulSets: CacheReader<k8s.V1StatefulSet>;
+  /** Deployments: an earlier version ran memcached in one; it is moved to the StatefulSet once (servers/). */
   deployments: CacheReader<k8s.V1Deployment>;
+  configMaps: CacheReader<k8s.V1ConfigMap>;
   services: CacheReader<k8s.V1Service>;
   pdbs: CacheReader<k8s.V1PodDisruptionBudget>;
   pods: CacheReader<k8s.V1Pod>;
@@ -104,28 +111,34 @@ interface ChildChange {
   optionalApi: boolean;
 }
 
-function antiAffinityOf(d: k8s.V1Deployment): AntiAffinity {
+function antiAffinityOf(d: k8s.V1StatefulSet | k8s.V1Deployment): AntiAffinity {
   const anti = d.spec?.template?.spec?.affinity?.podAntiAffinity;
   if (anti?.requiredDuringSchedulingIgnoredDuringExecution?.length) return 'Required';
   if (anti?.preferredDuringSchedulingIgnoredDuringExecution?.length) return 'Preferred';
   return 'None';
 }
 
-function currentPlacement(d: k8s.V1Deployment | undefined): CurrentPlacement | undefined {
+function currentPlacement(d: k8s.V1StatefulSet | undefined, pods: readonly k8s.V1Pod[]): CurrentPlacement | undefined {
   if (!d) return undefined;
   return {
     replicas: d.spec?.replicas ?? 0,
     readyReplicas: d.status?.readyReplicas ?? 0,
     antiAffinity: antiAffinityOf(d),
-    requiredPodsMayRun: requiredPodsMayRun(d),
+    requiredPodsMayRun: requiredPodsMayRun(d, pods),
   };
+}
+
+function ownedOrUndefined<T extends k8s.KubernetesObject>(obj: T | undefined, mc: Memcached): T | undefined {
+  return obj && isOwnedBy(obj, mc) ? obj : undefined;
 }
 
 export class MemcachedReconciler implements Reconciler {
   private readonly clock: Clock;
+  private readonly serverSteps: ServerSteps;
 
   constructor(private readonly deps: MemcachedReconcilerDeps) {
     this.clock = deps.clock ?? realClock;
+    this.serverSteps = new ServerSteps(deps.writer, deps.events, deps.secureServing);
   }
 
   private now(): Date {
@@ -166,9 +179,12 @@ export class MemcachedReconciler implements Reconciler {
       cache?.isPresent() ? { live: cache.get(namespace, child) } : undefined;
     return {
       mc,
-      deployment: this.deps.deployments.get(namespace, name),
+      statefulSet: this.deps.statefulSets.get(namespace, name),
+      legacyDeployment: ownedOrUndefined(this.deps.deployments.get(namespace, name), mc),
+      serversConfigMap: this.deps.configMaps.get(namespace, serversConfigMapName(mc)),
       service: this.deps.services.get(namespace, name),
       headless: this.deps.services.get(namespace, headlessServiceName(mc)),
+      servers: this.deps.services.get(namespace, serversServiceName(mc)),
       pdb: this.deps.pdbs.get(namespace, name),
       pods: this.deps.pods.list(namespace).filter((p) => matchesSelector(p, selector)),
       podMonitor: optional(this.deps.monitoring?.podMonitors, podMonitorName(mc)),
@@ -199,30 +215,38 @@ export class MemcachedReconciler implements Reconciler {
       return { kind: 'secretProblem', security: { ...security, problem: security.problem } };
     }
     const plan = this.plan(observed, spec, security, ctx);
-    const { deployment, failures } = await this.writeChildren(observed, plan, ctx);
+    const { statefulSet, failures } = await this.writeChildren(observed, plan, ctx);
     const verdict = verdictOn(failures, ctx.failures);
-    if (verdict) return { kind: 'failed', plan, deployment, verdict };
+    if (verdict) return { kind: 'failed', plan, statefulSet, verdict };
     const rotationRecheckMs = security ? await this.deps.secureServing!.rotate(mc, spec, observed.pods.filter(isServing), security, this.now()) : undefined;
-    return { kind: 'applied', plan, deployment, ...(rotationRecheckMs !== undefined ? { rotationRecheckMs } : {}) };
+    const servers = await this.serverSteps.take(observed, plan, statefulSet, this.now(), ctx);
+    return {
+      kind: 'applied',
+      plan,
+      statefulSet,
+      servers: servers.report,
+      ...(servers.recheckMs !== undefined ? { serversRecheckMs: servers.recheckMs } : {}),
+      ...(rotationRecheckMs !== undefined ? { rotationRecheckMs } : {}),
+    };
   }
 
-  /** The placement for this object on the cluster as it is now, staged from the live Deployment, and the Deployment it asks for. */
+  /** The placement for this object on the cluster as it is now, staged from the live StatefulSet, and the StatefulSet it asks for. */
   private plan(observed: Observed, spec: MemcachedSpec, security: SecurityCheck | undefined, ctx: ReconcileContext): Plan {
     const { placement: target, schedulableNodes: eligibleNodes } = this.placement(spec, ctx);
-    const placement = stagedPlacement(currentPlacement(observed.deployment), target);
+    const placement = stagedPlacement(currentPlacement(observed.statefulSet, observed.pods), target);
     // The official image names its user ("memcache"), which the kubelet
     // cannot verify as non-root, so plain Kubernetes needs its numeric uid.
     // OpenShift's restricted-v2 SCC assigns a uid itself and rejects others.
     const runAsUser = this.deps.cluster.isOpenShift() ? undefined : OFFICIAL_IMAGE_UID;
-    const built = buildDeployment(observed.mc, spec, placement, {
+    const built = buildStatefulSet(observed.mc, spec, placement, {
       defaultImage: this.deps.defaultImage,
       ...(runAsUser !== undefined ? { runAsUser } : {}),
-      ...(observed.deployment ? { live: observed.deployment } : {}),
-      schedulableNodes: eligibleNodes,
+      replicas: statefulSetReplicas(placement.replicas, publishedServers(observed.serversConfigMap)?.length),
       ...(security ? { podAnnotations: security.podAnnotations } : {}),
     });
-    const deployment = withDesiredHash(withExporterSidecar(built, spec));
-    return { spec, placement, schedulableNodes: eligibleNodes, deployment, ...(security ? { security } : {}) };
+    const withSidecar = withExporterSidecar(built, spec);
+    const statefulSet = withDesiredHash({ ...withSidecar, spec: { ...withSidecar.spec!, template: withPodSpecHash(withSidecar.spec!.template) } });
+    return { spec, placement, schedulableNodes: eligibleNodes, statefulSet, ...(security ? { security } : {}) };
   }
 
   /** The placement for this spec on the cluster as it is now, and the nodes it may use. */
@@ -255,9 +279,10 @@ export class MemcachedReconciler implements Reconciler {
     const core = (apiVersion: string, kind: string, name: string, desired: k8s.KubernetesObject | undefined, live: k8s.KubernetesObject | undefined): ChildChange =>
       ({ apiVersion, kind, name, desired, live, optionalApi: false });
     const changes = [
-      core('apps/v1', 'Deployment', crName(mc), plan.deployment, observed.deployment),
+      core('apps/v1', 'StatefulSet', crName(mc), plan.statefulSet, observed.statefulSet),
       core('v1', 'Service', crName(mc), hashed(buildService(mc, spec)), observed.service),
       core('v1', 'Service', headlessServiceName(mc), hashed(buildHeadlessService(mc, spec)), observed.headless),
+      core('v1', 'Service', serversServiceName(mc), hashed(buildServersService(mc, spec)), observed.servers),
       core('policy/v1', 'PodDisruptionBudget', crName(mc), hashed(buildPodDisruptionBudget(mc, plan.placement)), observed.pdb),
     ];
     const monitoring = this.deps.monitoring;
@@ -279,21 +304,21 @@ export class MemcachedReconciler implements Reconciler {
    * copy: right after a scale-up the cache still says "2 of 2 ready", which
    * would report Available for replicas that do not exist yet.
    */
-  private async writeChildren(observed: Observed, plan: Plan, ctx: ReconcileContext): Promise<{ deployment: k8s.V1Deployment | undefined; failures: WriteFailure[] }> {
+  private async writeChildren(observed: Observed, plan: Plan, ctx: ReconcileContext): Promise<{ statefulSet: k8s.V1StatefulSet | undefined; failures: WriteFailure[] }> {
     const changes = this.childChanges(observed, plan);
     const results = await Promise.allSettled(changes.map((change) => this.write(change, observed.mc, ctx)));
     const failures: WriteFailure[] = [];
-    let deployment = observed.deployment;
+    let statefulSet = observed.statefulSet;
     results.forEach((result, i) => {
       const { kind, name, optionalApi } = changes[i];
       if (result.status === 'rejected') {
         ctx.log.debug('write failed', { kind, object: name, class: classifyWriteError(result.reason, optionalApi) });
         failures.push({ kind, name, optionalApi, error: result.reason });
-      } else if (kind === 'Deployment') {
-        deployment = result.value;
+      } else if (kind === 'StatefulSet') {
+        statefulSet = result.value;
       }
     });
-    return { deployment, failures };
+    return { statefulSet, failures };
   }
 
   /** Applies the desired object if it differs from the live one, or deletes the live one if ours and unwanted; returns the object as it now is. */
@@ -327,7 +352,7 @@ export class MemcachedReconciler implements Reconciler {
     const now = this.now();
     const status = computeStatus(statusInputFor(observed, outcome, now));
     status.conditions = withUsageConditions(status.conditions, mc.status?.conditions, this.deps.usage?.stateOf(mc), now);
-    this.record(mc, [...(outcome.kind === 'applied' ? placementEvents(mc, observed.deployment, outcome.plan) : []), ...statusEvents(mc.status?.conditions, status.conditions)]);
+    this.record(mc, [...(outcome.kind === 'applied' ? placementEvents(mc, observed.statefulSet, outcome.plan) : []), ...statusEvents(mc.status?.conditions, status.conditions)]);
     const security = outcome.kind === 'secretProblem' ? outcome.security : outcome.kind === 'invalid' ? undefined : outcome.plan.security;
     if (security) this.deps.secureServing?.recordTransitions(mc, security.conditions);
     await this.writeStatus(mc, status, ctx);

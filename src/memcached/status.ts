@@ -1,12 +1,12 @@
 // Status of a Memcached, computed from what was observed. Pure: the
 // reconciler writes the result only when statusEqual says it changed.
-import type { V1Deployment, V1DeploymentCondition } from '@kubernetes/client-node';
-import { findCondition, setCondition, type ConditionUpdate } from '@memcached-operator/runtime';
-import type { Condition, ConditionStatus, Memcached, MemcachedStatus, TLSStatus, TopologyStatus } from '../api/types.js';
+import type { V1StatefulSet } from '@kubernetes/client-node';
+import { setCondition, type ConditionUpdate } from '@memcached-operator/runtime';
+import type { Condition, ConditionStatus, Memcached, MemcachedStatus, ServerOperationStatus, ServerStatus, TLSStatus, TopologyStatus } from '../api/types.js';
 import type { Placement } from '../topology/types.js';
 import type { PodTrouble } from './pods.js';
 import type { TLSDataPath } from '../api/types.js';
-import { CONTAINER_NAME } from './children/deployment.js';
+import { CONTAINER_NAME } from './children/statefulset.js';
 
 export const CONDITION_AVAILABLE = 'Available';
 export const CONDITION_PROGRESSING = 'Progressing';
@@ -18,7 +18,6 @@ export const REASON = {
   InvalidSpec: 'InvalidSpec',
   ChildRejected: 'ChildRejected',
   ChildWriteFailing: 'ChildWriteFailing',
-  DeploymentFailed: 'DeploymentFailed',
   AsExpected: 'AsExpected',
   RollingOut: 'RollingOut',
   Creating: 'Creating',
@@ -27,8 +26,8 @@ export const REASON = {
 
 export interface StatusInput {
   mc: Memcached;
-  /** The Deployment as last observed; undefined when it does not exist (yet). */
-  deployment?: V1Deployment;
+  /** The StatefulSet as last observed; undefined when it does not exist (yet). */
+  statefulSet?: V1StatefulSet;
   /** Names of the memcached pods that are Ready. */
   readyPods?: string[];
   /** The placement applied; undefined when none could be computed (invalid spec). */
@@ -51,28 +50,21 @@ export interface StatusInput {
   /** What the pods serve (dataPathOf); status.tls is dropped when unknown. */
   dataPath?: TLSDataPath;
   /**
-   * The Deployment this pass created (it did not exist before): Progressing
+   * The StatefulSet this pass created (it did not exist before): Progressing
    * says so, since the first creation records no Event.
    */
-  created?: { deployment: string; replicas: number; profile: string };
+  created?: { statefulSet: string; replicas: number; profile: string };
+  /** The servers (servers/): the published list, each server's state, the last operation, and what is still to do. */
+  servers?: ServersReport;
   now: Date;
 }
 
-function deploymentCondition(d: V1Deployment | undefined, type: string): V1DeploymentCondition | undefined {
-  return findCondition(d?.status?.conditions, type);
-}
-
-/** Why the Deployment cannot make progress, if it cannot. */
-function deploymentFailure(d: V1Deployment | undefined): string | undefined {
-  const replicaFailure = deploymentCondition(d, 'ReplicaFailure');
-  if (replicaFailure?.status === 'True') {
-    return `Deployment cannot create pods: ${replicaFailure.message ?? replicaFailure.reason ?? 'ReplicaFailure'}`;
-  }
-  const progressing = deploymentCondition(d, 'Progressing');
-  if (progressing?.status === 'False' && progressing.reason === 'ProgressDeadlineExceeded') {
-    return `Deployment rollout stalled: ${progressing.message ?? 'progress deadline exceeded'}`;
-  }
-  return undefined;
+export interface ServersReport {
+  serverList?: string[];
+  servers: ServerStatus[];
+  lastOperation?: ServerOperationStatus;
+  /** What the servers are waiting for or still need (a step not taken yet), else undefined. */
+  pending?: string;
 }
 
 /** What memcached arguments make it serve: -Z is TLS, a `notls:` listener adds plaintext (children/secret-mounts.ts). */
@@ -81,15 +73,15 @@ export function dataPathOf(args: readonly string[]): TLSDataPath {
   return args.some((a) => a.includes('notls:')) ? 'TLSAndPlaintext' : 'TLS';
 }
 
-/** What a Deployment's memcached container is set to serve; undefined without one. */
-export function deploymentDataPath(d: V1Deployment | undefined): TLSDataPath | undefined {
+/** What a StatefulSet's memcached container is set to serve; undefined without one. */
+export function statefulSetDataPath(d: V1StatefulSet | undefined): TLSDataPath | undefined {
   const container = d?.spec?.template?.spec?.containers?.find((c) => c.name === CONTAINER_NAME);
   return container ? dataPathOf(container.args ?? []) : undefined;
 }
 
-/** Desired replicas: the Deployment's when it exists, else what it will be created with. */
+/** Desired replicas: the StatefulSet's when it exists, else what it will be created with. */
 function desiredReplicas(input: StatusInput): number {
-  return input.deployment?.spec?.replicas ?? input.mc.spec?.size ?? input.placement?.replicas ?? 0;
+  return input.statefulSet?.spec?.replicas ?? input.mc.spec?.size ?? input.placement?.replicas ?? 0;
 }
 
 function condition(type: string, status: ConditionStatus, reason: string, message: string, generation?: number): ConditionUpdate {
@@ -102,16 +94,15 @@ function condition(type: string, status: ConditionStatus, reason: string, messag
  * The status for what was observed:
  * - Available: True (AllReplicasReady) when every desired replica is Ready,
  *   else False (ReplicasNotReady);
- * - Progressing: True while the Deployment is being created or rolled out
- *   (its controller has not seen the latest generation, or not every replica
- *   is updated and available, or old replicas remain), else False; in the
- *   pass that created the Deployment its message names it, its replicas and
+ * - Progressing: True while the StatefulSet is being created, or a server
+ *   is not available, or the servers have work left (servers/: a scale, a
+ *   restart, a key copy), else False; in the
+ *   pass that created the StatefulSet its message names it, its replicas and
  *   the placement profile (there is no Created Event);
  * - Degraded: True with InvalidSpec (the validator's message),
  *   ChildRejected (the apiserver refused a child built from the spec: its
  *   message), ChildWriteFailing (a child write keeps failing and is
- *   retried: the apiserver's message) or DeploymentFailed (ReplicaFailure or
- *   ProgressDeadlineExceeded), or the pods' own trouble (unschedulable,
+ *   retried: the apiserver's message), or the pods' own trouble (unschedulable,
  *   image pull, crash loop, OOM kill, failing probe: pods.ts), else
  *   False (AsExpected);
  * - one condition per placement notice.
@@ -119,18 +110,17 @@ function condition(type: string, status: ConditionStatus, reason: string, messag
  * lastTransitionTime is carried over from mc.status where status is unchanged.
  */
 export function computeStatus(input: StatusInput): MemcachedStatus {
-  const { mc, deployment: d, now } = input;
+  const { mc, statefulSet: d, now } = input;
   const generation = mc.metadata.generation;
   const desired = desiredReplicas(input);
   const replicas = d?.status?.replicas ?? 0;
   const ready = d?.status?.readyReplicas ?? 0;
-  const updated = d?.status?.updatedReplicas ?? 0;
   const available = d?.status?.availableReplicas ?? 0;
 
   const updates: ConditionUpdate[] = [];
 
   if (!d) {
-    updates.push(condition(CONDITION_AVAILABLE, 'False', REASON.ReplicasNotReady, 'The Deployment does not exist yet', generation));
+    updates.push(condition(CONDITION_AVAILABLE, 'False', REASON.ReplicasNotReady, 'The StatefulSet does not exist yet', generation));
   } else if (desired > 0 && ready >= desired) {
     updates.push(condition(CONDITION_AVAILABLE, 'True', REASON.AllReplicasReady, `${ready}/${desired} replicas ready`, generation));
   } else {
@@ -147,20 +137,21 @@ export function computeStatus(input: StatusInput): MemcachedStatus {
             'Nothing is deployed until the spec is fixed',
             generation,
           )
-        : condition(CONDITION_PROGRESSING, 'True', REASON.Creating, 'Creating the Deployment', generation),
+        : condition(CONDITION_PROGRESSING, 'True', REASON.Creating, 'Creating the StatefulSet', generation),
     );
   } else {
+    // OnDelete: the operator brings each server to the template (servers/), so its own account says what is left.
     const seen = (d.status?.observedGeneration ?? 0) >= (d.metadata?.generation ?? 0);
-    const rolling = !seen || updated < desired || available < updated || replicas > updated;
-    const createdNote = input.created ? `Created Deployment ${input.created.deployment} with ${input.created.replicas} replicas (${input.created.profile}); ` : '';
+    const pending = input.servers?.pending;
+    const rolling = !seen || pending !== undefined || available < desired || replicas > desired;
+    const createdNote = input.created ? `Created StatefulSet ${input.created.statefulSet} with ${input.created.replicas} replicas (${input.created.profile}); ` : '';
     updates.push(
       rolling
-        ? condition(CONDITION_PROGRESSING, 'True', REASON.RollingOut, `${createdNote}${updated}/${desired} replicas updated, ${available} available`, generation)
+        ? condition(CONDITION_PROGRESSING, 'True', REASON.RollingOut, `${createdNote}${available}/${desired} replicas available${pending ? `; ${pending}` : ''}`, generation)
         : condition(CONDITION_PROGRESSING, 'False', REASON.RolloutComplete, `${desired} replicas up to date`, generation),
     );
   }
 
-  const failure = deploymentFailure(d);
   if (input.invalidMessage !== undefined) {
     updates.push(condition(CONDITION_DEGRADED, 'True', REASON.InvalidSpec, input.invalidMessage, generation));
   } else if (input.secretProblem !== undefined) {
@@ -169,8 +160,6 @@ export function computeStatus(input: StatusInput): MemcachedStatus {
     updates.push(condition(CONDITION_DEGRADED, 'True', REASON.ChildRejected, input.rejectedMessage, generation));
   } else if (input.writeFailingMessage !== undefined) {
     updates.push(condition(CONDITION_DEGRADED, 'True', REASON.ChildWriteFailing, input.writeFailingMessage, generation));
-  } else if (failure !== undefined) {
-    updates.push(condition(CONDITION_DEGRADED, 'True', REASON.DeploymentFailed, failure, generation));
   } else if (input.podTrouble !== undefined) {
     updates.push(condition(CONDITION_DEGRADED, 'True', input.podTrouble.reason, input.podTrouble.message, generation));
   } else {
@@ -206,6 +195,12 @@ export function computeStatus(input: StatusInput): MemcachedStatus {
     status.topology = { ...mc.status.topology };
   }
   if (input.dataPath) status.tls = { ...input.tls, dataPath: input.dataPath };
+  const servers = input.servers;
+  if (servers?.serverList) status.serverList = servers.serverList;
+  else if (mc.status?.serverList) status.serverList = mc.status.serverList;
+  if (servers) status.servers = servers.servers;
+  const lastOperation = servers?.lastOperation ?? mc.status?.lastOperation;
+  if (lastOperation) status.lastOperation = lastOperation;
   return status;
 }
 

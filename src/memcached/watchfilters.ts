@@ -2,16 +2,20 @@
 // informers keep only that (transforms, applied on ingest), and an update
 // that changes none of it is not enqueued (predicates). The benchmark found
 // ~36 queue adds and 3 reconciles per Memcached, most of them pod and
-// Deployment status churn and the echo of the operator's own status write,
+// StatefulSet status churn and the echo of the operator's own status write,
 // and the caches holding every field of every pod, managedFields included.
 // Keep these in step with reconciler.ts, status.ts and pods.ts: a field
 // they start reading must be added here (the table tests list them).
-import type { KubernetesObject, V1Deployment, V1Pod } from '@kubernetes/client-node';
-import { findCondition, metadataProjection, projectionChanged, type Predicate } from '@memcached-operator/runtime';
+import type { KubernetesObject, V1Pod, V1StatefulSet, V1StatefulSetStatus } from '@kubernetes/client-node';
+import { metadataProjection, projectionChanged, type Predicate } from '@memcached-operator/runtime';
+import { CACHE_VOLUME } from './children/statefulset.js';
 import { isServing } from './pods.js';
 
+/** The operator's annotations on its pods (servers/). */
+const OWN_ANNOTATION_PREFIX = 'cache.example.com/';
+
 /**
- * How long pod and Deployment events wait before they enqueue their
+ * How long pod and StatefulSet events wait before they enqueue their
  * Memcached, so that a burst (pods turning Ready one after another) is one
  * reconcile and one status write. Short against the seconds a pod takes to
  * start; measured at N=1 without it: 14 reconciles and 6 status writes.
@@ -19,22 +23,22 @@ import { isServing } from './pods.js';
 export const CHILD_STATUS_COALESCE_MS = 1000;
 
 /**
- * Whether a Deployment update lost ready replicas: enqueued at once, not
+ * Whether a StatefulSet update lost ready replicas: enqueued at once, not
  * coalesced, so a pod that dies and is replaced within the coalescing window
  * still shows as Available=False (a lost replica is news; gains can wait).
  */
-export function deploymentLostReadiness(d: V1Deployment, old: V1Deployment | undefined): boolean {
+export function statefulSetLostReadiness(d: V1StatefulSet, old: V1StatefulSet | undefined): boolean {
   return old !== undefined && (d.status?.readyReplicas ?? 0) < (old.status?.readyReplicas ?? 0);
 }
 
 /**
- * Whether a Deployment's rollout is complete: its controller has seen the
+ * Whether a StatefulSet's rollout is complete: its controller has seen the
  * latest spec, and every desired replica is updated, Ready and available,
  * with no old replica left (what status.ts reports as Available and
  * RolloutComplete).
  */
-function rolloutComplete(d: V1Deployment): boolean {
-  const s = d.status ?? {};
+function rolloutComplete(d: V1StatefulSet): boolean {
+  const s: Partial<V1StatefulSetStatus> = d.status ?? {};
   const desired = d.spec?.replicas ?? 1;
   return (
     (s.observedGeneration ?? 0) >= (d.metadata?.generation ?? 0) &&
@@ -46,17 +50,17 @@ function rolloutComplete(d: V1Deployment): boolean {
 }
 
 /**
- * Whether a Deployment update finished its rollout: the burst it belonged to
+ * Whether a StatefulSet update finished its rollout: the burst it belonged to
  * is over, so waiting for quiet only delays the Available the user waits for
  * (the benchmark's N=1 took the 1 s coalescing wait longer than the Go peer).
  */
-export function deploymentCompletedRollout(d: V1Deployment, old: V1Deployment | undefined): boolean {
+export function statefulSetCompletedRollout(d: V1StatefulSet, old: V1StatefulSet | undefined): boolean {
   return old !== undefined && rolloutComplete(d) && !rolloutComplete(old);
 }
 
-/** Deployment updates that skip the coalescing wait: a replica lost, or the rollout done. */
-export function deploymentUrgent(d: V1Deployment, old: V1Deployment | undefined): boolean {
-  return deploymentLostReadiness(d, old) || deploymentCompletedRollout(d, old);
+/** StatefulSet updates that skip the coalescing wait: a replica lost, or the rollout done. */
+export function statefulSetUrgent(d: V1StatefulSet, old: V1StatefulSet | undefined): boolean {
+  return statefulSetLostReadiness(d, old) || statefulSetCompletedRollout(d, old);
 }
 
 /** Whether a Pod update took a Ready pod out of service (not Ready any more, or being deleted). */
@@ -87,14 +91,20 @@ export function projectPod(pod: V1Pod): V1Pod {
   const m = pod.metadata;
   if (m) {
     delete m.managedFields;
-    delete m.annotations;
+    // The operator's own annotations say what each server runs (servers/changes.ts).
+    const ours = Object.entries(m.annotations ?? {}).filter(([k]) => k.startsWith(OWN_ANNOTATION_PREFIX));
+    if (ours.length > 0) m.annotations = Object.fromEntries(ours);
+    else delete m.annotations;
   }
   if (pod.spec) {
     // The stats poll, the exporter's target check and certificate rotation
-    // connect to a container port at the pod's IP: names and ports stay.
+    // connect to a container port at the pod's IP: names and ports stay; the
+    // servers' in-place changes compare images, resources and the RAM disk.
     const nodeName = pod.spec.nodeName;
-    const containers = pod.spec.containers.map(({ name, ports }) => ({ name, ...(ports ? { ports } : {}) }));
-    pod.spec = { containers, ...(nodeName ? { nodeName } : {}) };
+    const containers = pod.spec.containers.map(({ name, ports, image, resources }) => ({ name, image, ...(ports ? { ports } : {}), ...(resources ? { resources } : {}) }));
+    const volumes = (pod.spec.volumes ?? []).filter((v) => v.name === CACHE_VOLUME);
+    const affinity = pod.spec.affinity;
+    pod.spec = { containers, ...(nodeName ? { nodeName } : {}), ...(volumes.length > 0 ? { volumes } : {}), ...(affinity ? { affinity } : {}) };
   }
   if (pod.status) {
     const { phase, conditions, containerStatuses, podIP, podIPs } = pod.status;
@@ -115,6 +125,8 @@ export function projectPod(pod: V1Pod): V1Pod {
 export function podProjection(pod: V1Pod): unknown {
   return {
     labels: pod.metadata?.labels,
+    annotations: pod.metadata?.annotations,
+    images: pod.spec?.containers.map((c) => c.image),
     deletionTimestamp: pod.metadata?.deletionTimestamp,
     nodeName: pod.spec?.nodeName,
     conditions: (pod.status?.conditions ?? [])
@@ -131,21 +143,9 @@ export function podProjection(pod: V1Pod): unknown {
   };
 }
 
-/** The Deployment conditions status.ts turns into Degraded (DeploymentFailed), with the message it reports. */
-function deploymentFailureProjection(conditions: { type: string; status: string; reason?: string; message?: string }[]): unknown {
-  const failing = findCondition(conditions, 'ReplicaFailure');
-  const replicaFailure = failing?.status === 'True' ? failing : undefined;
-  const progressing = findCondition(conditions, 'Progressing');
-  const stalled = progressing?.status === 'False' && progressing.reason === 'ProgressDeadlineExceeded' ? progressing : undefined;
-  return {
-    replicaFailure: replicaFailure ? { reason: replicaFailure.reason, message: replicaFailure.message } : undefined,
-    stalled: stalled ? { message: stalled.message } : undefined,
-  };
-}
-
-/** A Deployment's metadata, spec (drift is repaired) and the status fields status.ts reads. */
-export function deploymentProjection(d: V1Deployment): unknown {
-  const s = d.status ?? {};
+/** A StatefulSet's metadata, spec (drift is repaired) and the status fields status.ts reads. */
+export function statefulSetProjection(d: V1StatefulSet): unknown {
+  const s: Partial<V1StatefulSetStatus> = d.status ?? {};
   return {
     metadata: metadataProjection(d),
     spec: d.spec,
@@ -155,25 +155,23 @@ export function deploymentProjection(d: V1Deployment): unknown {
       updatedReplicas: s.updatedReplicas,
       readyReplicas: s.readyReplicas,
       availableReplicas: s.availableReplicas,
-      // Of the conditions, status.ts reads only the failures (deploymentFailure):
-      // the Progressing reason turning NewReplicaSetAvailable after the pods
-      // are Ready changed nothing we report, yet cost a reconcile per object.
-      failure: deploymentFailureProjection(s.conditions ?? []),
+      // The revision the operator labels each server with once it runs the template (servers/).
+      updateRevision: s.updateRevision,
     },
   };
 }
 
 /**
- * Whether a Deployment's add event tells the reconciler anything. The add of
- * a Deployment the operator has just created carries no status (only the
- * Deployment controller writes it, in later updates), and the pass that
+ * Whether a StatefulSet's add event tells the reconciler anything. The add of
+ * a StatefulSet the operator has just created carries no status (only the
+ * StatefulSet controller writes it, in later updates), and the pass that
  * created it already wrote what it knew: it is dropped. One that arrives
  * with status (a relist after a watch gap) is news and passes; on a restart
  * every Memcached is enqueued by its own add anyway.
  */
-export function deploymentAddMatters(d: V1Deployment): boolean {
-  const s = d.status ?? {};
-  return s.observedGeneration !== undefined || (s.replicas ?? 0) > 0 || (s.conditions ?? []).length > 0;
+export function statefulSetAddMatters(d: V1StatefulSet): boolean {
+  const s: Partial<V1StatefulSetStatus> = d.status ?? {};
+  return s.observedGeneration !== undefined || (s.replicas ?? 0) > 0 || (s.availableReplicas ?? 0) > 0;
 }
 
 /**

@@ -24,6 +24,11 @@ export interface ClusterWriter {
   patchStatus(mc: Memcached, status: MemcachedStatus, signal: AbortSignal): Promise<void>;
   /** Sets metadata.finalizers, failing with 409 if the object changed since it was read. */
   setFinalizers(mc: Memcached, finalizers: string[], signal: AbortSignal): Promise<Memcached>;
+  /**
+   * A strategic merge patch of a running pod (containers merge by name), or
+   * of its resize subresource: the in-place changes of servers/.
+   */
+  patchPod(pod: k8s.V1Pod, patch: object, signal: AbortSignal, subresource?: 'resize'): Promise<k8s.V1Pod>;
 }
 
 function check(signal: AbortSignal): void {
@@ -42,15 +47,34 @@ function bounded<T>(what: string, signal: AbortSignal, fn: (options: k8s.Configu
   return callWithDeadline(what, WRITE_TIMEOUT_MS, fn, { signal });
 }
 
+const strategicPatchHeader = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.StrategicMergePatch);
+function strategicPatch(options: k8s.ConfigurationOptions): k8s.ConfigurationOptions {
+  return { ...options, middleware: [...(strategicPatchHeader.middleware ?? []), ...(options.middleware ?? [])], middlewareMergeStrategy: 'append' };
+}
+
 const mergePatchHeader = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
 /** Merge-patch content type plus the per-call abort middleware. */
 function mergePatch(options: k8s.ConfigurationOptions): k8s.ConfigurationOptions {
   return { ...options, middleware: [...(mergePatchHeader.middleware ?? []), ...(options.middleware ?? [])], middlewareMergeStrategy: 'append' };
 }
 
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** A JSON merge patch (RFC 7386) that turns `before` into `after`: `after`, with null for each key it no longer has. */
+export function mergePatchFrom(before: unknown, after: unknown): unknown {
+  if (!isPlainObject(before) || !isPlainObject(after)) return after;
+  const patch: Record<string, unknown> = {};
+  for (const key of Object.keys(before)) if (!(key in after) || after[key] === undefined) patch[key] = null;
+  for (const [key, value] of Object.entries(after)) if (value !== undefined) patch[key] = mergePatchFrom(before[key], value);
+  return patch;
+}
+
 export class ApiClusterWriter implements ClusterWriter {
   private readonly objects: k8s.KubernetesObjectApi;
   private readonly custom: k8s.CustomObjectsApi;
+  private readonly core: k8s.CoreV1Api;
 
   constructor(
     kc: k8s.KubeConfig,
@@ -58,6 +82,7 @@ export class ApiClusterWriter implements ClusterWriter {
   ) {
     this.objects = k8s.KubernetesObjectApi.makeApiClient(kc);
     this.custom = kc.makeApiClient(k8s.CustomObjectsApi);
+    this.core = kc.makeApiClient(k8s.CoreV1Api);
   }
 
   async apply<T extends k8s.KubernetesObject>(obj: T, signal: AbortSignal): Promise<T> {
@@ -92,7 +117,8 @@ export class ApiClusterWriter implements ClusterWriter {
         plural: PLURAL,
         name: mc.metadata.name!,
         // status.conditions is replaced whole: a merge patch replaces lists.
-        body: { status },
+        // A key the new status drops is sent as null, or the merge would keep it.
+        body: { status: mergePatchFrom(mc.status, status) },
         fieldManager: FIELD_MANAGER,
       },
       mergePatch(options),
@@ -114,5 +140,15 @@ export class ApiClusterWriter implements ClusterWriter {
       mergePatch(options),
     ));
     return updated as Memcached;
+  }
+
+  async patchPod(pod: k8s.V1Pod, patch: object, signal: AbortSignal, subresource?: 'resize'): Promise<k8s.V1Pod> {
+    const name = pod.metadata!.name!;
+    const namespace = pod.metadata!.namespace!;
+    const body = { ...patch, metadata: { ...(patch as { metadata?: object }).metadata, uid: pod.metadata?.uid } };
+    const request = { name, namespace, body, fieldManager: FIELD_MANAGER };
+    return bounded(`${subresource ?? 'patch'} pod ${name}`, signal, (options) =>
+      subresource === 'resize' ? this.core.patchNamespacedPodResize(request, strategicPatch(options)) : this.core.patchNamespacedPod(request, strategicPatch(options)),
+    );
   }
 }

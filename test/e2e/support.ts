@@ -81,10 +81,12 @@ export function kRunAsync(args: string[]): Promise<Run> {
 }
 
 /** make TARGET with KUBECONFIG set to the e2e cluster. */
-export function make(target: string, vars: Record<string, string> = {}): Run {
+/** make TARGET in this checkout, or in dir (another source tree, e.g. a released version's). */
+export function make(target: string, vars: Record<string, string> = {}, dir?: string): Run {
   // The suite's own kubectl, not whichever one is on PATH (the Makefile's default).
   const env = { ...process.env, KUBECONFIG: clusterKubeconfig(), KUBECTL: kubectlBin() };
-  return run('make', ['--no-print-directory', target, `IMG=${IMG}`, ...Object.entries(vars).map(([k, v]) => `${k}=${v}`)], { env });
+  const where = dir ? ['-C', dir] : [];
+  return run('make', [...where, '--no-print-directory', target, `IMG=${IMG}`, ...Object.entries(vars).map(([k, v]) => `${k}=${v}`)], { env });
 }
 
 export function kubectlJson<T>(args: string[]): T {

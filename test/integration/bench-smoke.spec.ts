@@ -92,10 +92,16 @@ describe('benchmark harness (smoke size)', function () {
     expect(results.timeToAvailable.find((t) => t.n === 5)?.operatorMs).to.have.length(5);
   });
 
-  it('counts API writes per object: the floor makes exactly Deployment, two Services, PDB and status', () => {
+  // StatefulSet, three Services, the servers ConfigMap, PDB (server-side apply) and one status write.
+  const FLOOR_WRITES = 7;
+
+  it('counts API writes per object: the floor makes exactly StatefulSet, three Services, ConfigMap, PDB and status', () => {
     for (const a of results.apiCost) {
-      expect(a.floorWritesPerObject).to.equal(5);
-      expect(a.writesPerObject).to.be.at.least(5);
+      expect(a.floorWritesPerObject).to.equal(FLOOR_WRITES);
+      expect(a.writesPerObject).to.be.at.least(FLOOR_WRITES);
+      const written = Object.keys(a.writesByResource as Record<string, number>).map((k) => k.split(' ')[1]);
+      expect(written, 'the operator writes no Deployment').to.include.members(['statefulsets', 'services', 'configmaps', 'poddisruptionbudgets', 'memcacheds/status']);
+      expect(written).to.not.include('deployments');
     }
   });
 
@@ -107,7 +113,7 @@ describe('benchmark harness (smoke size)', function () {
       for (const f of sweep) {
         expect(f.complete, `floor ×${f.concurrency} at N=${f.n}`).to.equal(true);
         // The same writes at every concurrency.
-        expect(f.writesPerObject, `floor ×${f.concurrency} at N=${f.n}`).to.equal(5);
+        expect(f.writesPerObject, `floor ×${f.concurrency} at N=${f.n}`).to.equal(FLOOR_WRITES);
       }
       expect(c.saturatedFloorSeconds).to.equal(Math.min(...sweep.map((f) => f.seconds)));
       expect(c.floorSeconds).to.equal(sweep.find((f) => f.concurrency === 4)?.seconds);
@@ -132,7 +138,7 @@ describe('benchmark harness (smoke size)', function () {
     expect(peer!.convergence.map((c) => c.n)).to.deep.equal([1, 5]);
     for (const c of peer!.convergence) {
       expect(c.complete, `the peer at N=${c.n} did not converge:\n${stderr}`).to.equal(true);
-      // Deployment, two Services, PDB (server-side apply), at least one status write.
+      // The peer (unchanged): Deployment, two Services, PDB (server-side apply), at least one status write.
       expect(c.writesPerObject, `peer writes at N=${c.n}`).to.be.at.least(5);
       for (const v of [c.seconds, c.floorRatio, c.saturatedFloorRatio]) expect(isNonNegative(v)).to.equal(true);
     }
@@ -146,7 +152,7 @@ describe('benchmark harness (smoke size)', function () {
     for (const s of peer!.stats) expect(s.reconciles, `peer reconciles at N=${s.n}`).to.be.at.least(s.n);
   });
 
-  it('has the Go peer make the same children as the operator (a fair comparison)', async () => {
+  it('has the Go peer make the same Services and PDB as the operator; the operator adds the StatefulSet, <name>-servers and its ConfigMap where the peer has a Deployment', async () => {
     const kc = loadKubeConfig();
     const apps = kc.makeApiClient(k8s.AppsV1Api);
     const core = kc.makeApiClient(k8s.CoreV1Api);
@@ -166,15 +172,29 @@ describe('benchmark harness (smoke size)', function () {
         spec,
       };
     };
-    const children = async (namespace: string): Promise<unknown[]> => [
-      strip(await apps.readNamespacedDeployment({ name: 'mc-00000', namespace })),
+    const shared = async (namespace: string): Promise<unknown[]> => [
       strip(await core.readNamespacedService({ name: 'mc-00000', namespace })),
       strip(await core.readNamespacedService({ name: 'mc-00000-headless', namespace })),
       strip(await policy.readNamespacedPodDisruptionBudget({ name: 'mc-00000', namespace })),
     ];
-    const ours = await children(`bench-${results.runId}-op-1`);
-    const peer = await children(`bench-${results.runId}-peer-1`);
-    expect(peer).to.deep.equal(ours);
+    const oursNs = `bench-${results.runId}-op-1`;
+    const peerNs = `bench-${results.runId}-peer-1`;
+    expect(await shared(peerNs)).to.deep.equal(await shared(oursNs));
+    // The workloads differ by design (the Go peer is not changed): count them, per kind.
+    const workloads = async (namespace: string): Promise<string[]> => {
+      const [d, s] = await Promise.all([apps.listNamespacedDeployment({ namespace }), apps.listNamespacedStatefulSet({ namespace })]);
+      return [...d.items.map((o) => `Deployment/${o.metadata?.name}`), ...s.items.map((o) => `StatefulSet/${o.metadata?.name}`)];
+    };
+    expect(await workloads(oursNs)).to.deep.equal(['StatefulSet/mc-00000']);
+    expect(await workloads(peerNs)).to.deep.equal(['Deployment/mc-00000']);
+    const sts = await apps.readNamespacedStatefulSet({ name: 'mc-00000', namespace: oursNs });
+    const peer = await apps.readNamespacedDeployment({ name: 'mc-00000', namespace: peerNs });
+    expect(sts.spec?.replicas).to.equal(peer.spec?.replicas);
+    expect(sts.spec?.selector).to.deep.equal(peer.spec?.selector);
+    expect(sts.spec?.serviceName).to.equal('mc-00000-servers');
+    expect((await core.readNamespacedService({ name: 'mc-00000-servers', namespace: oursNs })).spec?.publishNotReadyAddresses).to.equal(true);
+    const cm = await core.readNamespacedConfigMap({ name: 'mc-00000-servers', namespace: oursNs });
+    expect(cm.data?.servers?.split('\n').filter(Boolean)).to.have.length(sts.spec!.replicas!);
   });
 
   it('reports idle cost, footprint, churn and failover with the stable keys', () => {

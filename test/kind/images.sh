@@ -10,10 +10,15 @@
 #   components   kube-apiserver, kube-controller-manager, kube-scheduler,
 #                kube-proxy, etcd, coredns, pause: small images from binaries
 #   kind-node    kind-base + kubelet, kubeadm, kubectl, with the component
-#                images and the memcached image imported into its containerd
+#                images, the memcached images and the cache client imported
+#                into its containerd
 #                (ctr -n k8s.io images import)
 #   node, nodejs-runtime, memcached
 #                the Dockerfile's build and runtime bases and the e2e memcached
+#                (also tagged memcached:...-retag, the same image under a
+#                second name)
+#   cache-client our own e2e client image: pylibmc (ketama) and the
+#                cache-client script
 #   registry     the distribution registry next to the kind nodes (kind.sh up)
 #   olm, opm, scorecard-test   (olm-images, for make olm-install)
 #                OLM v0's image, the catalog base, operator-sdk's scorecard
@@ -118,9 +123,10 @@ component_images() {
   echo "$KIND_IMAGE_REPO/pause:$PAUSE_VERSION"
 }
 
-# What the node image's containerd holds: the components, and the e2e
-# memcached (so no cluster has to load it: kind load finds it present).
-node_images() { component_images; echo "$MEMCACHED_LOCAL_IMAGE"; }
+# What the node image's containerd holds: the components, the e2e memcached
+# under both its tags and the cache client (so no cluster has to load them:
+# kind load finds them present).
+node_images() { component_images; echo "$MEMCACHED_LOCAL_IMAGE"; echo "$MEMCACHED_RETAG_IMAGE"; echo "$CACHE_CLIENT_IMAGE"; }
 
 components() { # CLUSTER_BIN NODE_BIN
   local cbin=$1 nbin=$2 static="$LOCAL_REGISTRY/static:$DEBIAN_SUITE" hash ctx b img
@@ -257,6 +263,12 @@ base_images() {
     build "$MEMCACHED_LOCAL_IMAGE" "$hash" "$kind_here/images/memcached" "$kind_here/images/memcached/Dockerfile" \
       "DEBIAN_IMAGE=$DEBIAN_IMAGE" "MEMCACHED_VERSION=$MEMCACHED_VERSION"
   fi
+  docker tag "$MEMCACHED_LOCAL_IMAGE" "$MEMCACHED_RETAG_IMAGE"
+  hash=$(recipe_hash "$kind_here/images/cache-client")
+  if ! current "$CACHE_CLIENT_IMAGE" "$hash"; then
+    build "$CACHE_CLIENT_IMAGE" "$hash" "$kind_here/images/cache-client" "$kind_here/images/cache-client/Dockerfile" \
+      "DEBIAN_IMAGE=$DEBIAN_IMAGE"
+  fi
 }
 
 # prometheus-operator (operator and config reloader) and Prometheus (with
@@ -325,6 +337,8 @@ print_env() {
   echo "BUILD_IMAGE=$NODE_BUILD_IMAGE"
   echo "RUNTIME_IMAGE=$NODE_RUNTIME_IMAGE"
   echo "MEMCACHED_IMG=$MEMCACHED_LOCAL_IMAGE"
+  echo "MEMCACHED_RETAG_IMG=$MEMCACHED_RETAG_IMAGE"
+  echo "CACHE_CLIENT_IMG=$CACHE_CLIENT_IMAGE"
   echo "PROMETHEUS_OPERATOR_IMG=$PROMETHEUS_OPERATOR_IMAGE"
   echo "PROMETHEUS_CONFIG_RELOADER_IMG=$PROMETHEUS_CONFIG_RELOADER_IMAGE"
   echo "PROMETHEUS_IMG=$PROMETHEUS_IMAGE"

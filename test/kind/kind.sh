@@ -282,6 +282,8 @@ write_env() {
     printf 'KIND=%q\n' "$KIND"
     printf 'KUBECTL=%q\n' "$KUBECTL"
     printf 'MEMCACHED_IMG=%q\n' "$MEMCACHED_LOCAL_IMAGE"
+    printf 'MEMCACHED_RETAG_IMG=%q\n' "$MEMCACHED_RETAG_IMAGE"
+    printf 'CACHE_CLIENT_IMG=%q\n' "$CACHE_CLIENT_IMAGE"
     printf 'BUILD_IMAGE=%q\n' "$NODE_BUILD_IMAGE"
     printf 'RUNTIME_IMAGE=%q\n' "$NODE_RUNTIME_IMAGE"
     printf 'NODE_IMAGE=%q\n' "$NODE_IMAGE"

@@ -31,6 +31,12 @@ DEBIAN_IMAGE="$LOCAL_REGISTRY/debian:$DEBIAN_SUITE"
 NODE_BUILD_IMAGE="$LOCAL_REGISTRY/node:$NODE_VERSION-$DEBIAN_SUITE"
 NODE_RUNTIME_IMAGE="$LOCAL_REGISTRY/nodejs-runtime:$NODE_VERSION"
 MEMCACHED_LOCAL_IMAGE="$LOCAL_REGISTRY/memcached:$MEMCACHED_VERSION-$DEBIAN_SUITE"
+# The same memcached image under a second tag: keep-the-cache's "image
+# changed" row moves a Memcached to it (a new image name, the same memcached).
+MEMCACHED_RETAG_IMAGE="$LOCAL_REGISTRY/memcached:$MEMCACHED_VERSION-$DEBIAN_SUITE-retag"
+# Our own test image (not a stand-in for a public one): pylibmc and the
+# cache-client script, keep-the-cache's consistent-hashing client.
+CACHE_CLIENT_IMAGE="$LOCAL_REGISTRY/cache-client:pylibmc-$DEBIAN_SUITE"
 PROMETHEUS_OPERATOR_IMAGE="$LOCAL_REGISTRY/prometheus-operator:$PROMETHEUS_OPERATOR_VERSION"
 PROMETHEUS_CONFIG_RELOADER_IMAGE="$LOCAL_REGISTRY/prometheus-config-reloader:$PROMETHEUS_OPERATOR_VERSION"
 PROMETHEUS_IMAGE="$LOCAL_REGISTRY/prometheus:$PROMETHEUS_VERSION"

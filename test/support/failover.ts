@@ -122,7 +122,7 @@ export function readAuditWrites(namespace: string, sinceMs = 0): AuditWrite[] {
 }
 
 /** The reconciler's writes: what must never come from two leaders at once (Events excluded). */
-export const RECONCILER_RESOURCES: ReadonlySet<string> = new Set(['memcacheds', 'deployments', 'services', 'poddisruptionbudgets']);
+export const RECONCILER_RESOURCES: ReadonlySet<string> = new Set(['memcacheds', 'statefulsets', 'services', 'configmaps', 'poddisruptionbudgets']);
 
 export interface LeadershipWindow {
   user: string;
@@ -182,6 +182,8 @@ export function checkOverlap(
   let writesChecked = 0;
   for (const w of writes) {
     if (!RECONCILER_RESOURCES.has(w.resource) || !isCandidate(w.user)) continue;
+    // The leader-for-life lock is a ConfigMap too: its writes make the windows, they are not the reconciler's.
+    if (w.resource === lock.resource && w.name === lock.name) continue;
     writesChecked++;
     const mine = windows.filter((win) => win.user === w.user);
     if (mine.some((win) => win.start <= w.received && w.completed <= win.end)) continue;
@@ -443,12 +445,16 @@ export class ElectionLab {
     );
   }
 
-  /** Waits until Deployment `name` asks for `size` replicas; resolves with its last-writer annotation. */
-  async waitForDeployment(name: string, size: number, timeoutMs = 60_000): Promise<string> {
+  /** Waits until StatefulSet `name` asks for `size` replicas; resolves with its last-writer annotation. */
+  async waitForStatefulSet(name: string, size: number, timeoutMs = 60_000): Promise<string> {
     return eventually(
-      `Deployment ${name} to have ${size} replicas`,
+      `StatefulSet ${name} to have ${size} replicas`,
       async () => {
-        const d = await this.apps.readNamespacedDeployment({ name, namespace: this.namespace });
+        const d = await this.apps.readNamespacedStatefulSet({ name, namespace: this.namespace }).catch((err: unknown) => {
+          if (err instanceof k8s.ApiException && err.code === 404) return undefined;
+          throw err;
+        });
+        if (!d) return undefined;
         return d.spec?.replicas === size ? (d.metadata?.annotations?.['cache.example.com/last-writer'] ?? '') : undefined;
       },
       { timeoutMs, intervalMs: 50 },
@@ -696,7 +702,7 @@ export interface FailoverRun {
   oldStoppedLeadingAt?: number;
   /** The new leader's first successful lock write (takeover / lock creation). */
   takeoverAt: number;
-  /** The new leader's first Deployment write (the reconcile of the change made after the fault). */
+  /** The new leader's first StatefulSet write (the reconcile of the change made after the fault). */
   firstWriteAt: number;
   /** takeoverAt - faultAt */
   takeoverMs: number;
@@ -736,8 +742,8 @@ export interface FailoverOptions {
  * Runs `runs` failovers of one kind against the local cluster and reports the
  * measured times plus the overlapping-writer proof over the whole session.
  * Each run changes a Memcached's spec.size after the fault and waits for its
- * Deployment to follow; the failover time is fault → the new leader's first
- * Deployment write, as the apiserver's audit log records it.
+ * StatefulSet to follow; the failover time is fault → the new leader's first
+ * StatefulSet write, as the apiserver's audit log records it.
  */
 export async function measureFailover(kind: FailoverKind, runs: number, options: FailoverOptions = {}): Promise<FailoverReport> {
   const mode: ElectionMode = kind.startsWith('lfl-') ? 'leader-for-life' : 'lease';
@@ -749,14 +755,14 @@ export async function measureFailover(kind: FailoverKind, runs: number, options:
     let size = 1;
     await lab.startCandidates(n, { proxied: kind === 'partition' || kind === 'lfl-node-notready' });
     await lab.createMemcached(mc, size);
-    await lab.waitForDeployment(mc, size);
+    await lab.waitForStatefulSet(mc, size);
     for (let i = 0; i < runs; i++) {
       if (i > 0 && (kind === 'partition' || kind === 'lfl-node-notready')) await makeProxiedLeader(lab, n);
       const old = await lab.waitForLeader();
       // The old leader is active: it reconciles a change before the fault.
       size = (size % 9) + 1;
       await lab.setSize(mc, size);
-      await lab.waitForDeployment(mc, size);
+      await lab.waitForStatefulSet(mc, size);
       size = (size % 9) + 1;
       if (options.settle && mode === 'leader-for-life') {
         const waits = (c: Candidate): number => c.proc.logs().filter((l) => l.msg === 'not the leader; waiting').length;
@@ -767,7 +773,7 @@ export async function measureFailover(kind: FailoverKind, runs: number, options:
       const faultAt = await injectFault(lab, kind, old);
       await lab.setSize(mc, size);
       const next = await lab.waitForLeader({ not: [old], timeoutMs: 90_000 });
-      await lab.waitForDeployment(mc, size, 90_000);
+      await lab.waitForStatefulSet(mc, size, 90_000);
       lab.thawKwok(); // new nodes (for replacement candidates) need kwok again
       if (kind === 'sigterm' || kind === 'partition' || kind === 'apiserver-outage') {
         await eventually(`${old.name} to exit`, () => (old.exitCode !== undefined ? true : undefined), { timeoutMs: 30_000 });
@@ -778,7 +784,7 @@ export async function measureFailover(kind: FailoverKind, runs: number, options:
       });
       const first = await lab.firstWrite(
         'the new leader reconciling',
-        (w) => w.resource === 'deployments' && w.name === mc && w.user === next.user && w.received >= faultAt,
+        (w) => w.resource === 'statefulsets' && w.name === mc && w.user === next.user && w.received >= faultAt,
       );
       const oldLast = lab
         .lockWrites()

@@ -77,3 +77,19 @@ export function withoutLegacyFinalizer(finalizers: readonly string[] | undefined
   if (!finalizers?.includes(LEGACY_FINALIZER)) return undefined;
   return finalizers.filter((f) => f !== LEGACY_FINALIZER);
 }
+
+/**
+ * The StatefulSet's governing Service: each server's stable DNS name is
+ * `<name>-<ordinal>.<name>-servers.<namespace>.svc`, the names of the
+ * published server list (servers.ts).
+ */
+export function serversServiceName(mc: Memcached): string {
+  return `${crName(mc)}-servers`;
+}
+
+/**
+ * Set on a server's pod when the operator restarts its memcached in place:
+ * the container's restart count then. A clean exit up to the next count is
+ * the operator's warm restart, not a failing liveness probe (pods.ts).
+ */
+export const RESTART_FROM_ANNOTATION = 'cache.example.com/restart-from';

@@ -1,11 +1,13 @@
-// The two Services of a Memcached: `<name>` (ClusterIP, for clients that want
-// one address) and `<name>-headless` (one DNS record per ready pod, for
-// clients that hash keys over the memcached nodes themselves).
+// The Services of a Memcached: `<name>` (ClusterIP, for clients that want
+// one address), `<name>-headless` (one DNS record per ready pod, for clients
+// that discover the ready servers themselves) and `<name>-servers` (the
+// StatefulSet's, giving every server a stable name whether ready or not: the
+// names of the published server list, for clients that hash keys over it).
 import type { V1ObjectMeta, V1Service, V1ServicePort } from '@kubernetes/client-node';
 import type { Memcached, MemcachedSpec } from '../../api/types.js';
 import { DEFAULT_PORT } from './args.js';
-import { PLAINTEXT_PORT_NAME, PORT_NAME } from './deployment.js';
-import { crName, objectMeta, selectorLabels } from './metadata.js';
+import { PLAINTEXT_PORT_NAME, PORT_NAME } from './statefulset.js';
+import { crName, objectMeta, selectorLabels, serversServiceName } from './metadata.js';
 import { serviceCaAnnotations, tlsEnabled } from './secret-mounts.js';
 
 export const HEADLESS_SUFFIX = '-headless';
@@ -50,6 +52,26 @@ export function buildHeadlessService(mc: Memcached, spec: MemcachedSpec): V1Serv
       type: 'ClusterIP',
       clusterIP: 'None',
       publishNotReadyAddresses: false,
+      selector: selectorLabels(mc),
+      ports: servicePorts(spec),
+    },
+  };
+}
+
+/**
+ * Headless Service `<name>-servers`, the StatefulSet's: it publishes not-ready
+ * pods too, so a server's name resolves while it restarts and the clients'
+ * hash ring never changes with readiness.
+ */
+export function buildServersService(mc: Memcached, spec: MemcachedSpec): V1Service {
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: objectMeta(mc, serversServiceName(mc)),
+    spec: {
+      type: 'ClusterIP',
+      clusterIP: 'None',
+      publishNotReadyAddresses: true,
       selector: selectorLabels(mc),
       ports: servicePorts(spec),
     },

@@ -11,11 +11,11 @@
 // A PodMonitor, not a ServiceMonitor: the headless Service publishes only
 // Ready pods, so a pod whose memcached died would drop out of discovery right
 // when MemcachedDown should fire. Pod discovery keeps every running pod.
-import type { V1Container, V1Deployment, V1Pod } from '@kubernetes/client-node';
+import type { V1Container, V1Deployment, V1StatefulSet, V1Pod } from '@kubernetes/client-node';
 import type { Memcached, MemcachedSpec } from '../../api/types.js';
 import { memcachedAlertGroup, thresholdsFor } from './alerts.js';
 import { DEFAULT_PORT } from '../children/args.js';
-import { CONTAINER_NAME, PLAINTEXT_PORT_NAME, PORT_NAME } from '../children/deployment.js';
+import { CONTAINER_NAME, PLAINTEXT_PORT_NAME, PORT_NAME } from '../children/statefulset.js';
 import { crName, objectMeta, selectorLabels } from '../children/metadata.js';
 import { tlsEnabled } from '../children/secret-mounts.js';
 import { headlessServiceName } from '../children/services.js';
@@ -141,7 +141,7 @@ export function buildExporterSidecar(spec: MemcachedSpec, image: string): V1Cont
 }
 
 /** The Deployment with the exporter sidecar added when spec asks for one; otherwise unchanged (no rollout). */
-export function withExporterSidecar(deployment: V1Deployment, spec: MemcachedSpec): V1Deployment {
+export function withExporterSidecar<T extends V1Deployment | V1StatefulSet>(deployment: T, spec: MemcachedSpec): T {
   const image = sidecarImage(spec);
   const podSpec = deployment.spec?.template.spec;
   if (image === undefined || !podSpec) return deployment;

@@ -17,7 +17,7 @@ import {
   type Runnable,
 } from '@memcached-operator/runtime';
 import type { Condition, ConditionStatus, Memcached } from '../../api/types.js';
-import { CONTAINER_NAME, PLAINTEXT_PORT_NAME, PORT_NAME } from '../children/deployment.js';
+import { CONTAINER_NAME, PLAINTEXT_PORT_NAME, PORT_NAME } from '../children/statefulset.js';
 import { selectorLabels } from '../children/metadata.js';
 import { isServing } from '../pods.js';
 

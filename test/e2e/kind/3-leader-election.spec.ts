@@ -59,7 +59,7 @@ async function twoReplicasInLeaseMode(cluster: Cluster): Promise<{ pods: k8s.V1P
 }
 
 async function replicasOf(cluster: Cluster, ns: string, name: string): Promise<number | undefined> {
-  return (await cluster.deployment(ns, name))?.spec?.replicas;
+  return (await cluster.statefulSet(ns, name))?.spec?.replicas;
 }
 
 describe('kind: leader election with two manager replicas', function () {

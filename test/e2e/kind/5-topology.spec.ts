@@ -10,7 +10,7 @@ import { expect } from 'chai';
 import path from 'node:path';
 import { eventually, toolsBin } from '../../support/cluster.js';
 import { Memcacheds } from '../../support/memcached.js';
-import { DeploymentRecorder, describePods, isPodReady, type Cluster } from '../../integration/topology/support.js';
+import { StatefulSetRecorder, describePods, isPodReady, type Cluster } from '../../integration/topology/support.js';
 import { deleteNamespaces, k, kRun, restrictedNamespace } from '../support.js';
 import { ReadySampler, applyMemcached, deployOperator, kindCluster, recordResult } from './support.js';
 
@@ -106,7 +106,7 @@ describe('kind: topology on real nodes', function () {
   });
 
   it('flipped to HighlyAvailable: three pods on three distinct nodes, Ready never 0', async () => {
-    const recorder = new DeploymentRecorder(cluster.kc, ns, name);
+    const recorder = new StatefulSetRecorder(cluster.kc, ns, name);
     await recorder.start();
     const sampler = new ReadySampler(cluster, ns, name);
     sampler.start();

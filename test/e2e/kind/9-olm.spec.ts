@@ -4,24 +4,27 @@
 // CatalogSource -> OperatorGroup -> Subscription (automatic) -> InstallPlan
 // -> CSV Succeeded -> the operator pod Running from the real image -> a
 // Memcached Available whose Service really serves. Once for every install
-// mode the CSV claims; then an upgrade from 0.1.0 to 0.2.0 through one
-// channel while every Memcached is sampled every 200 ms; then operator-sdk
-// run bundle and cleanup. Last, make olm-uninstall removes OLM and all it
-// installed, and the cluster must be as the spec found it (make deploy's
-// operator rolls out again).
+// mode the CSV claims; then the upgrade users take through one channel: the
+// released 0.2.0 (built from its own commit: memcached in a Deployment) to
+// 0.3.0 (this checkout: the StatefulSet, the cache moved), measured with a
+// real consistent-hashing client, then 0.3.0 to 0.3.1 (the same code again);
+// then operator-sdk run bundle and cleanup. Last, make olm-uninstall
+// removes OLM and all it installed, and the cluster must be as the spec
+// found it (make deploy's operator rolls out again).
+import * as k8s from '@kubernetes/client-node';
 import { expect } from 'chai';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { eventually, repoRoot } from '../../support/cluster.js';
 import { Memcacheds } from '../../support/memcached.js';
-import type { Cluster } from '../../integration/topology/support.js';
-import { clusterKubeconfig, deleteNamespaces, k, kRun, kubectlBin, make, restrictedNamespace } from '../support.js';
-import { ReadySampler, applyMemcached, deployOperator, kindCluster, memcachedSession,
-  resolveInPod, recordResult, startClientPod } from './support.js';
+import { describePods, isPodReady, type Cluster } from '../../integration/topology/support.js';
+import { deleteNamespaces, k, kRun, make, restrictedNamespace } from '../support.js';
+import { keptShare, markPods, operatorServerLists, podChanges, startCacheClient } from './cacheclient.js';
+import { applyMemcached, deployOperator, kindCluster, memcachedSession, recordResult, startClientPod } from './support.js';
 import {
   PACKAGE,
+  RELEASED_0_2_0,
   applyCatalogSource,
   bundleImage,
   applyOperatorGroup,
@@ -38,6 +41,21 @@ import {
   registry,
   uninstall,
 } from './olm.js';
+
+/** The versions this checkout publishes after the released 0.2.0: 0.3.0 moves its caches, 0.3.1 is the same code again; the last is the channel head. */
+const CHECKOUT_VERSIONS = ['0.3.0', '0.3.1'];
+const HEAD = CHECKOUT_VERSIONS.at(-1)!;
+// The upgrade's cache: 64 MB servers holding values of 1000 bytes
+// (1184-byte slab chunks), 37% of the memory. Four servers on the bed's three
+// workers: their anti-affinity is Preferred, so the StatefulSet's pods can
+// start beside the Deployment's. With Required anti-affinity (size <=
+// schedulable nodes) the 0.2.0 pods' own rule keeps every new pod off their
+// nodes, and the move needs 2 x size nodes.
+const UPGRADE_SERVERS = 4;
+const UPGRADE_MEMORY_MB = 64;
+const UPGRADE_KEYS = 80_000;
+const UPGRADE_VALUE_BYTES = 1000;
+const MEMCACHED_PORT = 11211;
 
 type Mode = 'OwnNamespace' | 'SingleNamespace' | 'MultiNamespace' | 'AllNamespaces';
 
@@ -73,8 +91,7 @@ describe('kind: OLM v0 installs from a catalog, in every claimed install mode, a
   this.timeout(1_800_000);
   let cluster: Cluster;
   const SOURCE = 'memcached-operator-e2e';
-  let catalogV1 = '';
-  let catalogV2 = '';
+  const catalogs: Record<string, string> = {};
   let found: ClusterShape | undefined;
 
   before(() => {
@@ -85,9 +102,13 @@ describe('kind: OLM v0 installs from a catalog, in every claimed install mode, a
     const undeploy = make('undeploy');
     expect(undeploy.status, `make undeploy failed: ${undeploy.stderr}`).to.equal(0);
     found = clusterShape();
-    publishBundles(['0.1.0', '0.2.0']);
-    catalogV1 = publishCatalog('e2e-v0.1.0', ['0.1.0']);
-    catalogV2 = publishCatalog('e2e-v0.2.0', ['0.1.0', '0.2.0']);
+    // The channel as it grows: each catalog publishes one more version
+    // (replacing the one before), as a publisher updates it.
+    const versions = [RELEASED_0_2_0.version, ...CHECKOUT_VERSIONS];
+    const versionMs = publishBundles([RELEASED_0_2_0, ...CHECKOUT_VERSIONS.map((version) => ({ version }))]);
+    const started = Date.now();
+    versions.forEach((v, i) => (catalogs[v] = publishCatalog(`e2e-v${v}`, versions.slice(0, i + 1))));
+    recordResult('olm.publish', { versionMs, catalogsMs: Date.now() - started });
   });
 
   // Whatever failed above: OLM does not outlive the spec (idempotent; the
@@ -98,7 +119,7 @@ describe('kind: OLM v0 installs from a catalog, in every claimed install mode, a
   });
 
   describe('install modes', () => {
-    before(async () => applyCatalogSource(SOURCE, catalogV2));
+    before(async () => applyCatalogSource(SOURCE, catalogs[HEAD]));
 
     const layouts: Record<Mode, (own: string, others: string[]) => { targets: string[] | undefined; serveIn: string[] }> = {
       OwnNamespace: (own) => ({ targets: [own], serveIn: [own] }),
@@ -115,11 +136,11 @@ describe('kind: OLM v0 installs from a catalog, in every claimed install mode, a
           const { targets, serveIn } = layouts[mode](own, others);
           applyOperatorGroup(own, targets);
           applySubscription(own, SOURCE);
-          const csv = await csvSucceeded(own, `${PACKAGE}.v0.2.0`);
-          expect(csv.spec.version).to.equal('0.2.0');
+          const csv = await csvSucceeded(own, `${PACKAGE}.v${HEAD}`);
+          expect(csv.spec.version).to.equal(HEAD);
           const plans = installPlans(own);
-          expect(plans.some((p) => p.csvs.includes(`${PACKAGE}.v0.2.0`) && p.approval === 'Automatic' && p.phase === 'Complete'), JSON.stringify(plans)).to.equal(true);
-          const pods = await operatorPodsRunning(cluster, own, operatorImage('0.2.0'));
+          expect(plans.some((p) => p.csvs.includes(`${PACKAGE}.v${HEAD}`) && p.approval === 'Automatic' && p.phase === 'Complete'), JSON.stringify(plans)).to.equal(true);
+          const pods = await operatorPodsRunning(cluster, own, operatorImage(HEAD));
           expect(pods).to.have.length.greaterThan(0);
           for (const ns of serveIn) await serves(cluster, ns);
           recordResult(`olm.installMode.${mode}`, { csv: csv.metadata.name, operatorPods: pods.length, servedIn: serveIn.length });
@@ -131,89 +152,70 @@ describe('kind: OLM v0 installs from a catalog, in every claimed install mode, a
     }
   });
 
-  describe('upgrade 0.1.0 -> 0.2.0 through the channel, automatically', () => {
+  describe('upgrade 0.2.0 (Deployment) -> 0.3.0 (StatefulSet) -> 0.3.1 through the channel, automatically', () => {
     let own = '';
     let apps = '';
-    const names = ['upgrade-a', 'upgrade-b'];
+    const name = 'upgrade';
 
     after(async () => {
       if (own) await uninstall(own, [apps].filter(Boolean));
       deleteNamespaces(...[own, apps].filter(Boolean));
     });
 
-    it('keeps every Memcached serving (>=1 Ready pod, Service answers a get every 200 ms) and rewrites no child needlessly', async () => {
-      await applyCatalogSource(SOURCE, catalogV1);
+    it('moves a 0.2.0 cache to the StatefulSet keeping >= 95% of a pylibmc client\'s keys, then 0.3.0 -> 0.3.1 keeps >= 99% and every memcached pod', async () => {
+      await applyCatalogSource(SOURCE, catalogs['0.2.0']);
       own = restrictedNamespace('olm-upgrade');
       apps = restrictedNamespace('olm-upgrade-apps');
       applyOperatorGroup(own, undefined);
-      applySubscription(own, SOURCE, `${PACKAGE}.v0.1.0`);
-      await csvSucceeded(own, `${PACKAGE}.v0.1.0`);
-      await operatorPodsRunning(cluster, own, operatorImage('0.1.0'));
-      for (const n of names) applyMemcached(apps, n, { memoryLimitMB: 64 });
-      const client = await startClientPod(cluster, apps);
-      const mcs = new Memcacheds(cluster.kc, apps);
-      for (const n of names) await mcs.waitAvailable(n, 300_000);
-      // Each pod is an independent memcached behind the Service: store the key
-      // on every pod (headless addresses), so the check below cannot miss it
-      // by landing on another pod.
-      const podAddresses = new Map(names.map((n) => [n, resolveInPod(apps, client, `${n}-headless.${apps}.svc`)]));
-      for (const n of names) {
-        for (const ip of podAddresses.get(n)!) expect(memcachedSession(apps, client, ip, 'before', `before-${n}`).stored, `${n} at ${ip}`).to.equal(true);
-      }
-      // Let status settle before the baseline: the children as they stand.
-      const before = await children(cluster, apps);
-      const uidsBefore = await uids(mcs);
-
-      const probe = new ServiceProbe(apps, client, names.map((n) => `${n}.${apps}.svc`));
-      const samplers = names.map((n) => new ReadySamplerFor(cluster, apps, n));
-      probe.start();
-      samplers.forEach((s) => s.start());
-      const started = Date.now();
-      // The catalog publishes 0.2.0 (replaces 0.1.0): the catalog image is updated, as a publisher would.
-      await applyCatalogSource(SOURCE, catalogV2);
-      const csv = await csvSucceeded(own, `${PACKAGE}.v0.2.0`, 600_000);
+      applySubscription(own, SOURCE, `${PACKAGE}.v0.2.0`);
+      await csvSucceeded(own, `${PACKAGE}.v0.2.0`);
       await operatorPodsRunning(cluster, own, operatorImage('0.2.0'));
-      await eventually('the 0.1.0 CSV replaced and removed', () => {
-        const left = k(['get', 'csv', '-n', own, '-o', 'name']).trim().split('\n');
-        if (left.length === 1 && left[0].endsWith(`${PACKAGE}.v0.2.0`)) return true;
-        throw new Error(left.join(','));
-      }, { timeoutMs: 180_000, intervalMs: 1000 });
-      const upgradeMs = Date.now() - started;
-      // The new operator has had its first full reconcile of every Memcached.
-      for (const n of names) await mcs.waitAvailable(n, 120_000);
-      await new Promise((r) => setTimeout(r, 10_000)); // keep sampling past the new operator's first resync window
-      const probeResult = await probe.stop();
-      const ready = await Promise.all(samplers.map((s) => s.stop()));
-      const after = await children(cluster, apps);
-      const uidsAfter = await uids(mcs);
+      applyMemcached(apps, name, { size: UPGRADE_SERVERS, memoryLimitMB: UPGRADE_MEMORY_MB });
+      const mcs = new Memcacheds(cluster.kc, apps);
+      await mcs.waitAvailable(name, 300_000);
+      const client = await startCacheClient(cluster, apps, name);
+      // 0.2.0 publishes no server list: the user's client names the
+      // Deployment's pods as it finds them (by pod name: no ordinals), so its
+      // ring is not the one 0.3.0 publishes. What the client still gets
+      // after the move is what the operator copied to the new owners.
+      const oldServers = await deploymentServers(cluster, apps, name, UPGRADE_SERVERS);
+      expect(client.load(UPGRADE_KEYS, UPGRADE_VALUE_BYTES, oldServers), 'every key stored on the 0.2.0 pods')
+        .to.deep.equal({ stored: UPGRADE_KEYS, failed: 0, errors: 0 });
+      const memcachedUids = await uids(mcs);
 
-      const rewrites = Object.keys(before).filter((key) => after[key] && after[key].generation !== before[key].generation);
-      const writes = Object.keys(before).filter((key) => after[key] && after[key].resourceVersion !== before[key].resourceVersion);
-      const lost = Object.keys(before).filter((key) => !after[key]);
-      const result = {
-        csv: csv.metadata.name,
-        upgradeMs,
-        getsAnswered: probeResult.answered,
-        getsFailed: probeResult.failed,
-        worstGetGapMs: probeResult.worstGapMs,
-        minReadyPods: Math.min(...ready.map((r) => r.minReady)),
-        worstReadySampleGapMs: Math.max(...ready.map((r) => r.maxGapMs)),
-        children: Object.keys(before).length,
-        childWrites: writes.length,
-        childSpecRewrites: rewrites.length,
-        writtenChildren: writes,
-      };
-      recordResult('olm.upgrade', result);
-      expect(uidsAfter, 'no Memcached lost or recreated').to.deep.equal(uidsBefore);
-      expect(lost, 'children lost').to.deep.equal([]);
-      expect(result.minReadyPods, 'every Memcached kept >=1 Ready pod').to.be.at.least(1);
-      expect(probeResult.failed, `gets that failed: ${probeResult.failures.slice(0, 5).join('; ')}`).to.equal(0);
-      expect(probeResult.answered).to.be.greaterThan(names.length * 10);
-      expect(rewrites, 'children whose spec the upgrade rewrote').to.deep.equal([]);
-      expect(writes, 'children the upgrade wrote at all').to.deep.equal([]);
-      for (const n of names) {
-        for (const ip of podAddresses.get(n)!) expect(memcachedSession(apps, client, ip, 'before').value, `${n} at ${ip} kept its data`).to.equal(`before-${n}`);
-      }
+      let started = Date.now();
+      await applyCatalogSource(SOURCE, catalogs['0.3.0']);
+      await csvSucceeded(own, `${PACKAGE}.v0.3.0`, 600_000);
+      await operatorPodsRunning(cluster, own, operatorImage('0.3.0'));
+      const move = await migrated(cluster, apps, name);
+      const moveMs = Date.now() - started;
+      const servers = await publishedServers(cluster, apps, name, UPGRADE_SERVERS);
+      const moved = client.check(UPGRADE_KEYS, servers);
+      recordResult('olm.upgrade.0.2.0-to-0.3.0', {
+        servedShare: Number(keptShare(moved, UPGRADE_KEYS).toFixed(4)), ...moved, keys: UPGRADE_KEYS,
+        keysBefore: move.keysBefore, keysKept: move.keysKept, upgradeMs: moveMs, operationMs: operationMs(move), operation: move,
+      });
+      expect(moved.wrong, 'keys served with another key\'s value').to.equal(0);
+      expect(keptShare(moved, UPGRADE_KEYS), `share of ${UPGRADE_KEYS} keys the client gets on the published list after the move`).to.be.at.least(0.95);
+
+      const podsBefore = await markPods(cluster, apps, name);
+      started = Date.now();
+      await applyCatalogSource(SOURCE, catalogs['0.3.1']);
+      await csvSucceeded(own, `${PACKAGE}.v0.3.1`, 600_000);
+      await operatorPodsRunning(cluster, own, operatorImage('0.3.1'));
+      const settled = await settledAt(cluster, apps, name, UPGRADE_SERVERS);
+      const upgradeMs = Date.now() - started;
+      expect(await publishedServers(cluster, apps, name, UPGRADE_SERVERS), 'the published list').to.deep.equal(servers);
+      const kept = client.check(UPGRADE_KEYS, servers);
+      const pods = podChanges(podsBefore, await markPods(cluster, apps, name));
+      recordResult('olm.upgrade.0.3.0-to-0.3.1', {
+        servedShare: Number(keptShare(kept, UPGRADE_KEYS).toFixed(4)), ...kept, upgradeMs,
+        podsReplaced: pods.replaced, containerRestarts: pods.restarts, lastOperation: settled.status?.lastOperation,
+      });
+      expect(await uids(mcs), 'no Memcached lost or recreated').to.deep.equal(memcachedUids);
+      expect(pods.replaced, 'memcached pods the 0.3.0 -> 0.3.1 upgrade replaced').to.equal(0);
+      expect(kept.wrong, 'keys served with another key\'s value').to.equal(0);
+      expect(keptShare(kept, UPGRADE_KEYS), `share of ${UPGRADE_KEYS} keys still served after 0.3.0 -> 0.3.1`).to.be.at.least(0.99);
     });
   });
 
@@ -236,7 +238,7 @@ describe('kind: OLM v0 installs from a catalog, in every claimed install mode, a
       const index = publishEmptyIndex();
       const started = Date.now();
       const r = operatorSdk([
-        'run', 'bundle', bundleImage('0.2.0'),
+        'run', 'bundle', bundleImage(HEAD),
         '--index-image', index,
         '--namespace', ns,
         '--install-mode', 'OwnNamespace',
@@ -245,10 +247,10 @@ describe('kind: OLM v0 installs from a catalog, in every claimed install mode, a
         '--timeout', '5m',
       ]);
       expect(r.status, `operator-sdk run bundle failed:\n${r.stdout.slice(-4000)}\n${r.stderr.slice(-4000)}`).to.equal(0);
-      expect(r.stdout + r.stderr).to.match(/OLM has successfully installed \\?"memcached-operator\.v0\.2\.0/);
+      expect(r.stdout + r.stderr).to.match(/OLM has successfully installed \\?"memcached-operator\.v0\.3\.1/);
       const runBundleMs = Date.now() - started;
-      const csv = await csvSucceeded(ns, `${PACKAGE}.v0.2.0`);
-      const pods = await operatorPodsRunning(cluster, ns, operatorImage('0.2.0'));
+      const csv = await csvSucceeded(ns, `${PACKAGE}.v${HEAD}`);
+      const pods = await operatorPodsRunning(cluster, ns, operatorImage(HEAD));
       // Every image the install ran came through the nodes' containerd from
       // the registry, by the name it was pushed under.
       const images = kRun(['get', 'pods', '-n', ns, '-o', 'jsonpath={range .items[*]}{range .spec.initContainers[*]}{.image}{"\\n"}{end}{range .spec.containers[*]}{.image}{"\\n"}{end}{end}']).stdout;
@@ -337,76 +339,77 @@ async function uids(mcs: Memcacheds): Promise<Record<string, string>> {
   return out;
 }
 
-/** generation and resourceVersion of every Deployment, Service and PodDisruptionBudget in namespace. */
-async function children(cluster: Cluster, namespace: string): Promise<Record<string, { generation?: number; resourceVersion?: string }>> {
-  const [deps, svcs, pdbs] = await Promise.all([
-    cluster.apps.listNamespacedDeployment({ namespace }),
-    cluster.core.listNamespacedService({ namespace }),
-    cluster.policy.listNamespacedPodDisruptionBudget({ namespace }),
-  ]);
-  const out: Record<string, { generation?: number; resourceVersion?: string }> = {};
-  for (const [kind, items] of [['Deployment', deps.items], ['Service', svcs.items], ['PodDisruptionBudget', pdbs.items]] as const) {
-    for (const o of items) out[`${kind}/${o.metadata!.name}`] = { generation: o.metadata?.generation, resourceVersion: o.metadata?.resourceVersion };
-  }
-  return out;
+/** The Deployment's memcached pods as a 0.2.0 user's client names them: host:port, in pod-name order (no ordinals). */
+async function deploymentServers(cluster: Cluster, namespace: string, name: string, replicas: number): Promise<string[]> {
+  return eventually(`${replicas} Ready pods of the 0.2.0 Deployment ${namespace}/${name}`, async () => {
+    const pods = (await cluster.pods(namespace, name)).filter((p) => isPodReady(p) && p.status?.podIP);
+    if (pods.length !== replicas) throw new Error(describePods(pods));
+    return pods.map((p) => `${p.status!.podIP}:${MEMCACHED_PORT}`).sort((a, b) => a.localeCompare(b));
+  }, { timeoutMs: 180_000, intervalMs: 1000 });
 }
 
-/** ReadySampler with its summary. */
-class ReadySamplerFor {
-  private readonly sampler: ReadySampler;
-  constructor(cluster: Cluster, namespace: string, name: string) {
-    this.sampler = new ReadySampler(cluster, namespace, name);
-  }
-  start(): void {
-    this.sampler.start();
-  }
-  async stop(): Promise<{ minReady: number; maxGapMs: number }> {
-    await this.sampler.stop();
-    this.sampler.check();
-    return { minReady: this.sampler.minReady(), maxGapMs: this.sampler.maxGapMs() };
-  }
+interface LastOperation {
+  type: string;
+  phase: string;
+  startedAt: string;
+  finishedAt?: string;
+  keysBefore?: number;
+  keysKept?: number;
+  message?: string;
 }
 
-// In the client pod: every 200 ms, one get per host over a fresh connection;
-// prints "<epoch ms> <host> ok|miss|err" per attempt.
-const PROBE = `hosts="$*"
-while :; do
-  for h in $hosts; do
-    t=$(date +%s%3N)
-    if r=$(timeout 2 bash -c 'exec 3<>"/dev/tcp/$0/11211"; printf "get probe\\r\\nquit\\r\\n" >&3; timeout 2 cat <&3' "$h" 2>/dev/null | tr -d '\\r'); then
-      case $r in *END*) echo "$t $h ok" ;; *) echo "$t $h miss" ;; esac
-    else echo "$t $h err"; fi
-  done
-  sleep 0.2
-done`;
-
-/** Gets through each Service every 200 ms from inside the client pod, until stopped. */
-class ServiceProbe {
-  private child: ChildProcess | undefined;
-  private out = '';
-  constructor(private readonly namespace: string, private readonly client: string, private readonly hosts: string[]) {}
-
-  start(): void {
-    this.child = spawn(kubectlBin(), ['--kubeconfig', clusterKubeconfig(), 'exec', '-n', this.namespace, this.client, '--', 'bash', '-c', PROBE, 'probe', ...this.hosts], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    this.child.stdout!.on('data', (b: Buffer) => (this.out += b.toString()));
-  }
-
-  async stop(): Promise<{ answered: number; failed: number; failures: string[]; worstGapMs: number }> {
-    const child = this.child!;
-    const closed = new Promise((r) => child.once('close', r));
-    child.kill('SIGTERM');
-    await closed;
-    const lines = this.out.split('\n').map((l) => l.trim().split(' ')).filter((f) => f.length === 3);
-    if (child.exitCode !== null && lines.length === 0) throw new Error(`the probe never ran (exit ${child.exitCode})`);
-    const failures = lines.filter((f) => f[2] !== 'ok').map((f) => f.join(' '));
-    // The worst gap: per host, the longest time between two answered gets.
-    let worst = 0;
-    for (const h of this.hosts) {
-      const times = lines.filter((f) => f[1] === h && f[2] === 'ok').map((f) => Number(f[0]));
-      for (let i = 1; i < times.length; i++) worst = Math.max(worst, times[i] - times[i - 1]);
-    }
-    return { answered: lines.length - failures.length, failed: failures.length, failures, worstGapMs: worst };
-  }
+interface MemcachedView {
+  metadata: { generation: number };
+  status?: { observedGeneration?: number; servers?: { name: string; state: string }[]; lastOperation?: LastOperation };
 }
+
+async function readMemcached(cluster: Cluster, namespace: string, name: string): Promise<MemcachedView> {
+  return (await cluster.custom.getNamespacedCustomObject({ group: 'cache.example.com', version: 'v1alpha1', namespace, plural: 'memcacheds', name })) as MemcachedView;
+}
+
+/** Whether the released version's Deployment is still there. */
+async function deploymentExists(cluster: Cluster, namespace: string, name: string): Promise<boolean> {
+  return cluster.apps.readNamespacedDeployment({ namespace, name }).then(
+    () => true,
+    (err: unknown) => {
+      if (err instanceof k8s.ApiException && err.code === 404) return false;
+      throw err;
+    },
+  );
+}
+
+/** Waits for the move the upgrade starts to end: lastOperation Migrate Succeeded with the 0.2.0 Deployment gone, or Migrate Failed (said at once). */
+async function migrated(cluster: Cluster, namespace: string, name: string): Promise<LastOperation> {
+  const op = await eventually(`${namespace}/${name} moved to the StatefulSet`, async () => {
+    const last = (await readMemcached(cluster, namespace, name)).status?.lastOperation;
+    if (last?.type === 'Migrate' && last.phase === 'Failed') return last;
+    if (last?.type !== 'Migrate' || last.phase !== 'Succeeded') throw new Error(`lastOperation ${JSON.stringify(last)}`);
+    if (await deploymentExists(cluster, namespace, name)) throw new Error(`the Deployment is still there (lastOperation ${JSON.stringify(last)})`);
+    return last;
+  }, { timeoutMs: 600_000, intervalMs: 1000 });
+  expect(op.phase, `the move: ${JSON.stringify(op)}`).to.equal('Succeeded');
+  return op;
+}
+
+/** Waits until the Memcached is settled: status current, no operation running, every server Warm. */
+async function settledAt(cluster: Cluster, namespace: string, name: string, replicas: number): Promise<MemcachedView> {
+  return eventually(`${namespace}/${name} settled at ${replicas} servers`, async () => {
+    const mc = await readMemcached(cluster, namespace, name);
+    const s = mc.status ?? {};
+    if (s.observedGeneration !== mc.metadata.generation) throw new Error(`observedGeneration ${s.observedGeneration} of ${mc.metadata.generation}`);
+    if (s.lastOperation?.phase === 'Running') throw new Error(`${s.lastOperation.type} running: ${s.lastOperation.message}`);
+    if ((s.servers ?? []).length !== replicas || s.servers!.some((x) => x.state !== 'Warm')) throw new Error(`servers ${JSON.stringify(s.servers)}`);
+    return mc;
+  }, { timeoutMs: 300_000, intervalMs: 1000 });
+}
+
+/** The list the operator publishes, once the ConfigMap and status.serverList agree and name every server. */
+async function publishedServers(cluster: Cluster, namespace: string, name: string, replicas: number): Promise<string[]> {
+  return eventually(`${namespace}/${name}-servers names ${replicas} servers`, async () => {
+    const lists = await operatorServerLists(cluster, namespace, name);
+    if (lists.configMap.length === replicas && JSON.stringify(lists.configMap) === JSON.stringify(lists.status)) return lists.configMap;
+    throw new Error(`ConfigMap ${lists.configMap.join(' ')}; status.serverList ${lists.status.join(' ')}`);
+  }, { timeoutMs: 120_000, intervalMs: 1000 });
+}
+
+const operationMs = (op: LastOperation): number | undefined => (op.finishedAt ? Date.parse(op.finishedAt) - Date.parse(op.startedAt) : undefined);

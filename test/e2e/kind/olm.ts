@@ -4,9 +4,10 @@
 // Subscription written as OLM's documentation shows them. Used by the OLM
 // kind specs (9-olm.spec.ts).
 import { expect } from 'chai';
+import { mkdirSync, rmSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import { isConditionTrue } from '@memcached-operator/runtime';
-import { eventually } from '../../support/cluster.js';
+import { eventually, repoRoot } from '../../support/cluster.js';
 import type { Cluster } from '../../integration/topology/support.js';
 import { IMG, clusterKubeconfig, k, kRun, kubectlJson, make, run, type Run } from '../support.js';
 import { memcachedImage } from './support.js';
@@ -51,34 +52,87 @@ export function ok(what: string, r: { status: number; stdout: string; stderr: st
 }
 
 /**
- * Installs OLM (make olm-install), pushes the e2e operator image as each
- * version's operator image, and publishes each version's bundle (make bundle
- * into .build/olm, bundle-build, bundle-push: the committed bundle/ is left
- * alone). Every bundle names the bed's memcached image (MEMCACHED_IMG).
+ * A version the catalog publishes: built from this checkout (the e2e image
+ * plus a label), or from a released commit's own tree (its Dockerfile, its
+ * make bundle), so an upgrade test starts from what users really run.
  */
-export function publishBundles(versions: string[]): void {
+export interface Release {
+  version: string;
+  /** The commit whose tree builds this version; absent: this checkout. */
+  commit?: string;
+}
+
+/**
+ * The released 0.2.0: the last operator that runs memcached in a Deployment
+ * (keep the cache moves its caches to the StatefulSet on upgrade).
+ */
+export const RELEASED_0_2_0: Release = { version: '0.2.0', commit: '2940ee76980683c38a3238c51ee7bb4ed086c4ab' };
+
+/**
+ * Installs OLM (make olm-install), builds and pushes each version's operator
+ * image, and publishes each version's bundle (make bundle into .build/olm,
+ * bundle-build, bundle-push: the committed bundle/ is left alone). Every
+ * bundle names the bed's memcached image (MEMCACHED_IMG). Returns how long
+ * each version took (image and bundle), in ms.
+ */
+export function publishBundles(releases: Release[]): Record<string, number> {
   ok('make olm-install', make('olm-install'));
-  for (const version of versions) {
-    // Each version's operator image is the e2e image plus a label: a new
-    // image ID, never the e2e image under a second name. A Kubernetes 1.35+
-    // kubelet (KubeletEnsureSecretPulledImages) that pulled an image ID from
-    // the registry pulls it again under any other name a pod asks for, and
-    // the kind-loaded e2e name (localhost/...) has no registry: make deploy
-    // after the OLM tests would never roll out (ErrImagePull).
-    const dockerfile = `FROM ${IMG}\nLABEL org.opencontainers.image.version=${version}\n`;
-    ok(`docker build ${operatorImage(version)}`, run('docker', ['build', '-q', '-t', operatorImage(version), '-'], { input: dockerfile }));
-    ok(`docker push ${operatorImage(version)}`, run('docker', ['push', '-q', operatorImage(version)]));
+  const ms: Record<string, number> = {};
+  for (const release of releases) {
+    const started = Date.now();
+    const tree = release.commit ? releaseTree(release) : undefined;
+    if (tree) buildReleasedImage(release.version, tree);
+    else pushCheckoutImage(release.version);
     const vars = {
-      VERSION: version,
-      IMG: operatorImage(version),
+      VERSION: release.version,
+      IMG: operatorImage(release.version),
       MEMCACHED_IMG: memcachedImage(),
-      BUNDLE_DIR: `.build/olm/bundle-v${version}`,
-      BUNDLE_IMG: bundleImage(version),
+      BUNDLE_DIR: `.build/olm/bundle-v${release.version}`,
+      BUNDLE_IMG: bundleImage(release.version),
     };
-    ok(`make bundle ${version}`, make('bundle', vars));
-    ok(`make bundle-build bundle-push ${version}`, make('bundle-build', vars));
-    ok(`make bundle-push ${version}`, make('bundle-push', vars));
+    ok(`make bundle ${release.version}`, make('bundle', vars, tree));
+    ok(`make bundle-build ${release.version}`, make('bundle-build', vars, tree));
+    ok(`make bundle-push ${release.version}`, make('bundle-push', vars, tree));
+    ms[release.version] = Date.now() - started;
   }
+  return ms;
+}
+
+/**
+ * Each checkout version's operator image is the e2e image plus a label: a new
+ * image ID, never the e2e image under a second name. A Kubernetes 1.35+
+ * kubelet (KubeletEnsureSecretPulledImages) that pulled an image ID from the
+ * registry pulls it again under any other name a pod asks for, and the
+ * kind-loaded e2e name (localhost/...) has no registry: make deploy after the
+ * OLM tests would never roll out (ErrImagePull).
+ */
+function pushCheckoutImage(version: string): void {
+  const dockerfile = `FROM ${IMG}\nLABEL org.opencontainers.image.version=${version}\n`;
+  ok(`docker build ${operatorImage(version)}`, run('docker', ['build', '-q', '-t', operatorImage(version), '-'], { input: dockerfile }));
+  ok(`docker push ${operatorImage(version)}`, run('docker', ['push', '-q', operatorImage(version)]));
+}
+
+/**
+ * The released commit's tree under .build/olm (git archive: no worktree to
+ * register or prune), with this checkout's node_modules linked in for its
+ * make bundle (hack/generate-bundle.js reads YAML with the same package).
+ */
+function releaseTree(release: Release): string {
+  const tree = path.join(repoRoot, '.build', 'olm', `src-v${release.version}`);
+  rmSync(tree, { recursive: true, force: true });
+  mkdirSync(tree, { recursive: true });
+  const tar = `${tree}.tar`;
+  ok(`git archive ${release.commit}`, run('git', ['archive', '--format=tar', '-o', tar, release.commit!]));
+  ok(`extract ${release.commit}`, run('tar', ['-xf', tar, '-C', tree]));
+  rmSync(tar);
+  symlinkSync(path.join(repoRoot, 'node_modules'), path.join(tree, 'node_modules'));
+  return tree;
+}
+
+/** The released tree's own make docker-build (on the bed's dockerd, its local bases), pushed to the bed's registry. */
+function buildReleasedImage(version: string, tree: string): void {
+  ok(`make docker-build ${version} (released tree)`, make('docker-build', { IMG: operatorImage(version) }, tree));
+  ok(`docker push ${operatorImage(version)}`, run('docker', ['push', '-q', operatorImage(version)]));
 }
 
 /** make catalog-build catalog-push of the given (pushed) bundle versions, one upgrade chain; returns the catalog image. */

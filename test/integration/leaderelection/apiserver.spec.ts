@@ -36,7 +36,7 @@ describe('leader election (lease) across apiserver outages, on the local cluster
     lab = await ElectionLab.open({ prefix: 'le-blip', timings: BLIP });
     const leader = await lab.startCandidates(2);
     await lab.createMemcached('cache', 2);
-    expect(await lab.waitForDeployment('cache', 2)).to.equal(leader.identity);
+    expect(await lab.waitForStatefulSet('cache', 2)).to.equal(leader.identity);
 
     const down = Date.now();
     await lab.stopApiserver();
@@ -56,7 +56,7 @@ describe('leader election (lease) across apiserver outages, on the local cluster
     expect(health.status, '/healthz of the leader').to.equal(200);
 
     await lab.setSize('cache', 3);
-    expect(await lab.waitForDeployment('cache', 3), 'the same leader reconciles after the outage').to.equal(leader.identity);
+    expect(await lab.waitForStatefulSet('cache', 3), 'the same leader reconciles after the outage').to.equal(leader.identity);
 
     const overlap = lab.overlap();
     expect(overlap.windows.map((w) => w.user), 'one leadership window: nobody took over').to.deep.equal([leader.user]);
@@ -70,7 +70,7 @@ describe('leader election (lease) across apiserver outages, on the local cluster
     const leader = await lab.startCandidates(2);
     const standby = lab.live().find((c) => c !== leader)!;
     await lab.createMemcached('cache-0', 1);
-    expect(await lab.waitForDeployment('cache-0', 1)).to.equal(leader.identity);
+    expect(await lab.waitForStatefulSet('cache-0', 1)).to.equal(leader.identity);
 
     // Work in flight when the apiserver goes away: created, not yet reconciled.
     const sizes = [2, 3, 4, 5];
@@ -97,12 +97,12 @@ describe('leader election (lease) across apiserver outages, on the local cluster
 
     // Nothing lost: every Memcached converges, the ones created during the lost leader's last moments included.
     for (const [i, size] of [1, ...sizes, 6].entries()) {
-      expect(await lab.waitForDeployment(`cache-${i}`, size), `cache-${i} reconciled by the new leader or the old`).to.be.oneOf([
+      expect(await lab.waitForStatefulSet(`cache-${i}`, size), `cache-${i} reconciled by the new leader or the old`).to.be.oneOf([
         leader.identity,
         next.identity,
       ]);
     }
-    expect(await lab.waitForDeployment('cache-5', 6), 'created after the outage: only the new leader can have written it').to.equal(
+    expect(await lab.waitForStatefulSet('cache-5', 6), 'created after the outage: only the new leader can have written it').to.equal(
       next.identity,
     );
 
@@ -110,7 +110,7 @@ describe('leader election (lease) across apiserver outages, on the local cluster
     expect(takeover, 'the new leader took the lease after the outage').to.not.equal(undefined);
     // It took over as soon as the apiserver answered: it had seen no renewal for longer than LeaseDuration.
     expect(takeover.completed - up, 'takeover after the apiserver is back').to.be.below(T.leaseDurationMs + T.retryPeriodMs * 2.2);
-    const first = await lab.firstWrite('the new leader reconciling', (w) => w.user === next.user && w.resource === 'deployments');
+    const first = await lab.firstWrite('the new leader reconciling', (w) => w.user === next.user && w.resource === 'statefulsets');
     const overlap = lab.overlap();
     expect(overlap.violations, describeViolations(overlap)).to.deep.equal([]);
     expect(overlap.writesChecked).to.be.greaterThan(0);

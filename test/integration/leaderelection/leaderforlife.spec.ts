@@ -71,7 +71,7 @@ describe('leader election (leader-for-life) on the local cluster', function () {
     const leader = await lab.startCandidates(2);
     const standby = lab.live().find((c) => c !== leader)!;
     await lab.createMemcached('cache', 1);
-    expect(await lab.waitForDeployment('cache', 1)).to.equal(leader.identity);
+    expect(await lab.waitForStatefulSet('cache', 1)).to.equal(leader.identity);
 
     // Bounded wait for something that must not happen: the standby looks at
     // the lock 5 times (backoff 1 + 2 + 4 + 8 s, ~15-18 s) and must find a
@@ -89,7 +89,7 @@ describe('leader election (leader-for-life) on the local cluster', function () {
     expect(await lab.waitForLeader({ timeoutMs: 30_000 })).to.equal(restarted);
     expect(restarted.proc.logs().some((l) => l.msg === 'found existing lock owned by this Pod; became the leader')).to.equal(true);
     await lab.setSize('cache', 2);
-    expect(await lab.waitForDeployment('cache', 2)).to.equal(restarted.identity);
+    expect(await lab.waitForStatefulSet('cache', 2)).to.equal(restarted.identity);
 
     const overlap = lab.overlap();
     expect(overlap.windows.map((w) => w.user), 'one lock owner throughout').to.deep.equal([leader.user]);

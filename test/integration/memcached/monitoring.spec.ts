@@ -133,13 +133,13 @@ describe('monitoring objects on the local cluster', function () {
   });
 
   it('removes both when monitoring is turned off, without rolling the pods, and brings them back', async () => {
-    const generation = (await apps.readNamespacedDeployment({ namespace, name: 'cache' })).metadata?.generation;
+    const generation = (await apps.readNamespacedStatefulSet({ namespace, name: 'cache' })).metadata?.generation;
     await mcs.patchSpec('cache', { monitoring: { enabled: false } });
     await eventually('the PodMonitor and PrometheusRule to be deleted', async () =>
       !(await get('podmonitors', 'cache')) && !(await get('prometheusrules', 'cache')) ? true : undefined,
     );
     await mcs.waitAvailable('cache');
-    expect((await apps.readNamespacedDeployment({ namespace, name: 'cache' })).metadata?.generation, 'no rollout').to.equal(generation);
+    expect((await apps.readNamespacedStatefulSet({ namespace, name: 'cache' })).metadata?.generation, 'no rollout').to.equal(generation);
     await mcs.patchSpec('cache', { monitoring: { enabled: true } });
     await eventually('the PodMonitor and PrometheusRule again', async () =>
       (await get('podmonitors', 'cache')) && (await get('prometheusrules', 'cache')) ? true : undefined,
@@ -148,8 +148,8 @@ describe('monitoring objects on the local cluster', function () {
 
   it('adds the exporter sidecar with exporterImage (one rollout) and scrapes it directly; clearing it removes it', async () => {
     await mcs.patchSpec('cache', { monitoring: { enabled: true, exporterImage: 'memcached-operator.local/exporter:test' } });
-    const containers = await eventually('the sidecar in the Deployment', async () => {
-      const d = await apps.readNamespacedDeployment({ namespace, name: 'cache' });
+    const containers = await eventually('the sidecar in the StatefulSet', async () => {
+      const d = await apps.readNamespacedStatefulSet({ namespace, name: 'cache' });
       const c = d.spec?.template.spec?.containers ?? [];
       return c.length === 2 ? c : undefined;
     });
@@ -160,7 +160,7 @@ describe('monitoring objects on the local cluster', function () {
     });
     await mcs.patchSpec('cache', { monitoring: { enabled: true, exporterImage: null } as never });
     await eventually('the sidecar gone', async () => {
-      const d = await apps.readNamespacedDeployment({ namespace, name: 'cache' });
+      const d = await apps.readNamespacedStatefulSet({ namespace, name: 'cache' });
       return d.spec?.template.spec?.containers.length === 1 ? true : undefined;
     });
   });
@@ -173,7 +173,7 @@ describe('monitoring objects on the local cluster', function () {
     );
     await mcs.patchSpec('cache', { size: 2 });
     await mcs.waitAvailable('cache');
-    expect((await apps.readNamespacedDeployment({ namespace, name: 'cache' })).spec?.replicas).to.equal(2);
+    expect((await apps.readNamespacedStatefulSet({ namespace, name: 'cache' })).spec?.replicas).to.equal(2);
     expect(await counter('controller_runtime_reconcile_errors_total'), 'reconcile errors after the CRDs went away').to.equal(errorsBefore);
     expect(errorLines()).to.deep.equal([]);
   });

@@ -44,8 +44,8 @@ describe('memcached reconciler on the local cluster', function () {
   it('turns the sample into an Available memcached with every replica Ready, under PodSecurity restricted', async () => {
     kubectl(['apply', '-n', namespace, '-f', '-'], sampleManifest());
     const mc = await mcs.waitAvailable('memcached-sample');
-    const deployment = await apps.readNamespacedDeployment({ namespace, name: 'memcached-sample' });
-    expect(mc.status?.readyReplicas).to.equal(deployment.spec?.replicas);
+    const statefulSet = await apps.readNamespacedStatefulSet({ namespace, name: 'memcached-sample' });
+    expect(mc.status?.readyReplicas).to.equal(statefulSet.spec?.replicas);
     expect(mc.status?.readyReplicas).to.be.greaterThan(0);
     expect(mc.status?.nodes).to.have.length(mc.status!.readyReplicas!);
     expect(condition(mc, 'Degraded')?.status).to.equal('False');
@@ -55,13 +55,13 @@ describe('memcached reconciler on the local cluster', function () {
     expect(mc.metadata.finalizers ?? []).to.deep.equal([]);
 
     // Owned, with controller references, so garbage collection follows the CR.
-    const owner = deployment.metadata?.ownerReferences?.[0];
+    const owner = statefulSet.metadata?.ownerReferences?.[0];
     expect(owner).to.include({ kind: 'Memcached', name: 'memcached-sample', controller: true, uid: mc.metadata.uid });
     const services = await core.listNamespacedService({ namespace });
-    expect(services.items.map((s) => s.metadata?.name).sort()).to.deep.equal(['memcached-sample', 'memcached-sample-headless']);
+    expect(services.items.map((s) => s.metadata?.name).sort()).to.deep.equal(['memcached-sample', 'memcached-sample-headless', 'memcached-sample-servers']);
     expect(services.items.find((s) => s.metadata?.name === 'memcached-sample-headless')?.spec?.clusterIP).to.equal('None');
 
-    const pod = deployment.spec!.template.spec!;
+    const pod = statefulSet.spec!.template.spec!;
     expect(pod.securityContext).to.include({ runAsNonRoot: true });
     expect(pod.securityContext?.seccompProfile?.type).to.equal('RuntimeDefault');
     const container = pod.containers[0];
@@ -71,7 +71,7 @@ describe('memcached reconciler on the local cluster', function () {
     expect(container.readinessProbe?.tcpSocket).to.not.equal(undefined);
 
     // The first creation records no Event (the Progressing condition of the
-    // same pass names the Deployment, replicas and profile: unit-tested in
+    // same pass names the StatefulSet, replicas and profile: unit-tested in
     // status.spec.ts). The status write that said so came before the one that
     // made it Available, and an Event would have been sent before either.
     const list = await kc.makeApiClient(k8s.EventsV1Api).listNamespacedEvent({ namespace });
@@ -80,7 +80,7 @@ describe('memcached reconciler on the local cluster', function () {
 
   it('reports a child the apiserver refuses as Degraded (ChildRejected) with its message and an Event, without a hot retry loop', async () => {
     // The CRD schema and the validator accept any nodeSelector key; the
-    // apiserver refuses a Deployment whose pod template selects on "bad key!".
+    // apiserver refuses a StatefulSet whose pod template selects on "bad key!".
     await mcs.create('refused', { size: 1, nodeSelector: { 'bad key!': 'x' } });
     const mc = await eventually('Degraded=True with reason ChildRejected', async () => {
       const m = await mcs.get('refused');
@@ -88,7 +88,7 @@ describe('memcached reconciler on the local cluster', function () {
       return c?.status === 'True' && c.reason === 'ChildRejected' ? m : undefined;
     });
     const degraded = condition(mc, 'Degraded')!;
-    expect(degraded.message).to.match(/^the apiserver rejected Deployment refused: /);
+    expect(degraded.message).to.match(/^the apiserver rejected StatefulSet refused: /);
     expect(degraded.message, "the apiserver's own words").to.contain('nodeSelector').and.contain('bad key!');
     expect(condition(mc, 'Progressing')).to.include({ status: 'False', reason: 'ChildRejected' });
     const event = await eventually('a ChildRejected Warning event', async () => {
@@ -117,8 +117,8 @@ describe('memcached reconciler on the local cluster', function () {
     // retry loop (5 ms doubling backoff) a few seconds hold a dozen retries.
     await new Promise((resolve) => setTimeout(resolve, 5000));
     expect(await counter('controller_runtime_reconcile_errors_total'), 'reconcile errors during 5 s of quiet').to.equal(settled);
-    await apps.readNamespacedDeployment({ namespace, name: 'refused' }).then(
-      () => expect.fail('no Deployment should exist'),
+    await apps.readNamespacedStatefulSet({ namespace, name: 'refused' }).then(
+      () => expect.fail('no StatefulSet should exist'),
       (err: unknown) => expect((err as k8s.ApiException<unknown>).code).to.equal(404),
     );
 
@@ -135,14 +135,14 @@ describe('memcached reconciler on the local cluster', function () {
     const mc = await mcs.waitAvailable('scaled');
     // Available for the new generation means the third replica is Ready too.
     expect(mc.status?.readyReplicas).to.be.at.least(3);
-    const deployment = await apps.readNamespacedDeployment({ namespace, name: 'scaled' });
-    expect(deployment.spec?.replicas).to.equal(3);
+    const statefulSet = await apps.readNamespacedStatefulSet({ namespace, name: 'scaled' });
+    expect(statefulSet.spec?.replicas).to.equal(3);
   });
 
   it('repairs hand-made drift: image, args, ports, labels and replicas', async () => {
     await mcs.create('drift', { size: 2 });
     await mcs.waitAvailable('drift');
-    const before = await apps.readNamespacedDeployment({ namespace, name: 'drift' });
+    const before = await apps.readNamespacedStatefulSet({ namespace, name: 'drift' });
     const container = before.spec!.template.spec!.containers[0];
     // A hand edit of fields the operator owns: a JSON patch, as `kubectl edit` would do.
     const patch = [
@@ -152,12 +152,12 @@ describe('memcached reconciler on the local cluster', function () {
       { op: 'replace', path: '/spec/template/spec/containers/0/args', value: ['-p', '1'] },
       { op: 'replace', path: '/spec/template/spec/containers/0/ports/0/name', value: 'hacked' },
     ];
-    await apps.patchNamespacedDeployment(
+    await apps.patchNamespacedStatefulSet(
       { namespace, name: 'drift', body: patch },
       k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.JsonPatch),
     );
-    const repaired = await eventually('the Deployment to be repaired', async () => {
-      const d = await apps.readNamespacedDeployment({ namespace, name: 'drift' });
+    const repaired = await eventually('the StatefulSet to be repaired', async () => {
+      const d = await apps.readNamespacedStatefulSet({ namespace, name: 'drift' });
       const c = d.spec!.template.spec!.containers[0];
       return c.image === container.image && d.spec?.replicas === 2 ? d : undefined;
     });
@@ -183,14 +183,15 @@ describe('memcached reconciler on the local cluster', function () {
     await mcs.delete('doomed');
     await eventually('the Memcached to be gone', async () => ((await mcs.get('doomed')) ? undefined : true));
     await eventually(
-      'the Deployment, Services and PDB to be garbage collected',
+      'the StatefulSet, Services, ConfigMap and PDB to be garbage collected',
       async () => {
-        const [d, s, p] = await Promise.all([
-          apps.listNamespacedDeployment({ namespace, fieldSelector: 'metadata.name=doomed' }),
+        const [d, s, c, p] = await Promise.all([
+          apps.listNamespacedStatefulSet({ namespace, fieldSelector: 'metadata.name=doomed' }),
           core.listNamespacedService({ namespace, labelSelector: 'app.kubernetes.io/instance=doomed' }),
+          core.listNamespacedConfigMap({ namespace, fieldSelector: 'metadata.name=doomed-servers' }),
           policy.listNamespacedPodDisruptionBudget({ namespace, fieldSelector: 'metadata.name=doomed' }),
         ]);
-        return d.items.length + s.items.length + p.items.length === 0 ? true : undefined;
+        return d.items.length + s.items.length + c.items.length + p.items.length === 0 ? true : undefined;
       },
       { timeoutMs: 90_000 },
     );
@@ -200,16 +201,28 @@ describe('memcached reconciler on the local cluster', function () {
     await mcs.create('quiet', { size: 2 });
     await mcs.waitAvailable('quiet');
     const versions = async () => {
-      const [mc, d, s, h, p] = await Promise.all([
+      const [mc, d, s, h, v, c, p] = await Promise.all([
         mcs.get('quiet'),
-        apps.readNamespacedDeployment({ namespace, name: 'quiet' }),
+        apps.readNamespacedStatefulSet({ namespace, name: 'quiet' }),
         core.readNamespacedService({ namespace, name: 'quiet' }),
         core.readNamespacedService({ namespace, name: 'quiet-headless' }),
+        core.readNamespacedService({ namespace, name: 'quiet-servers' }),
+        core.readNamespacedConfigMap({ namespace, name: 'quiet-servers' }),
         policy.readNamespacedPodDisruptionBudget({ namespace, name: 'quiet' }),
       ]);
-      return [mc, d, s, h, p].map((o) => `${o?.kind ?? ''}/${o?.metadata?.name}@${o?.metadata?.resourceVersion}`);
+      return [mc, d, s, h, v, c, p].map((o) => `${o?.kind ?? ''}/${o?.metadata?.name}@${o?.metadata?.resourceVersion}`);
     };
-    // Let the Deployment's own status settle before the observation window.
+    // Let the StatefulSet's own status settle before the observation window:
+    // its servers count as available only minReadySeconds (10 s) after they
+    // are Ready, and the Memcached reports that too (Progressing False).
+    await eventually(
+      'every server available and Progressing False',
+      async () => {
+        const [mc, sts] = await Promise.all([mcs.get('quiet'), apps.readNamespacedStatefulSet({ namespace, name: 'quiet' })]);
+        return sts.status?.availableReplicas === 2 && condition(mc, 'Progressing')?.status === 'False' ? true : undefined;
+      },
+      { timeoutMs: 60_000 },
+    );
     const settled = await eventually('the children to settle', async () => {
       const first = await versions();
       await new Promise((resolve) => setTimeout(resolve, 2000));
@@ -260,8 +273,8 @@ describe('memcached reconciler on the local cluster', function () {
     expect(condition(mc, 'Degraded')?.status).to.equal('True');
     expect(condition(mc, 'Degraded')?.message).to.match(/threads/);
     expect(condition(mc, 'Available')?.status).to.equal('False');
-    const deployments = await apps.listNamespacedDeployment({ namespace, fieldSelector: 'metadata.name=invalid' });
-    expect(deployments.items).to.have.length(0);
+    const statefulSets = await apps.listNamespacedStatefulSet({ namespace, fieldSelector: 'metadata.name=invalid' });
+    expect(statefulSets.items).to.have.length(0);
     expect(operator!.child.exitCode).to.equal(null);
 
     // Fixing the spec (the real schema is back, so the fix must be valid) heals it.
@@ -341,7 +354,7 @@ describe('memcached reconciler when a child write keeps failing', function () {
     const degraded = condition(mc, 'Degraded')!;
     expect(degraded.status).to.equal('True');
     // The apiserver's own words, naming the Service; a quota is not the spec's fault, so it is not ChildRejected.
-    expect(degraded.message).to.match(/^writing Service starved(-headless)? keeps failing; retrying with backoff: /);
+    expect(degraded.message).to.match(/^writing Service starved(-headless|-servers)? keeps failing; retrying with backoff: /);
     expect(degraded.message).to.contain('exceeded quota: no-services');
     expect(await counter('controller_runtime_terminal_reconcile_errors_total'), 'not classified as a rejected spec').to.equal(0);
     const event = await eventually('a ChildWriteFailing Warning event', async () => {
@@ -366,10 +379,12 @@ describe('memcached reconciler when a child write keeps failing', function () {
       { timeoutMs: 180_000 },
     );
     expect(condition(healed, 'Degraded')?.reason).to.equal('AsExpected');
-    expect(condition(healed, 'Available')?.status).to.equal('True');
     expect(healed.metadata.generation).to.equal(mc.metadata.generation);
+    // The StatefulSet follows the Services it needs (its governing one among
+    // them), so its server may still be starting when Degraded clears.
+    await mcs.waitAvailable('starved');
     const services = await core.listNamespacedService({ namespace });
-    expect(services.items.map((s) => s.metadata?.name).sort()).to.deep.equal(['starved', 'starved-headless']);
+    expect(services.items.map((s) => s.metadata?.name).sort()).to.deep.equal(['starved', 'starved-headless', 'starved-servers']);
   });
 });
 
@@ -397,8 +412,8 @@ describe('memcached operator restarts and outages', function () {
     await Promise.all(names.map((name) => mcs.create(name, { size: 1 })));
     const first = await startOperator({ env: { WATCH_NAMESPACE: namespace } });
     // Kill it as soon as it has written some but (very likely) not all children.
-    await eventually('the first operator to have created some Deployments', async () => {
-      const list = await apps.listNamespacedDeployment({ namespace });
+    await eventually('the first operator to have created some StatefulSets', async () => {
+      const list = await apps.listNamespacedStatefulSet({ namespace });
       return list.items.length > 0 ? true : undefined;
     });
     await first.stop('SIGKILL');
@@ -414,10 +429,14 @@ describe('memcached operator restarts and outages', function () {
         },
         { timeoutMs: 120_000, intervalMs: 500 },
       );
-      const deployments = await apps.listNamespacedDeployment({ namespace });
-      expect(deployments.items.map((d) => d.metadata?.name).sort()).to.deep.equal([...names].sort());
-      const services = await kc.makeApiClient(k8s.CoreV1Api).listNamespacedService({ namespace });
-      expect(services.items).to.have.length(names.length * 2);
+      const statefulSets = await apps.listNamespacedStatefulSet({ namespace });
+      expect(statefulSets.items.map((d) => d.metadata?.name).sort()).to.deep.equal([...names].sort());
+      // The ClusterIP, headless and servers Services, and one server list each: no duplicates.
+      const core = kc.makeApiClient(k8s.CoreV1Api);
+      const services = await core.listNamespacedService({ namespace });
+      expect(services.items).to.have.length(names.length * 3);
+      const lists = await core.listNamespacedConfigMap({ namespace, labelSelector: 'app.kubernetes.io/managed-by=memcached-operator' });
+      expect(lists.items.map((c) => c.metadata?.name).sort()).to.deep.equal(names.map((n) => `${n}-servers`).sort());
     } finally {
       await second.stop();
     }
@@ -435,8 +454,8 @@ describe('memcached operator restarts and outages', function () {
     await mcs.delete('orphaned');
     await eventually('the Memcached to be gone with no operator running', async () => ((await mcs.get('orphaned')) ? undefined : true));
     await eventually(
-      'its Deployment to be garbage collected',
-      async () => ((await apps.listNamespacedDeployment({ namespace, fieldSelector: 'metadata.name=orphaned' })).items.length === 0 ? true : undefined),
+      'its StatefulSet to be garbage collected',
+      async () => ((await apps.listNamespacedStatefulSet({ namespace, fieldSelector: 'metadata.name=orphaned' })).items.length === 0 ? true : undefined),
       { timeoutMs: 90_000 },
     );
   });

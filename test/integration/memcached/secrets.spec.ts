@@ -1,7 +1,7 @@
 // The operator and the Secrets its Memcacheds name, on the real local
 // cluster (TLS and auth): a changed authfile rolls the pod template through its
 // hash annotation, a broken or missing Secret is reported and leaves the
-// Deployment untouched (or not created), status.tls shows the serving
+// StatefulSet untouched (or not created), status.tls shows the serving
 // certificate and the data path, and a tls block that names a Secret
 // without turning TLS on is refused by the CRD. The pods are kwok's, so the TLS data path itself is proven
 // on kind (test/e2e/kind/8-security-tls.spec.ts), not here.
@@ -48,13 +48,13 @@ describe('memcached operator and its Secrets on the local cluster', function () 
 
   const putSecret = (name: string, data: Record<string, string>, type = 'Opaque') =>
     core.replaceNamespacedSecret({ namespace, name, body: { metadata: { name }, type, data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, b64(v)])) } });
-  const deployment = (name: string) => apps.readNamespacedDeployment({ namespace, name });
+  const statefulSet = (name: string) => apps.readNamespacedStatefulSet({ namespace, name });
 
-  it('a changed authfile changes the pod template\'s hash; a broken auth Secret is Degraded and the Deployment is untouched', async () => {
+  it('a changed authfile changes the pod template\'s hash; a broken auth Secret is Degraded and the StatefulSet is untouched', async () => {
     await core.createNamespacedSecret({ namespace, body: { metadata: { name: 'users' }, data: { authfile: b64('app:one\n') } } });
     await mcs.create('auth', { size: 2, auth: { secretName: 'users' } });
-    const first = await eventually('the Deployment with the authfile hash', async () => {
-      const d = await deployment('auth').catch(() => undefined);
+    const first = await eventually('the StatefulSet with the authfile hash', async () => {
+      const d = await statefulSet('auth').catch(() => undefined);
       return d?.spec?.template.metadata?.annotations?.[HASH] ? d : undefined;
     });
     const hash1 = first.spec!.template.metadata!.annotations![HASH];
@@ -63,12 +63,12 @@ describe('memcached operator and its Secrets on the local cluster', function () 
     await putSecret('users', { authfile: 'app:one\n', note: 'unrelated' });
     await putSecret('users', { authfile: 'app:two\n', note: 'unrelated' });
     const second = await eventually('a new authfile hash', async () => {
-      const d = await deployment('auth');
+      const d = await statefulSet('auth');
       return d.spec?.template.metadata?.annotations?.[HASH] !== hash1 ? d : undefined;
     });
     const hash2 = second.spec!.template.metadata!.annotations![HASH];
 
-    // No authfile key: reported, and nothing written to the Deployment.
+    // No authfile key: reported, and nothing written to the StatefulSet.
     await putSecret('users', { note: 'unrelated' });
     const degraded = await eventually('Degraded SecretKeyMissing', async () => {
       const mc = await mcs.get('auth');
@@ -76,8 +76,8 @@ describe('memcached operator and its Secrets on the local cluster', function () 
     });
     expect(condition(degraded, 'Degraded')).to.include({ status: 'True' });
     expect(condition(degraded, 'Degraded')?.message).to.match(/Secret users has no authfile key/);
-    // (resourceVersion moves with the Deployment controller's status updates; generation only with the spec.)
-    const untouched = await deployment('auth');
+    // (resourceVersion moves with the StatefulSet controller's status updates; generation only with the spec.)
+    const untouched = await statefulSet('auth');
     expect(untouched.metadata!.generation).to.equal(second.metadata!.generation);
     expect(untouched.spec!.template).to.deep.equal(second.spec!.template);
     const events = await core.listNamespacedEvent({ namespace, fieldSelector: 'involvedObject.name=auth' });
@@ -86,7 +86,7 @@ describe('memcached operator and its Secrets on the local cluster', function () 
     // The same users again: healed, and the template is what it was.
     await putSecret('users', { authfile: 'app:two\n' });
     await eventually('Degraded False', async () => (condition(await mcs.get('auth'), 'Degraded')?.status === 'False' ? true : undefined));
-    expect((await deployment('auth')).spec!.template.metadata!.annotations![HASH]).to.equal(hash2);
+    expect((await statefulSet('auth')).spec!.template.metadata!.annotations![HASH]).to.equal(hash2);
     expect(operator!.child.exitCode).to.equal(null);
   });
 
@@ -110,14 +110,14 @@ describe('memcached operator and its Secrets on the local cluster', function () 
     expect(kubectl(['apply', '--dry-run=server', '-f', '-'], manifest({ enabled: true, secretName: 'my-cert' }))).to.contain('plaintext-trap');
   });
 
-  it('TLS: no Deployment until the named Secret exists; then status.tls shows its serial and expiry, and CertificateExpiring warns', async () => {
+  it('TLS: no StatefulSet until the named Secret exists; then status.tls shows its serial and expiry, and CertificateExpiring warns', async () => {
     await mcs.create('tls', { size: 1, tls: { enabled: true, secretName: 'tls-cert' } });
     const waiting = await eventually('Degraded SecretNotFound', async () => {
       const mc = await mcs.get('tls');
       return condition(mc, 'Degraded')?.reason === 'SecretNotFound' ? mc : undefined;
     });
     expect(condition(waiting, 'Degraded')?.message).to.match(/Secret tls-cert \(spec\.tls\.secretName\) does not exist/);
-    expect(await deployment('tls').catch((err: unknown) => (err instanceof k8s.ApiException ? err.code : err))).to.equal(404);
+    expect(await statefulSet('tls').catch((err: unknown) => (err instanceof k8s.ApiException ? err.code : err))).to.equal(404);
 
     const cert = ca.issue('tls');
     await core.createNamespacedSecret({ namespace, body: { metadata: { name: 'tls-cert' }, type: 'kubernetes.io/tls', data: { 'tls.crt': b64(cert.cert), 'tls.key': b64(cert.key) } } });
@@ -129,6 +129,6 @@ describe('memcached operator and its Secrets on the local cluster', function () 
     expect(Date.parse(mc.status!.tls!.notAfter!)).to.be.greaterThan(Date.now());
     // The test CA's certificates last two days: inside the 14-day warning.
     expect(condition(mc, 'CertificateExpiring')).to.include({ status: 'True', reason: 'CertificateExpiresSoon' });
-    await deployment('tls');
+    await statefulSet('tls');
   });
 });

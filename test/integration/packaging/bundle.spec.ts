@@ -152,7 +152,7 @@ describe('packaging', function () {
       const has = (root: Obj, p: string) => p.split('.').reduce<Obj>((s, part) => s?.properties?.[part], root) !== undefined;
       for (const d of owned[0].specDescriptors) expect(has(schema.spec, d.path), `spec.${d.path}`).to.equal(true);
       for (const d of owned[0].statusDescriptors) expect(has(schema.status, d.path), `status.${d.path}`).to.equal(true);
-      expect(owned[0].resources.map((r: Obj) => r.kind)).to.include.members(['Deployment', 'Service', 'PodDisruptionBudget']);
+      expect(owned[0].resources.map((r: Obj) => r.kind)).to.include.members(['StatefulSet', 'Service', 'ConfigMap', 'PodDisruptionBudget']);
     });
 
     it('derives permissions, clusterPermissions and the deployment from config/', () => {
@@ -192,13 +192,19 @@ describe('packaging', function () {
       }
     });
 
-    it('keeps leases, configmaps and pod deletion to the operator namespace (a Role)', () => {
+    it('keeps the leader-election lock (leases, deleting configmaps) to the operator namespace (a Role)', () => {
       const all = objects();
       const clusterRules = all.filter((o) => o.kind === 'ClusterRole').flatMap((o) => (o.rules as Obj[]).filter((r) => r.resources));
-      expect(clusterRules.filter((r) => r.resources.includes('leases') || r.resources.includes('configmaps'))).to.deep.equal([]);
-      expect(clusterRules.filter((r) => r.resources.includes('pods') && r.verbs.includes('delete'))).to.deep.equal([]);
+      expect(clusterRules.filter((r) => r.resources.includes('leases'))).to.deep.equal([]);
+      // Every namespace's server list (<name>-servers) is written, never deleted or updated: the lock's verbs stay in the Role.
+      const configMaps = clusterRules.filter((r) => r.resources.includes('configmaps'));
+      expect(configMaps.map((r) => [...r.verbs].sort())).to.deep.equal([['create', 'get', 'list', 'patch', 'watch']]);
+      // Pods are patched and deleted cluster-wide: the servers change in place or are replaced one at a time.
+      const pods = clusterRules.filter((r) => r.resources.includes('pods'));
+      expect(pods.map((r) => [...r.verbs].sort())).to.deep.equal([['delete', 'list', 'patch', 'watch']]);
       const role = all.find((o) => o.kind === 'Role');
       expect(role.metadata.namespace).to.equal('memcached-operator-system');
+      expect(role.rules).to.deep.include({ apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'create', 'delete'] });
     });
 
     it('lets the manager review tokens and access for /metrics, and ships a metrics-reader role for scrapers', () => {

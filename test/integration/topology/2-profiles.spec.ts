@@ -117,13 +117,13 @@ const EXPECTED: Expected[] = [
 
 /** Passes once the Memcached is laid out as expected with every pod Ready; throws (for eventually) otherwise. */
 function expectLaidOut(s: Snapshot, want: Pick<Expected, 'replicas' | 'antiAffinity' | 'zoneSpread' | 'pdb' | 'eligible'>): Snapshot {
-  expect(s.deployment, 'Deployment').to.not.equal(undefined);
-  expect(s.replicas, 'Deployment replicas').to.equal(want.replicas);
+  expect(s.statefulSet, 'StatefulSet').to.not.equal(undefined);
+  expect(s.replicas, 'StatefulSet replicas').to.equal(want.replicas);
   expect(s.antiAffinity, 'pod anti-affinity').to.equal(want.antiAffinity);
   expect(s.zoneSpread, 'zone topology spread').to.equal(want.zoneSpread);
   expect(s.pdb !== undefined, 'PodDisruptionBudget present').to.equal(want.pdb);
-  expect(s.readyReplicas, 'Deployment readyReplicas').to.equal(want.replicas);
-  expect(s.deployment?.status?.replicas, 'Deployment status.replicas (no old pods left)').to.equal(want.replicas);
+  expect(s.readyReplicas, 'StatefulSet readyReplicas').to.equal(want.replicas);
+  expect(s.statefulSet?.status?.replicas, 'StatefulSet status.replicas (no removed server left)').to.equal(want.replicas);
   expect(s.pods.length, 'pods').to.equal(want.replicas);
   expect(s.pods.every(isPodReady), 'every pod Ready').to.equal(true);
   const nodes = s.pods.map((p) => p.spec?.nodeName ?? '');
@@ -157,7 +157,7 @@ describe('topology: a Memcached without size on each cluster profile', function 
         const s = await eventually(`Memcached ${ns}/cache laid out for ${want.profile}`, async () => expectLaidOut(await cluster.snapshot(ns, 'cache'), want), {
           timeoutMs: 60_000,
         });
-        const pod = s.deployment!.spec!.template.spec!;
+        const pod = s.statefulSet!.spec!.template.spec!;
         // Arbiter nodes are excluded by node affinity on every profile, whatever the tolerations.
         const terms = pod.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms ?? [];
         expect(terms).to.have.length(1);

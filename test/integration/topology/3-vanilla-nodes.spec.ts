@@ -78,10 +78,10 @@ describe('topology: vanilla Kubernetes falls back to counting schedulable nodes'
     const events = await cluster.eventsFor(ns, 'cache');
     expect(events.map((e) => e.reason)).to.include('TopologyChanged');
 
-    // The one replica ends Ready on the remaining node. The Deployment may
-    // still be rolling (the placement changed), so look again on every poll:
-    // a replacement pod may still have been bound to a removed node, and pods
-    // on their way out do not count.
+    // The one replica ends Ready on the remaining node. Server 0 may have
+    // run on a removed node (the StatefulSet recreates it), so look again on
+    // every poll: a replacement pod may still have been bound to a removed
+    // node, and pods on their way out do not count.
     await eventually('one Ready pod on worker-0', async () => {
       const pods = await cluster.pods(ns, 'cache');
       for (const p of pods) {
@@ -92,13 +92,6 @@ describe('topology: vanilla Kubernetes falls back to counting schedulable nodes'
       const live = pods.filter((p) => !p.metadata?.deletionTimestamp && !REMOVED.includes(p.spec?.nodeName ?? ''));
       expect(live.map((p) => [p.spec?.nodeName, isPodReady(p)]), describePods(pods)).to.deep.equal([['worker-0', true]]);
       return live;
-    });
-    // Pods were replaced one at a time while Required pods could be left;
-    // once the rollout is done, later rollouts start a new pod first again.
-    await eventually('the rollout strategy back to surge-first', async () => {
-      const s = await cluster.snapshot(ns, 'cache');
-      expect(s.deployment?.spec?.strategy?.rollingUpdate).to.deep.equal({ maxSurge: 1, maxUnavailable: 0 });
-      return s;
     });
     await expectHealthy(op!);
   });
@@ -121,7 +114,7 @@ describe('topology: vanilla Kubernetes falls back to counting schedulable nodes'
       async () => {
         const s = await cluster.snapshot(ns, 'cache');
         expect(s).to.include({ replicas: 3, readyReplicas: 3, antiAffinity: 'Required', zoneSpread: false });
-        expect(s.deployment?.status?.replicas).to.equal(3);
+        expect(s.statefulSet?.status?.replicas).to.equal(3);
         expect(s.pdb?.spec?.maxUnavailable).to.equal(1);
         const nodes = s.pods.filter(isPodReady).map((p) => p.spec?.nodeName);
         expect(nodes).to.have.length(3);
@@ -134,7 +127,7 @@ describe('topology: vanilla Kubernetes falls back to counting schedulable nodes'
           profile: 'HighlyAvailable',
         });
         // In the same wait: the staged ScalingUp notice goes with the status
-        // write that follows the Deployment's, and a snapshot can land between.
+        // write that follows the StatefulSet's, and a snapshot can land between.
         expect(condition(s.mc, 'HighAvailability')).to.equal(undefined);
         return s;
       },

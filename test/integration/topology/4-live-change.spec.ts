@@ -1,13 +1,13 @@
 // A live change of the Infrastructure "cluster" status, with the operator
 // running: HighlyAvailable -> SingleReplica -> HighlyAvailable. The Memcached
-// rescales each way within seconds; going back to HA the Deployment never has
+// rescales each way within seconds; going back to HA the StatefulSet never has
 // zero Ready replicas and its anti-affinity becomes Required only once the
 // scaled-up replicas are Ready.
 import * as k8s from '@kubernetes/client-node';
 import { expect } from 'chai';
 import { createNamespace, deleteNamespace, eventually } from '../../support/cluster.js';
 import { startOperator, type OperatorProcess } from '../../support/operator.js';
-import { Cluster, DeploymentRecorder, errorLines, expectHealthy, isPodReady, since, useCluster } from './support.js';
+import { Cluster, StatefulSetRecorder, errorLines, expectHealthy, isPodReady, since, useCluster } from './support.js';
 
 /** The issue's target; asserted with a generous deadline, the measured time is printed. */
 const TARGET_MS = 10_000;
@@ -18,7 +18,7 @@ describe('topology: a live change of the Infrastructure status', function () {
   let cluster: Cluster;
   let op: OperatorProcess | undefined;
   let ns: string;
-  let recorder: DeploymentRecorder | undefined;
+  let recorder: StatefulSetRecorder | undefined;
   const pid = (): number | undefined => op?.child.pid;
   let firstPid: number | undefined;
 
@@ -36,7 +36,7 @@ describe('topology: a live change of the Infrastructure status', function () {
       expect(s.pdb).to.not.equal(undefined);
       return s;
     });
-    recorder = new DeploymentRecorder(kc, ns, 'cache');
+    recorder = new StatefulSetRecorder(kc, ns, 'cache');
     await recorder.start();
   });
 
@@ -50,7 +50,7 @@ describe('topology: a live change of the Infrastructure status', function () {
   it('HighlyAvailable -> SingleReplica: scales down to 1 without anti-affinity or PDB, without a restart', async function () {
     const start = Date.now();
     await cluster.patchInfrastructureStatus({ controlPlaneTopology: 'SingleReplica', infrastructureTopology: 'SingleReplica' });
-    await eventually('Deployment replicas 1', async () => ((await cluster.deployment(ns, 'cache'))?.spec?.replicas === 1 ? true : undefined), {
+    await eventually('StatefulSet replicas 1', async () => ((await cluster.statefulSet(ns, 'cache'))?.spec?.replicas === 1 ? true : undefined), {
       timeoutMs: DEADLINE_MS,
       intervalMs: 50,
     });
@@ -67,7 +67,7 @@ describe('topology: a live change of the Infrastructure status', function () {
       { timeoutMs: DEADLINE_MS, intervalMs: 50 },
     );
     const done = since(start);
-    console.log(`      (HA -> SingleReplica: Deployment scaled in ${scaled} ms, status and PDB settled in ${done} ms; target ${TARGET_MS} ms)`);
+    console.log(`      (HA -> SingleReplica: StatefulSet scaled in ${scaled} ms, status and PDB settled in ${done} ms; target ${TARGET_MS} ms)`);
     expect(s.pods.filter(isPodReady)).to.have.length.at.least(1);
     expect(pid()).to.equal(firstPid);
     await expectHealthy(op!);
@@ -79,7 +79,7 @@ describe('topology: a live change of the Infrastructure status', function () {
   it('SingleReplica -> HighlyAvailable: scales up first, never below one Ready pod, then requires anti-affinity', async function () {
     const start = Date.now();
     await cluster.patchInfrastructureStatus({ controlPlaneTopology: 'HighlyAvailable', infrastructureTopology: 'HighlyAvailable' });
-    await eventually('Deployment replicas 3', async () => ((await cluster.deployment(ns, 'cache'))?.spec?.replicas === 3 ? true : undefined), {
+    await eventually('StatefulSet replicas 3', async () => ((await cluster.statefulSet(ns, 'cache'))?.spec?.replicas === 3 ? true : undefined), {
       timeoutMs: DEADLINE_MS,
       intervalMs: 50,
     });
@@ -89,10 +89,10 @@ describe('topology: a live change of the Infrastructure status', function () {
       async () => {
         const s = await cluster.snapshot(ns, 'cache');
         expect(s).to.include({ replicas: 3, readyReplicas: 3, antiAffinity: 'Required', zoneSpread: true });
-        expect(s.deployment?.status?.replicas, 'no old pods left').to.equal(3);
+        expect(s.statefulSet?.status?.replicas, 'no removed server left').to.equal(3);
         expect(s.pdb?.spec?.maxUnavailable).to.equal(1);
         expect(s.mc?.status?.topology).to.include({ controlPlane: 'HighlyAvailable', infrastructure: 'HighlyAvailable', profile: 'HighlyAvailable' });
-        // The pod list can lag the Deployment's counts by a moment (a
+        // The pod list can lag the StatefulSet's counts by a moment (a
         // replaced pod still listed): wait for the pods themselves too.
         const readyNodes = s.pods.filter(isPodReady).map((p) => p.spec?.nodeName);
         expect(readyNodes).to.have.length(3);
@@ -102,7 +102,7 @@ describe('topology: a live change of the Infrastructure status', function () {
       { timeoutMs: 60_000, intervalMs: 50 },
     );
     const done = since(start);
-    console.log(`      (SingleReplica -> HA: Deployment scaled in ${scaled} ms, Required anti-affinity with 3 Ready in ${done} ms; target ${TARGET_MS} ms)`);
+    console.log(`      (SingleReplica -> HA: StatefulSet scaled in ${scaled} ms, Required anti-affinity with 3 Ready in ${done} ms; target ${TARGET_MS} ms)`);
     const nodes = s.pods.filter(isPodReady).map((p) => p.spec?.nodeName);
     expect(new Set(nodes)).to.deep.equal(new Set(['worker-0', 'worker-1', 'worker-2']));
 
@@ -124,7 +124,7 @@ describe('topology: a live change of the Infrastructure status', function () {
   });
 
   it('an operator restart changes nothing: the topology is known before anything is sized', async function () {
-    const before = await cluster.deployment(ns, 'cache');
+    const before = await cluster.statefulSet(ns, 'cache');
     const start = Date.now();
     await op!.stop();
     op = await startOperator();
@@ -136,9 +136,9 @@ describe('topology: a live change of the Infrastructure status', function () {
     });
     recorder!.check();
     const changed = recorder!.since(start).filter((o) => o.replicas !== 3 || o.antiAffinity !== 'Required');
-    expect(changed, 'Deployment versions other than 3 replicas Required after the restart').to.deep.equal([]);
-    const after = await cluster.deployment(ns, 'cache');
-    expect(after?.metadata?.generation, 'Deployment generation').to.equal(before?.metadata?.generation);
+    expect(changed, 'StatefulSet versions other than 3 replicas Required after the restart').to.deep.equal([]);
+    const after = await cluster.statefulSet(ns, 'cache');
+    expect(after?.metadata?.generation, 'StatefulSet generation').to.equal(before?.metadata?.generation);
     await expectHealthy(op);
   });
 });

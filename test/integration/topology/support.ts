@@ -47,7 +47,7 @@ export function removeCluster(): void {
   execFileSync(path.join(repoRoot, 'test', 'cluster', 'cluster.sh'), ['down'], { stdio: ['ignore', 'ignore', 'inherit'] });
 }
 
-export function antiAffinityOf(d: k8s.V1Deployment | undefined): AntiAffinityKind {
+export function antiAffinityOf(d: k8s.V1StatefulSet | undefined): AntiAffinityKind {
   const anti = d?.spec?.template?.spec?.affinity?.podAntiAffinity;
   if (anti?.requiredDuringSchedulingIgnoredDuringExecution?.length) return 'Required';
   if (anti?.preferredDuringSchedulingIgnoredDuringExecution?.length) return 'Preferred';
@@ -78,7 +78,7 @@ export function describePods(pods: k8s.V1Pod[]): string {
 /** Everything about one Memcached that the topology decides, read from the API. */
 export interface Snapshot {
   mc: Memcached | undefined;
-  deployment: k8s.V1Deployment | undefined;
+  statefulSet: k8s.V1StatefulSet | undefined;
   pdb: k8s.V1PodDisruptionBudget | undefined;
   /** Pods of the Memcached that are not being deleted. */
   pods: k8s.V1Pod[];
@@ -126,8 +126,8 @@ export class Cluster {
     }
   }
 
-  async deployment(namespace: string, name: string): Promise<k8s.V1Deployment | undefined> {
-    return this.apps.readNamespacedDeployment({ namespace, name }).catch((err: unknown) => {
+  async statefulSet(namespace: string, name: string): Promise<k8s.V1StatefulSet | undefined> {
+    return this.apps.readNamespacedStatefulSet({ namespace, name }).catch((err: unknown) => {
       if (isNotFound(err)) return undefined;
       throw err;
     });
@@ -146,21 +146,21 @@ export class Cluster {
   }
 
   async snapshot(namespace: string, name: string): Promise<Snapshot> {
-    const [mc, deployment, pdb, pods] = await Promise.all([
+    const [mc, statefulSet, pdb, pods] = await Promise.all([
       this.memcached(namespace, name),
-      this.deployment(namespace, name),
+      this.statefulSet(namespace, name),
       this.pdb(namespace, name),
       this.pods(namespace, name),
     ]);
     return {
       mc,
-      deployment,
+      statefulSet,
       pdb,
       pods,
-      replicas: deployment?.spec?.replicas,
-      readyReplicas: deployment?.status?.readyReplicas ?? 0,
-      antiAffinity: antiAffinityOf(deployment),
-      zoneSpread: (deployment?.spec?.template?.spec?.topologySpreadConstraints ?? []).some(
+      replicas: statefulSet?.spec?.replicas,
+      readyReplicas: statefulSet?.status?.readyReplicas ?? 0,
+      antiAffinity: antiAffinityOf(statefulSet),
+      zoneSpread: (statefulSet?.spec?.template?.spec?.topologySpreadConstraints ?? []).some(
         (c) => c.topologyKey === 'topology.kubernetes.io/zone',
       ),
     };
@@ -273,8 +273,8 @@ export interface Observation {
   antiAffinity: AntiAffinityKind;
 }
 
-/** Records every version of one Deployment, from a watch. */
-export class DeploymentRecorder {
+/** Records every version of one StatefulSet, from a watch. */
+export class StatefulSetRecorder {
   readonly seen: Observation[] = [];
   private abort: AbortController | undefined;
   private failed: unknown;
@@ -283,9 +283,9 @@ export class DeploymentRecorder {
 
   async start(): Promise<void> {
     this.abort = await new k8s.Watch(this.kc).watch(
-      `/apis/apps/v1/namespaces/${this.namespace}/deployments`,
+      `/apis/apps/v1/namespaces/${this.namespace}/statefulsets`,
       { fieldSelector: `metadata.name=${this.name}` },
-      (type: string, d: k8s.V1Deployment) => {
+      (type: string, d: k8s.V1StatefulSet) => {
         if (type !== 'ADDED' && type !== 'MODIFIED') return;
         this.seen.push({
           at: Date.now(),
@@ -306,7 +306,7 @@ export class DeploymentRecorder {
 
   /** Throws if the watch ended early: the record would have a gap. */
   check(): void {
-    if (this.failed) throw new Error(`the Deployment watch failed: ${this.failed instanceof Error ? this.failed.message : JSON.stringify(this.failed)}`);
+    if (this.failed) throw new Error(`the StatefulSet watch failed: ${this.failed instanceof Error ? this.failed.message : JSON.stringify(this.failed)}`);
   }
 
   since(t: number): Observation[] {

@@ -1,13 +1,22 @@
 import { expect } from 'chai';
-import type { V1Deployment, V1PodSpec } from '@kubernetes/client-node';
+import type { V1PodSpec, V1StatefulSet } from '@kubernetes/client-node';
 import type { MemcachedSpec } from '../../../src/api/types.js';
 import type { Placement } from '../../../src/topology/types.js';
-import { renderArgs } from '../../../src/memcached/children/args.js';
-import { OFFICIAL_IMAGE_UID, buildDeployment } from '../../../src/memcached/children/deployment.js';
+import { WARM_RESTART_MIN_MB, renderArgs, warmRestartCapable } from '../../../src/memcached/children/args.js';
+import {
+  CACHE_VOLUME,
+  MEMORY_ANNOTATION,
+  MEMORY_FILE,
+  MIN_READY_SECONDS,
+  OFFICIAL_IMAGE_UID,
+  buildStatefulSet,
+  cacheVolumeMi,
+  type StatefulSetOptions,
+} from '../../../src/memcached/children/statefulset.js';
 import { selectorLabels, standardLabels } from '../../../src/memcached/children/metadata.js';
 import { buildPodDisruptionBudget } from '../../../src/memcached/children/pdb.js';
 import { buildResources, containerMemoryMi, quantityValue } from '../../../src/memcached/children/resources.js';
-import { buildHeadlessService, buildService } from '../../../src/memcached/children/services.js';
+import { buildHeadlessService, buildServersService, buildService } from '../../../src/memcached/children/services.js';
 import { COMPACT, HIGHLY_AVAILABLE, SINGLE_NODE, defaulted, memcached } from './fixtures.js';
 
 const IMAGE = 'docker.io/library/memcached:1.6.39-alpine';
@@ -21,11 +30,16 @@ const OWNER = {
   blockOwnerDeletion: true,
 };
 
-function deploy(spec: MemcachedSpec, placement: Placement, runAsUser?: number): V1Deployment {
-  return buildDeployment(memcached(spec), defaulted(spec), placement, { defaultImage: IMAGE, runAsUser });
+/** The StatefulSet with as many replicas as the placement asks for (no server published yet). */
+function build(spec: MemcachedSpec, placement: Placement, opts: Partial<StatefulSetOptions> = {}): V1StatefulSet {
+  return buildStatefulSet(memcached(spec), defaulted(spec), placement, { defaultImage: IMAGE, replicas: placement.replicas, ...opts });
 }
 
-function pod(d: V1Deployment): V1PodSpec {
+function deploy(spec: MemcachedSpec, placement: Placement, runAsUser?: number): V1StatefulSet {
+  return build(spec, placement, runAsUser !== undefined ? { runAsUser } : {});
+}
+
+function pod(d: V1StatefulSet): V1PodSpec {
   return d.spec!.template.spec!;
 }
 
@@ -138,41 +152,50 @@ describe('memcached/resources', () => {
   }
 });
 
-describe('memcached/deployment', () => {
-  it('is the Deployment <name> in the namespace, owned by the CR', () => {
+describe('memcached/statefulset', () => {
+  it('is the StatefulSet <name> in the namespace, owned by the CR', () => {
     const d = deploy({}, SINGLE_NODE);
     expect(d.apiVersion).to.equal('apps/v1');
-    expect(d.kind).to.equal('Deployment');
+    expect(d.kind).to.equal('StatefulSet');
     expect(d.metadata).to.deep.equal({ name: 'cache', namespace: 'apps', labels: standardLabels(memcached()), ownerReferences: [OWNER] });
     expect(d.spec!.selector).to.deep.equal({ matchLabels: SELECTOR });
     expect(d.spec!.template.metadata!.labels).to.deep.equal(standardLabels(memcached()));
   });
 
+  it('leaves each server to the operator: OnDelete, Parallel, minReadySeconds, governed by <name>-servers', () => {
+    for (const placement of [SINGLE_NODE, COMPACT, HIGHLY_AVAILABLE]) {
+      const d = deploy({}, placement);
+      expect(d.spec!.updateStrategy, placement.profile).to.deep.equal({ type: 'OnDelete' });
+      expect(d.spec!.podManagementPolicy).to.equal('Parallel');
+      expect(d.spec!.minReadySeconds).to.equal(MIN_READY_SECONDS).and.to.equal(10);
+      expect(d.spec!.serviceName).to.equal('cache-servers');
+      expect(d.spec!).to.not.have.property('volumeClaimTemplates');
+    }
+  });
+
   it('refuses a CR without uid, which could not own anything', () => {
     const mc = memcached();
     delete mc.metadata.uid;
-    expect(() => buildDeployment(mc, defaulted(), SINGLE_NODE, { defaultImage: IMAGE })).to.throw(/uid/);
+    expect(() => buildStatefulSet(mc, defaulted(), SINGLE_NODE, { defaultImage: IMAGE, replicas: 1 })).to.throw(/uid/);
   });
 
-  const replicaCases: { name: string; spec: MemcachedSpec; placement: Placement; want: number }[] = [
-    { name: 'placement decides without size', spec: {}, placement: HIGHLY_AVAILABLE, want: 3 },
-    { name: 'placement decides on one node', spec: {}, placement: SINGLE_NODE, want: 1 },
-    // The sizing honours spec.size; the builder follows the placement, which
-    // may hold replicas back while a transition is staged.
-    { name: 'the placement, not spec.size', spec: { size: 5 }, placement: { ...HIGHLY_AVAILABLE, replicas: 3 }, want: 3 },
-    { name: 'a sized placement', spec: { size: 2 }, placement: { ...SINGLE_NODE, replicas: 2 }, want: 2 },
+  // The replicas are the caller's (the published servers plus any being
+  // added: servers/planner.ts), never spec.size or the placement directly.
+  const replicaCases: { name: string; spec: MemcachedSpec; placement: Placement; replicas: number }[] = [
+    { name: 'as the placement', spec: {}, placement: HIGHLY_AVAILABLE, replicas: 3 },
+    { name: 'more than the placement while servers are removed', spec: {}, placement: SINGLE_NODE, replicas: 3 },
+    { name: 'not spec.size', spec: { size: 5 }, placement: HIGHLY_AVAILABLE, replicas: 4 },
   ];
   for (const c of replicaCases) {
-    it(`replicas: ${c.name}`, () => expect(deploy(c.spec, c.placement).spec!.replicas).to.equal(c.want));
+    it(`replicas: ${c.name}`, () => expect(build(c.spec, c.placement, { replicas: c.replicas }).spec!.replicas).to.equal(c.replicas));
   }
 
-  const placementCases: { name: string; placement: Placement; affinity: unknown; spread: unknown; strategy: unknown }[] = [
+  const placementCases: { name: string; placement: Placement; affinity: unknown; spread: unknown }[] = [
     {
-      name: 'single node: no anti-affinity, no spread, surge',
+      name: 'single node: no anti-affinity, no spread',
       placement: SINGLE_NODE,
       affinity: undefined,
       spread: undefined,
-      strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
     },
     {
       name: 'compact: preferred anti-affinity',
@@ -185,10 +208,9 @@ describe('memcached/deployment', () => {
         },
       },
       spread: undefined,
-      strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
     },
     {
-      name: 'highly available: required anti-affinity, zone spread, excluded roles, no surge',
+      name: 'highly available: required anti-affinity, zone spread (per revision), excluded roles',
       placement: HIGHLY_AVAILABLE,
       affinity: {
         nodeAffinity: {
@@ -213,10 +235,9 @@ describe('memcached/deployment', () => {
           topologyKey: 'topology.kubernetes.io/zone',
           whenUnsatisfiable: 'ScheduleAnyway',
           labelSelector: { matchLabels: SELECTOR },
-          matchLabelKeys: ['pod-template-hash'],
+          matchLabelKeys: ['controller-revision-hash'],
         },
       ],
-      strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: 0, maxUnavailable: 1 } },
     },
     {
       name: 'excluded roles alone',
@@ -229,7 +250,6 @@ describe('memcached/deployment', () => {
         },
       },
       spread: undefined,
-      strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
     },
   ];
   for (const c of placementCases) {
@@ -237,7 +257,6 @@ describe('memcached/deployment', () => {
       const d = deploy({}, c.placement);
       expect(pod(d).affinity).to.deep.equal(c.affinity);
       expect(pod(d).topologySpreadConstraints).to.deep.equal(c.spread);
-      expect(d.spec!.strategy).to.deep.equal(c.strategy);
       expect('affinity' in pod(d)).to.equal(c.affinity !== undefined);
       expect('topologySpreadConstraints' in pod(d)).to.equal(c.spread !== undefined);
     });
@@ -256,7 +275,8 @@ describe('memcached/deployment', () => {
         runAsNonRoot: true,
       });
       expect(p.automountServiceAccountToken).to.equal(false);
-      expect(p.volumes).to.equal(undefined);
+      // Only the RAM disk that keeps the items across a restart: no hostPath, no token.
+      expect(p.volumes?.map((v) => Object.keys(v).sort())).to.deep.equal([['emptyDir', 'name']]);
       expect(p.hostNetwork).to.equal(undefined);
     });
 
@@ -273,13 +293,17 @@ describe('memcached/deployment', () => {
     });
   });
 
-  it('runs memcached with the rendered args, a named port and TCP probes', () => {
+  it('runs memcached through a shell wrapper with the rendered args, a named port and TCP probes', () => {
     const spec = { containerPort: 5000, threads: 2, extraArgs: ['-o', 'modern'] };
     const c = pod(deploy(spec, COMPACT)).containers[0];
     expect(c.name).to.equal('memcached');
     expect(c.image).to.equal(IMAGE);
-    expect(c.command).to.deep.equal(['memcached']);
-    expect(c.args).to.deep.equal(renderArgs(defaulted(spec)));
+    // sh -c START memcached <args>: "memcached" is $0, the args are "$@" of the exec.
+    expect(c.command).to.have.length(4);
+    expect(c.command!.slice(0, 2)).to.deep.equal(['/bin/sh', '-c']);
+    expect(c.command![2]).to.match(/exec memcached "\$@"$/);
+    expect(c.command![3]).to.equal('memcached');
+    expect(c.args).to.deep.equal(renderArgs(defaulted(spec), { memory: '$(MEMCACHED_MEMORY_MB)', memoryFile: MEMORY_FILE }));
     expect(c.ports).to.deep.equal([{ name: 'memcached', containerPort: 5000, protocol: 'TCP' }]);
     expect(c.livenessProbe!.tcpSocket).to.deep.equal({ port: 'memcached' });
     expect(c.readinessProbe!.tcpSocket).to.deep.equal({ port: 'memcached' });
@@ -324,6 +348,7 @@ describe('memcached/deployment', () => {
       'affinity',
       'topologySpreadConstraints',
       'containers',
+      'volumes',
     ]);
   });
 
@@ -333,29 +358,72 @@ describe('memcached/deployment', () => {
 
   it('does not share objects with the spec', () => {
     const spec = defaulted({ nodeSelector: { a: 'b' }, tolerations: [{ operator: 'Exists' }] });
-    const d = buildDeployment(memcached(spec), spec, SINGLE_NODE, { defaultImage: IMAGE });
+    const d = buildStatefulSet(memcached(spec), spec, SINGLE_NODE, { defaultImage: IMAGE, replicas: 1 });
     pod(d).nodeSelector!.a = 'changed';
     pod(d).tolerations![0].operator = 'Equal';
     expect(spec.nodeSelector).to.deep.equal({ a: 'b' });
     expect(spec.tolerations).to.deep.equal([{ operator: 'Exists' }]);
   });
 
-  it('pod annotations (the authfile hash) go on the pod template only, and their absence adds no key', () => {
+  it('pod annotations (the authfile hash) go on the pod template only, beside the memory annotation', () => {
     const spec = defaulted({ auth: { secretName: 'users' } });
-    const plain = buildDeployment(memcached(spec), spec, SINGLE_NODE, { defaultImage: IMAGE, runAsUser: OFFICIAL_IMAGE_UID });
-    expect(plain.spec!.template.metadata).to.not.have.property('annotations');
+    const opts = { defaultImage: IMAGE, runAsUser: OFFICIAL_IMAGE_UID, replicas: 1 };
+    const plain = buildStatefulSet(memcached(spec), spec, SINGLE_NODE, opts);
+    expect(plain.spec!.template.metadata!.annotations).to.deep.equal({ [MEMORY_ANNOTATION]: '64' });
     const annotations = { 'cache.example.com/authfile-hash': '0123456789abcdef' };
-    const hashed = buildDeployment(memcached(spec), spec, SINGLE_NODE, { defaultImage: IMAGE, runAsUser: OFFICIAL_IMAGE_UID, podAnnotations: annotations });
-    expect(hashed.spec!.template.metadata!.annotations).to.deep.equal(annotations);
+    const hashed = buildStatefulSet(memcached(spec), spec, SINGLE_NODE, { ...opts, podAnnotations: annotations });
+    expect(hashed.spec!.template.metadata!.annotations).to.deep.equal({ ...annotations, [MEMORY_ANNOTATION]: '64' });
     expect(hashed.metadata).to.not.have.property('annotations');
     expect(hashed.spec!.template.spec).to.deep.equal(plain.spec!.template.spec);
   });
 
   it('a TLS Secret\'s content never reaches the pod template: only its name does', () => {
     const spec = defaulted({ tls: { enabled: true, secretName: 'cache-tls' } });
-    const d = JSON.stringify(buildDeployment(memcached(spec), spec, SINGLE_NODE, { defaultImage: IMAGE, runAsUser: OFFICIAL_IMAGE_UID }).spec!.template);
+    const d = JSON.stringify(buildStatefulSet(memcached(spec), spec, SINGLE_NODE, { defaultImage: IMAGE, runAsUser: OFFICIAL_IMAGE_UID, replicas: 1 }).spec!.template);
     expect(d).to.include('"secretName":"cache-tls"');
     expect(d).to.not.match(/serial|hash/i);
+  });
+});
+
+describe('memcached/statefulset keep the cache', () => {
+  it('passes -m from the pod annotation through the environment, so memory changes without a new pod', () => {
+    const t = build({ memoryLimitMB: 256 }, COMPACT).spec!.template;
+    const c = t.spec!.containers[0];
+    expect(t.metadata!.annotations![MEMORY_ANNOTATION]).to.equal('256');
+    expect(c.env).to.deep.equal([{ name: 'MEMCACHED_MEMORY_MB', valueFrom: { fieldRef: { fieldPath: `metadata.annotations['${MEMORY_ANNOTATION}']` } } }]);
+    expect(c.args!.slice(c.args!.indexOf('-m'), c.args!.indexOf('-m') + 2)).to.deep.equal(['-m', '$(MEMCACHED_MEMORY_MB)']);
+  });
+
+  it('keeps the items on a RAM disk sized for -m and a raise in place', () => {
+    const p = pod(build({ memoryLimitMB: 128 }, COMPACT));
+    expect(p.volumes).to.deep.equal([{ name: CACHE_VOLUME, emptyDir: { medium: 'Memory', sizeLimit: `${cacheVolumeMi(128)}Mi` } }]);
+    expect(cacheVolumeMi(128)).to.be.greaterThan(128);
+    expect(p.containers[0].volumeMounts).to.deep.equal([{ name: CACHE_VOLUME, mountPath: '/cache' }]);
+  });
+
+  const warm: { name: string; spec: MemcachedSpec; want: boolean }[] = [
+    { name: 'the default 64 MB', spec: {}, want: true },
+    { name: `below ${WARM_RESTART_MIN_MB} MB: cold`, spec: { memoryLimitMB: WARM_RESTART_MIN_MB - 1 }, want: false },
+    { name: '1m items', spec: { memoryLimitMB: 64, maxItemSize: '1m' }, want: true },
+    { name: 'items above 1m: cold', spec: { memoryLimitMB: 1024, maxItemSize: '2m' }, want: false },
+  ];
+  for (const c of warm) {
+    it(`warm restart (-e /cache/memory -A): ${c.name}`, () => {
+      const args = pod(build(c.spec, COMPACT)).containers[0].args!;
+      expect(warmRestartCapable(defaulted(c.spec))).to.equal(c.want);
+      if (c.want) expect(args.slice(args.indexOf('-e'), args.indexOf('-e') + 3)).to.deep.equal(['-e', MEMORY_FILE, '-A']);
+      else expect(args).to.not.include('-e').and.not.include('-A');
+    });
+  }
+
+  it('stops memcached gracefully before the kubelet does (preStop), and resizes without a restart', () => {
+    const c = pod(build({}, COMPACT)).containers[0];
+    expect(c.lifecycle!.preStop!.exec!.command!.slice(0, 2)).to.deep.equal(['/bin/sh', '-c']);
+    expect(c.lifecycle!.preStop!.exec!.command![2]).to.match(/kill -USR1 1/);
+    expect(c.resizePolicy).to.deep.equal([
+      { resourceName: 'cpu', restartPolicy: 'NotRequired' },
+      { resourceName: 'memory', restartPolicy: 'NotRequired' },
+    ]);
   });
 });
 
@@ -382,6 +450,20 @@ describe('memcached/services', () => {
       type: 'ClusterIP',
       clusterIP: 'None',
       publishNotReadyAddresses: false,
+      selector: SELECTOR,
+      ports: [{ name: 'memcached', port: 11211, targetPort: 'memcached', protocol: 'TCP' }],
+    });
+  });
+});
+
+describe('memcached/services <name>-servers', () => {
+  it('headless, publishing not-ready pods too, so a server keeps its name while it restarts', () => {
+    const s = buildServersService(memcached(), defaulted());
+    expect(s.metadata).to.deep.equal({ name: 'cache-servers', namespace: 'apps', labels: standardLabels(memcached()), ownerReferences: [OWNER] });
+    expect(s.spec).to.deep.equal({
+      type: 'ClusterIP',
+      clusterIP: 'None',
+      publishNotReadyAddresses: true,
       selector: SELECTOR,
       ports: [{ name: 'memcached', port: 11211, targetPort: 'memcached', protocol: 'TCP' }],
     });

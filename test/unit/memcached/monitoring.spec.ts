@@ -7,7 +7,7 @@ import type { V1Pod } from '@kubernetes/client-node';
 import { validateMemcached } from '../../../src/api/validator.js';
 import type { MemcachedSpec } from '../../../src/api/types.js';
 import { DEFAULT_THRESHOLDS, thresholdsFor } from '../../../src/memcached/monitoring/alerts.js';
-import { buildDeployment } from '../../../src/memcached/children/deployment.js';
+import { buildStatefulSet } from '../../../src/memcached/children/statefulset.js';
 import {
   buildPodMonitor,
   buildPrometheusRule,
@@ -157,16 +157,17 @@ describe('memcached/monitoring', () => {
   });
 
   describe('withExporterSidecar', () => {
-    const deploymentFor = (spec: MemcachedSpec) => withExporterSidecar(buildDeployment(memcached(), spec, COMPACT, { defaultImage: 'memcached:1' }), spec);
+    const opts = { defaultImage: 'memcached:1', replicas: 3 };
+    const statefulSetFor = (spec: MemcachedSpec) => withExporterSidecar(buildStatefulSet(memcached(), spec, COMPACT, opts), spec);
 
     it('adds nothing by default, so turning monitoring on or off rolls no pod', () => {
-      const plain = buildDeployment(memcached(), defaulted({}), COMPACT, { defaultImage: 'memcached:1' });
-      expect(deploymentFor(defaulted({}))).to.deep.equal(plain);
-      expect(deploymentFor(defaulted({ monitoring: { enabled: false, exporterImage: 'x:1' } }))).to.deep.equal(plain);
+      const plain = buildStatefulSet(memcached(), defaulted({}), COMPACT, opts);
+      expect(statefulSetFor(defaulted({}))).to.deep.equal(plain);
+      expect(statefulSetFor(defaulted({ monitoring: { enabled: false, exporterImage: 'x:1' } }))).to.deep.equal(plain);
     });
 
     it('adds a restricted, bounded sidecar that reads memcached on localhost', () => {
-      const containers = deploymentFor(defaulted({ containerPort: 11311, monitoring: { exporterImage: 'exporter:1' } })).spec!.template.spec!.containers;
+      const containers = statefulSetFor(defaulted({ containerPort: 11311, monitoring: { exporterImage: 'exporter:1' } })).spec!.template.spec!.containers;
       expect(containers.map((c) => c.name)).to.deep.equal(['memcached', 'exporter']);
       const sidecar = containers[1];
       expect(sidecar.image).to.equal('exporter:1');

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import type { MemcachedSpec } from '../../../src/api/types.js';
 import { validateMemcached } from '../../../src/api/validator.js';
 import { renderArgs } from '../../../src/memcached/children/args.js';
-import { buildDeployment } from '../../../src/memcached/children/deployment.js';
+import { CACHE_VOLUME, buildStatefulSet } from '../../../src/memcached/children/statefulset.js';
 import { SERVICE_CA_ANNOTATION, securityArgs } from '../../../src/memcached/children/secret-mounts.js';
 import { buildHeadlessService, buildService } from '../../../src/memcached/children/services.js';
 import { HIGHLY_AVAILABLE, defaulted, memcached } from './fixtures.js';
@@ -39,17 +39,20 @@ describe('memcached/security: TLS and authentication', () => {
     });
   });
 
-  describe('the Deployment', () => {
+  describe('the StatefulSet', () => {
     it('mounts each Secret whole and read-only, so a rotated Secret reaches the running pod', () => {
       const spec = defaulted({ tls: { enabled: true, clientCASecretName: 'client-ca', plaintextPort: 11212 }, auth: { secretName: 'users' } });
-      const pod = buildDeployment(memcached(spec), spec, HIGHLY_AVAILABLE, { defaultImage: 'memcached' }).spec!.template.spec!;
-      expect(pod.volumes).to.deep.equal([
+      const pod = buildStatefulSet(memcached(spec), spec, HIGHLY_AVAILABLE, { defaultImage: 'memcached', replicas: 3 }).spec!.template.spec!;
+      // The RAM disk first (keep the cache), then the Secrets.
+      expect(pod.volumes?.[0]?.name).to.equal(CACHE_VOLUME);
+      expect(pod.volumes?.slice(1)).to.deep.equal([
         { name: 'tls', secret: { secretName: 'cache-tls', items: [{ key: 'tls.crt', path: 'tls.crt' }, { key: 'tls.key', path: 'tls.key' }] } },
         { name: 'client-ca', secret: { secretName: 'client-ca', items: [{ key: 'ca.crt', path: 'ca.crt' }] } },
         { name: 'auth', secret: { secretName: 'users', items: [{ key: 'authfile', path: 'authfile' }] } },
       ]);
       const container = pod.containers[0];
-      expect(container.volumeMounts).to.deep.equal([
+      expect(container.volumeMounts?.[0]?.name).to.equal(CACHE_VOLUME);
+      expect(container.volumeMounts?.slice(1)).to.deep.equal([
         { name: 'tls', mountPath: '/etc/memcached/tls', readOnly: true },
         { name: 'client-ca', mountPath: '/etc/memcached/client-ca', readOnly: true },
         { name: 'auth', mountPath: '/etc/memcached/auth', readOnly: true },
@@ -62,11 +65,11 @@ describe('memcached/security: TLS and authentication', () => {
       expect(Object.keys(pod).at(-1)).to.equal('volumes');
     });
 
-    it('has no volumes without TLS or authentication', () => {
+    it('mounts no Secret without TLS or authentication: only the RAM disk', () => {
       const spec = defaulted({});
-      const pod = buildDeployment(memcached(spec), spec, HIGHLY_AVAILABLE, { defaultImage: 'memcached' }).spec!.template.spec!;
-      expect(pod.volumes).to.equal(undefined);
-      expect(pod.containers[0].volumeMounts).to.equal(undefined);
+      const pod = buildStatefulSet(memcached(spec), spec, HIGHLY_AVAILABLE, { defaultImage: 'memcached', replicas: 3 }).spec!.template.spec!;
+      expect(pod.volumes?.map((v) => v.name)).to.deep.equal([CACHE_VOLUME]);
+      expect(pod.containers[0].volumeMounts?.map((m) => m.name)).to.deep.equal([CACHE_VOLUME]);
     });
   });
 

@@ -1,15 +1,19 @@
 import { expect } from 'chai';
-import type { V1Deployment } from '@kubernetes/client-node';
+import type { V1StatefulSet, V1StatefulSetStatus } from '@kubernetes/client-node';
 import type { Condition, MemcachedStatus } from '../../../src/api/types.js';
-import { computeStatus, dataPathOf, deploymentDataPath, statusEqual, type StatusInput } from '../../../src/memcached/status.js';
+import { computeStatus, dataPathOf, statefulSetDataPath, statusEqual, type StatusInput } from '../../../src/memcached/status.js';
 import { HIGHLY_AVAILABLE, SINGLE_NODE, memcached } from './fixtures.js';
 
 const T0 = new Date('2025-01-01T00:00:00.000Z');
 const T1 = new Date('2025-01-01T00:05:00.250Z');
 const TOPOLOGY = { controlPlane: 'HighlyAvailable', infrastructure: 'HighlyAvailable', source: 'Infrastructure' as const, schedulableNodes: 3 };
 
-function deployment(status: NonNullable<V1Deployment['status']>, replicas = 3, generation = 2): V1Deployment {
-  return { metadata: { name: 'cache', generation }, spec: { replicas, selector: {}, template: {} }, status: { observedGeneration: generation, ...status } };
+function statefulSet(status: Partial<V1StatefulSetStatus>, replicas = 3, generation = 2): V1StatefulSet {
+  return {
+    metadata: { name: 'cache', generation },
+    spec: { replicas, selector: {}, serviceName: 'cache-servers', template: {} },
+    status: { observedGeneration: generation, replicas: 0, ...status },
+  };
 }
 
 function byType(s: MemcachedStatus): Record<string, Condition> {
@@ -24,71 +28,61 @@ describe('memcached/status', () => {
   describe('computeStatus', () => {
     const cases: { name: string; input: Partial<StatusInput>; want: Record<string, string>; replicas?: [number, number] }[] = [
       {
-        name: 'no Deployment yet',
-        input: { deployment: undefined },
+        name: 'no StatefulSet yet',
+        input: { statefulSet: undefined },
         want: { Available: 'False/ReplicasNotReady', Progressing: 'True/Creating', Degraded: 'False/AsExpected' },
         replicas: [0, 0],
       },
       {
         name: 'invalid spec, nothing deployed',
-        input: { deployment: undefined, invalidMessage: 'spec.threads: must be <= 64', placement: undefined },
+        input: { statefulSet: undefined, invalidMessage: 'spec.threads: must be <= 64', placement: undefined },
         want: { Available: 'False/ReplicasNotReady', Progressing: 'False/InvalidSpec', Degraded: 'True/InvalidSpec' },
       },
       {
         name: 'all replicas ready',
-        input: { deployment: deployment({ replicas: 3, readyReplicas: 3, updatedReplicas: 3, availableReplicas: 3 }) },
+        input: { statefulSet: statefulSet({ replicas: 3, readyReplicas: 3, updatedReplicas: 3, availableReplicas: 3 }) },
         want: { Available: 'True/AllReplicasReady', Progressing: 'False/RolloutComplete', Degraded: 'False/AsExpected' },
         replicas: [3, 3],
       },
       {
         name: 'some replicas not ready',
-        input: { deployment: deployment({ replicas: 3, readyReplicas: 2, updatedReplicas: 3, availableReplicas: 2 }) },
+        input: { statefulSet: statefulSet({ replicas: 3, readyReplicas: 2, updatedReplicas: 3, availableReplicas: 2 }) },
         want: { Available: 'False/ReplicasNotReady', Progressing: 'True/RollingOut', Degraded: 'False/AsExpected' },
         replicas: [3, 2],
       },
       {
-        name: 'a rollout replacing old pods',
-        input: { deployment: deployment({ replicas: 4, readyReplicas: 3, updatedReplicas: 1, availableReplicas: 3 }) },
+        name: 'more pods than desired (a scale down under way)',
+        input: { statefulSet: statefulSet({ replicas: 4, readyReplicas: 3, updatedReplicas: 3, availableReplicas: 3 }) },
         want: { Available: 'True/AllReplicasReady', Progressing: 'True/RollingOut', Degraded: 'False/AsExpected' },
       },
       {
-        name: 'the Deployment controller has not seen the new generation',
-        input: { deployment: { ...deployment({ replicas: 3, readyReplicas: 3, updatedReplicas: 3, availableReplicas: 3 }), metadata: { generation: 3 } } },
+        name: 'the StatefulSet controller has not seen the new generation',
+        input: { statefulSet: { ...statefulSet({ replicas: 3, readyReplicas: 3, updatedReplicas: 3, availableReplicas: 3 }), metadata: { generation: 3 } } },
         want: { Available: 'True/AllReplicasReady', Progressing: 'True/RollingOut', Degraded: 'False/AsExpected' },
       },
       {
-        name: 'pods cannot be created',
+        name: 'every replica ready but the servers have work left (a warm restart, a key copy)',
         input: {
-          deployment: deployment({
-            replicas: 0,
-            conditions: [{ type: 'ReplicaFailure', status: 'True', reason: 'FailedCreate', message: 'quota exceeded' }],
-          }),
+          statefulSet: statefulSet({ replicas: 3, readyReplicas: 3, updatedReplicas: 3, availableReplicas: 3 }),
+          servers: { servers: [], pending: 'restarting cache-1 in place' },
         },
-        want: { Available: 'False/ReplicasNotReady', Progressing: 'True/RollingOut', Degraded: 'True/DeploymentFailed' },
+        want: { Available: 'True/AllReplicasReady', Progressing: 'True/RollingOut', Degraded: 'False/AsExpected' },
       },
       {
-        name: 'progress deadline exceeded',
-        input: {
-          deployment: deployment({
-            replicas: 3,
-            readyReplicas: 1,
-            updatedReplicas: 3,
-            availableReplicas: 1,
-            conditions: [{ type: 'Progressing', status: 'False', reason: 'ProgressDeadlineExceeded', message: 'timed out' }],
-          }),
-        },
-        want: { Available: 'False/ReplicasNotReady', Progressing: 'True/RollingOut', Degraded: 'True/DeploymentFailed' },
+        name: 'OnDelete: pods not on the new revision yet do not count as a rollout (the servers say what is left)',
+        input: { statefulSet: statefulSet({ replicas: 3, readyReplicas: 3, updatedReplicas: 0, availableReplicas: 3 }), servers: { servers: [] } },
+        want: { Available: 'True/AllReplicasReady', Progressing: 'False/RolloutComplete', Degraded: 'False/AsExpected' },
       },
       {
-        name: 'invalid spec with the old Deployment still serving',
-        input: { invalidMessage: 'bad', deployment: deployment({ replicas: 3, readyReplicas: 3, updatedReplicas: 3, availableReplicas: 3 }) },
+        name: 'invalid spec with the old StatefulSet still serving',
+        input: { invalidMessage: 'bad', statefulSet: statefulSet({ replicas: 3, readyReplicas: 3, updatedReplicas: 3, availableReplicas: 3 }) },
         want: { Available: 'True/AllReplicasReady', Progressing: 'False/RolloutComplete', Degraded: 'True/InvalidSpec' },
       },
       {
         name: 'a placement notice becomes a condition',
         input: {
           placement: SINGLE_NODE,
-          deployment: deployment({ replicas: 1, readyReplicas: 1, updatedReplicas: 1, availableReplicas: 1 }, 1),
+          statefulSet: statefulSet({ replicas: 1, readyReplicas: 1, updatedReplicas: 1, availableReplicas: 1 }, 1),
         },
         want: {
           Available: 'True/AllReplicasReady',
@@ -118,7 +112,7 @@ describe('memcached/status', () => {
     });
 
     it('carries the apiserver\'s refusal of a child into Degraded (ChildRejected), below an invalid spec', () => {
-      const message = 'the apiserver rejected Deployment cache: spec.template.spec.nodeSelector: Invalid value';
+      const message = 'the apiserver rejected StatefulSet cache: spec.template.spec.nodeSelector: Invalid value';
       const s = computeStatus({ mc: memcached(), now: T0, rejectedMessage: message });
       expect(byType(s).Degraded).to.include({ status: 'True', reason: 'ChildRejected', message });
       expect(byType(s).Progressing).to.include({ status: 'False', reason: 'ChildRejected' });
@@ -126,12 +120,12 @@ describe('memcached/status', () => {
       expect(byType(both).Degraded).to.include({ reason: 'InvalidSpec' });
     });
 
-    it('names the Deployment it created, its replicas and the placement profile in Progressing (there is no Created Event)', () => {
-      const justCreated = deployment({});
-      const s = computeStatus({ mc: memcached(), deployment: justCreated, created: { deployment: 'cache', replicas: 3, profile: 'HighlyAvailable' }, now: T0 });
+    it('names the StatefulSet it created, its replicas and the placement profile in Progressing (there is no Created Event)', () => {
+      const justCreated = statefulSet({});
+      const s = computeStatus({ mc: memcached(), statefulSet: justCreated, created: { statefulSet: 'cache', replicas: 3, profile: 'HighlyAvailable' }, now: T0 });
       expect(byType(s).Progressing).to.include({ status: 'True', reason: 'RollingOut' });
-      expect(byType(s).Progressing.message).to.match(/^Created Deployment cache with 3 replicas \(HighlyAvailable\); /);
-      const later = computeStatus({ mc: memcached(), deployment: justCreated, now: T0 });
+      expect(byType(s).Progressing.message).to.match(/^Created StatefulSet cache with 3 replicas \(HighlyAvailable\); /);
+      const later = computeStatus({ mc: memcached(), statefulSet: justCreated, now: T0 });
       expect(byType(later).Progressing.message, 'a later pass does not repeat it').to.not.include('Created');
     });
 
@@ -142,14 +136,14 @@ describe('memcached/status', () => {
     });
 
     it('keeps lastTransitionTime of unchanged conditions and moves it for changed ones', () => {
-      const ready = deployment({ replicas: 3, readyReplicas: 3, updatedReplicas: 3, availableReplicas: 3 });
-      const first = computeStatus({ mc: memcached(), placement: HIGHLY_AVAILABLE, deployment: ready, now: T0 });
+      const ready = statefulSet({ replicas: 3, readyReplicas: 3, updatedReplicas: 3, availableReplicas: 3 });
+      const first = computeStatus({ mc: memcached(), placement: HIGHLY_AVAILABLE, statefulSet: ready, now: T0 });
       const mc = { ...memcached(), status: first };
-      const degraded = deployment({ replicas: 3, readyReplicas: 2, updatedReplicas: 3, availableReplicas: 2 });
-      const second = computeStatus({ mc, placement: HIGHLY_AVAILABLE, deployment: degraded, now: T1 });
+      const degraded = statefulSet({ replicas: 3, readyReplicas: 2, updatedReplicas: 3, availableReplicas: 2 });
+      const second = computeStatus({ mc, placement: HIGHLY_AVAILABLE, statefulSet: degraded, now: T1 });
       expect(byType(second).Available.lastTransitionTime).to.equal('2025-01-01T00:05:00Z');
       expect(byType(second).Degraded.lastTransitionTime).to.equal('2025-01-01T00:00:00Z');
-      const third = computeStatus({ mc, placement: HIGHLY_AVAILABLE, deployment: ready, now: T1 });
+      const third = computeStatus({ mc, placement: HIGHLY_AVAILABLE, statefulSet: ready, now: T1 });
       expect(third.conditions).to.deep.equal(first.conditions);
       expect(statusEqual(first, third)).to.equal(true);
     });
@@ -159,6 +153,23 @@ describe('memcached/status', () => {
       expect(byType(withNotice)).to.have.property('HighAvailabilityUnavailable');
       const after = computeStatus({ mc: { ...memcached(), status: withNotice }, placement: HIGHLY_AVAILABLE, now: T1 });
       expect(byType(after)).to.not.have.property('HighAvailabilityUnavailable');
+    });
+
+    it('reports the servers: the published list, each state and the last operation, and keeps list and operation when a pass has none', () => {
+      const lastOperation = { type: 'ScaleUp' as const, phase: 'Succeeded' as const, startedAt: '2025-01-01T00:00:00Z', message: 'cache-3 added' };
+      const servers = {
+        serverList: ['cache-0.cache-servers.ns.svc:11211', 'cache-1.cache-servers.ns.svc:11211'],
+        servers: [{ name: 'cache-0', state: 'Warm' as const }, { name: 'cache-1', state: 'Starting' as const }],
+        lastOperation,
+      };
+      const s = computeStatus({ mc: memcached(), statefulSet: statefulSet({ replicas: 2, readyReplicas: 1, availableReplicas: 1 }, 2), servers, now: T0 });
+      expect(s.serverList).to.deep.equal(servers.serverList);
+      expect(s.servers).to.deep.equal(servers.servers);
+      expect(s.lastOperation).to.deep.equal(lastOperation);
+      const kept = computeStatus({ mc: { ...memcached(), status: s }, now: T1 });
+      expect(kept.serverList, 'a pass without a report keeps the published list').to.deep.equal(servers.serverList);
+      expect(kept.lastOperation).to.deep.equal(lastOperation);
+      expect(kept.servers).to.equal(undefined);
     });
 
     it('keeps the previous topology when none was observed', () => {
@@ -173,7 +184,7 @@ describe('memcached/status', () => {
       expect(byType(s).Degraded).to.include({ status: 'True', reason: 'ChildWriteFailing', message });
       // Still being created: the retries go on.
       expect(byType(s).Progressing).to.include({ status: 'True', reason: 'Creating' });
-      const both = computeStatus({ mc: memcached(), now: T0, writeFailingMessage: message, rejectedMessage: 'the apiserver rejected Deployment cache: no' });
+      const both = computeStatus({ mc: memcached(), now: T0, writeFailingMessage: message, rejectedMessage: 'the apiserver rejected StatefulSet cache: no' });
       expect(byType(both).Degraded).to.include({ reason: 'ChildRejected' });
     });
 
@@ -181,7 +192,7 @@ describe('memcached/status', () => {
       const cert = { secretName: 'cache-tls', serialNumber: '0A', notAfter: '2026-01-01T00:00:00Z' };
       expect(computeStatus({ mc: memcached(), now: T0, dataPath: 'TLS', tls: cert }).tls).to.deep.equal({ ...cert, dataPath: 'TLS' });
       expect(computeStatus({ mc: memcached(), now: T0, dataPath: 'Plaintext' }).tls).to.deep.equal({ dataPath: 'Plaintext' });
-      expect(computeStatus({ mc: memcached({}), now: T0, tls: cert }).tls, 'no Deployment: nothing serves').to.equal(undefined);
+      expect(computeStatus({ mc: memcached({}), now: T0, tls: cert }).tls, 'no StatefulSet: nothing serves').to.equal(undefined);
     });
   });
 
@@ -194,11 +205,11 @@ describe('memcached/status', () => {
     ];
     for (const c of cases) it(c.name, () => expect(dataPathOf(c.args)).to.equal(c.want));
 
-    it("reads the memcached container of a Deployment's pod template", () => {
-      const d = (args: string[]): V1Deployment => ({ spec: { selector: {}, template: { spec: { containers: [{ name: 'exporter', args: ['-Z'] }, { name: 'memcached', args }] } } } });
-      expect(deploymentDataPath(d(['-Z']))).to.equal('TLS');
-      expect(deploymentDataPath(d(['-p', '11211']))).to.equal('Plaintext');
-      expect(deploymentDataPath(undefined)).to.equal(undefined);
+    it("reads the memcached container of a StatefulSet's pod template", () => {
+      const d = (args: string[]): V1StatefulSet => ({ spec: { selector: {}, serviceName: 'cache-servers', template: { spec: { containers: [{ name: 'exporter', args: ['-Z'] }, { name: 'memcached', args }] } } } });
+      expect(statefulSetDataPath(d(['-Z']))).to.equal('TLS');
+      expect(statefulSetDataPath(d(['-p', '11211']))).to.equal('Plaintext');
+      expect(statefulSetDataPath(undefined)).to.equal(undefined);
     });
   });
 

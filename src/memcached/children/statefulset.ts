@@ -1,4 +1,4 @@
-// Desired state of a Memcached's Deployment. Pure: the reconciler applies it
+// Desired state of a Memcached's StatefulSet. Pure: the reconciler applies it
 // with server-side apply under a fixed field manager, so this sets only the
 // fields the operator owns, in a stable order, and never an empty object or
 // array the apiserver would drop (which would read back as a difference).
@@ -6,18 +6,22 @@ import type {
   V1Affinity,
   V1Container,
   V1ContainerPort,
-  V1Deployment,
-  V1DeploymentStrategy,
+  V1EnvVar,
+  V1Lifecycle,
   V1PodSpec,
   V1Probe,
+  V1PodTemplateSpec,
+  V1StatefulSet,
+  V1Volume,
+  V1VolumeMount,
   V1TopologySpreadConstraint,
 } from '@kubernetes/client-node';
 import type { Memcached, MemcachedSpec } from '../../api/types.js';
 import { HOSTNAME_LABEL, NODE_ROLE_PREFIX, ZONE_LABEL } from '../../topology/detect.js';
 import type { Placement } from '../../topology/types.js';
-import { DEFAULT_PORT, renderArgs } from './args.js';
+import { DEFAULT_MEMORY_LIMIT_MB, DEFAULT_PORT, renderArgs } from './args.js';
 import { securityVolumes, tlsEnabled } from './secret-mounts.js';
-import { crName, objectMeta, selectorLabels, standardLabels } from './metadata.js';
+import { crName, objectMeta, selectorLabels, serversServiceName, standardLabels } from './metadata.js';
 import { buildResources } from './resources.js';
 
 export const CONTAINER_NAME = 'memcached';
@@ -27,7 +31,7 @@ export const PLAINTEXT_PORT_NAME = 'plaintext';
 /** uid of the `memcache` user of the official memcached images (Debian and Alpine). */
 export const OFFICIAL_IMAGE_UID = 11211;
 
-export interface DeploymentOptions {
+export interface StatefulSetOptions {
   /** Image when spec.image is unset (RELATED_IMAGE_MEMCACHED, else the pinned default). */
   defaultImage: string;
   /**
@@ -45,13 +49,12 @@ export interface DeploymentOptions {
    * memcached needs no particular uid: it writes nothing to disk.
    */
   runAsUser?: number;
-  /** The Deployment as it runs now, if it exists: the rollout strategy depends on it. */
-  live?: V1Deployment;
-  /** Nodes the pods may run on (0 when unknown): with more nodes than replicas a surge pod always finds one. */
-  schedulableNodes?: number;
+  /** The StatefulSet's replicas: the published servers plus any being added (servers/scaling.ts). */
+  replicas: number;
   /**
    * Pod template annotations, such as the authfile's hash: memcached reads
-   * the authfile only at start, so a changed one must roll the pods.
+   * the authfile only at start, so the operator restarts each server in place
+   * (warm) when it changes.
    */
   podAnnotations?: Record<string, string>;
 }
@@ -66,53 +69,19 @@ function probe(periodSeconds: number, failureThreshold: number): V1Probe {
   };
 }
 
-/** Replace pods one at a time: stop one, then start its successor. */
-export const ONE_AT_A_TIME: V1DeploymentStrategy = { type: 'RollingUpdate', rollingUpdate: { maxSurge: 0, maxUnavailable: 1 } };
-/** Start a new pod before an old one stops, so capacity never dips. */
-export const SURGE_FIRST: V1DeploymentStrategy = { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } };
-
-/**
- * How the Deployment rolls to a new template.
- *
- * A surge pod needs a node that no pod of the instance repels, and a pod
- * with Required anti-affinity repels every other pod of the instance from
- * its node. While such pods may run and the nodes are no more than the
- * replicas, there is no free node: surging would leave the new pod Pending
- * beside an old one that maxUnavailable 0 never stops (after nodes are
- * removed down to one, say). Pods are then replaced one at a time, as
- * they are when the placement asks for it (a staged transition).
- * Otherwise a new pod starts before an old one stops, so a single replica
- * is never down during a rollout if another node can take its successor.
- */
-export function rolloutStrategy(placement: Placement, live: V1Deployment | undefined, schedulableNodes: number): V1DeploymentStrategy {
-  if (placement.antiAffinity === 'Required' || placement.oneAtATime) return ONE_AT_A_TIME;
-  if (!requiredPodsMayRun(live)) return SURGE_FIRST;
-  return schedulableNodes > placement.replicas ? SURGE_FIRST : ONE_AT_A_TIME;
+/** A pod spec (a template's or a running pod's) with Required anti-affinity. */
+export function hasRequiredAntiAffinity(spec: { affinity?: V1Affinity } | undefined): boolean {
+  return !!spec?.affinity?.podAntiAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.length;
 }
 
 /**
- * Pods with Required anti-affinity may still run under this Deployment: its
- * template has it, or a one-at-a-time rollout away from it has not finished.
- * (Only such rollouts pair one-at-a-time with another template; a rollout
- * away from Required that surges needs no tracking, as a node is free.)
+ * Pods with Required anti-affinity may still run: the template asks for it,
+ * or a running pod still has it. A pod keeps the affinity it was scheduled
+ * with until it is replaced (servers/changes.ts replaces such pods once the
+ * template drops it, since they keep every new pod off their nodes).
  */
-export function requiredPodsMayRun(live: V1Deployment | undefined): boolean {
-  if (live === undefined) return false;
-  if (live.spec?.template?.spec?.affinity?.podAntiAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.length) return true;
-  const surge = live.spec?.strategy?.rollingUpdate?.maxSurge;
-  const oneAtATime = surge !== undefined && String(surge) === '0';
-  return oneAtATime && !rolloutFinished(live);
-}
-
-/**
- * The Deployment controller has seen the latest spec, and every pod it
- * counts runs the latest template (pods of older templates are gone or
- * terminating).
- */
-export function rolloutFinished(d: V1Deployment): boolean {
-  const status = d.status;
-  if (!status || (status.observedGeneration ?? 0) < (d.metadata?.generation ?? 0)) return false;
-  return (status.updatedReplicas ?? 0) === (status.replicas ?? 0);
+export function requiredPodsMayRun(live: V1StatefulSet | undefined, pods: readonly { spec?: { affinity?: V1Affinity } }[] = []): boolean {
+  return hasRequiredAntiAffinity(live?.spec?.template?.spec) || pods.some((p) => hasRequiredAntiAffinity(p.spec));
 }
 
 export function buildAffinity(mc: Memcached, placement: Placement): V1Affinity | undefined {
@@ -148,7 +117,7 @@ export function buildTopologySpread(mc: Memcached, placement: Placement): V1Topo
       whenUnsatisfiable: 'ScheduleAnyway',
       labelSelector: { matchLabels: selectorLabels(mc) },
       // Count only pods of the same revision, so a rollout is spread too.
-      matchLabelKeys: ['pod-template-hash'],
+      matchLabelKeys: ['controller-revision-hash'],
     },
   ];
 }
@@ -161,18 +130,65 @@ function containerPorts(spec: MemcachedSpec): V1ContainerPort[] {
   return ports;
 }
 
+/** Where memcached keeps its items: a RAM-backed emptyDir, so they outlive a container restart (warm restart). */
+export const CACHE_VOLUME = 'cache';
+export const CACHE_DIR = '/cache';
+/** memcached -e: the items are a memory-mapped file here; `.meta` beside it is written on a graceful stop. */
+export const MEMORY_FILE = `${CACHE_DIR}/memory`;
+/** The pod annotation memcached's -m comes from (through MEMORY_ENV), so memory changes in place, without a new pod. */
+export const MEMORY_ANNOTATION = 'cache.example.com/memory-mb';
+export const MEMORY_ENV = 'MEMCACHED_MEMORY_MB';
+/** Hash of the pod spec parts that only a new pod can change (servers/changes.ts). */
+export const POD_SPEC_HASH_ANNOTATION = 'cache.example.com/pod-spec-hash';
+/** Seconds a replaced server must stay Ready before the next one is touched. */
+export const MIN_READY_SECONDS = 10;
+
+/**
+ * memcached restores its items only when it starts in a later second than it
+ * stopped (its restart metadata records the stop time; an equal one is
+ * refused as a clock gone wrong), and the kubelet may restart a container
+ * within the same second. So the wrapper waits a second when a saved cache
+ * is there. `exec` makes memcached PID 1 again, which the stop hook signals.
+ */
+const START = `if [ -e ${MEMORY_FILE}.meta ]; then sleep 1; fi; exec memcached "$@"`;
+
+/**
+ * On any stop (a changed image, the operator's restart, a deleted pod), ask
+ * memcached for a graceful stop (SIGUSR1), which saves the restart metadata,
+ * and wait until it is being written: the kubelet's SIGTERM that follows
+ * would otherwise turn the graceful stop into a plain one (once the save has
+ * begun it changes nothing). Bounded by 10 s. memcached exits right after
+ * the save, and its exit ends the hook with it; the hook returns first only
+ * when it sees the file in time, so the kubelet may record FailedPreStopHook
+ * for a stop that went as planned.
+ */
+const STOP = `kill -USR1 1; i=0; while [ ! -e ${MEMORY_FILE}.meta ] && [ $i -lt 500 ]; do sleep 0.02; i=$((i+1)); done`;
+
+const LIFECYCLE: V1Lifecycle = { preStop: { exec: { command: ['/bin/sh', '-c', STOP] } } };
+
+const MEMORY_FROM_ANNOTATION: V1EnvVar = {
+  name: MEMORY_ENV,
+  valueFrom: { fieldRef: { fieldPath: `metadata.annotations['${MEMORY_ANNOTATION}']` } },
+};
+
 export function buildContainer(spec: MemcachedSpec, placement: Placement, image: string): V1Container {
   return {
     name: CONTAINER_NAME,
     image,
-    // The official image's entrypoint would prepend `memcached` to args that
-    // start with "-"; naming the binary works with any memcached image.
-    command: ['memcached'],
-    args: renderArgs(spec),
+    // A POSIX shell starts memcached (START): the official images have one.
+    command: ['/bin/sh', '-c', START, 'memcached'],
+    args: renderArgs(spec, { memory: `$(${MEMORY_ENV})`, memoryFile: MEMORY_FILE }),
+    env: [MEMORY_FROM_ANNOTATION],
     ports: containerPorts(spec),
     livenessProbe: probe(10, 3),
     readinessProbe: probe(5, 1),
     resources: buildResources(spec, placement.resourceProfile),
+    // Memory changes in place; the operator restarts memcached itself when -m changes.
+    resizePolicy: [
+      { resourceName: 'cpu', restartPolicy: 'NotRequired' },
+      { resourceName: 'memory', restartPolicy: 'NotRequired' },
+    ],
+    lifecycle: LIFECYCLE,
     securityContext: {
       allowPrivilegeEscalation: false,
       capabilities: { drop: ['ALL'] },
@@ -183,15 +199,25 @@ export function buildContainer(spec: MemcachedSpec, placement: Placement, image:
 }
 
 /**
- * The Deployment `<cr name>` of a Memcached. spec must be defaulted and
- * valid; replicas are the placement's.
+ * The RAM disk's size limit for memcached -m MB: the file is -m MB, and the
+ * rest is room for a -m raised in place (the limit of a running pod cannot
+ * change; a larger raise needs a new pod). tmpfs takes memory only as it is
+ * written, and that memory is charged to the container's own limit.
  */
-export function buildDeployment(
-  mc: Memcached,
-  spec: MemcachedSpec,
-  placement: Placement,
-  opts: DeploymentOptions,
-): V1Deployment {
+export function cacheVolumeMi(memoryMB: number): number {
+  return 4 * memoryMB + 16;
+}
+
+function cacheVolume(spec: MemcachedSpec): { volume: V1Volume; mount: V1VolumeMount } {
+  const sizeMi = cacheVolumeMi(spec.memoryLimitMB ?? DEFAULT_MEMORY_LIMIT_MB);
+  return {
+    volume: { name: CACHE_VOLUME, emptyDir: { medium: 'Memory', sizeLimit: `${sizeMi}Mi` } },
+    mount: { name: CACHE_VOLUME, mountPath: CACHE_DIR },
+  };
+}
+
+/** The pod template: the spec, plus the annotations the operator compares each running pod with (servers/changes.ts). */
+export function buildPodTemplate(mc: Memcached, spec: MemcachedSpec, placement: Placement, opts: StatefulSetOptions): V1PodTemplateSpec {
   const podSpec: V1PodSpec = {
     // memcached talks to no API and reads no environment.
     automountServiceAccountToken: false,
@@ -205,10 +231,9 @@ export function buildDeployment(
     containers: [buildContainer(spec, placement, spec.image ?? opts.defaultImage)],
   };
   const security = securityVolumes(mc, spec);
-  if (security.volumes.length > 0) {
-    podSpec.containers[0].volumeMounts = security.mounts;
-    podSpec.volumes = security.volumes;
-  }
+  const cache = cacheVolume(spec);
+  podSpec.containers[0].volumeMounts = [cache.mount, ...security.mounts];
+  podSpec.volumes = [cache.volume, ...security.volumes];
   if (spec.nodeSelector && Object.keys(spec.nodeSelector).length > 0) podSpec.nodeSelector = { ...spec.nodeSelector };
   if (spec.tolerations && spec.tolerations.length > 0) podSpec.tolerations = spec.tolerations.map((t) => ({ ...t }));
   if (spec.priorityClassName) podSpec.priorityClassName = spec.priorityClassName;
@@ -216,24 +241,39 @@ export function buildDeployment(
   if (affinity) podSpec.affinity = affinity;
   const spread = buildTopologySpread(mc, placement);
   if (spread) podSpec.topologySpreadConstraints = spread;
+  return {
+    metadata: {
+      labels: standardLabels(mc),
+      annotations: {
+        ...(opts.podAnnotations ?? {}),
+        [MEMORY_ANNOTATION]: String(spec.memoryLimitMB ?? DEFAULT_MEMORY_LIMIT_MB),
+      },
+    },
+    spec: orderPodSpec(podSpec),
+  };
+}
 
+/**
+ * The StatefulSet `<cr name>` of a Memcached: stable server names
+ * (`<name>-<ordinal>`, scale-down removes the last), and OnDelete, because
+ * the operator, not the StatefulSet controller, decides how each running
+ * server takes a new template: in place and warm where it can, one at a
+ * time (servers/). spec must be defaulted and valid.
+ */
+export function buildStatefulSet(mc: Memcached, spec: MemcachedSpec, placement: Placement, opts: StatefulSetOptions): V1StatefulSet {
   return {
     apiVersion: 'apps/v1',
-    kind: 'Deployment',
+    kind: 'StatefulSet',
     metadata: objectMeta(mc, crName(mc)),
     spec: {
-      // The placement already honours spec.size; it may hold replicas back
-      // while a transition is staged.
-      replicas: placement.replicas,
+      replicas: opts.replicas,
       selector: { matchLabels: selectorLabels(mc) },
-      strategy: rolloutStrategy(placement, opts.live, opts.schedulableNodes ?? 0),
-      template: {
-        metadata: {
-          labels: standardLabels(mc),
-          ...(opts.podAnnotations && Object.keys(opts.podAnnotations).length > 0 ? { annotations: { ...opts.podAnnotations } } : {}),
-        },
-        spec: orderPodSpec(podSpec),
-      },
+      serviceName: serversServiceName(mc),
+      // New servers start together; which exist is the operator's decision.
+      podManagementPolicy: 'Parallel',
+      updateStrategy: { type: 'OnDelete' },
+      minReadySeconds: MIN_READY_SECONDS,
+      template: buildPodTemplate(mc, spec, placement, opts),
     },
   };
 }

@@ -1,0 +1,87 @@
+// The one next step on a Memcached's servers, from what is observed: the
+// published list, the StatefulSet, its pods, the template and the operation
+// in progress (status.lastOperation, so an operator restart resumes it).
+// Pure. One server at a time, and nothing while any server is not Ready:
+// a step that moves keys needs every server that holds them.
+import type { V1Pod, V1PodTemplateSpec, V1StatefulSet } from '@kubernetes/client-node';
+import type { ServerOperationStatus } from '../../api/types.js';
+import { isServing } from '../pods.js';
+import { changeFor, type ServerChange } from './changes.js';
+
+export interface ServerWorld {
+  /** Replicas the placement asks for. */
+  target: number;
+  /** The published list's length; undefined before the first publication. */
+  published: number | undefined;
+  statefulSet: V1StatefulSet | undefined;
+  /** The StatefulSet's pods by ordinal (holes are undefined). */
+  pods: (V1Pod | undefined)[];
+  /** Pods of an earlier version's Deployment, still serving. */
+  legacyPods: V1Pod[];
+  template: V1PodTemplateSpec;
+  operation: ServerOperationStatus | undefined;
+}
+
+export type ServerStep =
+  /** Nothing to do (or wait for the pods: a pod event brings the next reconcile). */
+  | { kind: 'idle'; waiting?: string }
+  /** Publish a list of `count` servers (a new cache, or after a scale or migration's copy). */
+  | { kind: 'publish'; count: number }
+  /** Copy the legacy pods' keys to the servers that own them, then publish `count`. */
+  | { kind: 'migrate'; count: number }
+  | { kind: 'scaleUp'; from: number; to: number }
+  | { kind: 'scaleDown'; from: number; to: number }
+  /** Bring server `ordinal` to the template by `change`. */
+  | { kind: 'change'; ordinal: number; change: ServerChange }
+  /** Finish the operation on `ordinal`: its pod runs the template now (bring parked keys back, report); `more` servers follow in the same rollout. */
+  | { kind: 'finish'; ordinal: number; more: boolean }
+  /** A rollout between servers with none left to change (the template went back): it ends. */
+  | { kind: 'conclude' };
+
+/** The StatefulSet's replicas: while scaling down, the servers being emptied stay until the smaller list is published. */
+export function statefulSetReplicas(target: number, published: number | undefined): number {
+  return Math.max(target, published ?? 0);
+}
+
+function allAvailable(world: ServerWorld, count: number): boolean {
+  const sts = world.statefulSet;
+  if (!sts || (sts.status?.observedGeneration ?? 0) < (sts.metadata?.generation ?? 0)) return false;
+  if ((sts.status?.availableReplicas ?? 0) < count) return false;
+  for (let i = 0; i < count; i++) {
+    const pod = world.pods[i];
+    if (!pod || !isServing(pod)) return false;
+  }
+  return true;
+}
+
+function pendingOrdinal(world: ServerWorld): number | undefined {
+  const op = world.operation;
+  if (op?.phase !== 'Running' || !op.server) return undefined;
+  const at = world.pods.findIndex((p) => p?.metadata?.name === op.server);
+  return at >= 0 ? at : undefined;
+}
+
+export function nextStep(world: ServerWorld): ServerStep {
+  const { target, published } = world;
+  const count = statefulSetReplicas(target, published);
+  if (published === undefined && world.legacyPods.length === 0) return { kind: 'publish', count: target };
+  if (!allAvailable(world, count)) return { kind: 'idle', waiting: 'servers starting' };
+  if (published === undefined) return { kind: 'migrate', count: target };
+  const revision = world.statefulSet?.status?.updateRevision;
+  const changes = world.pods.slice(0, count).map((pod) => changeFor(pod!, world.template, revision));
+  // A server's operation finishes first: its keys may be parked on its peers,
+  // and a scale in between would copy them as the peers' own.
+  const pending = pendingOrdinal(world);
+  if (pending !== undefined) {
+    const change = changes[pending];
+    if (change !== undefined && change !== 'relabel') return { kind: 'change', ordinal: pending, change };
+    const more = changes.some((c, i) => i !== pending && c !== undefined && c !== 'relabel');
+    return { kind: 'finish', ordinal: pending, more };
+  }
+  if (target > published) return { kind: 'scaleUp', from: published, to: target };
+  if (target < published) return { kind: 'scaleDown', from: published, to: target };
+  const next = changes.findIndex((c) => c !== undefined);
+  if (next >= 0) return { kind: 'change', ordinal: next, change: changes[next]! };
+  if (world.operation?.phase === 'Running') return { kind: 'conclude' };
+  return { kind: 'idle' };
+}

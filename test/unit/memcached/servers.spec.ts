@@ -1,0 +1,154 @@
+import { expect } from 'chai';
+import type { V1Pod, V1PodTemplateSpec, V1StatefulSet } from '@kubernetes/client-node';
+import type { MemcachedSpec, ServerOperationStatus } from '../../../src/api/types.js';
+import { warmRestartCapable } from '../../../src/memcached/children/args.js';
+import { buildPodTemplate, CACHE_VOLUME, MEMORY_ANNOTATION, POD_SPEC_HASH_ANNOTATION } from '../../../src/memcached/children/statefulset.js';
+import { AUTHFILE_HASH_ANNOTATION } from '../../../src/memcached/tls/secure-serving.js';
+import { changeFor, withPodSpecHash, type ServerChange } from '../../../src/memcached/servers/changes.js';
+import { nextStep, statefulSetReplicas, type ServerStep, type ServerWorld } from '../../../src/memcached/servers/planner.js';
+import { buildServersConfigMap, ordinalOf, publishedServers, serverList } from '../../../src/memcached/servers/serverlist.js';
+import { COMPACT, HIGHLY_AVAILABLE, defaulted, memcached } from './fixtures.js';
+
+const REVISION = 'cache-abc';
+
+function template(spec: MemcachedSpec = {}, annotations: Record<string, string> = {}, placement = HIGHLY_AVAILABLE): V1PodTemplateSpec {
+  return withPodSpecHash(buildPodTemplate(memcached(spec), defaulted(spec), placement, { defaultImage: 'memcached:1.6', replicas: 3, podAnnotations: annotations }));
+}
+
+/** A running pod as the StatefulSet controller would create it from a template (and the kubelet report it). */
+function podFrom(t: V1PodTemplateSpec, ordinal: number, ready = true): V1Pod {
+  return {
+    metadata: { name: `cache-${ordinal}`, uid: `uid-${ordinal}`, labels: { ...t.metadata?.labels, 'controller-revision-hash': REVISION }, annotations: { ...t.metadata?.annotations } },
+    spec: structuredClone(t.spec!),
+    status: { podIP: `10.0.0.${ordinal}`, conditions: [{ type: 'Ready', status: ready ? 'True' : 'False' }], containerStatuses: [{ name: 'memcached', restartCount: 0, ready, image: '', imageID: '' }] },
+  };
+}
+
+function statefulSet(replicas: number, available = replicas): V1StatefulSet {
+  return {
+    metadata: { name: 'cache', generation: 2 },
+    spec: { replicas, selector: {}, serviceName: 'cache-servers', template: {} },
+    status: { replicas, observedGeneration: 2, availableReplicas: available, readyReplicas: available, updateRevision: REVISION },
+  };
+}
+
+describe('the published server list', () => {
+  const mc = memcached({}, 'cache');
+  it('names each server by ordinal on the <name>-servers Service, in order, from a count', () => {
+    expect(serverList(mc, defaulted({}), 3)).to.deep.equal([
+      'cache-0.cache-servers.apps.svc:11211',
+      'cache-1.cache-servers.apps.svc:11211',
+      'cache-2.cache-servers.apps.svc:11211',
+    ]);
+  });
+  it('uses the container port, the TLS one when TLS is on', () => {
+    expect(serverList(mc, defaulted({ containerPort: 11311 }), 1)).to.deep.equal(['cache-0.cache-servers.apps.svc:11311']);
+  });
+  it('round-trips through the ConfigMap, one per line', () => {
+    const list = serverList(mc, defaulted({}), 4);
+    const cm = buildServersConfigMap(mc, list);
+    expect(cm.metadata?.name).to.equal('cache-servers');
+    expect(publishedServers(cm)).to.deep.equal(list);
+    expect(publishedServers(undefined)).to.equal(undefined);
+  });
+  const ordinals: [string, number | undefined][] = [
+    ['cache-0', 0],
+    ['cache-12', 12],
+    ['cache-01', undefined],
+    ['cache-5d8f7c9b4-abcde', undefined],
+    ['other-1', undefined],
+  ];
+  for (const [name, want] of ordinals) {
+    it(`reads the ordinal of ${name} as ${want}`, () => expect(ordinalOf(mc, { metadata: { name } })).to.equal(want));
+  }
+});
+
+describe('warm restarts need memcached -e to fit', () => {
+  const cases: [MemcachedSpec, boolean][] = [
+    [{}, true],
+    [{ memoryLimitMB: 32 }, false],
+    [{ memoryLimitMB: 64, maxItemSize: '1m' }, true],
+    [{ memoryLimitMB: 256, maxItemSize: '4m' }, false],
+  ];
+  for (const [spec, want] of cases) it(`${JSON.stringify(spec)} → ${want}`, () => expect(warmRestartCapable(defaulted(spec))).to.equal(want));
+});
+
+describe('what a running server needs to match the template', () => {
+  const base = template();
+  const cases: [string, V1PodTemplateSpec, ServerChange | undefined][] = [
+    ['nothing changed', base, undefined],
+    ['a new image (same args)', template({ image: 'memcached:1.6-other' }), 'image'],
+    ['a new authfile', template({}, { [AUTHFILE_HASH_ANNOTATION]: 'new' }), 'restart'],
+    ['memoryLimitMB raised within the RAM disk', template({ memoryLimitMB: 96 }), 'memory'],
+    ['memoryLimitMB raised beyond the RAM disk', template({ memoryLimitMB: 1024 }), 'replace'],
+    ['more threads (an argument)', template({ threads: 8 }), 'replace'],
+    ['Required anti-affinity relaxed (it keeps new pods off the node)', template({}, {}, COMPACT), 'replace'],
+    ['a CPU request', template({ resources: { requests: { cpu: '1' } } }), 'resize'],
+  ];
+  for (const [what, wanted, change] of cases) {
+    it(`${what} → ${change ?? 'nothing'}`, () => expect(changeFor(podFrom(base, 0), wanted, REVISION)).to.equal(change));
+  }
+  it('a scheduling-only tightening (anti-affinity now Required) replaces no pod', () => {
+    expect(changeFor(podFrom(template({}, {}, COMPACT), 0), base, REVISION)).to.equal(undefined);
+  });
+  it('a pod of an older revision that runs the same thing only needs its label', () => {
+    expect(changeFor(podFrom(base, 0), base, 'cache-newer')).to.equal('relabel');
+  });
+  it('hashes equal templates equally and changed ones not', () => {
+    expect(base.metadata?.annotations?.[POD_SPEC_HASH_ANNOTATION]).to.equal(template().metadata?.annotations?.[POD_SPEC_HASH_ANNOTATION]);
+    expect(base.metadata?.annotations?.[POD_SPEC_HASH_ANNOTATION]).to.not.equal(template({ threads: 8 }).metadata?.annotations?.[POD_SPEC_HASH_ANNOTATION]);
+  });
+  it('carries -m in a pod annotation and keeps the cache on a RAM disk', () => {
+    expect(base.metadata?.annotations?.[MEMORY_ANNOTATION]).to.equal('64');
+    expect(base.spec?.volumes?.find((v) => v.name === CACHE_VOLUME)?.emptyDir?.medium).to.equal('Memory');
+    expect(base.spec?.containers[0].args).to.include.members(['-e', '-A']);
+  });
+});
+
+describe('the next step on the servers', () => {
+  const t = template();
+  function world(shape: Partial<ServerWorld> & { ready?: number }): ServerWorld {
+    const count = statefulSetReplicas(shape.target ?? 3, shape.published);
+    const pods = shape.pods ?? Array.from({ length: count }, (_, i) => podFrom(t, i, i < (shape.ready ?? count)));
+    return {
+      target: 3,
+      published: 3,
+      statefulSet: statefulSet(count, shape.ready ?? count),
+      legacyPods: [],
+      template: t,
+      operation: undefined,
+      ...shape,
+      pods,
+    };
+  }
+  const running = (server: string | undefined, type: ServerOperationStatus['type'] = 'WarmRestart'): ServerOperationStatus => ({
+    type, phase: 'Running', startedAt: '2026-12-07T00:00:00Z', message: 'x', ...(server ? { server } : {}),
+  });
+  const imageChanged = template({ image: 'memcached:other' });
+  const cases: [string, ServerWorld, ServerStep][] = [
+    ['a new cache publishes at once', world({ published: undefined }), { kind: 'publish', count: 3 }],
+    ['a cache from a Deployment migrates once its servers are up', world({ published: undefined, legacyPods: [podFrom(t, 9)] }), { kind: 'migrate', count: 3 }],
+    ['nothing while a server is not Ready', world({ ready: 2, template: imageChanged }), { kind: 'idle', waiting: 'servers starting' }],
+    ['a larger target scales up from the published count', world({ target: 4, published: 3 }), { kind: 'scaleUp', from: 3, to: 4 }],
+    ['a smaller target scales down, keeping the servers until it is published', world({ target: 3, published: 4 }), { kind: 'scaleDown', from: 4, to: 3 }],
+    ['a new image goes to the first server first', world({ template: imageChanged }), { kind: 'change', ordinal: 0, change: 'image' }],
+    ['steady', world({}), { kind: 'idle' }],
+  ];
+  for (const [what, w, step] of cases) it(what, () => expect(nextStep(w)).to.deep.equal(step));
+
+  it('finishes the server in progress once it runs the template, saying whether others follow', () => {
+    const pods = [podFrom(imageChanged, 0), podFrom(t, 1), podFrom(t, 2)];
+    expect(nextStep(world({ template: imageChanged, pods, operation: running('cache-0') }))).to.deep.equal({ kind: 'finish', ordinal: 0, more: true });
+    const done = [podFrom(imageChanged, 0), podFrom(imageChanged, 1), podFrom(imageChanged, 2)];
+    expect(nextStep(world({ template: imageChanged, pods: done, operation: running('cache-2') }))).to.deep.equal({ kind: 'finish', ordinal: 2, more: false });
+  });
+  it('finishes a server\'s operation before it scales (its keys may be parked on its peers)', () => {
+    const pods = [podFrom(t, 0), podFrom(t, 1), podFrom(t, 2), podFrom(t, 3)];
+    expect(nextStep(world({ target: 4, published: 3, pods, operation: running('cache-2', 'Replace') }))).to.deep.equal({ kind: 'finish', ordinal: 2, more: false });
+  });
+  it('goes on with the next server of a rollout, and ends a rollout with nothing left', () => {
+    const pods = [podFrom(imageChanged, 0), podFrom(t, 1), podFrom(t, 2)];
+    expect(nextStep(world({ template: imageChanged, pods, operation: running(undefined) }))).to.deep.equal({ kind: 'change', ordinal: 1, change: 'image' });
+    expect(nextStep(world({ operation: running(undefined) }))).to.deep.equal({ kind: 'conclude' });
+  });
+});
