@@ -51,6 +51,7 @@ import {
   statefulSetUrgent,
   memcachedUpdateMatters,
   podAddMatters,
+  podGainedReadinessOnly,
   podLostReadiness,
   podProjection,
   projectPod,
@@ -209,7 +210,7 @@ function buildController(reconciler: MemcachedReconciler, { informers, optional 
       // Pods belong to ReplicaSets; their instance label names the Memcached.
       .watches(pods, podRequests, {
         name: 'Pod',
-        predicates: [projectionChanged(podProjection), { create: podAddMatters }],
+        predicates: [projectionChanged(podProjection), { create: podAddMatters, update: (pod, old) => !podGainedReadinessOnly(pod, old) }],
         coalesceMs: CHILD_STATUS_COALESCE_MS,
         urgent: podLostReadiness,
       })

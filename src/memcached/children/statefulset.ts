@@ -140,8 +140,6 @@ export const MEMORY_ANNOTATION = 'cache.example.com/memory-mb';
 export const MEMORY_ENV = 'MEMCACHED_MEMORY_MB';
 /** Hash of the pod spec parts that only a new pod can change (servers/changes.ts). */
 export const POD_SPEC_HASH_ANNOTATION = 'cache.example.com/pod-spec-hash';
-/** Seconds a replaced server must stay Ready before the next one is touched. */
-export const MIN_READY_SECONDS = 10;
 
 /**
  * memcached restores its items only when it starts in a later second than it
@@ -272,7 +270,6 @@ export function buildStatefulSet(mc: Memcached, spec: MemcachedSpec, placement: 
       // New servers start together; which exist is the operator's decision.
       podManagementPolicy: 'Parallel',
       updateStrategy: { type: 'OnDelete' },
-      minReadySeconds: MIN_READY_SECONDS,
       template: buildPodTemplate(mc, spec, placement, opts),
     },
   };

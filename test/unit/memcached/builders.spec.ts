@@ -7,7 +7,6 @@ import {
   CACHE_VOLUME,
   MEMORY_ANNOTATION,
   MEMORY_FILE,
-  MIN_READY_SECONDS,
   OFFICIAL_IMAGE_UID,
   buildStatefulSet,
   cacheVolumeMi,
@@ -162,12 +161,12 @@ describe('memcached/statefulset', () => {
     expect(d.spec!.template.metadata!.labels).to.deep.equal(standardLabels(memcached()));
   });
 
-  it('leaves each server to the operator: OnDelete, Parallel, minReadySeconds, governed by <name>-servers', () => {
+  it('leaves each server to the operator: OnDelete, Parallel, no minReadySeconds (the operator settles servers itself), governed by <name>-servers', () => {
     for (const placement of [SINGLE_NODE, COMPACT, HIGHLY_AVAILABLE]) {
       const d = deploy({}, placement);
       expect(d.spec!.updateStrategy, placement.profile).to.deep.equal({ type: 'OnDelete' });
       expect(d.spec!.podManagementPolicy).to.equal('Parallel');
-      expect(d.spec!.minReadySeconds).to.equal(MIN_READY_SECONDS).and.to.equal(10);
+      expect(d.spec!).to.not.have.property('minReadySeconds');
       expect(d.spec!.serviceName).to.equal('cache-servers');
       expect(d.spec!).to.not.have.property('volumeClaimTemplates');
     }

@@ -5,7 +5,8 @@ import { warmRestartCapable } from '../../../src/memcached/children/args.js';
 import { buildPodTemplate, CACHE_VOLUME, MEMORY_ANNOTATION, POD_SPEC_HASH_ANNOTATION } from '../../../src/memcached/children/statefulset.js';
 import { AUTHFILE_HASH_ANNOTATION } from '../../../src/memcached/tls/secure-serving.js';
 import { changeFor, withPodSpecHash, type ServerChange } from '../../../src/memcached/servers/changes.js';
-import { nextStep, statefulSetReplicas, type ServerStep, type ServerWorld } from '../../../src/memcached/servers/planner.js';
+import { MIN_READY_SECONDS, nextStep, settleWaitMs, statefulSetReplicas, type ServerStep, type ServerWorld } from '../../../src/memcached/servers/planner.js';
+import { podCacheBehind } from '../../../src/memcached/servers/steps.js';
 import { buildServersConfigMap, ordinalOf, publishedServers, serverList } from '../../../src/memcached/servers/serverlist.js';
 import { COMPACT, HIGHLY_AVAILABLE, defaulted, memcached } from './fixtures.js';
 
@@ -105,6 +106,14 @@ describe('what a running server needs to match the template', () => {
   });
 });
 
+const NOW = new Date('2026-12-07T12:00:00Z');
+
+/** The pod, Ready since `secondsAgo` before NOW (negative: a node clock ahead of the operator's). */
+function readyFor(pod: V1Pod, secondsAgo: number): V1Pod {
+  const at = new Date(NOW.getTime() - secondsAgo * 1000);
+  return { ...pod, status: { ...pod.status, conditions: [{ type: 'Ready', status: 'True', lastTransitionTime: at }] } };
+}
+
 describe('the next step on the servers', () => {
   const t = template();
   function world(shape: Partial<ServerWorld> & { ready?: number }): ServerWorld {
@@ -117,6 +126,7 @@ describe('the next step on the servers', () => {
       legacyPods: [],
       template: t,
       operation: undefined,
+      now: NOW,
       ...shape,
       pods,
     };
@@ -145,6 +155,33 @@ describe('the next step on the servers', () => {
   it('finishes a server\'s operation before it scales (its keys may be parked on its peers)', () => {
     const pods = [podFrom(t, 0), podFrom(t, 1), podFrom(t, 2), podFrom(t, 3)];
     expect(nextStep(world({ target: 4, published: 3, pods, operation: running('cache-2', 'Replace') }))).to.deep.equal({ kind: 'finish', ordinal: 2, more: false });
+  });
+  describe('servers settle before a step that moves or restarts something', () => {
+    const settled = (secondsAgo: number[], tpl = t) => secondsAgo.map((s, i) => readyFor(podFrom(tpl, i), s));
+    const settle: [string, number[], number][] = [
+      ['all Ready long enough', [60, 30, MIN_READY_SECONDS], 0],
+      ['the last one Ready 3 s ago', [60, 30, 3], (MIN_READY_SECONDS - 3) * 1000],
+      ['one just Ready', [60, 0, 5], MIN_READY_SECONDS * 1000],
+      ['a Ready time ahead of the operator (clock skew) waits no longer than the settle time', [60, -300, 60], MIN_READY_SECONDS * 1000],
+    ];
+    for (const [what, ages, wait] of settle) it(`${what}: waits ${wait} ms`, () => expect(settleWaitMs(world({ pods: settled(ages) }), 3)).to.equal(wait));
+    it('a change waits, and says when to look again', () => {
+      expect(nextStep(world({ template: imageChanged, pods: settled([60, 60, 4]) }))).to.deep.equal({ kind: 'idle', waiting: 'servers settling', retryMs: (MIN_READY_SECONDS - 4) * 1000 });
+      expect(nextStep(world({ template: imageChanged, pods: settled([60, 60, 60]) }))).to.deep.equal({ kind: 'change', ordinal: 0, change: 'image' });
+    });
+    it('a scale waits too', () => {
+      expect(nextStep(world({ target: 4, published: 3, pods: settled([60, 60, 60, 1]) }))).to.deep.equal({ kind: 'idle', waiting: 'servers settling', retryMs: (MIN_READY_SECONDS - 1) * 1000 });
+    });
+    it('a new cache with nothing to do is done as soon as its servers are Ready', () => {
+      expect(nextStep(world({ pods: settled([0, 0, 0]) }))).to.deep.equal({ kind: 'idle' });
+    });
+  });
+  it('looks again when the StatefulSet counts more Ready pods than the pod cache shows', () => {
+    const sts = statefulSet(3, 3);
+    expect(podCacheBehind(sts, [podFrom(t, 0), podFrom(t, 1), podFrom(t, 2)])).to.equal(false);
+    expect(podCacheBehind(sts, [podFrom(t, 0), podFrom(t, 1), podFrom(t, 2, false)])).to.equal(true);
+    expect(podCacheBehind(sts, [podFrom(t, 0), podFrom(t, 1), undefined])).to.equal(true);
+    expect(podCacheBehind(statefulSet(3, 2), [podFrom(t, 0), podFrom(t, 1), podFrom(t, 2, false)])).to.equal(false);
   });
   it('goes on with the next server of a rollout, and ends a rollout with nothing left', () => {
     const pods = [podFrom(imageChanged, 0), podFrom(t, 1), podFrom(t, 2)];

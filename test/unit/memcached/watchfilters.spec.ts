@@ -6,6 +6,7 @@ import {
   childProjection,
   memcachedUpdateMatters,
   podAddMatters,
+  podGainedReadinessOnly,
   podLostReadiness,
   podProjection,
   projectPod,
@@ -206,6 +207,20 @@ describe('memcached/watchfilters', () => {
       ['still Ready', pod({ rv: '2', ready: true, restarts: 1 }), pod({ ready: true }), false],
     ];
     for (const [what, now, old, urgent] of pods) expect(podLostReadiness(now, old), what).to.equal(urgent);
+  });
+
+  it('drops a pod turning Ready and nothing else (the StatefulSet\'s readyReplicas brings it), and passes every other change', () => {
+    const cases: Array<[string, V1Pod, V1Pod | undefined, boolean]> = [
+      ['turned Ready', pod({ rv: '2', ready: true }), pod({ ready: false }), true],
+      ['turned Ready from ContainerCreating', pod({ rv: '2', ready: true }), pod({ ready: false, waiting: 'ContainerCreating' }), true],
+      ['turned Ready after a restart (the restart count is news)', pod({ rv: '2', ready: true, restarts: 1 }), pod({ ready: false }), false],
+      ['turned Ready with a new image', pod({ rv: '2', ready: true, image: 'memcached:1.7' }), pod({ ready: false }), false],
+      ['turned Ready and relabelled', pod({ rv: '2', ready: true, labels: { 'app.kubernetes.io/instance': 'cache', x: 'y' } }), pod({ ready: false }), false],
+      ['stopped being Ready', pod({ rv: '2', ready: false }), pod({ ready: true }), false],
+      ['still Ready', pod({ rv: '2', ready: true, restarts: 1 }), pod({ ready: true }), false],
+      ['created Ready (a relist)', pod({ ready: true }), undefined, false],
+    ];
+    for (const [what, now, old, dropped] of cases) expect(podGainedReadinessOnly(now, old), what).to.equal(dropped);
   });
 
   it('skips the coalescing wait when a rollout completes (the burst is over; Available should not wait)', () => {
