@@ -4,9 +4,10 @@
 // Pure. One server at a time, and nothing while any server is not Ready:
 // a step that moves keys needs every server that holds them.
 import type { V1Pod, V1PodTemplateSpec, V1StatefulSet } from '@kubernetes/client-node';
+import { findCondition } from '@memcached-operator/runtime';
 import type { ServerOperationStatus } from '../../api/types.js';
 import { isServing } from '../pods.js';
-import { changeFor, type ServerChange } from './changes.js';
+import { changeFor, crowdedUnderRequired, type ServerChange } from './changes.js';
 
 export interface ServerWorld {
   /** Replicas the placement asks for. */
@@ -21,6 +22,8 @@ export interface ServerWorld {
   template: V1PodTemplateSpec;
   operation: ServerOperationStatus | undefined;
   now: Date;
+  /** The placement relaxes Required anti-affinity to add servers beyond the nodes (pods with it are replaced). */
+  relaxingRequired?: boolean;
 }
 
 export type ServerStep =
@@ -68,6 +71,12 @@ function allServing(world: ServerWorld, count: number): boolean {
   return true;
 }
 
+/** The scheduler found no node for the pod. */
+function unschedulable(pod: V1Pod | undefined): boolean {
+  const scheduled = findCondition(pod?.status?.conditions, 'PodScheduled');
+  return scheduled?.status === 'False' && scheduled.reason === 'Unschedulable';
+}
+
 /** When the pod last turned Ready (ms), or undefined when it does not say. */
 function readySince(pod: V1Pod | undefined): number | undefined {
   const at = pod?.status?.conditions?.find((c) => c.type === 'Ready' && c.status === 'True')?.lastTransitionTime;
@@ -101,7 +110,14 @@ export function nextStep(world: ServerWorld): ServerStep {
   const { target, published } = world;
   const count = statefulSetReplicas(target, published);
   if (published === undefined && world.legacyPods.length === 0) return { kind: 'publish', count: target };
-  if (!allServing(world, count)) return { kind: 'idle', waiting: 'servers starting' };
+  if (!allServing(world, count)) {
+    // A server that cannot be scheduled (its node gone, SingleReplica) must
+    // not hold up the scale-down that the smaller cluster asks for: it goes
+    // on, copying what it can reach.
+    const stuck = world.pods.slice(0, count).some(unschedulable);
+    if (stuck && published !== undefined && target < published) return { kind: 'scaleDown', from: published, to: target };
+    return { kind: 'idle', waiting: 'servers starting' };
+  }
   const step = actionFor(world, count);
   if (step.kind === 'idle') return step;
   // Only a step that moves or restarts something waits for the servers to
@@ -115,7 +131,9 @@ function actionFor(world: ServerWorld, count: number): ServerStep {
   const { target, published } = world;
   if (published === undefined) return { kind: 'migrate', count: target };
   const revision = world.statefulSet?.status?.updateRevision;
-  const changes = world.pods.slice(0, count).map((pod) => changeFor(pod!, world.template, revision));
+  const servers = world.pods.slice(0, count);
+  const changes = servers.map((pod) => changeFor(pod!, world.template, revision, world.relaxingRequired));
+  for (const i of crowdedUnderRequired(servers, world.template)) if (changes[i] === undefined || changes[i] === 'relabel') changes[i] = 'replace';
   // A server's operation finishes first: its keys may be parked on its peers,
   // and a scale in between would copy them as the peers' own.
   const pending = pendingOrdinal(world);

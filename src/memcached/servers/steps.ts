@@ -102,7 +102,8 @@ export class ServerSteps {
     // status, which can lag behind that write by a reconcile; after a restart
     // there is none, and status is the record.
     const operation = this.written.get(mc.metadata.uid ?? '') ?? mc.status?.lastOperation;
-    const step = nextStep({ target: plan.placement.replicas, published, statefulSet, pods, legacyPods, template, operation, now });
+    const relaxingRequired = plan.placement.oneAtATime === true;
+    const step = nextStep({ target: plan.placement.replicas, published, statefulSet, pods, legacyPods, template, operation, now, relaxingRequired });
     let result: Awaited<ReturnType<ServerOperations['run']>> = {};
     let failure: string | undefined;
     try {

@@ -4,7 +4,7 @@ import type { MemcachedSpec, ServerOperationStatus } from '../../../src/api/type
 import { warmRestartCapable } from '../../../src/memcached/children/args.js';
 import { buildPodTemplate, CACHE_VOLUME, MEMORY_ANNOTATION, POD_SPEC_HASH_ANNOTATION } from '../../../src/memcached/children/statefulset.js';
 import { AUTHFILE_HASH_ANNOTATION } from '../../../src/memcached/tls/secure-serving.js';
-import { changeFor, withPodSpecHash, type ServerChange } from '../../../src/memcached/servers/changes.js';
+import { changeFor, crowdedUnderRequired, withPodSpecHash, type ServerChange } from '../../../src/memcached/servers/changes.js';
 import { MIN_READY_SECONDS, nextStep, settleWaitMs, statefulSetReplicas, type ServerStep, type ServerWorld } from '../../../src/memcached/servers/planner.js';
 import { podCacheBehind } from '../../../src/memcached/servers/steps.js';
 import { buildServersConfigMap, ordinalOf, publishedServers, serverList } from '../../../src/memcached/servers/serverlist.js';
@@ -83,12 +83,21 @@ describe('what a running server needs to match the template', () => {
     ['memoryLimitMB raised within the RAM disk', template({ memoryLimitMB: 96 }), 'memory'],
     ['memoryLimitMB raised beyond the RAM disk', template({ memoryLimitMB: 1024 }), 'replace'],
     ['more threads (an argument)', template({ threads: 8 }), 'replace'],
-    ['Required anti-affinity relaxed (it keeps new pods off the node)', template({}, {}, COMPACT), 'replace'],
     ['a CPU request', template({ resources: { requests: { cpu: '1' } } }), 'resize'],
   ];
   for (const [what, wanted, change] of cases) {
     it(`${what} → ${change ?? 'nothing'}`, () => expect(changeFor(podFrom(base, 0), wanted, REVISION)).to.equal(change));
   }
+  it('Required anti-affinity relaxed: replaced only to add servers beyond the nodes (it keeps new pods off its node)', () => {
+    expect(changeFor(podFrom(base, 0), template({}, {}, COMPACT), REVISION, true)).to.equal('replace');
+    expect(changeFor(podFrom(base, 0), template({}, {}, COMPACT), REVISION, false)).to.equal(undefined);
+  });
+  it('servers sharing a node once the template requires one per node: every one after the first is replaced', () => {
+    const on = (node: string | undefined, i: number): V1Pod => ({ ...podFrom(base, i), spec: { ...podFrom(base, i).spec!, ...(node ? { nodeName: node } : {}) } });
+    expect(crowdedUnderRequired([on('a', 0), on('b', 1), on('a', 2), on('a', 3)], base)).to.deep.equal([2, 3]);
+    expect(crowdedUnderRequired([on('a', 0), on(undefined, 1), on('b', 2)], base)).to.deep.equal([]);
+    expect(crowdedUnderRequired([on('a', 0), on('a', 1)], template({}, {}, COMPACT)), 'Preferred allows it').to.deep.equal([]);
+  });
   it('a scheduling-only tightening (anti-affinity now Required) replaces no pod', () => {
     expect(changeFor(podFrom(template({}, {}, COMPACT), 0), base, REVISION)).to.equal(undefined);
   });
@@ -175,6 +184,17 @@ describe('the next step on the servers', () => {
     it('a new cache with nothing to do is done as soon as its servers are Ready', () => {
       expect(nextStep(world({ pods: settled([0, 0, 0]) }))).to.deep.equal({ kind: 'idle' });
     });
+  });
+  it('scales down past a server that cannot be scheduled (its node gone), and waits for one that is only starting', () => {
+    const pending = (i: number): V1Pod => ({ ...podFrom(t, i, false), status: { conditions: [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable' }] } });
+    const pods = [podFrom(t, 0), pending(1), pending(2)];
+    expect(nextStep(world({ target: 1, published: 3, pods }))).to.deep.equal({ kind: 'scaleDown', from: 3, to: 1 });
+    expect(nextStep(world({ target: 3, published: 3, pods }))).to.deep.equal({ kind: 'idle', waiting: 'servers starting' });
+    expect(nextStep(world({ target: 1, published: 3, pods: [podFrom(t, 0), podFrom(t, 1, false), podFrom(t, 2)] }))).to.deep.equal({ kind: 'idle', waiting: 'servers starting' });
+  });
+  it('replaces a server sharing a node once the template requires one per node', () => {
+    const on = (node: string, i: number): V1Pod => ({ ...podFrom(t, i), spec: { ...podFrom(t, i).spec!, nodeName: node } });
+    expect(nextStep(world({ pods: [on('a', 0), on('b', 1), on('b', 2)] }))).to.deep.equal({ kind: 'change', ordinal: 2, change: 'replace' });
   });
   it('looks again when the StatefulSet counts more Ready pods than the pod cache shows', () => {
     const sts = statefulSet(3, 3);
