@@ -218,7 +218,8 @@ function table(rows: Row[]): string {
 async function main(): Promise<void> {
   mkdirSync(values.out, { recursive: true });
   const jsonPath = path.join(values.out, 'memcached-memory.json');
-  const earlier: Row[] = existsSync(jsonPath) ? (JSON.parse(readFileSync(jsonPath, 'utf8')) as { rows: Row[] }).rows : [];
+  const before = existsSync(jsonPath) ? (JSON.parse(readFileSync(jsonPath, 'utf8')) as { measuredAt: string; machine: unknown; rows: Row[] }) : undefined;
+  const earlier = before?.rows ?? [];
   const fresh: Row[] = [];
   for (const memoryMB of values['report-only'] ? [] : sizes) {
     for (const mode of modes) {
@@ -236,7 +237,10 @@ async function main(): Promise<void> {
   const kept = earlier.filter((r) => !fresh.some((f) => key(f) === key(r))).map((r) => ({ ...r, ...sizing(r.memoryMB, r.mode, worstPeakMi(r)) }));
   const rows = [...kept, ...fresh].sort((a, b) => a.memoryMB - b.memoryMB || a.mode.localeCompare(b.mode) || a.workload.localeCompare(b.workload));
   const memcached = execFileSync('/usr/bin/memcached', ['-V'], { encoding: 'utf8' }).trim();
-  writeFileSync(jsonPath, `${JSON.stringify({ measuredAt: new Date().toISOString(), memcached, machine: machine(), idleConnections: IDLE_CONNECTIONS, fillConnections: FILL_CONNECTIONS, rows }, null, 2)}\n`);
+  // When and where the last measuring run was: a run that only reports keeps them.
+  const measuredAt = fresh.length > 0 || !before ? new Date().toISOString() : before.measuredAt;
+  const where = fresh.length > 0 || !before ? machine() : before.machine;
+  writeFileSync(jsonPath, `${JSON.stringify({ measuredAt, memcached, machine: where, idleConnections: IDLE_CONNECTIONS, fillConnections: FILL_CONNECTIONS, rows }, null, 2)}\n`);
   const md = [
     `# memcached memory at full cache (${memcached})`,
     '',
