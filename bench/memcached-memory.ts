@@ -11,7 +11,8 @@
 // pages are charged to it, as in a pod), RSS by kind, the memory file, and
 // memcached's stats. A warm row then restarts memcached as the pod does
 // (SIGUSR1, then memcached again on the same file in the same cgroup) and
-// records the restart's own peak and the items restored.
+// records the restart's own peak and the items restored. Once a run, 900
+// connections each holding half a request show what a busy connection costs.
 // containerMemoryMi (src/memcached/children/resources.ts) is derived from
 // these peaks; each row shows the limit it gives and the margin left.
 // Needs root (a cgroup v1 memory controller, mount).
@@ -23,6 +24,7 @@
 // can be measured one at a time; --report-only measures nothing and only
 // writes the rows again with what today's formulas give them.
 import { execFileSync } from 'node:child_process';
+import { connect, type Socket } from 'node:net';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -30,6 +32,7 @@ import { MemcachedSession, type Endpoint } from '../src/protocol/client.js';
 import { DEFAULT_MAX_CONNECTIONS, warmRestartCapable } from '../src/memcached/children/args.js';
 import { containerMemoryMi, hashTablePeakMi } from '../src/memcached/children/resources.js';
 import { cacheVolumeMi } from '../src/memcached/children/statefulset.js';
+import { eventually } from '../test/support/cluster.js';
 import { startConfined, type ConfinedMemcached } from '../test/support/confined-memcached.js';
 import { fillPastFull, hashSettled, openIdleConnections, WORKLOADS, type FillResult, type Workload } from '../test/support/memcached-fill.js';
 import { mib, readMemoryCgroup, readProcessMemory, resetPeak } from '../test/support/memory-cgroup.js';
@@ -37,6 +40,8 @@ import { round } from '../test/support/stats.js';
 import { machine } from './env.js';
 
 const IDLE_CONNECTIONS = 200;
+/** Connections each holding a request in flight, for what a busy connection costs. */
+const BUSY_CONNECTIONS = 900;
 const FILL_CONNECTIONS = 4;
 const FILL_TIMEOUT_MS = 15 * 60_000;
 /** The smallest item memcached stores takes a 96-byte chunk: no fill needs more sets than this many per MB, times three. */
@@ -199,6 +204,43 @@ async function measure(memoryMB: number, mode: Mode, workload: Workload): Promis
   }
 }
 
+/** What a connection with a request in flight costs: its share of the cgroup's growth when BUSY_CONNECTIONS each hold half a request. */
+export interface BusyConnections {
+  connections: number;
+  addedMi: number;
+  perConnectionKiB: number;
+}
+
+/**
+ * memcached -m 64 (cold), then BUSY_CONNECTIONS connections that each send
+ * most of a long get line and no end: memcached holds a read buffer for each
+ * until the line is whole. Raw sockets, as test/support/memcached-process.ts
+ * converse() uses for what the operator's client would never send.
+ */
+async function measureBusyConnections(): Promise<BusyConnections> {
+  const mc = await startConfined({ memoryMB: 64, warm: false });
+  const endpoint = { host: '127.0.0.1', port: mc.port };
+  const sockets: Socket[] = [];
+  try {
+    const idleBytes = readMemoryCgroup(mc.cgroup).usageBytes;
+    const halfALine = `get ${Array.from({ length: 32 }, (_, i) => `busy-${i}-${'k'.repeat(200)}`).join(' ')}`;
+    for (let i = 0; i < BUSY_CONNECTIONS; i++) {
+      const socket = connect({ host: '127.0.0.1', port: mc.port });
+      socket.on('error', () => undefined);
+      await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+      socket.write(halfALine);
+      sockets.push(socket);
+    }
+    const connected = async (): Promise<true | undefined> => ((await statsOf(endpoint)).currConnections > BUSY_CONNECTIONS ? true : undefined);
+    await eventually(`memcached to count ${BUSY_CONNECTIONS} connections`, connected, { timeoutMs: 30_000, intervalMs: 100 });
+    const addedBytes = readMemoryCgroup(mc.cgroup).usageBytes - idleBytes;
+    return { connections: BUSY_CONNECTIONS, addedMi: mi(addedBytes), perConnectionKiB: round(addedBytes / BUSY_CONNECTIONS / 1024, 1)! };
+  } finally {
+    for (const socket of sockets) socket.destroy();
+    await mc.stop();
+  }
+}
+
 const key = (r: Pick<Row, 'memoryMB' | 'mode' | 'workload'>): string => `${r.memoryMB}/${r.mode}/${r.workload}`;
 const worstPeakMi = (r: Row): number => Math.max(r.cgroup.peakMi, r.restart?.peakMi ?? 0);
 
@@ -218,7 +260,7 @@ function table(rows: Row[]): string {
 async function main(): Promise<void> {
   mkdirSync(values.out, { recursive: true });
   const jsonPath = path.join(values.out, 'memcached-memory.json');
-  const before = existsSync(jsonPath) ? (JSON.parse(readFileSync(jsonPath, 'utf8')) as { measuredAt: string; machine: unknown; rows: Row[] }) : undefined;
+  const before = existsSync(jsonPath) ? (JSON.parse(readFileSync(jsonPath, 'utf8')) as { measuredAt: string; machine: unknown; busyConnections?: BusyConnections; rows: Row[] }) : undefined;
   const earlier = before?.rows ?? [];
   const fresh: Row[] = [];
   for (const memoryMB of values['report-only'] ? [] : sizes) {
@@ -237,10 +279,12 @@ async function main(): Promise<void> {
   const kept = earlier.filter((r) => !fresh.some((f) => key(f) === key(r))).map((r) => ({ ...r, ...sizing(r.memoryMB, r.mode, worstPeakMi(r)) }));
   const rows = [...kept, ...fresh].sort((a, b) => a.memoryMB - b.memoryMB || a.mode.localeCompare(b.mode) || a.workload.localeCompare(b.workload));
   const memcached = execFileSync('/usr/bin/memcached', ['-V'], { encoding: 'utf8' }).trim();
+  const busy = values['report-only'] ? before?.busyConnections : await measureBusyConnections();
+  if (busy && !values['report-only']) console.log(`${busy.connections} busy connections: +${busy.addedMi} MiB, ${busy.perConnectionKiB} KiB each`);
   // When and where the last measuring run was: a run that only reports keeps them.
   const measuredAt = fresh.length > 0 || !before ? new Date().toISOString() : before.measuredAt;
   const where = fresh.length > 0 || !before ? machine() : before.machine;
-  writeFileSync(jsonPath, `${JSON.stringify({ measuredAt, memcached, machine: where, idleConnections: IDLE_CONNECTIONS, fillConnections: FILL_CONNECTIONS, rows }, null, 2)}\n`);
+  writeFileSync(jsonPath, `${JSON.stringify({ measuredAt, memcached, machine: where, idleConnections: IDLE_CONNECTIONS, fillConnections: FILL_CONNECTIONS, busyConnections: busy, rows }, null, 2)}\n`);
   const md = [
     `# memcached memory at full cache (${memcached})`,
     '',
@@ -256,6 +300,7 @@ async function main(): Promise<void> {
     '',
     table(rows),
     '',
+    ...(busy ? [`Busy connections (-m 64, cold): ${busy.connections} connections each holding half a request added ${busy.addedMi} MiB, ${busy.perConnectionKiB} KiB each (memcached's read buffer).`, ''] : []),
   ].join('\n');
   writeFileSync(path.join(values.out, 'memcached-memory.md'), md);
   console.log(table(rows));

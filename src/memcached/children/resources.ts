@@ -9,8 +9,9 @@ import { DEFAULT_MAX_CONNECTIONS, DEFAULT_MEMORY_LIMIT_MB } from './args.js';
  * What memcached takes beyond -m, measured on the binary the pods run
  * (bench/memcached-memory.ts, bench/results/memcached-memory.md: -m 16 to
  * 1024, with and without -e, filled past full with tiny, small and mid-size
- * values, 200 connections open). -m caps the slabs only; the peak above it
- * was the hash table and a few MiB, nothing else:
+ * values, 200 connections open; the limit below is at least 12% above
+ * every peak). -m caps the slabs only; the peak above it was the hash table
+ * and a few MiB, nothing else:
  *
  * - the hash table: 8 bytes a bucket, doubled once the items pass 1.5 a
  *   bucket, and while it doubles the old table is held until every item has
@@ -19,9 +20,10 @@ import { DEFAULT_MAX_CONNECTIONS, DEFAULT_MEMORY_LIMIT_MB } from './args.js';
  *   chunk (96 bytes): about 9.4% of -m at the peak, up to 16.7% just past a
  *   doubling. Computed here as memcached grows it, not guessed.
  * - the rest: the process, its threads, slab and LRU bookkeeping, idle
- *   connections: 2.7 MiB plus 0.25% of -m measured.
- * - a connection with a request in flight holds a 16 KiB read buffer (1000
- *   busy connections measured 14 to 16 MiB), so -c counts too.
+ *   connections: about 3 MiB plus 0.5% of -m measured.
+ * - a connection with a request in flight holds a read buffer of up to
+ *   16 KiB (900 connections each holding half a request measured 12.8 KiB
+ *   each), so -c counts too.
  *
  * The -e memory file is exactly -m and is charged to the container as the
  * anonymous slabs are: warm and cold peaks differ by noise, one formula
