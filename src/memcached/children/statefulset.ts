@@ -212,8 +212,8 @@ export const IN_PLACE_RAISE_FACTOR = 4;
  * memory limit. The kubelet mounts a memory-backed emptyDir once, when the
  * pod starts, with the smaller of its sizeLimit and the pod's memory limit;
  * a sizeLimit above that limit promised room the tmpfs did not have, and
- * memcached dies of SIGBUS when its file grows past the tmpfs (measured:
- * -m 64 -e on a 48 MiB tmpfs, filled). So a raise in place is allowed only
+ * memcached dies of SIGBUS when its file grows past the tmpfs (a control in
+ * test/integration/memory shows it). So a raise in place is allowed only
  * up to the limit the pod started with, and it stays within the container's
  * limit because the operator resizes that limit to the new -m's with it.
  * tmpfs takes memory only as it is written, charged to the container.
