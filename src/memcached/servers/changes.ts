@@ -32,13 +32,19 @@ function container(spec: { containers?: V1Container[] } | undefined, name: strin
 
 /**
  * Hash of the template's pod spec without what changes in place (images,
- * resources), what only matters at scheduling, and the RAM disk's size
- * (checked separately: it bounds a -m raised in place). Stored on the
- * template (and so on every pod) as POD_SPEC_HASH_ANNOTATION.
+ * resources), what only matters at scheduling, the RAM disk's size
+ * (checked separately: it bounds a -m raised in place), and the pod's uid:
+ * the operator sets one except on OpenShift, whose SCC assigns it, and a
+ * running server keeps the uid it started with, so finding the platform
+ * different (the Infrastructure API appearing or going) replaces no warm
+ * cache; new pods take the new rule. Stored on the template (and so on
+ * every pod) as POD_SPEC_HASH_ANNOTATION.
  */
 export function podSpecHash(template: V1PodTemplateSpec): string {
   const spec: Record<string, unknown> = { ...template.spec };
   for (const field of SCHEDULING_FIELDS) delete spec[field];
+  const { runAsUser: _uid, ...securityContext } = template.spec?.securityContext ?? {};
+  spec.securityContext = securityContext;
   spec.containers = (template.spec?.containers ?? []).map(({ image: _image, resources: _resources, ...rest }) => rest);
   spec.volumes = (template.spec?.volumes ?? []).map((v) => (v.name === CACHE_VOLUME ? { name: v.name } : v));
   return createHash('sha256').update(JSON.stringify(spec)).digest('hex').slice(0, 16);

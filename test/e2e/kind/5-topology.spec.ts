@@ -5,7 +5,9 @@
 // use, from the tools cache) is applied with SingleReplica: one replica.
 // Flipped to HighlyAvailable: three pods on three distinct nodes, and the
 // Ready count never drops to zero on the way (watched, and sampled every
-// 200 ms).
+// 200 ms). The first server is the same pod throughout, its cache kept: the
+// Infrastructure API appearing (the platform now reads as OpenShift, which
+// assigns the pods' uid) replaces no running server.
 import { expect } from 'chai';
 import path from 'node:path';
 import { eventually, toolsBin } from '../../support/cluster.js';
@@ -37,6 +39,12 @@ describe('kind: topology on real nodes', function () {
   let ns = '';
   const name = 'cache';
   let workers: string[] = [];
+  /** The uid of the pod serving as the first server (`cache-0`), as the first placement made it. */
+  let firstServer = '';
+  const expectFirstServerKept = async () => {
+    const pod = await cluster.core.readNamespacedPod({ namespace: ns, name: `${name}-0` });
+    expect(pod.metadata?.uid, 'the first server is the pod the first placement made: its cache kept').to.equal(firstServer);
+  };
 
   /** The Memcached's pods once `replicas` are Ready, not terminating, on distinct workers, with the given anti-affinity. */
   async function settled(replicas: number, antiAffinity: string, timeoutMs = 240_000) {
@@ -82,6 +90,8 @@ describe('kind: topology on real nodes', function () {
     expect(s.pdb?.spec?.maxUnavailable).to.equal(1);
     const mc = await new Memcacheds(cluster.kc, ns).waitAvailable(name, 120_000);
     expect(mc.status?.topology).to.include({ source: 'Nodes', infrastructure: 'HighlyAvailable', schedulableNodes: 3 });
+    firstServer = s.pods.find((p) => p.metadata?.name === `${name}-0`)?.metadata?.uid ?? '';
+    expect(firstServer, `${name}-0 runs`).to.not.equal('');
   });
 
   it('OpenShift\'s Infrastructure CRD with SingleReplica: one replica', async () => {
@@ -102,6 +112,7 @@ describe('kind: topology on real nodes', function () {
     await settled(1, 'None', 180_000);
     const mc = await new Memcacheds(cluster.kc, ns).waitAvailable(name, 120_000);
     expect(mc.status?.topology).to.include({ source: 'Infrastructure', controlPlane: 'SingleReplica', infrastructure: 'SingleReplica' });
+    await expectFirstServerKept();
     recordResult('topologySingleReplica', { settledMs: Date.now() - start });
   });
 
@@ -128,6 +139,7 @@ describe('kind: topology on real nodes', function () {
     expect(sampler.maxGapMs(), 'largest gap between samples').to.be.below(1000);
     const mc = await new Memcacheds(cluster.kc, ns).get(name);
     expect(mc?.status?.topology).to.include({ source: 'Infrastructure', infrastructure: 'HighlyAvailable' });
+    await expectFirstServerKept();
     recordResult('topologyToHighlyAvailable', { settledMs: Date.now() - start, samples: sampler.samples.length, minReady: sampler.minReady() });
   });
 });

@@ -116,6 +116,17 @@ describe('what a running server needs to match the template', () => {
   it('a scheduling-only tightening (anti-affinity now Required) replaces no pod', () => {
     expect(changeFor(podFrom(template({}, {}, COMPACT), 0), base, REVISION)).to.equal(undefined);
   });
+  it('a uid set, or left to the platform (OpenShift found or gone), replaces no pod: a running server keeps the uid it started with', () => {
+    const build = (runAsUser: number | undefined) =>
+      withPodSpecHash(buildPodTemplate(memcached(), defaulted({}), HIGHLY_AVAILABLE, { defaultImage: 'memcached:1.6', replicas: 3, ...(runAsUser !== undefined ? { runAsUser } : {}) }));
+    const kubernetes = build(11211);
+    const openShift = build(undefined);
+    expect(kubernetes.spec?.securityContext?.runAsUser).to.equal(11211);
+    expect(openShift.spec?.securityContext?.runAsUser).to.equal(undefined);
+    expect(changeFor(podFrom(kubernetes, 0), openShift, REVISION)).to.equal(undefined);
+    expect(changeFor(podFrom(openShift, 0), kubernetes, REVISION)).to.equal(undefined);
+    expect(changeFor(podFrom(kubernetes, 0), openShift, 'cache-newer'), 'it only needs the new revision label').to.equal('relabel');
+  });
   it('a pod of an older revision that runs the same thing only needs its label', () => {
     expect(changeFor(podFrom(base, 0), base, 'cache-newer')).to.equal('relabel');
   });
