@@ -26,7 +26,11 @@ export const CONDITION_EVICTING = 'Evicting';
 /** Share of max_connections in use from which a pod counts as saturated. */
 export const SATURATED_CONNECTIONS_SHARE = 0.9;
 
-/** The counters and gauges of one pod's `stats` this logic reads. */
+/**
+ * The counters and gauges of one pod's `stats` this logic and the auto pilot
+ * (src/memcached/autopilot/signals.ts: hit ratio, request rate, restarts)
+ * read.
+ */
 export interface PodSample {
   pod: string;
   currConnections: number;
@@ -36,6 +40,13 @@ export interface PodSample {
   evictions: number;
   bytes: number;
   limitBytes: number;
+  /** Seconds since memcached started: a smaller one means the counters started over. */
+  uptime: number;
+  getHits: number;
+  getMisses: number;
+  cmdGet: number;
+  cmdSet: number;
+  cmdTouch: number;
   /**
    * memcached refused the poll's own connection at its limit ("ERROR Too
    * many open connections"): saturated now, though no stats could be read
@@ -65,6 +76,12 @@ export function sampleOf(pod: string, stats: Map<string, string>): PodSample {
     evictions: num(stats, 'evictions'),
     bytes: num(stats, 'bytes'),
     limitBytes: num(stats, 'limit_maxbytes'),
+    uptime: num(stats, 'uptime'),
+    getHits: num(stats, 'get_hits'),
+    getMisses: num(stats, 'get_misses'),
+    cmdGet: num(stats, 'cmd_get'),
+    cmdSet: num(stats, 'cmd_set'),
+    cmdTouch: num(stats, 'cmd_touch'),
   };
 }
 
