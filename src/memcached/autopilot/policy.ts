@@ -147,7 +147,8 @@ export function decide(input: PolicyInput): Decision {
   const evidence = history.filter((s) => input.lastScaleAt === undefined || s.at - s.intervalMs >= input.lastScaleAt);
   const latest = evidence.at(-1);
   if (!latest || now - latest.at > STALE_AFTER_INTERVALS * Math.max(latest.intervalMs, 60_000)) {
-    return none(input, 'NoRecentSignals', 'no recent stats from the cache since the last change');
+    const since = input.lastScaleAt === undefined ? '' : ' since the last change ended';
+    return none(input, 'NoRecentSignals', `no recent stats from the cache${since}`);
   }
   const sinceChange = input.lastScaleAt === undefined ? Number.POSITIVE_INFINITY : now - input.lastScaleAt;
 
@@ -172,7 +173,11 @@ export function decide(input: PolicyInput): Decision {
     return none(input, 'Evicting', `evicting with memory use ${Math.round(latest.memoryUsedPercent)}% (target ${settings.targetMemoryPercent}%): the cache grows if every poll says so for ${minutes(settings.evictingForMs)}`);
   }
   if (evicting(latest, settings)) {
-    return none(input, 'EvictingUnderTarget', `evicting with memory use ${Math.round(latest.memoryUsedPercent)}%, under the target ${settings.targetMemoryPercent}%: items of some sizes crowd out others (slab classes), which more memory would not cure`);
+    return none(
+      input,
+      'EvictingUnderTarget',
+      `evicting with memory use ${Math.round(latest.memoryUsedPercent)}%, under the target ${settings.targetMemoryPercent}%: items of some sizes crowd out others (memcached's slab classes) rather than the cache being short of memory, so it does not grow; lower autoscaling.targetMemoryPercent if more memory does help`,
+    );
   }
   return none(input, 'Steady', `memory use ${Math.round(latest.memoryUsedPercent)}% (target ${settings.targetMemoryPercent}%)`);
 }
