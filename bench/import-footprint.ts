@@ -16,14 +16,17 @@
 //   bundle         dist/main.js bundled by esbuild (ESM, node), run likewise;
 //   bundle-min     the same, minified;
 //   bundle-kc      a bundle that only loads a kubeconfig;
-//   bundle-kc-core a bundle that loads a kubeconfig and makes a CoreV1Api.
+//   bundle-kc-core a bundle that loads a kubeconfig and makes a CoreV1Api;
+//   shipped        the image's entry point as make bundle-js builds it
+//                  (dist/bundle/main.js, hack/bundle-js.js), run likewise.
 //
-// The bundles need esbuild (--esbuild PATH to its binary); without it they are
-// skipped, with a message. Modules are counted in one more run of each variant
+// The bundles need esbuild (the devDependency's binary, or --esbuild PATH);
+// without it they are skipped, with a message; so is shipped without
+// dist/bundle/main.js. Modules are counted in one more run of each variant
 // with a module load hook (file: URLs, and their bytes on disk); RSS comes
 // from runs without the hook, so the hook costs nothing in it.
 //
-//   node .build/bench/import-footprint.js [--esbuild /path/to/esbuild] [--runs 5] [--out bench/results]
+//   node .build/bench/import-footprint.js [--esbuild node_modules/.bin/esbuild] [--runs 5] [--out bench/results]
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -38,6 +41,8 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '.
 const CLIENT_DIR = path.join(ROOT, 'node_modules', '@kubernetes', 'client-node', 'dist');
 // Inside the worktree, so the bundle finds package.json (its version) and the CRD as dist/main.js does.
 const BUNDLE_DIR = path.join(ROOT, '.build', 'import-footprint');
+/** The image's entry point, as make bundle-js writes it. */
+const SHIPPED_BUNDLE = path.join(ROOT, 'dist', 'bundle', 'main.js');
 const READY = 'import-footprint: ready';
 const OPERATOR_READY = 'cannot reach the apiserver';
 const CHILD_DEADLINE_MS = 60_000;
@@ -256,34 +261,40 @@ async function measure(variant: Variant, runs: number, kubeconfig: string, dir: 
   return row;
 }
 
-function bundleVariants(esbuild: string | undefined, entries: Record<string, string>, kubeconfig: string): { variants: Variant[]; inputs: Record<string, Record<string, number>> } {
-  if (!esbuild || !existsSync(esbuild)) {
-    process.stderr.write(`import-footprint: esbuild not found (${esbuild ?? 'no --esbuild given'}); skipping the bundled variants\n`);
-    return { variants: [], inputs: {} };
-  }
-  mkdirSync(BUNDLE_DIR, { recursive: true });
-  const main = path.join(ROOT, 'dist', 'main.js');
-  const plan: Array<[string, string, boolean, string]> = [
-    ['bundle', main, false, OPERATOR_READY],
-    ['bundle-min', main, true, OPERATOR_READY],
-    ['bundle-kc', entries['kc-only'], false, READY],
-    ['bundle-kc-core', entries['kc-core'], false, READY],
-  ];
+function bundleVariants(esbuild: string, entries: Record<string, string>, kubeconfig: string): { variants: Variant[]; inputs: Record<string, Record<string, number>> } {
   const variants: Variant[] = [];
   const inputs: Record<string, Record<string, number>> = {};
-  for (const [name, entry, minify, ready] of plan) {
-    const built = bundle(esbuild, entry, `${name}.mjs`, minify);
-    const file = path.join(BUNDLE_DIR, `${name}.mjs`);
-    const argv = ready === OPERATOR_READY ? [file, '--kubeconfig', kubeconfig] : [file];
-    if (ready === OPERATOR_READY) checkStarts(file);
-    variants.push({ name, argv, ready, bundleBytes: built.bytes });
-    inputs[name] = Object.fromEntries(Object.entries(built.inputs).sort((a, b) => b[1] - a[1]).map(([group, bytes]) => [group, round(bytes / 2 ** 20, 2)!]));
+  if (existsSync(esbuild)) {
+    mkdirSync(BUNDLE_DIR, { recursive: true });
+    const main = path.join(ROOT, 'dist', 'main.js');
+    const plan: Array<[string, string, boolean, string]> = [
+      ['bundle', main, false, OPERATOR_READY],
+      ['bundle-min', main, true, OPERATOR_READY],
+      ['bundle-kc', entries['kc-only'], false, READY],
+      ['bundle-kc-core', entries['kc-core'], false, READY],
+    ];
+    for (const [name, entry, minify, ready] of plan) {
+      const built = bundle(esbuild, entry, `${name}.mjs`, minify);
+      const file = path.join(BUNDLE_DIR, `${name}.mjs`);
+      const argv = ready === OPERATOR_READY ? [file, '--kubeconfig', kubeconfig] : [file];
+      if (ready === OPERATOR_READY) checkStarts(file);
+      variants.push({ name, argv, ready, bundleBytes: built.bytes });
+      inputs[name] = Object.fromEntries(Object.entries(built.inputs).sort((a, b) => b[1] - a[1]).map(([group, bytes]) => [group, round(bytes / 2 ** 20, 2)!]));
+    }
+  } else {
+    process.stderr.write(`import-footprint: esbuild not found (${esbuild}); skipping the bundled variants\n`);
+  }
+  if (existsSync(SHIPPED_BUNDLE)) {
+    checkStarts(SHIPPED_BUNDLE);
+    variants.push({ name: 'shipped', argv: [SHIPPED_BUNDLE, '--kubeconfig', kubeconfig], ready: OPERATOR_READY, bundleBytes: statSync(SHIPPED_BUNDLE).size });
+  } else {
+    process.stderr.write(`import-footprint: ${path.relative(ROOT, SHIPPED_BUNDLE)} is missing (make bundle-js); skipping the shipped variant\n`);
   }
   return { variants, inputs };
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { esbuild: { type: 'string' }, runs: { type: 'string', default: '5' }, out: { type: 'string', default: 'bench/results' } } });
+  const { values } = parseArgs({ options: { esbuild: { type: 'string', default: path.join(ROOT, 'node_modules', '.bin', 'esbuild') }, runs: { type: 'string', default: '5' }, out: { type: 'string', default: 'bench/results' } } });
   const runs = Number(values.runs);
   if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs ${values.runs}: want a whole number of at least 1`);
   if (!existsSync(path.join(ROOT, 'dist', 'main.js'))) throw new Error('dist/main.js is missing: run make build first');

@@ -40,18 +40,18 @@ k -n memcached-operator-system rollout status deployment/memcached-operator-cont
 k create namespace "$ns" --dry-run=client -o yaml | k apply -f - >/dev/null
 k apply -n "$ns" -k config/samples/
 if ! k wait -n "$ns" --for condition=Available --timeout 300s "memcached/$name"; then
-  k get -n "$ns" memcached,deployment,pods -o wide >&2
+  k get -n "$ns" memcached,statefulset,pods -o wide >&2
   k -n memcached-operator-system logs deployment/memcached-operator-controller-manager --tail=20 >&2
   die "memcached/$name did not become Available within 300 s"
 fi
-k get -n "$ns" memcached,deployment,service,poddisruptionbudget,pods -o wide
+k get -n "$ns" memcached,statefulset,service,configmap,poddisruptionbudget,pods -o wide
 
 # A set and a get through the ClusterIP Service, from inside one of the
 # memcached pods (its image has bash): real memcached answers.
 value="hello-from-$(date +%s)"
 log "set demo-key $value, then get demo-key, through the Service $name.$ns.svc:11211"
 # shellcheck disable=SC2016 # the script runs in the pod's bash
-answer=$(k exec -n "$ns" "deployment/$name" -c memcached -- timeout 20 bash -c '
+answer=$(k exec -n "$ns" "statefulset/$name" -c memcached -- timeout 20 bash -c '
   exec 3<>"/dev/tcp/$1/11211"
   printf "set demo-key 0 0 %d\r\n%s\r\nget demo-key\r\nquit\r\n" "${#2}" "$2" >&3
   timeout 10 cat <&3 | tr -d "\r"' session "$name.$ns.svc" "$value")
@@ -74,7 +74,7 @@ operator runs in-cluster, as make deploy made it.
 Try it:
   export KUBECONFIG=$KUBECONFIG
   kubectl get memcached -A
-  kubectl exec -n $ns deployment/$name -c memcached -- bash -c \\
+  kubectl exec -n $ns statefulset/$name -c memcached -- bash -c \\
     'exec 3<>/dev/tcp/$name/11211; printf "set k 0 0 2\r\nhi\r\nget k\r\nquit\r\n" >&3; cat <&3'
   $down    # deletes the kind cluster (and all in it), stops its dockerd
 EOT

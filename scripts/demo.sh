@@ -35,7 +35,7 @@ if ! $kubectl wait -n memcached-demo --for condition=Available --timeout 120s me
   tail -20 "$state/operator.log" >&2
   exit 1
 fi
-$kubectl get -n memcached-demo memcached,deployment,service,poddisruptionbudget,pods -o wide
+$kubectl get -n memcached-demo memcached,statefulset,service,configmap,poddisruptionbudget,pods -o wide
 cat <<EOT
 
 These pods are simulated. The API server, the scheduler, the controllers and

@@ -51,6 +51,7 @@ import {
   statefulSetUrgent,
   memcachedUpdateMatters,
   podAddMatters,
+  podGainedReadinessOnly,
   podLostReadiness,
   podProjection,
   projectPod,
@@ -190,7 +191,7 @@ function buildController(reconciler: MemcachedReconciler, { informers, optional 
       // Events that change nothing the reconciler reads are dropped: the echo
       // of our own status write, child status churn. The periodic resync still passes.
       .for(memcacheds, { name: 'Memcached', predicates: [memcachedUpdateMatters()] })
-      // Pod and Deployment status moves in bursts (three pods turn Ready
+      // Pod and StatefulSet status moves in bursts (three pods turn Ready
       // within moments): coalesce each burst into one reconcile and one status
       // write. A lost replica and a finished rollout skip the wait. The add
       // events of children the operator has just created say nothing new.
@@ -206,10 +207,10 @@ function buildController(reconciler: MemcachedReconciler, { informers, optional 
       .owns(pdbs, KIND, API_VERSION, { name: 'PodDisruptionBudget', ...children })
       .owns(optional.podMonitors, KIND, API_VERSION, { name: 'PodMonitor' })
       .owns(optional.prometheusRules, KIND, API_VERSION, { name: 'PrometheusRule' })
-      // Pods belong to ReplicaSets; their instance label names the Memcached.
+      // Pods belong to the StatefulSet (or an earlier version's ReplicaSet); their instance label names the Memcached.
       .watches(pods, podRequests, {
         name: 'Pod',
-        predicates: [projectionChanged(podProjection), { create: podAddMatters }],
+        predicates: [projectionChanged(podProjection), { create: podAddMatters, update: (pod, old) => !podGainedReadinessOnly(pod, old) }],
         coalesceMs: CHILD_STATUS_COALESCE_MS,
         urgent: podLostReadiness,
       })

@@ -68,6 +68,25 @@ export function podLostReadiness(pod: V1Pod, old: V1Pod | undefined): boolean {
   return old !== undefined && isServing(old) && !isServing(pod);
 }
 
+/** The pod's projection without what a Ready gain changes: the conditions and the containers' ready, running and waiting states. */
+function withoutReadiness(pod: V1Pod): unknown {
+  const p = podProjection(pod) as { containers: { ready?: boolean; running?: boolean; waiting?: string }[] };
+  return { ...p, conditions: undefined, containers: p.containers.map(({ ready: _r, running: _s, waiting: _w, ...rest }) => rest) };
+}
+
+/**
+ * Whether a Pod update is only a pod turning Ready (nothing else the
+ * reconciler reads changed: no label, node, image, restart or deletion).
+ * It is dropped from the pod watch: the StatefulSet's readyReplicas update
+ * that follows brings the same news, and enqueuing both made a third
+ * reconcile per new cache (see servers/steps.ts for a StatefulSet event that
+ * overtakes the pod's). Losses, restarts and trouble still pass.
+ */
+export function podGainedReadinessOnly(pod: V1Pod, old: V1Pod | undefined): boolean {
+  if (old === undefined || isServing(old) || !isServing(pod)) return false;
+  return JSON.stringify(withoutReadiness(pod)) === JSON.stringify(withoutReadiness(old));
+}
+
 const metadataChanged = projectionChanged<KubernetesObject>(metadataProjection);
 
 /**

@@ -6,8 +6,8 @@
 // replicas are Ready. Leaving Required for more replicas (say spec.size 5 on
 // 3 nodes), anti-affinity is relaxed on the running replicas first and the
 // scale-up follows once no Required pod is left: those pods repel every new
-// one from their nodes, and the Deployment would not stop them while the new
-// pods it wants are Pending. Pure.
+// one from their nodes, and nothing stops them while the new pods are Pending
+// (servers/changes.ts replaces them first, their keys parked). Pure.
 import type { AntiAffinity, Placement, PlacementNotice } from './types.js';
 
 /** What is running now: the workload's replicas and Ready replicas, and the anti-affinity it was given. */

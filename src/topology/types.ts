@@ -51,9 +51,9 @@ export interface Placement {
   resourceProfile: 'Small' | 'Standard';
   notices: PlacementNotice[];
   /**
-   * Replace pods one at a time whatever the anti-affinity. Set while a move
-   * away from Required anti-affinity is staged, so the rollout stays
-   * recognisable (and careful) until it has finished.
+   * Set while a move away from Required anti-affinity is staged to add
+   * servers beyond the nodes: the running servers that still have Required
+   * are replaced first, one at a time (servers/changes.ts).
    */
   oneAtATime?: true;
 }

@@ -63,26 +63,39 @@ export function sameResources(a: V1ResourceRequirements | undefined, b: V1Resour
   return sameQuantities(a?.requests, b?.requests) && sameQuantities(a?.limits, b?.limits);
 }
 
-/** MiB of the pod's RAM disk, or undefined when it has none. */
-function cacheVolumeMi(pod: { spec?: { volumes?: { name: string; emptyDir?: { sizeLimit?: string } }[] } }): number | undefined {
-  const limit = pod.spec?.volumes?.find((v) => v.name === CACHE_VOLUME)?.emptyDir?.sizeLimit;
-  const bytes = limit === undefined ? undefined : quantityValue(limit);
-  return bytes === undefined ? undefined : bytes / 2 ** 20;
+/**
+ * MiB of the pod's RAM disk, or undefined when it has none. The kubelet
+ * mounts it at the smaller of its sizeLimit and the pod's memory limit as
+ * the pod started, whatever a sizeLimit says beyond that.
+ */
+function cacheVolumeMi(pod: V1Pod): number | undefined {
+  const sizeLimit = pod.spec?.volumes?.find((v) => v.name === CACHE_VOLUME)?.emptyDir?.sizeLimit;
+  const size = sizeLimit === undefined ? undefined : quantityValue(sizeLimit);
+  if (size === undefined) return undefined;
+  const memoryLimit = container(pod.spec, CONTAINER_NAME)?.resources?.limits?.memory;
+  const limit = memoryLimit === undefined ? undefined : quantityValue(memoryLimit);
+  return Math.min(size, limit ?? Infinity) / 2 ** 20;
 }
 
 function imagesDiffer(pod: V1Pod, template: V1PodTemplateSpec): boolean {
   return (template.spec?.containers ?? []).some((c) => container(pod.spec, c.name)?.image !== c.image);
 }
 
-/** The next change pod needs to match template (which carries POD_SPEC_HASH_ANNOTATION), or undefined when it runs it already. */
-export function changeFor(pod: V1Pod, template: V1PodTemplateSpec, revision: string | undefined): ServerChange | undefined {
+/**
+ * The next change pod needs to match template (which carries
+ * POD_SPEC_HASH_ANNOTATION), or undefined when it runs it already.
+ * relaxingRequired: the placement relaxes Required anti-affinity to add
+ * servers (more replicas than nodes, topology/transition.ts).
+ */
+export function changeFor(pod: V1Pod, template: V1PodTemplateSpec, revision: string | undefined, relaxingRequired = false): ServerChange | undefined {
   const has = pod.metadata?.annotations ?? {};
   const wants = template.metadata?.annotations ?? {};
   if (has[POD_SPEC_HASH_ANNOTATION] !== wants[POD_SPEC_HASH_ANNOTATION]) return 'replace';
   // Scheduling-only changes wait for the next scheduling, except one: a
   // running pod's Required anti-affinity keeps every new pod off its node,
-  // so a template that relaxed it (more replicas than nodes) needs new pods.
-  if (hasRequiredAntiAffinity(pod.spec) && !hasRequiredAntiAffinity(template.spec)) return 'replace';
+  // so when servers are to be added beyond the nodes, it needs a new pod.
+  // Fewer servers (SingleReplica, a smaller size) schedule none: it stays.
+  if (relaxingRequired && hasRequiredAntiAffinity(pod.spec) && !hasRequiredAntiAffinity(template.spec)) return 'replace';
   if (has[MEMORY_ANNOTATION] !== wants[MEMORY_ANNOTATION]) {
     const room = cacheVolumeMi(pod);
     const wanted = Number(wants[MEMORY_ANNOTATION]);
@@ -94,4 +107,24 @@ export function changeFor(pod: V1Pod, template: V1PodTemplateSpec, revision: str
   if (!sameResources(container(pod.spec, CONTAINER_NAME)?.resources, container(template.spec, CONTAINER_NAME)?.resources)) return 'resize';
   if (revision !== undefined && pod.metadata?.labels?.['controller-revision-hash'] !== revision) return 'relabel';
   return undefined;
+}
+
+/**
+ * Servers (by index) that share a node with a lower one while the template
+ * requires one server per node: placed with Preferred anti-affinity on the
+ * way to HighlyAvailable (topology/transition.ts) when nodes were short,
+ * they would otherwise stay together, since anti-affinity applies only at
+ * scheduling. Each is replaced (keys parked) to be scheduled apart.
+ */
+export function crowdedUnderRequired(pods: readonly (V1Pod | undefined)[], template: V1PodTemplateSpec): number[] {
+  if (!hasRequiredAntiAffinity(template.spec)) return [];
+  const nodes = new Set<string>();
+  const crowded: number[] = [];
+  pods.forEach((pod, i) => {
+    const node = pod?.spec?.nodeName;
+    if (node === undefined) return;
+    if (nodes.has(node)) crowded.push(i);
+    else nodes.add(node);
+  });
+  return crowded;
 }

@@ -17,6 +17,18 @@ import { ordinalOf, publishedServers, serverList } from './serverlist.js';
 
 /** How soon to look again while a step waits on something no watch reports (a restart, a key copy to retry). */
 const RECHECK_MS = 2_000;
+/** How soon to look again when the pod cache lags behind the StatefulSet's count of Ready pods. */
+const CACHE_CATCH_UP_MS = 1_000;
+
+/**
+ * Whether the StatefulSet counts more Ready pods than the pod cache shows.
+ * A pod's Ready gain is not enqueued from the pod watch (the StatefulSet's
+ * readyReplicas brings it: one reconcile, not two); should the StatefulSet's
+ * event overtake the pod's, the pass looks again shortly.
+ */
+export function podCacheBehind(statefulSet: k8s.V1StatefulSet | undefined, pods: (k8s.V1Pod | undefined)[]): boolean {
+  return (statefulSet?.status?.readyReplicas ?? 0) > pods.filter((p) => p !== undefined && isServing(p)).length;
+}
 
 function stateOf(pod: k8s.V1Pod | undefined, ordinal: number, operation: ServerOperationStatus | undefined, step: ServerStep): ServerState {
   if (!pod) return 'Starting';
@@ -90,7 +102,8 @@ export class ServerSteps {
     // status, which can lag behind that write by a reconcile; after a restart
     // there is none, and status is the record.
     const operation = this.written.get(mc.metadata.uid ?? '') ?? mc.status?.lastOperation;
-    const step = nextStep({ target: plan.placement.replicas, published, statefulSet, pods, legacyPods, template, operation });
+    const relaxingRequired = plan.placement.oneAtATime === true;
+    const step = nextStep({ target: plan.placement.replicas, published, statefulSet, pods, legacyPods, template, operation, now, relaxingRequired });
     let result: Awaited<ReturnType<ServerOperations['run']>> = {};
     let failure: string | undefined;
     try {
@@ -121,7 +134,9 @@ export class ServerSteps {
       ...(pending !== undefined ? { pending } : {}),
     };
     const busy = failure !== undefined || (step.kind !== 'idle' && step.kind !== 'publish') || lastOperation?.phase === 'Running';
-    return { report, ...(busy ? { recheckMs: result.requeueAfterMs ?? RECHECK_MS } : {}) };
+    if (busy) return { report, recheckMs: result.requeueAfterMs ?? RECHECK_MS };
+    const settling = step.kind === 'idle' ? step.retryMs : undefined;
+    return { report, ...(settling !== undefined ? { recheckMs: settling } : podCacheBehind(statefulSet, pods) ? { recheckMs: CACHE_CATCH_UP_MS } : {}) };
   }
 
   private remember(uid: string, operation: ServerOperationStatus): void {

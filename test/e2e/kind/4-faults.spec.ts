@@ -1,6 +1,6 @@
 // Faults on the data plane, with real memcached pods on the kind bed's three
 // workers: a killed pod is replaced (Available goes False, then True, and the
-// ReplicaSet's Event names the replacement); the PodDisruptionBudget refuses
+// StatefulSet's Event names the replacement, under the same name); the PodDisruptionBudget refuses
 // a second eviction while one pod is down; and `kubectl drain` of a worker
 // goes through the PDB while a 200 ms sampler sees at least one Ready pod
 // throughout.
@@ -28,6 +28,12 @@ async function watchAvailable(kc: k8s.KubeConfig, ns: string, name: string, seen
     },
     () => undefined,
   );
+}
+
+/** When an Event last happened (ms): a repeat's series, else its last timestamp or event time. */
+function eventTime(e: k8s.CoreV1Event): number {
+  const at = e.series?.lastObservedTime ?? e.lastTimestamp ?? e.eventTime;
+  return at ? new Date(at).getTime() : 0;
 }
 
 async function threeReady(cluster: Cluster, ns: string, name: string): Promise<k8s.V1Pod[]> {
@@ -73,8 +79,9 @@ describe('kind: faults on the data plane', function () {
       const r = kRun(['delete', 'pod', victim, '-n', ns, '--grace-period=0', '--force']);
       expect(r.status, r.stderr).to.equal(0);
       const after = await threeReady(cluster, ns, name);
-      const replacement = after.map((p) => p.metadata!.name!).filter((n) => !before.some((b) => b.metadata!.name === n));
-      expect(replacement, describePods(after)).to.have.length(1);
+      // A StatefulSet's server keeps its name: the replacement is the new pod uid under the victim's name.
+      const replacement = after.filter((p) => !before.some((b) => b.metadata!.uid === p.metadata!.uid));
+      expect(replacement.map((p) => p.metadata!.name), describePods(after)).to.deep.equal([victim]);
       await eventually('Available=True again after the replacement', () => (seen.some((s) => s.at > start && s.status === 'False') && seen.at(-1)?.status === 'True' ? true : undefined), {
         timeoutMs: 60_000,
         intervalMs: 200,
@@ -82,9 +89,10 @@ describe('kind: faults on the data plane', function () {
       const falseAt = seen.find((s) => s.at > start && s.status === 'False')!.at;
       const trueAt = seen.find((s) => s.at > falseAt && s.status === 'True')!.at;
       expect(trueAt).to.be.greaterThan(falseAt);
-      const rs = after[0].metadata!.ownerReferences!.find((o) => o.kind === 'ReplicaSet')!.name;
-      const events = await eventsAbout(cluster, ns, 'ReplicaSet', rs);
-      expect(events.map((e) => `${e.reason}: ${e.message}`)).to.include(`SuccessfulCreate: Created pod: ${replacement[0]}`);
+      const sts = after[0].metadata!.ownerReferences!.find((o) => o.kind === 'StatefulSet')!.name;
+      // The StatefulSet controller's Event for the pod it created again, after the kill (its first creation is older).
+      const events = (await eventsAbout(cluster, ns, 'StatefulSet', sts)).filter((e) => eventTime(e) >= start - 1000);
+      expect(events.map((e) => `${e.reason}: ${e.message}`)).to.include(`SuccessfulCreate: create Pod ${victim} in StatefulSet ${sts} successful`);
       recordResult('memcachedPodKill', { unavailableAfterMs: falseAt - start, availableAgainAfterMs: trueAt - start });
     } finally {
       watch.abort();

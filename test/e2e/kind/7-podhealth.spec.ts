@@ -110,8 +110,10 @@ describe('kind: Degraded says why pods are not Ready', function () {
     // -m 256 in a 32Mi container: memcached grows past the limit long before
     // it would evict, and the kernel kills it. The load reconnects and fills
     // again after each restart, so the kubelet backs off (CrashLoopBackOff)
-    // with OOMKilled as the last termination.
-    applyMemcached(ns, 'oom', { size: 1, image: memcachedImage(), memoryLimitMB: 256, resources: { limits: { memory: '32Mi' } } });
+    // with OOMKilled as the last termination. Items over 1 MB keep the server
+    // cold (no -e): a warm one would lay out its slab pages on the RAM disk
+    // at start, and never start in 32Mi.
+    applyMemcached(ns, 'oom', { size: 1, image: memcachedImage(), memoryLimitMB: 256, maxItemSize: '2m', resources: { limits: { memory: '32Mi' } } });
     const pod = await readyPod('oom');
     const t0 = Date.now();
     const load = execInBackground(ns, client, FILL_UNTIL_STOPPED, [pod.status!.podIP!, '100000']);

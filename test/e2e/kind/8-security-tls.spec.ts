@@ -135,10 +135,10 @@ describe('kind: TLS, mutual TLS, the plaintext port, auth and rotation with real
     return (await podsOf(name)).filter(isPodReady).map((p) => p.status!.podIP!);
   }
 
-  /** Pod uid → restart count, and the Deployment's generation: what "untouched" means. */
+  /** Pod uid → restart count, and the StatefulSet's generation: what "untouched" means. */
   async function fingerprint(name: string): Promise<string> {
     const pods = await podsOf(name);
-    const d = await cluster.apps.readNamespacedDeployment({ namespace: ns, name });
+    const d = await cluster.apps.readNamespacedStatefulSet({ namespace: ns, name });
     const podsPart = pods.map((p) => `${p.metadata!.uid}:${p.status?.containerStatuses?.[0]?.restartCount ?? 0}`).sort().join(',');
     return `generation=${d.metadata?.generation} template=${JSON.stringify(d.spec?.template)} pods=${podsPart}`;
   }
@@ -313,27 +313,34 @@ describe('kind: TLS, mutual TLS, the plaintext port, auth and rotation with real
     serving = next;
   });
 
-  it('a changed authfile rolls the pods (memcached reads it only at start) with a Ready pod throughout; the new password works, the old is refused', async () => {
+  it('a changed authfile restarts each server in place (memcached reads it only at start) with a Ready pod throughout; the new password works, the old is refused', async () => {
     const login = (password: string, hosts: string[]) => exec({ hosts, port, auth: `app ${password}`, payload: 'get k\r\n' });
     for (const r of login('first-password', await podIps(authName))) expect(r.reply, r.host).to.equal('STORED\r\nEND\r\n');
-    const before = (await podsOf(authName)).map((p) => p.metadata!.uid!);
+    const restarts = new Map((await podsOf(authName)).map((p) => [p.metadata!.uid!, p.status?.containerStatuses?.[0]?.restartCount ?? 0]));
     const sampler = new ReadySampler(cluster, ns, authName);
     sampler.start();
+    const start = new Date();
     k(['apply', '--server-side', '--force-conflicts', '-n', ns, '-f', '-'], k(['create', 'secret', 'generic', 'auth-users', '-n', ns, '--from-literal=authfile=app:second-password\n', '--dry-run=client', '-o', 'json']));
-    const rolled = await eventually(
-      'every pod replaced and Ready',
+    // The operator first has the kubelet write the new Secret into each pod (up to its sync period), then restarts memcached warm.
+    const restarted = await eventually(
+      'every server restarted and Ready, the warm restart Succeeded',
       async () => {
         const pods = await podsOf(authName);
         const ready = pods.filter(isPodReady);
-        return pods.length === 2 && ready.length === 2 && pods.every((p) => !before.includes(p.metadata!.uid!)) ? ready : undefined;
+        const op = (await new Memcacheds(cluster.kc, ns).get(authName))?.status?.lastOperation;
+        const finished = op?.type === 'WarmRestart' && op.phase === 'Succeeded' && new Date(op.startedAt) >= new Date(start.getTime() - 1000);
+        const each = pods.every((p) => (p.status?.containerStatuses?.[0]?.restartCount ?? 0) > (restarts.get(p.metadata!.uid!) ?? -1));
+        return pods.length === 2 && ready.length === 2 && each && finished ? ready : undefined;
       },
-      { timeoutMs: 240_000, intervalMs: 1000 },
+      { timeoutMs: 300_000, intervalMs: 1000 },
     );
     await sampler.stop();
     sampler.check();
-    recordResult('authRollout', { minReady: sampler.minReady(), samples: sampler.samples.length, maxGapMs: sampler.maxGapMs() });
+    const inPlace = restarted.filter((p) => restarts.has(p.metadata!.uid!)).length;
+    recordResult('authRestart', { minReady: sampler.minReady(), samples: sampler.samples.length, maxGapMs: sampler.maxGapMs(), restartedInPlace: inPlace, seconds: (Date.now() - start.getTime()) / 1000 });
     expect(sampler.minReady(), 'at least one Ready pod throughout').to.be.greaterThan(0);
-    const ips = rolled.map((p) => p.status!.podIP!);
+    expect(inPlace, 'both servers restarted in place, not replaced').to.equal(2);
+    const ips = restarted.map((p) => p.status!.podIP!);
     for (const r of login('second-password', ips)) expect(r.reply, r.host).to.equal('STORED\r\nEND\r\n');
     for (const r of login('first-password', ips)) expect(r.reply, r.host).to.match(/^CLIENT_ERROR/);
   });

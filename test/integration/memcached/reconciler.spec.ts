@@ -213,8 +213,7 @@ describe('memcached reconciler on the local cluster', function () {
       return [mc, d, s, h, v, c, p].map((o) => `${o?.kind ?? ''}/${o?.metadata?.name}@${o?.metadata?.resourceVersion}`);
     };
     // Let the StatefulSet's own status settle before the observation window:
-    // its servers count as available only minReadySeconds (10 s) after they
-    // are Ready, and the Memcached reports that too (Progressing False).
+    // every server available, and the Memcached reporting it (Progressing False).
     await eventually(
       'every server available and Progressing False',
       async () => {

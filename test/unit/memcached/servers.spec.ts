@@ -2,10 +2,12 @@ import { expect } from 'chai';
 import type { V1Pod, V1PodTemplateSpec, V1StatefulSet } from '@kubernetes/client-node';
 import type { MemcachedSpec, ServerOperationStatus } from '../../../src/api/types.js';
 import { warmRestartCapable } from '../../../src/memcached/children/args.js';
-import { buildPodTemplate, CACHE_VOLUME, MEMORY_ANNOTATION, POD_SPEC_HASH_ANNOTATION } from '../../../src/memcached/children/statefulset.js';
+import { buildPodTemplate, CACHE_VOLUME, cacheVolumeMi, MEMORY_ANNOTATION, MEMORY_FILE_SLACK_MI, POD_SPEC_HASH_ANNOTATION } from '../../../src/memcached/children/statefulset.js';
+import { containerMemoryMi } from '../../../src/memcached/children/resources.js';
 import { AUTHFILE_HASH_ANNOTATION } from '../../../src/memcached/tls/secure-serving.js';
-import { changeFor, withPodSpecHash, type ServerChange } from '../../../src/memcached/servers/changes.js';
-import { nextStep, statefulSetReplicas, type ServerStep, type ServerWorld } from '../../../src/memcached/servers/planner.js';
+import { changeFor, crowdedUnderRequired, withPodSpecHash, type ServerChange } from '../../../src/memcached/servers/changes.js';
+import { MIN_READY_SECONDS, nextStep, settleWaitMs, statefulSetReplicas, type ServerStep, type ServerWorld } from '../../../src/memcached/servers/planner.js';
+import { podCacheBehind } from '../../../src/memcached/servers/steps.js';
 import { buildServersConfigMap, ordinalOf, publishedServers, serverList } from '../../../src/memcached/servers/serverlist.js';
 import { COMPACT, HIGHLY_AVAILABLE, defaulted, memcached } from './fixtures.js';
 
@@ -73,21 +75,40 @@ describe('warm restarts need memcached -e to fit', () => {
   for (const [spec, want] of cases) it(`${JSON.stringify(spec)} → ${want}`, () => expect(warmRestartCapable(defaulted(spec))).to.equal(want));
 });
 
+/** The largest -m a pod started with the default 64 MB takes in place: its RAM disk (the container's limit) less the file's slack. */
+const LARGEST_IN_PLACE_MB = cacheVolumeMi(64, containerMemoryMi(64)) - MEMORY_FILE_SLACK_MI;
+
 describe('what a running server needs to match the template', () => {
   const base = template();
   const cases: [string, V1PodTemplateSpec, ServerChange | undefined][] = [
     ['nothing changed', base, undefined],
     ['a new image (same args)', template({ image: 'memcached:1.6-other' }), 'image'],
     ['a new authfile', template({}, { [AUTHFILE_HASH_ANNOTATION]: 'new' }), 'restart'],
-    ['memoryLimitMB raised within the RAM disk', template({ memoryLimitMB: 96 }), 'memory'],
-    ['memoryLimitMB raised beyond the RAM disk', template({ memoryLimitMB: 1024 }), 'replace'],
+    ['memoryLimitMB raised as far as the RAM disk holds', template({ memoryLimitMB: LARGEST_IN_PLACE_MB }), 'memory'],
+    ['memoryLimitMB raised a MB past the RAM disk', template({ memoryLimitMB: LARGEST_IN_PLACE_MB + 1 }), 'replace'],
+    ['memoryLimitMB raised far beyond the RAM disk', template({ memoryLimitMB: 1024 }), 'replace'],
     ['more threads (an argument)', template({ threads: 8 }), 'replace'],
-    ['Required anti-affinity relaxed (it keeps new pods off the node)', template({}, {}, COMPACT), 'replace'],
     ['a CPU request', template({ resources: { requests: { cpu: '1' } } }), 'resize'],
   ];
   for (const [what, wanted, change] of cases) {
     it(`${what} → ${change ?? 'nothing'}`, () => expect(changeFor(podFrom(base, 0), wanted, REVISION)).to.equal(change));
   }
+  it('a RAM disk whose sizeLimit says more than the pod\'s memory limit holds only the limit (the kubelet mounts the smaller)', () => {
+    const pod = podFrom(base, 0);
+    const bigDisk: V1Pod = { ...pod, spec: { ...pod.spec!, volumes: pod.spec!.volumes!.map((v) => (v.name === CACHE_VOLUME ? { ...v, emptyDir: { ...v.emptyDir, sizeLimit: '272Mi' } } : v)) } };
+    expect(changeFor(bigDisk, template({ memoryLimitMB: LARGEST_IN_PLACE_MB }), REVISION)).to.equal('memory');
+    expect(changeFor(bigDisk, template({ memoryLimitMB: LARGEST_IN_PLACE_MB + 1 }), REVISION)).to.equal('replace');
+  });
+  it('Required anti-affinity relaxed: replaced only to add servers beyond the nodes (it keeps new pods off its node)', () => {
+    expect(changeFor(podFrom(base, 0), template({}, {}, COMPACT), REVISION, true)).to.equal('replace');
+    expect(changeFor(podFrom(base, 0), template({}, {}, COMPACT), REVISION, false)).to.equal(undefined);
+  });
+  it('servers sharing a node once the template requires one per node: every one after the first is replaced', () => {
+    const on = (node: string | undefined, i: number): V1Pod => ({ ...podFrom(base, i), spec: { ...podFrom(base, i).spec!, ...(node ? { nodeName: node } : {}) } });
+    expect(crowdedUnderRequired([on('a', 0), on('b', 1), on('a', 2), on('a', 3)], base)).to.deep.equal([2, 3]);
+    expect(crowdedUnderRequired([on('a', 0), on(undefined, 1), on('b', 2)], base)).to.deep.equal([]);
+    expect(crowdedUnderRequired([on('a', 0), on('a', 1)], template({}, {}, COMPACT)), 'Preferred allows it').to.deep.equal([]);
+  });
   it('a scheduling-only tightening (anti-affinity now Required) replaces no pod', () => {
     expect(changeFor(podFrom(template({}, {}, COMPACT), 0), base, REVISION)).to.equal(undefined);
   });
@@ -105,6 +126,14 @@ describe('what a running server needs to match the template', () => {
   });
 });
 
+const NOW = new Date('2026-12-07T12:00:00Z');
+
+/** The pod, Ready since `secondsAgo` before NOW (negative: a node clock ahead of the operator's). */
+function readyFor(pod: V1Pod, secondsAgo: number): V1Pod {
+  const at = new Date(NOW.getTime() - secondsAgo * 1000);
+  return { ...pod, status: { ...pod.status, conditions: [{ type: 'Ready', status: 'True', lastTransitionTime: at }] } };
+}
+
 describe('the next step on the servers', () => {
   const t = template();
   function world(shape: Partial<ServerWorld> & { ready?: number }): ServerWorld {
@@ -117,6 +146,7 @@ describe('the next step on the servers', () => {
       legacyPods: [],
       template: t,
       operation: undefined,
+      now: NOW,
       ...shape,
       pods,
     };
@@ -145,6 +175,44 @@ describe('the next step on the servers', () => {
   it('finishes a server\'s operation before it scales (its keys may be parked on its peers)', () => {
     const pods = [podFrom(t, 0), podFrom(t, 1), podFrom(t, 2), podFrom(t, 3)];
     expect(nextStep(world({ target: 4, published: 3, pods, operation: running('cache-2', 'Replace') }))).to.deep.equal({ kind: 'finish', ordinal: 2, more: false });
+  });
+  describe('servers settle before a step that moves or restarts something', () => {
+    const settled = (secondsAgo: number[], tpl = t) => secondsAgo.map((s, i) => readyFor(podFrom(tpl, i), s));
+    const settle: [string, number[], number][] = [
+      ['all Ready long enough', [60, 30, MIN_READY_SECONDS], 0],
+      ['the last one Ready 3 s ago', [60, 30, 3], (MIN_READY_SECONDS - 3) * 1000],
+      ['one just Ready', [60, 0, 5], MIN_READY_SECONDS * 1000],
+      ['a Ready time ahead of the operator (clock skew) waits no longer than the settle time', [60, -300, 60], MIN_READY_SECONDS * 1000],
+    ];
+    for (const [what, ages, wait] of settle) it(`${what}: waits ${wait} ms`, () => expect(settleWaitMs(world({ pods: settled(ages) }), 3)).to.equal(wait));
+    it('a change waits, and says when to look again', () => {
+      expect(nextStep(world({ template: imageChanged, pods: settled([60, 60, 4]) }))).to.deep.equal({ kind: 'idle', waiting: 'servers settling', retryMs: (MIN_READY_SECONDS - 4) * 1000 });
+      expect(nextStep(world({ template: imageChanged, pods: settled([60, 60, 60]) }))).to.deep.equal({ kind: 'change', ordinal: 0, change: 'image' });
+    });
+    it('a scale waits too', () => {
+      expect(nextStep(world({ target: 4, published: 3, pods: settled([60, 60, 60, 1]) }))).to.deep.equal({ kind: 'idle', waiting: 'servers settling', retryMs: (MIN_READY_SECONDS - 1) * 1000 });
+    });
+    it('a new cache with nothing to do is done as soon as its servers are Ready', () => {
+      expect(nextStep(world({ pods: settled([0, 0, 0]) }))).to.deep.equal({ kind: 'idle' });
+    });
+  });
+  it('scales down past a server that cannot be scheduled (its node gone), and waits for one that is only starting', () => {
+    const pending = (i: number): V1Pod => ({ ...podFrom(t, i, false), status: { conditions: [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable' }] } });
+    const pods = [podFrom(t, 0), pending(1), pending(2)];
+    expect(nextStep(world({ target: 1, published: 3, pods }))).to.deep.equal({ kind: 'scaleDown', from: 3, to: 1 });
+    expect(nextStep(world({ target: 3, published: 3, pods }))).to.deep.equal({ kind: 'idle', waiting: 'servers starting' });
+    expect(nextStep(world({ target: 1, published: 3, pods: [podFrom(t, 0), podFrom(t, 1, false), podFrom(t, 2)] }))).to.deep.equal({ kind: 'idle', waiting: 'servers starting' });
+  });
+  it('replaces a server sharing a node once the template requires one per node', () => {
+    const on = (node: string, i: number): V1Pod => ({ ...podFrom(t, i), spec: { ...podFrom(t, i).spec!, nodeName: node } });
+    expect(nextStep(world({ pods: [on('a', 0), on('b', 1), on('b', 2)] }))).to.deep.equal({ kind: 'change', ordinal: 2, change: 'replace' });
+  });
+  it('looks again when the StatefulSet counts more Ready pods than the pod cache shows', () => {
+    const sts = statefulSet(3, 3);
+    expect(podCacheBehind(sts, [podFrom(t, 0), podFrom(t, 1), podFrom(t, 2)])).to.equal(false);
+    expect(podCacheBehind(sts, [podFrom(t, 0), podFrom(t, 1), podFrom(t, 2, false)])).to.equal(true);
+    expect(podCacheBehind(sts, [podFrom(t, 0), podFrom(t, 1), undefined])).to.equal(true);
+    expect(podCacheBehind(statefulSet(3, 2), [podFrom(t, 0), podFrom(t, 1), podFrom(t, 2, false)])).to.equal(false);
   });
   it('goes on with the next server of a rollout, and ends a rollout with nothing left', () => {
     const pods = [podFrom(imageChanged, 0), podFrom(t, 1), podFrom(t, 2)];

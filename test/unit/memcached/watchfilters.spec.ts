@@ -6,6 +6,7 @@ import {
   childProjection,
   memcachedUpdateMatters,
   podAddMatters,
+  podGainedReadinessOnly,
   podLostReadiness,
   podProjection,
   projectPod,
@@ -54,7 +55,7 @@ function pod(over: PodOptions = {}): V1Pod {
           resources: { limits: { memory: '96Mi' } },
         },
       ],
-      volumes: [{ name: 'v', emptyDir: {} }, { name: 'cache', emptyDir: { medium: 'Memory', sizeLimit: '272Mi' } }],
+      volumes: [{ name: 'v', emptyDir: {} }, { name: 'cache', emptyDir: { medium: 'Memory', sizeLimit: '96Mi' } }],
     },
     status: {
       phase: 'Running',
@@ -121,7 +122,7 @@ describe('memcached/watchfilters', () => {
     expect(out.spec).to.deep.equal({
       containers: [{ name: 'memcached', image: 'memcached:1.6', ports: [{ name: 'memcached', containerPort: 11211 }], resources: { limits: { memory: '96Mi' } } }],
       nodeName: 'n1',
-      volumes: [{ name: 'cache', emptyDir: { medium: 'Memory', sizeLimit: '272Mi' } }],
+      volumes: [{ name: 'cache', emptyDir: { medium: 'Memory', sizeLimit: '96Mi' } }],
     });
     expect(projectPod(pod()).metadata?.annotations, 'no annotation of ours: none kept').to.equal(undefined);
     // The affinity a pod was scheduled with stays: a Required one keeps new pods off its node until it is replaced.
@@ -206,6 +207,20 @@ describe('memcached/watchfilters', () => {
       ['still Ready', pod({ rv: '2', ready: true, restarts: 1 }), pod({ ready: true }), false],
     ];
     for (const [what, now, old, urgent] of pods) expect(podLostReadiness(now, old), what).to.equal(urgent);
+  });
+
+  it('drops a pod turning Ready and nothing else (the StatefulSet\'s readyReplicas brings it), and passes every other change', () => {
+    const cases: Array<[string, V1Pod, V1Pod | undefined, boolean]> = [
+      ['turned Ready', pod({ rv: '2', ready: true }), pod({ ready: false }), true],
+      ['turned Ready from ContainerCreating', pod({ rv: '2', ready: true }), pod({ ready: false, waiting: 'ContainerCreating' }), true],
+      ['turned Ready after a restart (the restart count is news)', pod({ rv: '2', ready: true, restarts: 1 }), pod({ ready: false }), false],
+      ['turned Ready with a new image', pod({ rv: '2', ready: true, image: 'memcached:1.7' }), pod({ ready: false }), false],
+      ['turned Ready and relabelled', pod({ rv: '2', ready: true, labels: { 'app.kubernetes.io/instance': 'cache', x: 'y' } }), pod({ ready: false }), false],
+      ['stopped being Ready', pod({ rv: '2', ready: false }), pod({ ready: true }), false],
+      ['still Ready', pod({ rv: '2', ready: true, restarts: 1 }), pod({ ready: true }), false],
+      ['created Ready (a relist)', pod({ ready: true }), undefined, false],
+    ];
+    for (const [what, now, old, dropped] of cases) expect(podGainedReadinessOnly(now, old), what).to.equal(dropped);
   });
 
   it('skips the coalescing wait when a rollout completes (the burst is over; Available should not wait)', () => {
