@@ -17,7 +17,7 @@ import {
 import type { Logger } from './logger.js';
 import { realClock, type Clock } from './clock.js';
 import type { EventHandlers, EventSource } from './source.js';
-import { errorMessage } from './errors.js';
+import { errorMessage, statusCode } from './errors.js';
 import { isResourceExpired, listAllPages, pageFetcher, type PagingOptions } from './pagedlist.js';
 import { StreamingListInformer } from './watchlist.js';
 
@@ -113,6 +113,13 @@ export interface InformerOptions<T extends KubernetesObject> {
    * shrinks too. Must keep metadata.name, namespace and resourceVersion.
    */
   transform?: (obj: T) => T;
+  /**
+   * Called when a list or watch answers 404: the resource is no longer
+   * served (its CRD was removed). When set, that answer is the caller's to
+   * act on (OptionalInformer probes the API at once) and is logged at info,
+   * not as a failure; the informer still retries after its backoff.
+   */
+  onNotFound?: () => void;
 }
 
 /** The usual transform: drops metadata.managedFields (server-side apply's bookkeeping, often most of an object's size), in place. */
@@ -141,6 +148,7 @@ interface StreamHost<T extends KubernetesObject> {
   readonly streaming: { kubeConfig: KubeConfig; supported: { value: boolean } } | undefined;
   readonly listFn: ListFunc<T>;
   readonly transform: ((obj: T) => T) | undefined;
+  readonly onNotFound: (() => void) | undefined;
   emitAdd(obj: T): void;
   emitUpdate(obj: T, old: T): void;
   emitDelete(obj: T): void;
@@ -254,12 +262,13 @@ class WatchStream<T extends KubernetesObject> {
     if (this.restartTimer !== undefined) return;
     this.consecutiveFailures++;
     const plan = planRestart(err, this.consecutiveFailures, this.host.backoff);
-    this.log.error('list/watch failed; restarting', {
-      error: errorMessage(err),
-      consecutiveFailures: this.consecutiveFailures,
-      retryInMs: plan.delayMs,
-      relist: plan.relist,
-    });
+    const fields = { error: errorMessage(err), consecutiveFailures: this.consecutiveFailures, retryInMs: plan.delayMs, relist: plan.relist };
+    if (statusCode(err) === 404 && this.host.onNotFound) {
+      this.log.info('list/watch answered 404: the API may have gone away', fields);
+      this.host.onNotFound();
+    } else {
+      this.log.error('list/watch failed; restarting', fields);
+    }
     this.restartTimer = this.host.clock.setTimeout(() => {
       this.restartTimer = undefined;
       void this.connect(plan.relist);
@@ -353,6 +362,7 @@ export class ResilientInformer<T extends KubernetesObject> implements EventSourc
           : undefined,
       listFn,
       transform: options.transform,
+      onNotFound: options.onNotFound,
       emitAdd: (obj) => this.dispatch('onAdd', (h) => h.onAdd?.(obj), obj),
       emitUpdate: (obj, old) => this.dispatch('onUpdate', (h) => h.onUpdate?.(obj, old), obj),
       emitDelete: (obj) => this.dispatch('onDelete', (h) => h.onDelete?.(obj), obj),

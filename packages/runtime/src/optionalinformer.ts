@@ -122,7 +122,8 @@ export class OptionalInformer<T extends k8s.KubernetesObject> implements EventSo
       else this.logger.info(`no ${plural}.${apiVersion} API; will look again`);
     }
     if (next === 'present' && !this.informer) {
-      const informer = new ResilientInformer<T>(this.options);
+      // A watch that answers 404 is the first to see a CRD removed: look now rather than at the next probe.
+      const informer = new ResilientInformer<T>({ ...this.options, onNotFound: () => this.probeNow() });
       for (const handlers of this.handlers) informer.addEventHandlers(handlers);
       this.informer = informer;
       informer.start();
@@ -143,6 +144,14 @@ export class OptionalInformer<T extends k8s.KubernetesObject> implements EventSo
       this.timer = undefined;
       void this.check();
     }, this.options.probeIntervalMs ?? 30_000);
+  }
+
+  /** Runs the next probe now, unless one is already under way. */
+  private probeNow(): void {
+    if (this.timer === undefined || this.stopped) return;
+    this.clock.clearTimeout(this.timer);
+    this.timer = undefined;
+    void this.check();
   }
 
   private notify(present: boolean): void {

@@ -68,6 +68,7 @@ function harness(
     resyncPeriodMs?: number;
     resource?: ResourceDescriptor;
     transform?: (obj: KubernetesObject) => KubernetesObject;
+    onNotFound?: () => void;
   } = {},
 ) {
   const clock = new FakeClock();
@@ -90,6 +91,7 @@ function harness(
     listFn: (ns) => Promise.resolve({ apiVersion: 'v1', kind: 'List', metadata: { resourceVersion: '1' }, items: items.get(ns) ?? [] }),
     clientInformerFactory: factory,
     ...(options.transform ? { transform: options.transform } : {}),
+    ...(options.onNotFound ? { onNotFound: options.onNotFound } : {}),
   });
   return { clock, informer, created, entries, script, items };
 }
@@ -153,6 +155,26 @@ describe('runtime/informer ResilientInformer (scripted client informer)', () => 
     expect(entries.filter((e) => e.message.includes('restarting')).map((e) => e.retryInMs)).to.deep.equal([1000, 2000, 1000, 2000]);
     await informer.stop();
     expect(clock.pendingTimers()).to.equal(0);
+  });
+
+  it('hands a 404 (the CRD removed) to onNotFound and logs it at info; without onNotFound it is a failure', async () => {
+    const gone = () => Object.assign(new Error('Not Found'), { statusCode: 404 });
+    let told = 0;
+    const watched = harness({ failures: [gone()], onNotFound: () => told++ });
+    watched.informer.start();
+    await settle();
+    expect(told).to.equal(1);
+    expect(watched.entries.filter((e) => e.level === 'error')).to.deep.equal([]);
+    expect(watched.entries.filter((e) => e.message.includes('404')).map((e) => e.level)).to.deep.equal(['info']);
+    await watched.clock.advanceAsync(1000); // it still retries, in case the API comes back
+    expect(watched.created[0].starts).to.equal(2);
+    await watched.informer.stop();
+
+    const plain = harness({ failures: [gone()] });
+    plain.informer.start();
+    await settle();
+    expect(plain.entries.filter((e) => e.level === 'error').map((e) => e.message)).to.deep.equal(['list/watch failed; restarting']);
+    await plain.informer.stop();
   });
 
   it('relists through a fresh watch on 410 and reports objects deleted meanwhile', async () => {

