@@ -16,7 +16,7 @@ const AUTOSCALING = {
 };
 
 function memcached(spec: MemcachedSpec, autoscaling?: AutoscalingStatus): Memcached {
-  return { apiVersion: 'cache.example.com/v1alpha1', kind: 'Memcached', metadata: { name: 'c', namespace: 'ns', uid: 'u1' }, spec, status: autoscaling ? { autoscaling } : {} } as Memcached;
+  return { apiVersion: 'cache.example.com/v1alpha1', kind: 'Memcached', metadata: { name: 'c', namespace: 'ns', uid: 'u1' }, spec, status: autoscaling ? { autoscaling } : {} };
 }
 
 function placement(replicas: number, infrastructure: 'HighlyAvailable' | 'SingleReplica' = 'HighlyAvailable'): SizedPlacement {
