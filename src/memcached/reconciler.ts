@@ -306,8 +306,9 @@ export class MemcachedReconciler implements Reconciler {
       core('v1', 'Service', headlessServiceName(mc), hashed(buildHeadlessService(mc, spec)), observed.headless),
       core('v1', 'Service', serversServiceName(mc), hashed(buildServersService(mc, spec)), observed.servers),
       core('policy/v1', 'PodDisruptionBudget', crName(mc), hashed(buildPodDisruptionBudget(mc, plan.placement)), observed.pdb),
-      core('v1', 'ConfigMap', baselineConfigMapName(mc), hashed(this.desiredBaseline(observed, spec)), observed.baselineConfigMap),
     ];
+    const baseline = this.desiredBaseline(observed, spec);
+    if (baseline) changes.push(core('v1', 'ConfigMap', baselineConfigMapName(mc), hashed(baseline), observed.baselineConfigMap));
     const monitoring = this.deps.monitoring;
     const optional = (kind: string, name: string, present: OptionalChild | undefined, desired: () => MonitoringObject | undefined): ChildChange[] =>
       present ? [{ apiVersion: MONITORING_API_VERSION, kind, name, desired: hashed(desired()), live: present.live, optionalApi: true }] : [];
@@ -318,10 +319,15 @@ export class MemcachedReconciler implements Reconciler {
     ];
   }
 
-  /** The <name>-baseline ConfigMap while anomaly detection is on (stored again only now and then: baselinestore.ts). */
+  /**
+   * The <name>-baseline ConfigMap while anomaly detection is on (stored
+   * again only now and then: baselinestore.ts); undefined: leave it as it
+   * is. Turning detection off leaves it to go with the Memcached: the
+   * operator is not granted deleting ConfigMaps.
+   */
   private desiredBaseline(observed: Observed, spec: MemcachedSpec): k8s.V1ConfigMap | undefined {
     const detection = anomalySettings(spec);
-    if (!detection?.ok) return detection ? observed.baselineConfigMap : undefined;
+    if (!detection?.ok) return undefined;
     const stored = storedBaselineText(observed.baselineConfigMap);
     const text = baselineToStore(stored, this.deps.autopilot?.anomaly(observed.mc)?.baseline, detection.settings.learningPeriodMs);
     return text === undefined ? undefined : buildBaselineConfigMap(observed.mc, text);
