@@ -60,10 +60,18 @@ export interface ZipfCounts {
   hitRatio: number | null;
 }
 
-/** One report interval of a zipf load: t as it printed it (unix seconds), at the same in milliseconds. */
+/**
+ * One report interval of a zipf load: t as it printed it (unix seconds), at
+ * the same in milliseconds; the servers' evictions in the interval, bytes and
+ * memory limit (summed), when they answered `stats`.
+ */
 export interface ZipfSample extends ZipfCounts {
   t: number;
   at: number;
+  evictions?: number;
+  bytes?: number;
+  limitBytes?: number;
+  servers?: number;
 }
 
 /** A zipf load's totals, printed when it stops. */
@@ -89,6 +97,8 @@ export interface ZipfOptions {
   reportMs?: number;
   /** Key prefix (default zipf). */
   prefix?: string;
+  /** Seed of the key sequence: the same seed at the same rate asks for the same keys in the same order. */
+  seed?: number;
   /** An explicit server list; by default the mounted <name>-servers ConfigMap, followed as it changes. */
   servers?: string[];
   /** The guard: the load ends by itself after this long (default 1800). */
@@ -114,7 +124,7 @@ export function zipfSamples(stdout: string): ZipfSample[] {
 
 function zipfArgs(o: ZipfOptions): string[] {
   const optional: [string, number | string | undefined][] = [
-    ['--exponent', o.exponent], ['--offset', o.offset], ['--rate', o.rate], ['--ttl', o.ttlSeconds], ['--report-ms', o.reportMs], ['--prefix', o.prefix],
+    ['--exponent', o.exponent], ['--offset', o.offset], ['--rate', o.rate], ['--ttl', o.ttlSeconds], ['--report-ms', o.reportMs], ['--prefix', o.prefix], ['--seed', o.seed],
   ];
   return ['zipf', String(o.keys), '--size', String(o.size), ...optional.flatMap(([flag, v]) => (v === undefined ? [] : [flag, String(v)]))];
 }
