@@ -63,11 +63,18 @@ export function sameResources(a: V1ResourceRequirements | undefined, b: V1Resour
   return sameQuantities(a?.requests, b?.requests) && sameQuantities(a?.limits, b?.limits);
 }
 
-/** MiB of the pod's RAM disk, or undefined when it has none. */
-function cacheVolumeMi(pod: { spec?: { volumes?: { name: string; emptyDir?: { sizeLimit?: string } }[] } }): number | undefined {
-  const limit = pod.spec?.volumes?.find((v) => v.name === CACHE_VOLUME)?.emptyDir?.sizeLimit;
-  const bytes = limit === undefined ? undefined : quantityValue(limit);
-  return bytes === undefined ? undefined : bytes / 2 ** 20;
+/**
+ * MiB of the pod's RAM disk, or undefined when it has none. The kubelet
+ * mounts it at the smaller of its sizeLimit and the pod's memory limit as
+ * the pod started, whatever a sizeLimit says beyond that.
+ */
+function cacheVolumeMi(pod: V1Pod): number | undefined {
+  const sizeLimit = pod.spec?.volumes?.find((v) => v.name === CACHE_VOLUME)?.emptyDir?.sizeLimit;
+  const size = sizeLimit === undefined ? undefined : quantityValue(sizeLimit);
+  if (size === undefined) return undefined;
+  const memoryLimit = container(pod.spec, CONTAINER_NAME)?.resources?.limits?.memory;
+  const limit = memoryLimit === undefined ? undefined : quantityValue(memoryLimit);
+  return Math.min(size, limit ?? Infinity) / 2 ** 20;
 }
 
 function imagesDiffer(pod: V1Pod, template: V1PodTemplateSpec): boolean {

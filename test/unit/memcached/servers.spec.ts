@@ -88,6 +88,12 @@ describe('what a running server needs to match the template', () => {
   for (const [what, wanted, change] of cases) {
     it(`${what} → ${change ?? 'nothing'}`, () => expect(changeFor(podFrom(base, 0), wanted, REVISION)).to.equal(change));
   }
+  it('a RAM disk whose sizeLimit says more than the pod\'s memory limit holds only the limit (the kubelet mounts the smaller)', () => {
+    const pod = podFrom(base, 0);
+    const bigDisk: V1Pod = { ...pod, spec: { ...pod.spec!, volumes: pod.spec!.volumes!.map((v) => (v.name === CACHE_VOLUME ? { ...v, emptyDir: { ...v.emptyDir, sizeLimit: '272Mi' } } : v)) } };
+    expect(changeFor(bigDisk, template({ memoryLimitMB: LARGEST_IN_PLACE_MB }), REVISION)).to.equal('memory');
+    expect(changeFor(bigDisk, template({ memoryLimitMB: LARGEST_IN_PLACE_MB + 1 }), REVISION)).to.equal('replace');
+  });
   it('Required anti-affinity relaxed: replaced only to add servers beyond the nodes (it keeps new pods off its node)', () => {
     expect(changeFor(podFrom(base, 0), template({}, {}, COMPACT), REVISION, true)).to.equal('replace');
     expect(changeFor(podFrom(base, 0), template({}, {}, COMPACT), REVISION, false)).to.equal(undefined);
