@@ -46,8 +46,13 @@ const EXPONENT = 0.8;
 /** "Within 5%" of the big enough cache's hit ratio, over the last 30 s. */
 const HIT_RATIO_SHARE = 0.95;
 
+/**
+ * targetMemoryPercent 50: full of 4000-byte items and evicting, memcached -e
+ * at 128 MB reads 54 to 62% (bytes over limit_maxbytes): the pages it
+ * preallocates for every slab class hold none of them (docs/autopilot.md).
+ */
 const AUTOSCALING = {
-  enabled: true, minReplicas: 2, maxReplicas: 3, maxMemoryLimitMB: 256, evictionsPerSecond: '1',
+  enabled: true, minReplicas: 2, maxReplicas: 3, maxMemoryLimitMB: 256, evictionsPerSecond: '1', targetMemoryPercent: 50,
   evictingFor: '15s', scaleOutCooldown: '15s', scaleInCooldown: '60s',
 };
 const DETECTION = { enabled: true, learningPeriod: '90s' };

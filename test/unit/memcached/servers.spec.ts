@@ -91,8 +91,10 @@ describe('what a running server needs to match the template', () => {
   it('a RAM disk whose sizeLimit says more than the pod\'s memory limit holds only the limit (the kubelet mounts the smaller)', () => {
     const pod = podFrom(base, 0);
     const bigDisk: V1Pod = { ...pod, spec: { ...pod.spec!, volumes: pod.spec!.volumes!.map((v) => (v.name === CACHE_VOLUME ? { ...v, emptyDir: { ...v.emptyDir, sizeLimit: '272Mi' } } : v)) } };
-    expect(changeFor(bigDisk, template({ memoryLimitMB: LARGEST_IN_PLACE_MB }), REVISION)).to.equal('memory');
-    expect(changeFor(bigDisk, template({ memoryLimitMB: LARGEST_IN_PLACE_MB + 1 }), REVISION)).to.equal('replace');
+    // The pod's memory limit, in MiB, less the 16 MiB a -m leaves free on its RAM disk.
+    const largestInPlace = Number(/^(\d+)Mi$/.exec(String(pod.spec!.containers[0].resources!.limits!.memory))![1]) - 16;
+    expect(changeFor(bigDisk, template({ memoryLimitMB: largestInPlace }), REVISION)).to.equal('memory');
+    expect(changeFor(bigDisk, template({ memoryLimitMB: largestInPlace + 1 }), REVISION)).to.equal('replace');
   });
   it('Required anti-affinity relaxed: replaced only to add servers beyond the nodes (it keeps new pods off its node)', () => {
     expect(changeFor(podFrom(base, 0), template({}, {}, COMPACT), REVISION, true)).to.equal('replace');
