@@ -22,7 +22,7 @@ import type { Placement } from '../../topology/types.js';
 import { DEFAULT_MEMORY_LIMIT_MB, DEFAULT_PORT, renderArgs } from './args.js';
 import { securityVolumes, tlsEnabled } from './secret-mounts.js';
 import { crName, objectMeta, selectorLabels, serversServiceName, standardLabels } from './metadata.js';
-import { buildResources } from './resources.js';
+import { buildResources, quantityValue } from './resources.js';
 
 export const CONTAINER_NAME = 'memcached';
 export const PORT_NAME = 'memcached';
@@ -138,6 +138,13 @@ export const MEMORY_FILE = `${CACHE_DIR}/memory`;
 /** The pod annotation memcached's -m comes from (through MEMORY_ENV), so memory changes in place, without a new pod. */
 export const MEMORY_ANNOTATION = 'cache.example.com/memory-mb';
 export const MEMORY_ENV = 'MEMCACHED_MEMORY_MB';
+/**
+ * The RAM disk's size (MiB) as the kubelet mounts it when the pod starts:
+ * the smaller of its sizeLimit and the container's memory limit then. A pod
+ * keeps the annotation its template had; a memory limit raised in place
+ * later does not grow the mounted disk, and a -m file past it dies of SIGBUS.
+ */
+export const RAM_DISK_ANNOTATION = 'cache.example.com/ram-disk-mi';
 /** Hash of the pod spec parts that only a new pod can change (servers/changes.ts). */
 export const POD_SPEC_HASH_ANNOTATION = 'cache.example.com/pod-spec-hash';
 
@@ -214,6 +221,16 @@ function cacheVolume(spec: MemcachedSpec): { volume: V1Volume; mount: V1VolumeMo
   };
 }
 
+/** RAM_DISK_ANNOTATION for a pod spec: the smaller of the cache volume's sizeLimit and the memcached container's memory limit. */
+function ramDiskAnnotation(podSpec: V1PodSpec): Record<string, string> {
+  const sizeLimit = podSpec.volumes?.find((v) => v.name === CACHE_VOLUME)?.emptyDir?.sizeLimit;
+  const size = sizeLimit === undefined ? undefined : quantityValue(sizeLimit);
+  if (size === undefined) return {};
+  const limit = podSpec.containers[0]?.resources?.limits?.memory;
+  const bytes = Math.min(size, (limit === undefined ? undefined : quantityValue(limit)) ?? Infinity);
+  return { [RAM_DISK_ANNOTATION]: String(Math.floor(bytes / 2 ** 20)) };
+}
+
 /** The pod template: the spec, plus the annotations the operator compares each running pod with (servers/changes.ts). */
 export function buildPodTemplate(mc: Memcached, spec: MemcachedSpec, placement: Placement, opts: StatefulSetOptions): V1PodTemplateSpec {
   const podSpec: V1PodSpec = {
@@ -245,6 +262,7 @@ export function buildPodTemplate(mc: Memcached, spec: MemcachedSpec, placement: 
       annotations: {
         ...(opts.podAnnotations ?? {}),
         [MEMORY_ANNOTATION]: String(spec.memoryLimitMB ?? DEFAULT_MEMORY_LIMIT_MB),
+        ...ramDiskAnnotation(podSpec),
       },
     },
     spec: orderPodSpec(podSpec),

@@ -6,7 +6,7 @@ import type { V1Container, V1Pod, V1PodTemplateSpec, V1ResourceRequirements } fr
 import { createHash } from 'node:crypto';
 import { AUTHFILE_HASH_ANNOTATION } from '../tls/secure-serving.js';
 import { quantityValue } from '../children/resources.js';
-import { CACHE_VOLUME, CONTAINER_NAME, hasRequiredAntiAffinity, MEMORY_ANNOTATION, POD_SPEC_HASH_ANNOTATION } from '../children/statefulset.js';
+import { CACHE_VOLUME, CONTAINER_NAME, hasRequiredAntiAffinity, MEMORY_ANNOTATION, POD_SPEC_HASH_ANNOTATION, RAM_DISK_ANNOTATION } from '../children/statefulset.js';
 
 /**
  * Most disruptive first; a pod with several changes gets them one at a time.
@@ -66,9 +66,13 @@ export function sameResources(a: V1ResourceRequirements | undefined, b: V1Resour
 /**
  * MiB of the pod's RAM disk, or undefined when it has none. The kubelet
  * mounts it at the smaller of its sizeLimit and the pod's memory limit as
- * the pod started, whatever a sizeLimit says beyond that.
+ * the pod started, whatever a sizeLimit says beyond that: the pod's
+ * RAM_DISK_ANNOTATION, from its template, says so; a pod of an earlier
+ * version has only its spec, whose memory limit a resize may have raised.
  */
 function cacheVolumeMi(pod: V1Pod): number | undefined {
+  const mounted = Number(pod.metadata?.annotations?.[RAM_DISK_ANNOTATION] ?? NaN);
+  if (Number.isFinite(mounted) && mounted > 0) return mounted;
   const sizeLimit = pod.spec?.volumes?.find((v) => v.name === CACHE_VOLUME)?.emptyDir?.sizeLimit;
   const size = sizeLimit === undefined ? undefined : quantityValue(sizeLimit);
   if (size === undefined) return undefined;

@@ -5,7 +5,7 @@ import type { Placement } from '../../../src/topology/types.js';
 import { WARM_RESTART_MIN_MB, renderArgs, warmRestartCapable } from '../../../src/memcached/children/args.js';
 import {
   CACHE_VOLUME,
-  MEMORY_ANNOTATION,
+  MEMORY_ANNOTATION, RAM_DISK_ANNOTATION,
   MEMORY_FILE,
   OFFICIAL_IMAGE_UID,
   buildStatefulSet,
@@ -368,10 +368,11 @@ describe('memcached/statefulset', () => {
     const spec = defaulted({ auth: { secretName: 'users' } });
     const opts = { defaultImage: IMAGE, runAsUser: OFFICIAL_IMAGE_UID, replicas: 1 };
     const plain = buildStatefulSet(memcached(spec), spec, SINGLE_NODE, opts);
-    expect(plain.spec!.template.metadata!.annotations).to.deep.equal({ [MEMORY_ANNOTATION]: '64' });
+    // 64 MB: a 112Mi memory limit, under the RAM disk's 272Mi sizeLimit: the kubelet mounts 112Mi.
+    expect(plain.spec!.template.metadata!.annotations).to.deep.equal({ [MEMORY_ANNOTATION]: '64', [RAM_DISK_ANNOTATION]: '112' });
     const annotations = { 'cache.example.com/authfile-hash': '0123456789abcdef' };
     const hashed = buildStatefulSet(memcached(spec), spec, SINGLE_NODE, { ...opts, podAnnotations: annotations });
-    expect(hashed.spec!.template.metadata!.annotations).to.deep.equal({ ...annotations, [MEMORY_ANNOTATION]: '64' });
+    expect(hashed.spec!.template.metadata!.annotations).to.deep.equal({ ...annotations, [MEMORY_ANNOTATION]: '64', [RAM_DISK_ANNOTATION]: '112' });
     expect(hashed.metadata).to.not.have.property('annotations');
     expect(hashed.spec!.template.spec).to.deep.equal(plain.spec!.template.spec);
   });

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import type { V1Pod, V1PodTemplateSpec, V1StatefulSet } from '@kubernetes/client-node';
 import type { MemcachedSpec, ServerOperationStatus } from '../../../src/api/types.js';
 import { warmRestartCapable } from '../../../src/memcached/children/args.js';
-import { buildPodTemplate, CACHE_VOLUME, MEMORY_ANNOTATION, POD_SPEC_HASH_ANNOTATION } from '../../../src/memcached/children/statefulset.js';
+import { buildPodTemplate, CACHE_VOLUME, MEMORY_ANNOTATION, POD_SPEC_HASH_ANNOTATION, RAM_DISK_ANNOTATION } from '../../../src/memcached/children/statefulset.js';
 import { AUTHFILE_HASH_ANNOTATION } from '../../../src/memcached/tls/secure-serving.js';
 import { changeFor, crowdedUnderRequired, withPodSpecHash, type ServerChange } from '../../../src/memcached/servers/changes.js';
 import { MIN_READY_SECONDS, nextStep, settleWaitMs, statefulSetReplicas, type ServerStep, type ServerWorld } from '../../../src/memcached/servers/planner.js';
@@ -88,9 +88,16 @@ describe('what a running server needs to match the template', () => {
   for (const [what, wanted, change] of cases) {
     it(`${what} → ${change ?? 'nothing'}`, () => expect(changeFor(podFrom(base, 0), wanted, REVISION)).to.equal(change));
   }
+  it('a RAM disk is the size it was mounted at (RAM_DISK_ANNOTATION), not what a later resize says', () => {
+    const pod = podFrom(base, 0);
+    const resized: V1Pod = { ...pod, metadata: { ...pod.metadata, annotations: { ...pod.metadata!.annotations, [RAM_DISK_ANNOTATION]: '112' } } };
+    expect(changeFor(resized, template({ memoryLimitMB: 96 }), REVISION)).to.equal('memory');
+    expect(changeFor(resized, template({ memoryLimitMB: 97 }), REVISION)).to.equal('replace');
+  });
   it('a RAM disk whose sizeLimit says more than the pod\'s memory limit holds only the limit (the kubelet mounts the smaller)', () => {
     const pod = podFrom(base, 0);
-    const bigDisk: V1Pod = { ...pod, spec: { ...pod.spec!, volumes: pod.spec!.volumes!.map((v) => (v.name === CACHE_VOLUME ? { ...v, emptyDir: { ...v.emptyDir, sizeLimit: '272Mi' } } : v)) } };
+    const { [RAM_DISK_ANNOTATION]: _mounted, ...annotations } = pod.metadata!.annotations!;
+    const bigDisk: V1Pod = { ...pod, metadata: { ...pod.metadata, annotations }, spec: { ...pod.spec!, volumes: pod.spec!.volumes!.map((v) => (v.name === CACHE_VOLUME ? { ...v, emptyDir: { ...v.emptyDir, sizeLimit: '272Mi' } } : v)) } };
     // The pod's memory limit, in MiB, less the 16 MiB a -m leaves free on its RAM disk.
     const largestInPlace = Number(/^(\d+)Mi$/.exec(String(pod.spec!.containers[0].resources!.limits!.memory))![1]) - 16;
     expect(changeFor(bigDisk, template({ memoryLimitMB: largestInPlace }), REVISION)).to.equal('memory');
