@@ -180,6 +180,7 @@ describe('kind: the auto pilot sizes a cache to its Zipf load, and flags a depar
 
   after(async () => {
     recorder?.stop();
+    for (const key of ['grow', 'reference']) if (loads.has(key)) keepSamples(key);
     for (const key of [...loads.keys()]) await stopLoad(key).catch(() => undefined);
     if (recorder) writePlots(recorder, loadSamples);
     deleteNamespaces(ns);
