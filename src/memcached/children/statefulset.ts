@@ -221,14 +221,21 @@ function cacheVolume(spec: MemcachedSpec): { volume: V1Volume; mount: V1VolumeMo
   };
 }
 
-/** RAM_DISK_ANNOTATION for a pod spec: the smaller of the cache volume's sizeLimit and the memcached container's memory limit. */
-function ramDiskAnnotation(podSpec: V1PodSpec): Record<string, string> {
-  const sizeLimit = podSpec.volumes?.find((v) => v.name === CACHE_VOLUME)?.emptyDir?.sizeLimit;
+/**
+ * MiB the kubelet mounts a pod spec's RAM disk at: the smaller of its
+ * sizeLimit and the memcached container's memory limit; undefined without one.
+ */
+export function mountedRamDiskMi(podSpec: V1PodSpec | undefined): number | undefined {
+  const sizeLimit = podSpec?.volumes?.find((v) => v.name === CACHE_VOLUME)?.emptyDir?.sizeLimit;
   const size = sizeLimit === undefined ? undefined : quantityValue(sizeLimit);
-  if (size === undefined) return {};
-  const limit = podSpec.containers[0]?.resources?.limits?.memory;
-  const bytes = Math.min(size, (limit === undefined ? undefined : quantityValue(limit)) ?? Infinity);
-  return { [RAM_DISK_ANNOTATION]: String(Math.floor(bytes / 2 ** 20)) };
+  if (size === undefined) return undefined;
+  const limit = podSpec?.containers.find((c) => c.name === CONTAINER_NAME)?.resources?.limits?.memory;
+  return Math.floor(Math.min(size, (limit === undefined ? undefined : quantityValue(limit)) ?? Infinity) / 2 ** 20);
+}
+
+function ramDiskAnnotation(podSpec: V1PodSpec): Record<string, string> {
+  const mi = mountedRamDiskMi(podSpec);
+  return mi === undefined ? {} : { [RAM_DISK_ANNOTATION]: String(mi) };
 }
 
 /** The pod template: the spec, plus the annotations the operator compares each running pod with (servers/changes.ts). */

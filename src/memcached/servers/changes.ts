@@ -6,7 +6,7 @@ import type { V1Container, V1Pod, V1PodTemplateSpec, V1ResourceRequirements } fr
 import { createHash } from 'node:crypto';
 import { AUTHFILE_HASH_ANNOTATION } from '../tls/secure-serving.js';
 import { quantityValue } from '../children/resources.js';
-import { CACHE_VOLUME, CONTAINER_NAME, hasRequiredAntiAffinity, MEMORY_ANNOTATION, POD_SPEC_HASH_ANNOTATION, RAM_DISK_ANNOTATION } from '../children/statefulset.js';
+import { CACHE_VOLUME, CONTAINER_NAME, hasRequiredAntiAffinity, MEMORY_ANNOTATION, mountedRamDiskMi, POD_SPEC_HASH_ANNOTATION, RAM_DISK_ANNOTATION } from '../children/statefulset.js';
 
 /**
  * Most disruptive first; a pod with several changes gets them one at a time.
@@ -72,13 +72,7 @@ export function sameResources(a: V1ResourceRequirements | undefined, b: V1Resour
  */
 function cacheVolumeMi(pod: V1Pod): number | undefined {
   const mounted = Number(pod.metadata?.annotations?.[RAM_DISK_ANNOTATION] ?? NaN);
-  if (Number.isFinite(mounted) && mounted > 0) return mounted;
-  const sizeLimit = pod.spec?.volumes?.find((v) => v.name === CACHE_VOLUME)?.emptyDir?.sizeLimit;
-  const size = sizeLimit === undefined ? undefined : quantityValue(sizeLimit);
-  if (size === undefined) return undefined;
-  const memoryLimit = container(pod.spec, CONTAINER_NAME)?.resources?.limits?.memory;
-  const limit = memoryLimit === undefined ? undefined : quantityValue(memoryLimit);
-  return Math.min(size, limit ?? Infinity) / 2 ** 20;
+  return Number.isFinite(mounted) && mounted > 0 ? mounted : mountedRamDiskMi(pod.spec);
 }
 
 function imagesDiffer(pod: V1Pod, template: V1PodTemplateSpec): boolean {
