@@ -60,6 +60,9 @@ export default tseslint.config(
   //     filters, writer, diff, status): anything below;
   //   memcached/tls/, memcached/monitoring/: children/, pods.ts, api,
   //     topology and protocol; never the loop, never each other;
+  //   memcached/autopilot/ (the pure auto pilot: settings, signals, policy,
+  //     baseline): monitoring/usage.ts (the samples), api, topology and
+  //     options.ts (durations); never the loop, children/, servers/ or tls/;
   //   memcached/pods.ts (read by the loop, tls and monitoring): children/;
   //   memcached/children/ (the pure builders): api and topology;
   //   exporter/, keyspace/ (keep the cache): protocol; topology/: api;
@@ -76,6 +79,7 @@ export default tseslint.config(
     ['src/memcached/children/**/*.ts', String.raw`^\.\./(?!\.\./(?:api|topology)/)`, 'memcached/children (pure builders) imports only api and topology: never the loop, tls/ or monitoring/'],
     ['src/memcached/tls/**/*.ts', String.raw`^\.\./(?!children/|pods\.js$|\.\./(?:api|topology|protocol)/)`, 'memcached/tls imports only children/, pods.ts, api, topology and protocol: never the loop (reconciler, watch filters, writer, status), monitoring/, exporter or main'],
     ['src/memcached/monitoring/**/*.ts', String.raw`^\.\./(?!children/|pods\.js$|\.\./(?:api|topology|protocol)/)`, 'memcached/monitoring imports only children/, pods.ts, api, topology and protocol: never the loop (reconciler, watch filters, writer, status), tls/, exporter or main'],
+    ['src/memcached/autopilot/**/*.ts', String.raw`^\.\./(?!monitoring/usage\.js$|\.\./(?:api|topology)/|\.\./options\.js$)`, 'memcached/autopilot imports only monitoring/usage.ts (the samples), api, topology and options.ts (durations): never the loop (reconciler, watch filters, writer, status), children/, servers/, tls/, exporter or main'],
     ['src/memcached/pods.ts', String.raw`^\.\./|^\./(?!children/)`, 'memcached/pods.ts is read by tls/ and monitoring/, so it imports only children/'],
   ]),
   {

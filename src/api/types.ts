@@ -66,6 +66,43 @@ export interface MemcachedMonitoring {
   alerts?: MemcachedAlertOverrides;
 }
 
+/**
+ * Learning the cache's usual levels and reporting departures (the Anomalous
+ * condition). Decimal strings and durations as the CRD writes them.
+ */
+export interface MemcachedAnomalyDetection {
+  /** Default false. */
+  enabled?: boolean;
+  /** Multiples of a signal's usual spread that count as a departure; a decimal string such as "4". */
+  factor?: string;
+  /** How long to watch before flagging anything, such as "24h". */
+  learningPeriod?: string;
+}
+
+/**
+ * The auto pilot: the cache sized to its load from the operator's own stats
+ * poll (docs/autopilot.md). src/memcached/autopilot/settings.ts turns it into
+ * numbers; the CRD holds the defaults.
+ */
+export interface MemcachedAutoscaling {
+  /** Default false: spec.size and memoryLimitMB stay in charge. */
+  enabled?: boolean;
+  /** Unset: 2 on a highly available placement, 1 on a single node. */
+  minReplicas?: number;
+  /** Required when enabled. */
+  maxReplicas?: number;
+  targetMemoryPercent?: number;
+  /** Evictions per second over the cache above which it grows; a decimal string such as "1". */
+  evictionsPerSecond?: string;
+  /** Durations such as "5m" (s, m and h). */
+  evictingFor?: string;
+  scaleOutCooldown?: string;
+  scaleInCooldown?: string;
+  /** The most memory per server before servers are added; unset means no vertical scaling. */
+  maxMemoryLimitMB?: number;
+  anomalyDetection?: MemcachedAnomalyDetection;
+}
+
 export interface MemcachedSpec {
   /** Replicas. Unset means "let the cluster topology decide". */
   size?: number;
@@ -85,6 +122,7 @@ export interface MemcachedSpec {
   tls?: MemcachedTLS;
   auth?: MemcachedAuth;
   monitoring?: MemcachedMonitoring;
+  autoscaling?: MemcachedAutoscaling;
 }
 
 /** metav1.Condition, from the runtime's conditions toolkit. */
@@ -134,6 +172,50 @@ export interface MemcachedStatus {
   servers?: ServerStatus[];
   /** The last operation on the servers that moved or kept keys. */
   lastOperation?: ServerOperationStatus;
+  /** What the auto pilot has in effect and why, while spec.autoscaling is enabled. */
+  autoscaling?: AutoscalingStatus;
+}
+
+/** What the auto pilot may do: replicas out or in, every server's memory up or down, or nothing. */
+export type AutoscalingAction = 'ScaleOut' | 'ScaleIn' | 'GrowMemory' | 'ShrinkMemory' | 'None';
+
+/** The last poll's signals a decision saw. Rates are decimal strings and shares whole percents: the CRD has no floats. */
+export interface AutoscalingSignalsStatus {
+  memoryUsedPercent?: number;
+  memoryUsedPercentMax?: number;
+  evictionsPerSecond?: string;
+  hitRatioPercent?: number;
+  requestsPerSecond?: string;
+  connections?: number;
+}
+
+export interface AutoscalingDecisionStatus {
+  time: string;
+  action: AutoscalingAction;
+  /** Replicas (ScaleOut, ScaleIn, None) or megabytes per server (GrowMemory, ShrinkMemory), before and after. */
+  from?: number;
+  to?: number;
+  /** CamelCase, such as MemoryFullAndEvicting or CoolingDown. */
+  reason: string;
+  message?: string;
+  signals?: AutoscalingSignalsStatus;
+}
+
+export interface AutoscalingStatus {
+  currentReplicas?: number;
+  /** The replicas in effect in place of spec.size. */
+  desiredReplicas?: number;
+  /** The bounds in effect, after the topology's. */
+  minReplicas?: number;
+  maxReplicas?: number;
+  /** The memory per server in effect in place of spec.memoryLimitMB. */
+  memoryLimitMB?: number;
+  /** The spec.size and spec.memoryLimitMB the values in effect last took in: a spec that differs is a new starting point. */
+  specSize?: number;
+  specMemoryLimitMB?: number;
+  /** When the last change of replicas or memory ended; the cooldowns count from it. */
+  lastScaleTime?: string;
+  lastDecision?: AutoscalingDecisionStatus;
 }
 
 /**

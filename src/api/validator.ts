@@ -16,7 +16,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
-import type { MemcachedAlertOverrides, MemcachedSpec, MemcachedTLS } from './types.js';
+import type { MemcachedAlertOverrides, MemcachedAutoscaling, MemcachedSpec, MemcachedTLS } from './types.js';
 
 export const CRD_RELATIVE_PATH = join('config', 'crd', 'bases', 'cache.example.com_memcacheds.yaml');
 
@@ -250,6 +250,38 @@ export const CEL_RULES: Readonly<Record<string, CelTwin>> = {
     self.connectionsWarningPercent === undefined ||
     self.connectionsCriticalPercent === undefined ||
     self.connectionsWarningPercent < self.connectionsCriticalPercent,
+
+  // The auto pilot: its bounds, and how they meet memoryLimitMB, resources and highAvailability.
+  "!has(self.enabled) || !self.enabled || has(self.maxReplicas)": (self: MemcachedAutoscaling) =>
+    self.enabled !== true || self.maxReplicas !== undefined,
+
+  "!has(self.minReplicas) || !has(self.maxReplicas) || self.minReplicas <= self.maxReplicas": (self: MemcachedAutoscaling) =>
+    self.minReplicas === undefined || self.maxReplicas === undefined || self.minReplicas <= self.maxReplicas,
+
+  "!has(self.autoscaling) || !has(self.autoscaling.maxMemoryLimitMB) || !has(self.memoryLimitMB) || self.autoscaling.maxMemoryLimitMB >= self.memoryLimitMB":
+    (self: MemcachedSpec) =>
+      self.autoscaling?.maxMemoryLimitMB === undefined ||
+      self.memoryLimitMB === undefined ||
+      self.autoscaling.maxMemoryLimitMB >= self.memoryLimitMB,
+
+  // Vertical scaling changes -m, and the container's limit follows it only when the user set none.
+  "!has(self.autoscaling) || !has(self.autoscaling.maxMemoryLimitMB) || !has(self.resources) || !has(self.resources.limits) || !('memory' in self.resources.limits)":
+    (self: MemcachedSpec) =>
+      self.autoscaling?.maxMemoryLimitMB === undefined ||
+      self.resources?.limits === undefined ||
+      !Object.hasOwn(self.resources.limits, 'memory'),
+
+  "!(has(self.highAvailability) && self.highAvailability == 'Disabled' && has(self.autoscaling) && has(self.autoscaling.maxReplicas) && self.autoscaling.maxReplicas > 1)":
+    (self: MemcachedSpec) =>
+      !(self.highAvailability === 'Disabled' && self.autoscaling?.maxReplicas !== undefined && self.autoscaling.maxReplicas > 1),
+
+  "!(has(self.highAvailability) && self.highAvailability == 'Enabled' && has(self.autoscaling) && ((has(self.autoscaling.minReplicas) && self.autoscaling.minReplicas < 2) || (has(self.autoscaling.maxReplicas) && self.autoscaling.maxReplicas < 2)))":
+    (self: MemcachedSpec) =>
+      !(
+        self.highAvailability === 'Enabled' &&
+        ((self.autoscaling?.minReplicas !== undefined && self.autoscaling.minReplicas < 2) ||
+          (self.autoscaling?.maxReplicas !== undefined && self.autoscaling.maxReplicas < 2))
+      ),
 
   "self.all(a, !a.matches('^-[AZMkhiVrvLCSFXW]*[dpmctIUulse]'))": (self: string[]) =>
     self.every((a) => !OWNED_SHORT_RE.test(a)),

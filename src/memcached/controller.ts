@@ -37,6 +37,9 @@ import {
   type MonitoringObject,
 } from './monitoring/prometheus.js';
 import { UsagePoller } from './monitoring/usage.js';
+import { AutopilotMemory } from './autopilot/memory.js';
+import { AutopilotMetrics } from './autoscaling.js';
+import { baselineConfigMapName, storedBaselineText } from './children/baseline.js';
 import { MemcachedReconciler } from './reconciler.js';
 import { secretDigestInformerFactory, secretDigestLister } from './tls/digest-cache.js';
 import { CertificateRotator } from './tls/rotation.js';
@@ -289,8 +292,14 @@ export function setupMemcachedController(manager: Manager, deps: MemcachedContro
   const securedFetch = securedFetchStats({ pods, memcacheds, secureServing });
   const usagePollMs = options.usagePollIntervalMs ?? (deps.inCluster ? IN_CLUSTER_USAGE_POLL_MS : 0);
   // The poll reports changes to the controller made below; it runs only once the manager leads, after setup.
+  // The auto pilot learns from the same poll; the baselines it stored come back from their ConfigMaps.
+  const autopilot = usagePollMs > 0
+    ? new AutopilotMemory({ storedBaseline: (mc) => storedBaselineText(configMaps.get(mc.metadata.namespace!, baselineConfigMapName(mc))) })
+    : undefined;
   const usage = usagePollMs > 0
-    ? new UsagePoller({ memcacheds, pods, fetch: securedFetch, onChange: (req) => controller.enqueue(req), intervalMs: usagePollMs, logger: logger.child({ component: 'usage' }) })
+    ? new UsagePoller({
+      memcacheds, pods, fetch: securedFetch, onChange: (req) => controller.enqueue(req), intervalMs: usagePollMs, logger: logger.child({ component: 'usage' }), observer: autopilot,
+    })
     : undefined;
   const { podMonitors, prometheusRules } = built.optional;
   const reconciler = new MemcachedReconciler({
@@ -302,6 +311,8 @@ export function setupMemcachedController(manager: Manager, deps: MemcachedContro
     secureServing,
     monitoring: { podMonitors, prometheusRules, runbookBaseUrl: options.runbookBaseUrl, ...(options.exporterAddress ? { exporterAddress: options.exporterAddress } : {}) },
     ...(usage ? { usage } : {}),
+    ...(autopilot ? { autopilot } : {}),
+    autopilotMetrics: new AutopilotMetrics(deps.registry),
   });
   const controller = buildController(reconciler, built, deps);
   const enqueueAll = (): void => memcacheds.list().forEach((mc) => controller.enqueue({ namespace: mc.metadata.namespace!, name: mc.metadata.name! }));

@@ -9,6 +9,8 @@ import type { SizedPlacement } from '../topology/sizing.js';
 import type { Verdict } from './errorpolicy.js';
 import type { MonitoringObject } from './monitoring/prometheus.js';
 import { CONDITION_EVICTING, CONDITION_SATURATED } from './monitoring/usage.js';
+import { CONDITION_ANOMALOUS } from './autopilot/baseline.js';
+import type { AutoscalingPlan } from './autopilot/plan.js';
 import { isServing, podTrouble, recheckAfterMs } from './pods.js';
 import { CONDITION_DEGRADED, statefulSetDataPath, REASON, type ServersReport, type StatusInput } from './status.js';
 import type { SecurityCheck } from './tls/secure-serving.js';
@@ -26,6 +28,8 @@ export interface Observed {
   legacyDeployment?: V1Deployment;
   /** The published server list. */
   serversConfigMap?: V1ConfigMap;
+  /** The anomaly baseline's store (children/baseline.ts). */
+  baselineConfigMap?: V1ConfigMap;
   service?: V1Service;
   headless?: V1Service;
   servers?: V1Service;
@@ -45,6 +49,8 @@ export interface Plan {
   security?: SecurityCheck;
   /** The desired StatefulSet (for the Events on scaling and the created note). */
   statefulSet: V1StatefulSet;
+  /** With autoscaling on: its settings and the values in effect (spec above already carries them). */
+  autoscaling?: AutoscalingPlan;
 }
 
 export type Outcome =
@@ -131,7 +137,7 @@ export function statusEvents(previous: readonly Condition[] | undefined, next: r
   if (degraded?.status === 'True' && (before?.status !== 'True' || before.reason !== degraded.reason)) {
     events.push({ type: 'Warning', reason: degraded.reason, action: degraded.reason === REASON.InvalidSpec ? 'Validate' : 'Reconcile', message: degraded.message });
   }
-  for (const type of [CONDITION_SATURATED, CONDITION_EVICTING]) {
+  for (const type of [CONDITION_SATURATED, CONDITION_EVICTING, CONDITION_ANOMALOUS]) {
     const now = findCondition(next, type);
     const was = findCondition(previous, type)?.status;
     if (now && now.status !== was && (now.status === 'True' || was === 'True')) {

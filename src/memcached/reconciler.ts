@@ -30,6 +30,11 @@ import {
   type MonitoringObject,
 } from './monitoring/prometheus.js';
 import { withUsageConditions, type UsageState } from './monitoring/usage.js';
+import { autopilotEvents, RecordedSteps, withAnomalyCondition, withAutoscalingStatus, type AutopilotMetrics, type AutopilotReader } from './autoscaling.js';
+import { autoscalingPlan } from './autopilot/plan.js';
+import { anomalySettings } from './autopilot/settings.js';
+import { baselineToStore } from './autopilot/baselinestore.js';
+import { baselineConfigMapName, buildBaselineConfigMap, storedBaselineText } from './children/baseline.js';
 import {
   isOwnedBy,
   placementEvents,
@@ -59,6 +64,9 @@ export interface CacheReader<T> {
 
 /** Condition reporting a topology that had to be assumed rather than read. */
 export const CONDITION_TOPOLOGY_DETECTED = 'TopologyDetected';
+
+/** How soon a recorded auto pilot step is taken (autopilot/plan.ts): at once, by the next pass. */
+const STEP_REQUEUE_MS = 1;
 
 /** How soon to look again while the cluster topology is not known yet. */
 const TOPOLOGY_WAIT_MS = 250;
@@ -95,6 +103,9 @@ export interface MemcachedReconcilerDeps {
   monitoring?: MonitoringDeps;
   /** The stats poll (usage.ts): Saturated and Evicting; absent when the poll is off. */
   usage?: { stateOf(mc: Memcached): UsageState | undefined };
+  /** What the auto pilot learned from the same poll (autopilot/memory.ts); absent when the poll is off. */
+  autopilot?: AutopilotReader;
+  autopilotMetrics?: AutopilotMetrics;
   clock?: Clock;
   /** TLS and auth Secrets; without it, referenced Secrets are not checked. */
   secureServing?: SecureServing;
@@ -135,6 +146,7 @@ function ownedOrUndefined<T extends k8s.KubernetesObject>(obj: T | undefined, mc
 export class MemcachedReconciler implements Reconciler {
   private readonly clock: Clock;
   private readonly serverSteps: ServerSteps;
+  private readonly recordedSteps = new RecordedSteps();
 
   constructor(private readonly deps: MemcachedReconcilerDeps) {
     this.clock = deps.clock ?? realClock;
@@ -147,10 +159,14 @@ export class MemcachedReconciler implements Reconciler {
 
   async reconcile(req: Request, ctx: ReconcileContext): Promise<Result | void> {
     const cached = this.deps.memcacheds.get(req.namespace, req.name);
-    if (!cached) return; // Deleted: garbage collection removes the children; the controller setup forgets its credentials.
+    if (!cached) {
+      // Deleted: garbage collection removes the children; the controller setup forgets its credentials.
+      this.deps.autopilotMetrics?.forget(req);
+      return;
+    }
     const mc = await this.releaseLegacyFinalizer(cached, ctx);
     if (!mc) return;
-    const observed = this.observe(mc);
+    const observed = this.observe(this.recordedSteps.latest(mc));
     const outcome = await this.act(observed, ctx);
     return this.report(observed, outcome, ctx);
   }
@@ -182,6 +198,7 @@ export class MemcachedReconciler implements Reconciler {
       statefulSet: this.deps.statefulSets.get(namespace, name),
       legacyDeployment: ownedOrUndefined(this.deps.deployments.get(namespace, name), mc),
       serversConfigMap: this.deps.configMaps.get(namespace, serversConfigMapName(mc)),
+      baselineConfigMap: this.deps.configMaps.get(namespace, baselineConfigMapName(mc)),
       service: this.deps.services.get(namespace, name),
       headless: this.deps.services.get(namespace, headlessServiceName(mc)),
       servers: this.deps.services.get(namespace, serversServiceName(mc)),
@@ -231,8 +248,13 @@ export class MemcachedReconciler implements Reconciler {
   }
 
   /** The placement for this object on the cluster as it is now, staged from the live StatefulSet, and the StatefulSet it asks for. */
-  private plan(observed: Observed, spec: MemcachedSpec, security: SecurityCheck | undefined, ctx: ReconcileContext): Plan {
-    const { placement: target, schedulableNodes: eligibleNodes } = this.placement(spec, ctx);
+  private plan(observed: Observed, userSpec: MemcachedSpec, security: SecurityCheck | undefined, ctx: ReconcileContext): Plan {
+    let spec = userSpec;
+    const sized = this.placement(spec, ctx);
+    // With autoscaling on, the replicas and memory in effect (status.autoscaling) stand in for spec.size and memoryLimitMB.
+    const autoscaling = autoscalingPlan(observed.mc, spec, sized.placement);
+    if (autoscaling?.ok) spec = autoscaling.spec;
+    const { placement: target, schedulableNodes: eligibleNodes } = autoscaling?.ok ? this.placement(spec, ctx) : sized;
     const placement = stagedPlacement(currentPlacement(observed.statefulSet, observed.pods), target);
     // The official image names its user ("memcache"), which the kubelet
     // cannot verify as non-root, so plain Kubernetes needs its numeric uid.
@@ -246,7 +268,7 @@ export class MemcachedReconciler implements Reconciler {
     });
     const withSidecar = withExporterSidecar(built, spec);
     const statefulSet = withDesiredHash({ ...withSidecar, spec: { ...withSidecar.spec!, template: withPodSpecHash(withSidecar.spec!.template) } });
-    return { spec, placement, schedulableNodes: eligibleNodes, statefulSet, ...(security ? { security } : {}) };
+    return { spec, placement, schedulableNodes: eligibleNodes, statefulSet, ...(security ? { security } : {}), ...(autoscaling ? { autoscaling } : {}) };
   }
 
   /** The placement for this spec on the cluster as it is now, and the nodes it may use. */
@@ -285,6 +307,8 @@ export class MemcachedReconciler implements Reconciler {
       core('v1', 'Service', serversServiceName(mc), hashed(buildServersService(mc, spec)), observed.servers),
       core('policy/v1', 'PodDisruptionBudget', crName(mc), hashed(buildPodDisruptionBudget(mc, plan.placement)), observed.pdb),
     ];
+    const baseline = this.desiredBaseline(observed, spec);
+    if (baseline) changes.push(core('v1', 'ConfigMap', baselineConfigMapName(mc), hashed(baseline), observed.baselineConfigMap));
     const monitoring = this.deps.monitoring;
     const optional = (kind: string, name: string, present: OptionalChild | undefined, desired: () => MonitoringObject | undefined): ChildChange[] =>
       present ? [{ apiVersion: MONITORING_API_VERSION, kind, name, desired: hashed(desired()), live: present.live, optionalApi: true }] : [];
@@ -293,6 +317,20 @@ export class MemcachedReconciler implements Reconciler {
       ...optional(POD_MONITOR_KIND, podMonitorName(mc), observed.podMonitor, () => buildPodMonitor(mc, spec, monitoring?.exporterAddress)),
       ...optional(PROMETHEUS_RULE_KIND, prometheusRuleName(mc), observed.prometheusRule, () => buildPrometheusRule(mc, spec, monitoring?.runbookBaseUrl)),
     ];
+  }
+
+  /**
+   * The <name>-baseline ConfigMap while anomaly detection is on (stored
+   * again only now and then: baselinestore.ts); undefined: leave it as it
+   * is. Turning detection off leaves it to go with the Memcached: the
+   * operator is not granted deleting ConfigMaps.
+   */
+  private desiredBaseline(observed: Observed, spec: MemcachedSpec): k8s.V1ConfigMap | undefined {
+    const detection = anomalySettings(spec);
+    if (!detection?.ok) return undefined;
+    const stored = storedBaselineText(observed.baselineConfigMap);
+    const text = baselineToStore(stored, this.deps.autopilot?.anomaly(observed.mc)?.baseline, detection.settings.learningPeriodMs);
+    return text === undefined ? undefined : buildBaselineConfigMap(observed.mc, text);
   }
 
   /**
@@ -352,11 +390,21 @@ export class MemcachedReconciler implements Reconciler {
     const now = this.now();
     const status = computeStatus(statusInputFor(observed, outcome, now));
     status.conditions = withUsageConditions(status.conditions, mc.status?.conditions, this.deps.usage?.stateOf(mc), now);
-    this.record(mc, [...(outcome.kind === 'applied' ? placementEvents(mc, observed.statefulSet, outcome.plan) : []), ...statusEvents(mc.status?.conditions, status.conditions)]);
+    const autopilot = withAutoscalingStatus(status, observed, outcome, this.deps.autopilot, now);
+    status.conditions = withAnomalyCondition(status.conditions, mc, outcome, this.deps.autopilot, now);
+    this.record(mc, [
+      ...(outcome.kind === 'applied' ? placementEvents(mc, observed.statefulSet, outcome.plan) : []),
+      ...statusEvents(mc.status?.conditions, status.conditions),
+      ...autopilotEvents(autopilot),
+    ]);
+    this.deps.autopilotMetrics?.observe(mc, status, autopilot, this.deps.autopilot?.anomaly(mc)?.verdict);
     const security = outcome.kind === 'secretProblem' ? outcome.security : outcome.kind === 'invalid' ? undefined : outcome.plan.security;
     if (security) this.deps.secureServing?.recordTransitions(mc, security.conditions);
     await this.writeStatus(mc, status, ctx);
+    if (autopilot && autopilot.decision.action !== 'None' && status.autoscaling) this.recordedSteps.remember(mc, status.autoscaling);
     if (outcome.kind === 'failed') throw outcome.verdict.then === 'terminal' ? new TerminalError(outcome.verdict.message) : outcome.verdict.error;
+    // A step is recorded first and taken by the next pass, which builds from status.autoscaling (autopilot/plan.ts).
+    if (autopilot && autopilot.decision.action !== 'None') return { requeueAfterMs: STEP_REQUEUE_MS };
     return requeueFor(observed, outcome, now);
   }
 

@@ -26,7 +26,11 @@ export const CONDITION_EVICTING = 'Evicting';
 /** Share of max_connections in use from which a pod counts as saturated. */
 export const SATURATED_CONNECTIONS_SHARE = 0.9;
 
-/** The counters and gauges of one pod's `stats` this logic reads. */
+/**
+ * The counters and gauges of one pod's `stats` this logic and the auto pilot
+ * (src/memcached/autopilot/signals.ts: hit ratio, request rate, restarts)
+ * read.
+ */
 export interface PodSample {
   pod: string;
   currConnections: number;
@@ -36,6 +40,13 @@ export interface PodSample {
   evictions: number;
   bytes: number;
   limitBytes: number;
+  /** Seconds since memcached started: a smaller one means the counters started over. */
+  uptime: number;
+  getHits: number;
+  getMisses: number;
+  cmdGet: number;
+  cmdSet: number;
+  cmdTouch: number;
   /**
    * memcached refused the poll's own connection at its limit ("ERROR Too
    * many open connections"): saturated now, though no stats could be read
@@ -65,6 +76,12 @@ export function sampleOf(pod: string, stats: Map<string, string>): PodSample {
     evictions: num(stats, 'evictions'),
     bytes: num(stats, 'bytes'),
     limitBytes: num(stats, 'limit_maxbytes'),
+    uptime: num(stats, 'uptime'),
+    getHits: num(stats, 'get_hits'),
+    getMisses: num(stats, 'get_misses'),
+    cmdGet: num(stats, 'cmd_get'),
+    cmdSet: num(stats, 'cmd_set'),
+    cmdTouch: num(stats, 'cmd_touch'),
   };
 }
 
@@ -131,6 +148,14 @@ export function statsPortOf(pod: V1Pod): number | undefined {
   return (ports.find((p) => p.name === PLAINTEXT_PORT_NAME) ?? ports.find((p) => p.name === PORT_NAME))?.containerPort;
 }
 
+/** Another reader of each poll (the auto pilot's memory, autopilot/memory.ts). */
+export interface UsageObserver {
+  /** One poll of one cache; true asks for a reconcile of it whatever the conditions say. */
+  record(mc: Memcached, reading: { at: number; pods: readonly PodSample[] }): boolean;
+  /** The Memcacheds that still exist, after each poll. */
+  retain(live: readonly Memcached[]): void;
+}
+
 export interface UsagePollerOptions {
   memcacheds: { list(): Memcached[] };
   pods: { list(namespace?: string): V1Pod[] };
@@ -138,6 +163,7 @@ export interface UsagePollerOptions {
   fetch: (target: { host: string; port: number }, timeoutMs: number) => Promise<Map<string, string>>;
   /** Called with a Memcached whose state changed. */
   onChange: (req: Request) => void;
+  observer?: UsageObserver;
   intervalMs: number;
   /** Pods read at once. */
   maxConcurrent?: number;
@@ -245,13 +271,15 @@ export class UsagePoller implements Runnable {
       });
       for (const [uid, s] of keyed) if (s) this.samples.set(uid, s);
       if (samples.length === 0) continue;
+      const observed = this.options.observer?.record(mc, { at: this.clock.now(), pods: samples }) ?? false;
       const state = usageState(samples, previous);
       const id = `${mc.metadata.namespace}/${mc.metadata.name}`;
       const key = JSON.stringify(state);
-      if (this.states.get(id)?.key === key) continue;
+      const changed = this.states.get(id)?.key !== key;
       this.states.set(id, { state, key });
-      this.options.onChange({ namespace: mc.metadata.namespace!, name: mc.metadata.name! });
+      if (changed || observed) this.options.onChange({ namespace: mc.metadata.namespace!, name: mc.metadata.name! });
     }
+    this.options.observer?.retain(all);
     // Forget pods that are gone, so the maps stay bounded.
     const live = new Set(this.options.memcacheds.list().flatMap((mc) => this.options.pods.list(mc.metadata.namespace).map((p) => p.metadata?.uid ?? p.metadata?.name)));
     for (const uid of this.samples.keys()) if (!live.has(uid)) this.samples.delete(uid);

@@ -1,4 +1,4 @@
-// The keep-the-cache specs' client: a restricted-PSS pod of our cache-client
+// The keep-the-cache and auto pilot specs' client: a restricted-PSS pod of our cache-client
 // image (pylibmc with libmemcached's ketama, test/kind/images/cache-client)
 // that reads the operator's server list from the mounted <name>-servers
 // ConfigMap, as an application would, and the operator's side of the same
@@ -48,6 +48,85 @@ export interface ProbeResult {
 /** A running probe: stop() ends it and returns its figures. */
 export interface RunningProbe {
   stop(): Promise<ProbeResult>;
+}
+
+/** What a zipf load's gets and sets came to; hitRatio is hits / (hits + misses), null without an answer. */
+export interface ZipfCounts {
+  gets: number;
+  hits: number;
+  misses: number;
+  sets: number;
+  errors: number;
+  hitRatio: number | null;
+}
+
+/**
+ * One report interval of a zipf load: t as it printed it (unix seconds), at
+ * the same in milliseconds; the servers' evictions in the interval, bytes and
+ * memory limit (summed), when they answered `stats`.
+ */
+export interface ZipfSample extends ZipfCounts {
+  t: number;
+  at: number;
+  evictions?: number;
+  bytes?: number;
+  limitBytes?: number;
+  servers?: number;
+}
+
+/** A zipf load's totals, printed when it stops. */
+export interface ZipfTotals extends ZipfCounts {
+  seconds: number;
+  listChanges: number;
+}
+
+export interface ZipfOptions {
+  /** Keys of the Zipf distribution: <prefix>-<offset> .. <prefix>-<offset+keys-1>, the first the most popular. */
+  keys: number;
+  /** Bytes of the value a miss sets. */
+  size: number;
+  /** Zipf exponent (default 1.0; 0 is uniform). */
+  exponent?: number;
+  /** Added to every rank: another offset makes other keys hot (default 0). */
+  offset?: number;
+  /** Gets a second (default 0: as fast as one client goes). */
+  rate?: number;
+  /** Seconds a set item lives (default 0: no expiry). */
+  ttlSeconds?: number;
+  /** The interval of the samples (default 5000). */
+  reportMs?: number;
+  /** Key prefix (default zipf). */
+  prefix?: string;
+  /** Seed of the key sequence: the same seed at the same rate asks for the same keys in the same order. */
+  seed?: number;
+  /** An explicit server list; by default the mounted <name>-servers ConfigMap, followed as it changes. */
+  servers?: string[];
+  /** The guard: the load ends by itself after this long (default 1800). */
+  maxSeconds?: number;
+}
+
+/** A running zipf load: samples() are its report lines so far, stop() ends it and returns its totals. */
+export interface RunningZipf {
+  samples(): ZipfSample[];
+  stop(): Promise<ZipfTotals>;
+}
+
+/** The zipf report lines among the complete lines of a load's output (a partial last line is left for later). */
+export function zipfSamples(stdout: string): ZipfSample[] {
+  const complete = stdout.slice(0, stdout.lastIndexOf('\n') + 1);
+  return complete
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line) as Partial<ZipfSample>)
+    .filter((r): r is ZipfSample => typeof r.t === 'number')
+    .map((r) => ({ ...r, at: Math.round(r.t * 1000) }));
+}
+
+function zipfArgs(o: ZipfOptions): string[] {
+  const optional: [string, number | string | undefined][] = [
+    ['--exponent', o.exponent], ['--offset', o.offset], ['--rate', o.rate], ['--ttl', o.ttlSeconds], ['--report-ms', o.reportMs], ['--prefix', o.prefix], ['--seed', o.seed],
+  ];
+  return ['zipf', String(o.keys), '--size', String(o.size), ...optional.flatMap(([flag, v]) => (v === undefined ? [] : [flag, String(v)]))];
 }
 
 /** The last line of the client's output: its one JSON result. */
@@ -112,6 +191,27 @@ export class CacheClient {
       async stop() {
         const r = await load.stop();
         return lastJson<ProbeResult>(r.stdout);
+      },
+    };
+  }
+
+  /**
+   * Starts a read-through load over Zipf-popular keys (cache-client zipf);
+   * resolves once it runs. To change the load, stop it and start another.
+   */
+  async startZipf(opts: ZipfOptions): Promise<RunningZipf> {
+    const maxSeconds = opts.maxSeconds ?? 1800;
+    const load = execInBackground(this.namespace, this.pod, 'exec cache-client "$@"', [...this.source(opts.servers), ...zipfArgs(opts)], maxSeconds);
+    await load.printed(/^zipfing$/m, 60_000);
+    return {
+      samples: () => zipfSamples(load.stdout()),
+      async stop() {
+        const r = await load.stop();
+        if (r.status === 124) throw new Error(`the zipf load ran into its guard of ${maxSeconds} s before stop(): raise maxSeconds`);
+        if (r.status !== 0) throw new Error(`the zipf load failed (${r.status}): ${r.stderr.slice(-500)}${r.stdout.slice(-500)}`);
+        const totals = lastJson<ZipfTotals>(r.stdout);
+        if (typeof totals.seconds !== 'number') throw new Error(`the zipf load printed no totals: ${r.stdout.slice(-500)}`);
+        return totals;
       },
     };
   }

@@ -252,6 +252,8 @@ export interface BackgroundExec {
   stop(): Promise<Run>;
   /** Resolves once the load has printed a line matching pattern (for example "held" once its connections are open). */
   printed(pattern: RegExp, timeoutMs?: number): Promise<void>;
+  /** What the load has printed on stdout so far (the last line may still be partial). */
+  stdout(): string;
 }
 
 // Prints its pid, then runs the script under timeout (the guard): timeout puts
@@ -286,6 +288,7 @@ export function execInBackground(namespace: string, pod: string, script: string,
   };
   return {
     printed,
+    stdout: () => stdout,
     async stop() {
       if (child.exitCode === null) {
         await printed(/^pid \d+$/m, 30_000);

@@ -123,7 +123,7 @@ describe('packaging', function () {
       const a = csv.metadata.annotations as Record<string, string>;
       expect(csv.metadata.name).to.equal(`memcached-operator.v${VERSION}`);
       expect(csv.spec.version).to.equal(VERSION);
-      expect(a.capabilities).to.equal('Deep Insights');
+      expect(a.capabilities).to.equal('Auto Pilot');
       expect(a.containerImage).to.equal(IMG);
       expect(a.createdAt).to.equal(CREATED_AT);
       expect(a['operatorframework.io/suggested-namespace']).to.equal('memcached-operator-system');

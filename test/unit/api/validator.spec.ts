@@ -162,6 +162,13 @@ describe('api/validator', () => {
       expect(out).to.deep.equal({ ...DEFAULTS, threads: 2, resources: { requests: { cpu: '1' } } });
     });
 
+    it('fills the auto pilot\'s defaults only inside the blocks that are there', () => {
+      expect(applyDefaults({ autoscaling: {} }).autoscaling).to.deep.equal({
+        enabled: false, targetMemoryPercent: 65, evictionsPerSecond: '1', evictingFor: '5m', scaleOutCooldown: '10m', scaleInCooldown: '20m',
+      });
+      expect(applyDefaults({ autoscaling: { anomalyDetection: {} } }).autoscaling?.anomalyDetection).to.deep.equal({ enabled: false, factor: '4', learningPeriod: '24h' });
+    });
+
     it('returns the defaulted spec from validateMemcached, and an absent spec counts as empty', () => {
       expect(validateMemcached(mc({ size: 3 }))).to.deep.equal({ valid: true, spec: { ...DEFAULTS, size: 3 } });
       expect(validateMemcached({ metadata: { name: 'x' } })).to.deep.equal({ valid: true, spec: DEFAULTS });
@@ -195,6 +202,24 @@ describe('api/validator', () => {
         name: 'resources with quantities as strings and integers',
         spec: { resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: 268435456 as unknown as string, cpu: '1.5' } } },
       },
+      { name: 'autoscaling off, with nothing else', spec: { autoscaling: {} } },
+      { name: 'autoscaling on with a ceiling', spec: { autoscaling: { enabled: true, maxReplicas: 6 } } },
+      {
+        name: 'autoscaling with every field',
+        spec: {
+          memoryLimitMB: 128,
+          highAvailability: 'Enabled',
+          autoscaling: {
+            enabled: true, minReplicas: 2, maxReplicas: 10, targetMemoryPercent: 70, evictionsPerSecond: '0.5', evictingFor: '2m',
+            scaleOutCooldown: '1m30s', scaleInCooldown: '1h', maxMemoryLimitMB: 1024,
+            anomalyDetection: { enabled: true, factor: '3.5', learningPeriod: '2h' },
+          },
+        },
+      },
+      { name: 'autoscaling at its bounds', spec: { autoscaling: { enabled: true, minReplicas: 100, maxReplicas: 100, targetMemoryPercent: 95, maxMemoryLimitMB: 64 } } },
+      { name: 'HA disabled grows memory only', spec: { highAvailability: 'Disabled', autoscaling: { enabled: true, maxReplicas: 1, maxMemoryLimitMB: 256 } } },
+      { name: 'anomaly detection without scaling', spec: { autoscaling: { anomalyDetection: { enabled: true, factor: '1' } } } },
+      { name: 'a memory limit without vertical scaling', spec: { resources: { limits: { memory: '1Gi' } }, autoscaling: { enabled: true, maxReplicas: 4 } } },
       {
         name: 'scheduling fields',
         spec: {
@@ -262,6 +287,26 @@ describe('api/validator', () => {
       { name: 'a bad toleration operator', spec: { tolerations: [{ key: 'a', operator: 'In' }] }, message: 'spec.tolerations[0].operator: must be one of "Exists", "Equal"' },
       { name: 'a bad toleration effect', spec: { tolerations: [{ effect: 'Never' }] }, message: 'spec.tolerations[0].effect: must be one of "NoSchedule", "PreferNoSchedule", "NoExecute"' },
       { name: 'a node selector value that is not a string', spec: { nodeSelector: { a: 1 } }, message: 'spec.nodeSelector.a: must be a string' },
+      { name: 'autoscaling on without maxReplicas', spec: { autoscaling: { enabled: true } }, message: 'spec.autoscaling: autoscaling.enabled needs autoscaling.maxReplicas, the most replicas the operator may run' },
+      { name: 'autoscaling min above max', spec: { autoscaling: { minReplicas: 5, maxReplicas: 4 } }, message: 'spec.autoscaling: autoscaling.minReplicas must be at most autoscaling.maxReplicas' },
+      { name: 'autoscaling maxReplicas 0', spec: { autoscaling: { maxReplicas: 0 } }, message: 'spec.autoscaling.maxReplicas: must be >= 1' },
+      { name: 'autoscaling maxReplicas over 100', spec: { autoscaling: { maxReplicas: 101 } }, message: 'spec.autoscaling.maxReplicas: must be <= 100' },
+      { name: 'a memory target of 100%', spec: { autoscaling: { targetMemoryPercent: 100 } }, message: 'spec.autoscaling.targetMemoryPercent: must be <= 95' },
+      { name: 'a memory target of 5%', spec: { autoscaling: { targetMemoryPercent: 5 } }, message: 'spec.autoscaling.targetMemoryPercent: must be >= 10' },
+      { name: 'an eviction threshold that is not a decimal', spec: { autoscaling: { evictionsPerSecond: '1e3' } }, message: /^spec\.autoscaling\.evictionsPerSecond: must match / },
+      { name: 'an eviction threshold as a number', spec: { autoscaling: { evictionsPerSecond: 1 } }, message: 'spec.autoscaling.evictionsPerSecond: must be a string' },
+      { name: 'a cooldown in days', spec: { autoscaling: { scaleInCooldown: '1d' } }, message: /^spec\.autoscaling\.scaleInCooldown: must match / },
+      { name: 'a cooldown without a unit', spec: { autoscaling: { scaleOutCooldown: '600' } }, message: /^spec\.autoscaling\.scaleOutCooldown: must match / },
+      { name: 'an evicting window with a sign', spec: { autoscaling: { evictingFor: '-5m' } }, message: /^spec\.autoscaling\.evictingFor: must match / },
+      { name: 'a memory ceiling below memoryLimitMB', spec: { memoryLimitMB: 256, autoscaling: { maxMemoryLimitMB: 128 } }, message: 'spec: autoscaling.maxMemoryLimitMB must be at least memoryLimitMB, the memory vertical scaling starts from' },
+      { name: 'a memory ceiling below the default memoryLimitMB', spec: { autoscaling: { maxMemoryLimitMB: 32 } }, message: /^spec: autoscaling\.maxMemoryLimitMB must be at least memoryLimitMB/ },
+      { name: 'a memory ceiling with a container memory limit', spec: { resources: { limits: { memory: '1Gi' } }, autoscaling: { maxMemoryLimitMB: 512 } }, message: /^spec: autoscaling\.maxMemoryLimitMB needs resources\.limits\.memory unset/ },
+      { name: 'HA disabled with a replica ceiling above 1', spec: { highAvailability: 'Disabled', autoscaling: { enabled: true, maxReplicas: 3 } }, message: /^spec: highAvailability Disabled runs 1 replica: autoscaling\.maxReplicas must be 1/ },
+      { name: 'HA enabled with a floor of 1', spec: { highAvailability: 'Enabled', autoscaling: { enabled: true, minReplicas: 1, maxReplicas: 3 } }, message: /^spec: highAvailability Enabled needs at least 2 replicas: autoscaling\.minReplicas and maxReplicas/ },
+      { name: 'HA enabled with a ceiling of 1', spec: { highAvailability: 'Enabled', autoscaling: { enabled: true, maxReplicas: 1 } }, message: /^spec: highAvailability Enabled needs at least 2 replicas/ },
+      { name: 'an anomaly factor below 1', spec: { autoscaling: { anomalyDetection: { factor: '0.5' } } }, message: /^spec\.autoscaling\.anomalyDetection\.factor: must match / },
+      { name: 'an anomaly factor of 100', spec: { autoscaling: { anomalyDetection: { factor: '100' } } }, message: /^spec\.autoscaling\.anomalyDetection\.factor: must match / },
+      { name: 'a learning period in days', spec: { autoscaling: { anomalyDetection: { learningPeriod: '7d' } } }, message: /^spec\.autoscaling\.anomalyDetection\.learningPeriod: must match / },
       { name: 'spec that is not an object', spec: 'big', message: 'spec: must be an object' },
       { name: 'spec that is an array', spec: [1], message: 'spec: must be an object' },
       { name: 'spec null', spec: null, message: 'spec: must be an object' },

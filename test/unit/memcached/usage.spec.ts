@@ -5,7 +5,10 @@ import type { Condition } from '../../../src/api/types.js';
 import { sampleOf, statsPortOf, UsagePoller, usageState, withUsageConditions, type PodSample } from '../../../src/memcached/monitoring/usage.js';
 import { memcached } from './fixtures.js';
 
-const base: PodSample = { pod: 'a', currConnections: 10, maxConnections: 100, rejectedConnections: 0, listenDisabled: 0, evictions: 0, bytes: 0, limitBytes: 64 << 20 };
+const base: PodSample = {
+  pod: 'a', currConnections: 10, maxConnections: 100, rejectedConnections: 0, listenDisabled: 0, evictions: 0, bytes: 0, limitBytes: 64 << 20,
+  uptime: 100, getHits: 0, getMisses: 0, cmdGet: 0, cmdSet: 0, cmdTouch: 0,
+};
 
 function pod(name: string, ip: string, ready = true): V1Pod {
   return {
@@ -17,8 +20,11 @@ function pod(name: string, ip: string, ready = true): V1Pod {
 
 describe('memcached/usage', () => {
   it('reads the fields it needs from a stats reply; a missing one is 0', () => {
-    const stats = new Map([['curr_connections', '5'], ['max_connections', '1024'], ['evictions', '7'], ['limit_maxbytes', '67108864']]);
-    expect(sampleOf('p', stats)).to.deep.equal({ pod: 'p', currConnections: 5, maxConnections: 1024, rejectedConnections: 0, listenDisabled: 0, evictions: 7, bytes: 0, limitBytes: 67108864 });
+    const stats = new Map([['curr_connections', '5'], ['max_connections', '1024'], ['evictions', '7'], ['limit_maxbytes', '67108864'], ['uptime', '42'], ['get_hits', '9'], ['cmd_get', '12']]);
+    expect(sampleOf('p', stats)).to.deep.equal({
+      pod: 'p', currConnections: 5, maxConnections: 1024, rejectedConnections: 0, listenDisabled: 0, evictions: 7, bytes: 0, limitBytes: 67108864,
+      uptime: 42, getHits: 9, getMisses: 0, cmdGet: 12, cmdSet: 0, cmdTouch: 0,
+    });
   });
 
   const cases: [string, PodSample[], PodSample[], string, string, string, string][] = [
