@@ -12,8 +12,9 @@ import { COMPACT, HIGHLY_AVAILABLE, defaulted, memcached } from './fixtures.js';
 
 const REVISION = 'cache-abc';
 
-function template(spec: MemcachedSpec = {}, annotations: Record<string, string> = {}, placement = HIGHLY_AVAILABLE): V1PodTemplateSpec {
-  return withPodSpecHash(buildPodTemplate(memcached(spec), defaulted(spec), placement, { defaultImage: 'memcached:1.6', replicas: 3, podAnnotations: annotations }));
+function template(spec: MemcachedSpec = {}, annotations: Record<string, string> = {}, placement = HIGHLY_AVAILABLE, runAsUser?: number): V1PodTemplateSpec {
+  const opts = { defaultImage: 'memcached:1.6', replicas: 3, podAnnotations: annotations, ...(runAsUser !== undefined ? { runAsUser } : {}) };
+  return withPodSpecHash(buildPodTemplate(memcached(spec), defaulted(spec), placement, opts));
 }
 
 /** A running pod as the StatefulSet controller would create it from a template (and the kubelet report it). */
@@ -117,10 +118,8 @@ describe('what a running server needs to match the template', () => {
     expect(changeFor(podFrom(template({}, {}, COMPACT), 0), base, REVISION)).to.equal(undefined);
   });
   it('a uid set, or left to the platform (OpenShift found or gone), replaces no pod: a running server keeps the uid it started with', () => {
-    const build = (runAsUser: number | undefined) =>
-      withPodSpecHash(buildPodTemplate(memcached(), defaulted({}), HIGHLY_AVAILABLE, { defaultImage: 'memcached:1.6', replicas: 3, ...(runAsUser !== undefined ? { runAsUser } : {}) }));
-    const kubernetes = build(11211);
-    const openShift = build(undefined);
+    const kubernetes = template({}, {}, HIGHLY_AVAILABLE, 11211);
+    const openShift = template();
     expect(kubernetes.spec?.securityContext?.runAsUser).to.equal(11211);
     expect(openShift.spec?.securityContext?.runAsUser).to.equal(undefined);
     expect(changeFor(podFrom(kubernetes, 0), openShift, REVISION)).to.equal(undefined);
