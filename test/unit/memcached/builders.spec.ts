@@ -410,11 +410,11 @@ describe('memcached/statefulset', () => {
     const spec = defaulted({ auth: { secretName: 'users' } });
     const opts = { defaultImage: IMAGE, runAsUser: OFFICIAL_IMAGE_UID, replicas: 1 };
     const plain = buildStatefulSet(memcached(spec), spec, SINGLE_NODE, opts);
-    // 64 MB: a 112Mi memory limit, under the RAM disk's 272Mi sizeLimit: the kubelet mounts 112Mi.
-    expect(plain.spec!.template.metadata!.annotations).to.deep.equal({ [MEMORY_ANNOTATION]: '64', [RAM_DISK_ANNOTATION]: '112' });
+    // 64 MB: the RAM disk's sizeLimit is the container's memory limit (a larger one would promise room the kubelet never mounts).
+    expect(plain.spec!.template.metadata!.annotations).to.deep.equal({ [MEMORY_ANNOTATION]: '64', [RAM_DISK_ANNOTATION]: String(containerMemoryMi(64)) });
     const annotations = { 'cache.example.com/authfile-hash': '0123456789abcdef' };
     const hashed = buildStatefulSet(memcached(spec), spec, SINGLE_NODE, { ...opts, podAnnotations: annotations });
-    expect(hashed.spec!.template.metadata!.annotations).to.deep.equal({ ...annotations, [MEMORY_ANNOTATION]: '64', [RAM_DISK_ANNOTATION]: '112' });
+    expect(hashed.spec!.template.metadata!.annotations).to.deep.equal({ ...annotations, [MEMORY_ANNOTATION]: '64', [RAM_DISK_ANNOTATION]: String(containerMemoryMi(64)) });
     expect(hashed.metadata).to.not.have.property('annotations');
     expect(hashed.spec!.template.spec).to.deep.equal(plain.spec!.template.spec);
   });
