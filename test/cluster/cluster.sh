@@ -276,6 +276,7 @@ up() {
   local current
   if current=$(running_profile); then
     if [ "$current" = "$profile" ]; then
+      revive_components
       log "profile $profile is already running"
       echo "kubeconfig: $kubeconfig"
       return 0
@@ -294,6 +295,7 @@ up() {
   local topo
   topo=$(topology "$profile")
   echo "$profile" >"$state/profile"
+  record_components
   log "profile $profile is up: $(kctl get nodes --no-headers | wc -l) nodes${topo:+, topology $topo}"
   echo "kubeconfig: $kubeconfig"
 }
@@ -394,6 +396,38 @@ $(tail -n 5 "$apiserver_log")"
   rm -f "$state/apiserver.cmdline" "$state/apiserver.cwd"
   log "kube-apiserver started"
   restart_kwok_controller
+  revive_components
+}
+
+# kube-scheduler and kube-controller-manager can exit on their own: the
+# scheduler exits when it finds its cache corrupted, which the fault tests
+# provoke (a Pod seen on another node than the one it was bound to, across
+# an apiserver outage). On a real cluster the kubelet restarts them; here,
+# with none running, every later Pod would stay Pending. Their command lines
+# are recorded once the cluster is up, and any that exited is started again
+# with it whenever a test asks for the cluster (up) or restarts the apiserver.
+SUPERVISED="kube-scheduler kube-controller-manager"
+
+record_components() {
+  local component pid
+  for component in $SUPERVISED; do
+    pid=$(component_pid "$component")
+    cp "/proc/$pid/cmdline" "$state/$component.cmdline"
+    readlink "/proc/$pid/cwd" >"$state/$component.cwd"
+  done
+}
+
+revive_components() {
+  local component pid cmd=()
+  for component in $SUPERVISED; do
+    [ -f "$state/$component.cmdline" ] || continue
+    pid=$(cat "$(component_pidfile "$component")" 2>/dev/null || echo 0)
+    running "$pid" && continue
+    log "$component had exited; starting it again (its last log lines follow)"
+    tail -n 3 "$(component_log "$component")" >&2
+    mapfile -t -d '' cmd <"$state/$component.cmdline"
+    launch "$component" "$(cat "$state/$component.cwd")" "${cmd[@]}"
+  done
 }
 
 # After an apiserver outage kwok can take minutes to run new Pods again (over
