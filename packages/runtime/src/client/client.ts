@@ -12,6 +12,13 @@ export interface CallOptions {
   query?: Query;
 }
 
+export interface WatchOptions {
+  signal?: AbortSignal;
+  /** Told once the apiserver accepted the watch (200), before any event. */
+  onOpen?: () => void;
+  idleTimeoutMs?: number;
+}
+
 interface Raw {
   method: string;
   path: string;
@@ -87,7 +94,8 @@ export class ApiClient {
    * non-2xx answer, with a TimeoutError after WATCH_IDLE_TIMEOUT_MS of
    * silence, or with the abort reason when `signal` aborts.
    */
-  async watch(path: string, query: Query, onEvent: (event: WatchEvent) => void, signal?: AbortSignal, idleTimeoutMs = WATCH_IDLE_TIMEOUT_MS): Promise<void> {
+  async watch(path: string, query: Query, onEvent: (event: WatchEvent) => void, options: WatchOptions = {}): Promise<void> {
+    const { signal, onOpen, idleTimeoutMs = WATCH_IDLE_TIMEOUT_MS } = options;
     const ctl = new AbortController();
     const follow = (): void => ctl.abort(signal?.reason);
     if (signal?.aborted) follow();
@@ -107,6 +115,7 @@ export class ApiClient {
         for await (const chunk of response) chunks.push(chunk as Buffer);
         throw apiError(`WATCH ${path}`, status, Buffer.concat(chunks).toString('utf8'));
       }
+      onOpen?.();
       response.setEncoding('utf8');
       const lines = new LineSplitter();
       for await (const chunk of response) {
