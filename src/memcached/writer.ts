@@ -5,7 +5,7 @@
 // leadership is lost or shutdown aborts the reconcile, nothing more is sent.
 import * as k8s from '@kubernetes/client-node';
 import { API_VERSION, GROUP, PLURAL, VERSION, type Memcached, type MemcachedStatus } from '../api/types.js';
-import { callWithDeadline } from '@memcached-operator/runtime';
+import { callWithDeadline, librarySignalOptions } from '@memcached-operator/runtime';
 
 export const FIELD_MANAGER = 'memcached-operator';
 /** Which operator instance last wrote a child; kept out of the desired-state comparison. */
@@ -44,7 +44,7 @@ export const WRITE_TIMEOUT_MS = 30_000;
 
 function bounded<T>(what: string, signal: AbortSignal, fn: (options: k8s.ConfigurationOptions) => Promise<T>): Promise<T> {
   check(signal);
-  return callWithDeadline(what, WRITE_TIMEOUT_MS, fn, { signal });
+  return callWithDeadline(what, WRITE_TIMEOUT_MS, (callSignal) => fn(librarySignalOptions(callSignal)), { signal });
 }
 
 const strategicPatchHeader = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.StrategicMergePatch);

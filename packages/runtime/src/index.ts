@@ -8,6 +8,8 @@ export { realClock, type Clock } from './clock.js';
 export { createLogger, type Logger } from './logger.js';
 export { apiMessage, errorMessage, isRejectedObject, RequestTimeoutError, statusCode, TerminalError } from './errors.js';
 export { callWithDeadline } from './call.js';
+// For calls still made through the client library: callWithDeadline's signal as its per-call options.
+export { signalOptions as librarySignalOptions } from './librarycall.js';
 export { reuseConnections } from './connections.js';
 export { ApiEventRecorder, type EventRecorder, type EventType } from './events.js';
 

@@ -6,9 +6,10 @@
 // Pod that was evicted/preempted, and an owner Pod on a NotReady node together
 // with the lock.
 
-import { CoreV1Api, type KubeConfig, type V1ConfigMap, type V1Node, type V1Pod } from '@kubernetes/client-node';
+import { CoreV1Api, type ConfigurationOptions, type KubeConfig, type V1ConfigMap, type V1Node, type V1Pod } from '@kubernetes/client-node';
 import type { Gauge, Registry } from 'prom-client';
 import { callWithDeadline } from '../call.js';
+import { signalOptions } from '../librarycall.js';
 import { isConditionTrue } from '../conditions.js';
 import { realClock, sleep, type Clock } from '../clock.js';
 import { errorMessage, statusCode } from '../errors.js';
@@ -196,8 +197,8 @@ export class LeaderForLife implements LeaderElector {
     }
   }
 
-  private call<T>(what: string, fn: Parameters<typeof callWithDeadline<T>>[2], signal: AbortSignal): Promise<T> {
-    return callWithDeadline(what, this.requestTimeoutMs, fn, { clock: this.clock, signal });
+  private call<T>(what: string, fn: (options: ConfigurationOptions) => Promise<T>, signal: AbortSignal): Promise<T> {
+    return callWithDeadline(what, this.requestTimeoutMs, (callSignal) => fn(signalOptions(callSignal)), { clock: this.clock, signal });
   }
 
   private async become(stop: AbortSignal): Promise<boolean> {
@@ -360,7 +361,7 @@ export class LeaderForLife implements LeaderElector {
 
   private async deleteIgnoringNotFound(
     what: string,
-    fn: Parameters<typeof callWithDeadline<unknown>>[2],
+    fn: (options: ConfigurationOptions) => Promise<unknown>,
     stop: AbortSignal,
   ): Promise<void> {
     try {

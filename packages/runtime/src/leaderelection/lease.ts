@@ -25,6 +25,7 @@ import {
 } from '@kubernetes/client-node';
 import type { Gauge, Registry } from 'prom-client';
 import { callWithDeadline } from '../call.js';
+import { signalOptions } from '../librarycall.js';
 import { realClock, sleep, type Clock } from '../clock.js';
 import { errorMessage, statusCode } from '../errors.js';
 import { ApiEventRecorder, type EventRecorder } from '../events.js';
@@ -482,7 +483,7 @@ export class LeaseElector implements LeaderElector {
     fn: (options: ConfigurationOptions) => Promise<T>,
     signal?: AbortSignal,
   ): Promise<T> {
-    return callWithDeadline(what, this.requestTimeoutMs, fn, { clock: this.clock, signal });
+    return callWithDeadline(what, this.requestTimeoutMs, (callSignal) => fn(signalOptions(callSignal)), { clock: this.clock, signal });
   }
 
   // ---- acquire-phase wake-ups and the watch -------------------------------

@@ -5,7 +5,8 @@ import { sleep } from '../../src/clock.js';
 import { FakeClock } from '../../src/testing.js';
 import { LeaderElectionConfigError } from '../../src/leaderelection/config.js';
 import { LeaseElector } from '../../src/leaderelection/lease.js';
-import { callWithDeadline, signalOptions } from '../../src/call.js';
+import { callWithDeadline } from '../../src/call.js';
+import { signalOptions } from '../../src/librarycall.js';
 import { RequestTimeoutError, statusCode } from '../../src/errors.js';
 import { leaderGauge } from '../../src/leaderelection/elector.js';
 import { silentLogger as silent } from '../../src/logger.js';
@@ -46,15 +47,9 @@ describe('leaderelection support', () => {
     it('rejects with RequestTimeoutError and aborts the request signal when the call hangs', async () => {
       const clock = new FakeClock();
       let seen: AbortSignal | undefined;
-      const p = callWithDeadline('get lease', 3000, (opts) => {
-        const ctx = new RequestContext('https://example.invalid/x', HttpMethod.GET);
-        const mw = opts.middleware?.[0];
-        return new Promise((resolve) => {
-          void mw?.pre(ctx).toPromise().then((c) => {
-            seen = c.getSignal();
-          });
-          void resolve; // never resolves: a hung apiserver
-        });
+      const p = callWithDeadline('get lease', 3000, (signal) => {
+        seen = signal;
+        return new Promise(() => undefined); // never resolves: a hung apiserver
       }, { clock });
       await new Promise((r) => setImmediate(r));
       expect(seen?.aborted).to.equal(false);
@@ -83,8 +78,12 @@ describe('leaderelection support', () => {
       expect((caught as Error).message).to.contain('aborted');
     });
 
-    it('signalOptions appends (keeps the configured auth middleware)', () => {
-      expect(signalOptions(new AbortController().signal).middlewareMergeStrategy).to.equal('append');
+    it('signalOptions appends (keeps the configured auth middleware) and sets the signal on the library request', async () => {
+      const signal = new AbortController().signal;
+      const opts = signalOptions(signal);
+      expect(opts.middlewareMergeStrategy).to.equal('append');
+      const ctx = await opts.middleware?.[0]?.pre(new RequestContext('https://example.invalid/x', HttpMethod.GET)).toPromise();
+      expect(ctx?.getSignal()).to.equal(signal);
     });
   });
 
