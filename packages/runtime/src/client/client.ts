@@ -35,13 +35,28 @@ function timeoutError(): Error {
   return new DOMException('the watch was silent too long', 'TimeoutError');
 }
 
+/** A request about to leave: its method and URL, which `beforeRequest` may change (tests that watch or steer the requests). */
+export interface OutgoingRequest {
+  method: string;
+  url: URL;
+}
+
+export interface ApiClientOptions {
+  beforeRequest?: (request: OutgoingRequest) => Promise<void> | void;
+}
+
 export class ApiClient {
-  constructor(readonly connection: Connection) {}
+  constructor(
+    readonly connection: Connection,
+    private readonly options: ApiClientOptions = {},
+  ) {}
 
   private async open(raw: Raw): Promise<http.IncomingMessage> {
     const { agent, headers } = await this.connection.requestOptions();
-    const url = requestUrl(this.connection.server, raw.path, raw.query);
-    const send = url.startsWith('https:') ? https.request : http.request;
+    const outgoing: OutgoingRequest = { method: raw.method, url: new URL(requestUrl(this.connection.server, raw.path, raw.query)) };
+    await this.options.beforeRequest?.(outgoing);
+    const url = outgoing.url;
+    const send = url.protocol === 'https:' ? https.request : http.request;
     return new Promise((resolve, reject) => {
       const req = send(url, {
         method: raw.method,

@@ -7,6 +7,11 @@ import { connectionFromKubeConfig } from './connection.js';
 
 const clients = new WeakMap<KubeConfig, ApiClient>();
 
+/** Makes `client` the one every runtime call for `kc` goes through (tests that watch or steer the requests). */
+export function useClientFor(kc: KubeConfig, client: ApiClient): void {
+  clients.set(kc, client);
+}
+
 /** The shared client for `kc`, made on first use. */
 export function clientFor(kc: KubeConfig): ApiClient {
   let client = clients.get(kc);
