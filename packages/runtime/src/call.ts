@@ -1,8 +1,7 @@
 // The one way to call the apiserver with a deadline: every request gets its
 // own timeout and follows an outer AbortSignal (leadership lost, shutdown),
 // and the returned promise settles even if the client ignores the abort.
-// The call gets a plain AbortSignal (what the runtime's client takes); a
-// call through the client library wraps it with librarycall.ts.
+// The call gets a plain AbortSignal, what the runtime's client (client/) takes.
 import { realClock, type Clock } from './clock.js';
 import { RequestTimeoutError } from './errors.js';
 

@@ -8,9 +8,9 @@ export { realClock, type Clock } from './clock.js';
 export { createLogger, type Logger } from './logger.js';
 export { apiMessage, errorMessage, isRejectedObject, RequestTimeoutError, statusCode, TerminalError } from './errors.js';
 export { callWithDeadline } from './call.js';
-// For calls still made through the client library: callWithDeadline's signal as its per-call options.
-export { signalOptions as librarySignalOptions } from './librarycall.js';
 export { reuseConnections } from './connections.js';
+// The runtime's own apiserver client (client/).
+export { ApiClient, clientFor, connectionFromKubeConfig, loadConnection, useClientFor, type ApiClientOptions, type Connection, type OutgoingRequest } from './client/index.js';
 export { ApiEventRecorder, type EventRecorder, type EventType } from './events.js';
 
 // Status conditions, as apimachinery's meta helpers treat them.

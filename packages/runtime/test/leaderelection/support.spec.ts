@@ -1,4 +1,3 @@
-import { RequestContext, HttpMethod } from '@kubernetes/client-node';
 import { expect } from 'chai';
 import { Registry } from 'prom-client';
 import { sleep } from '../../src/clock.js';
@@ -6,7 +5,6 @@ import { FakeClock } from '../../src/testing.js';
 import { LeaderElectionConfigError } from '../../src/leaderelection/config.js';
 import { LeaseElector } from '../../src/leaderelection/lease.js';
 import { callWithDeadline } from '../../src/call.js';
-import { signalOptions } from '../../src/librarycall.js';
 import { RequestTimeoutError, statusCode } from '../../src/errors.js';
 import { leaderGauge } from '../../src/leaderelection/elector.js';
 import { silentLogger as silent } from '../../src/logger.js';
@@ -76,14 +74,6 @@ describe('leaderelection support', () => {
       let caught: unknown;
       await p.catch((e: unknown) => (caught = e));
       expect((caught as Error).message).to.contain('aborted');
-    });
-
-    it('signalOptions appends (keeps the configured auth middleware) and sets the signal on the library request', async () => {
-      const signal = new AbortController().signal;
-      const opts = signalOptions(signal);
-      expect(opts.middlewareMergeStrategy).to.equal('append');
-      const ctx = await opts.middleware?.[0]?.pre(new RequestContext('https://example.invalid/x', HttpMethod.GET)).toPromise();
-      expect(ctx?.getSignal()).to.equal(signal);
     });
   });
 
