@@ -10,7 +10,7 @@ export { apiMessage, errorMessage, isRejectedObject, RequestTimeoutError, status
 export { callWithDeadline } from './call.js';
 export { reuseConnections } from './connections.js';
 // The runtime's own apiserver client (client/).
-export { ApiClient, clientFor, connectionFromKubeConfig, loadConnection, useClientFor, type ApiClientOptions, type Connection, type OutgoingRequest } from './client/index.js';
+export { ApiClient, clientFor, connectionFromKubeConfig, kubeConfigHandle, loadConnection, loadLibraryKubeConfig, useClientFor, type ApiClientOptions, type Connection, type OutgoingRequest } from './client/index.js';
 export { ApiEventRecorder, type EventRecorder, type EventType } from './events.js';
 
 // Status conditions, as apimachinery's meta helpers treat them.

@@ -3,6 +3,7 @@
 // such an informer first starts, so an operator on a current apiserver never
 // loads it.
 import type { Informer as ClientInformer, KubeConfig, KubernetesListObject, KubernetesObject } from '@kubernetes/client-node';
+import { libraryKubeConfig } from './client/shared.js';
 
 type Verb = 'add' | 'update' | 'delete' | 'change' | 'error' | 'connect';
 type Callback<T> = ((obj: T) => void) | ((err?: unknown) => void);
@@ -29,7 +30,7 @@ export function lazyLibraryInformer<T extends KubernetesObject>(
     async start(): Promise<void> {
       if (!inner) {
         const { makeInformer } = await import('@kubernetes/client-node');
-        inner = makeInformer<T>(kubeConfig, path, list, labelSelector);
+        inner = makeInformer<T>(await libraryKubeConfig(kubeConfig), path, list, labelSelector);
         for (const [verb, cb] of handlers) inner.on(verb as 'add', cb);
       }
       return inner.start();

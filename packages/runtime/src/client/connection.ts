@@ -124,6 +124,16 @@ export interface LoadOptions {
   env?: NodeJS.ProcessEnv;
 }
 
+/** Pure: a missing --kubeconfig file, said as the flag's error rather than as ENOENT. */
+function readNamedKubeconfig(file: string): KubeconfigFile {
+  try {
+    return readKubeconfig(file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new Error(`--kubeconfig ${file}: no such file`, { cause: err });
+    throw err;
+  }
+}
+
 /**
  * --kubeconfig, else the pod's service account, else $KUBECONFIG /
  * ~/.kube/config (as controller-runtime orders them). A user with auth this
@@ -133,21 +143,30 @@ export async function loadConnection(options: LoadOptions = {}): Promise<Connect
   const env = options.env ?? process.env;
   const inCluster = options.kubeconfig === undefined ? inClusterConnection(env) : undefined;
   if (inCluster) return directConnection(inCluster);
-  const paths = options.kubeconfig !== undefined ? [options.kubeconfig] : kubeconfigPaths(env, homedir());
-  const files = paths.flatMap((p) => {
-    try {
-      return [readKubeconfig(p)];
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT' && options.kubeconfig === undefined) return [];
-      throw err;
-    }
-  });
+  const files =
+    options.kubeconfig !== undefined
+      ? [readNamedKubeconfig(options.kubeconfig)]
+      : kubeconfigPaths(env, homedir()).flatMap((p) => {
+          try {
+            return [readKubeconfig(p)];
+          } catch (err) {
+            if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+            throw err;
+          }
+        });
   if (files.length === 0) throw new Error('no Kubernetes cluster configured: pass --kubeconfig, set KUBECONFIG, or run in a cluster');
   const resolved = resolveKubeconfig(files);
   if (resolved.exotic === undefined) return directConnection(resolved);
+  return libraryConnection(await loadLibraryKubeConfig(options));
+}
+
+/** The client library's KubeConfig for the same choice of config as loadConnection: imported and loaded only when called. */
+export async function loadLibraryKubeConfig(options: LoadOptions = {}): Promise<KubeConfig> {
+  const env = options.env ?? process.env;
   const { KubeConfig: LibraryKubeConfig } = await import('@kubernetes/client-node');
   const kc = new LibraryKubeConfig();
   if (options.kubeconfig !== undefined) kc.loadFromFile(options.kubeconfig);
+  else if (inClusterConnection(env)) kc.loadFromCluster();
   else kc.loadFromDefault();
-  return libraryConnection(kc);
+  return kc;
 }
