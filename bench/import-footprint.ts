@@ -185,17 +185,27 @@ current-context: closed
 const REQUIRE_BANNER = "import { createRequire as footprintCreateRequire } from 'node:module'; const require = footprintCreateRequire(import.meta.url);";
 
 /** Bundles entry into BUNDLE_DIR/out; returns its size and the bytes each group of inputs put into it. */
-function bundle(esbuild: string, entry: string, out: string, minify: boolean): { bytes: number; inputs: Record<string, number> } {
-  const outfile = path.join(BUNDLE_DIR, out);
-  const metafile = `${outfile}.meta.json`;
-  const args = [entry, '--bundle', '--platform=node', '--format=esm', `--outfile=${outfile}`, `--metafile=${metafile}`, `--banner:js=${REQUIRE_BANNER}`, '--log-level=error'];
+/**
+ * esbuild's bundle of `entry`, split as hack/bundle-js.js splits the
+ * shipped one: what only a dynamic import reaches goes to lazy/ chunks.
+ * Bytes and inputs are the eager file's (what a process reads at start).
+ */
+function bundle(esbuild: string, entry: string, name: string, minify: boolean): { file: string; bytes: number; inputs: Record<string, number> } {
+  const outdir = path.join(BUNDLE_DIR, name);
+  const metafile = path.join(BUNDLE_DIR, `${name}.meta.json`);
+  const args = [
+    `main=${entry}`, '--bundle', '--platform=node', '--format=esm', '--splitting', `--outdir=${outdir}`, '--chunk-names=lazy/[name]-[hash]', '--out-extension:.js=.mjs',
+    `--metafile=${metafile}`, `--banner:js=${REQUIRE_BANNER}`, '--log-level=error',
+  ];
   execFileSync(esbuild, minify ? [...args, '--minify'] : args, { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'] });
+  const file = path.join(outdir, 'main.mjs');
   const meta = JSON.parse(readFileSync(metafile, 'utf8')) as { outputs: Record<string, { inputs: Record<string, { bytesInOutput: number }> }> };
   const inputs: Record<string, number> = {};
-  for (const output of Object.values(meta.outputs)) {
-    for (const [input, { bytesInOutput }] of Object.entries(output.inputs)) inputs[inputGroup(input)] = (inputs[inputGroup(input)] ?? 0) + bytesInOutput;
+  for (const [output, { inputs: used }] of Object.entries(meta.outputs)) {
+    if (path.resolve(ROOT, output) !== file) continue;
+    for (const [input, { bytesInOutput }] of Object.entries(used)) inputs[inputGroup(input)] = (inputs[inputGroup(input)] ?? 0) + bytesInOutput;
   }
-  return { bytes: statSync(outfile).size, inputs };
+  return { file, bytes: statSync(file).size, inputs };
 }
 
 /** Which part of the dependency tree a bundled input belongs to. */
@@ -290,8 +300,8 @@ function bundleVariants(esbuild: string, entries: Record<string, string>, kubeco
       ['bundle-runtime', entries.runtime, false, READY],
     ];
     for (const [name, entry, minify, ready] of plan) {
-      const built = bundle(esbuild, entry, `${name}.mjs`, minify);
-      const file = path.join(BUNDLE_DIR, `${name}.mjs`);
+      const built = bundle(esbuild, entry, name, minify);
+      const file = built.file;
       const argv = ready === OPERATOR_READY ? [file, '--kubeconfig', kubeconfig] : [file];
       if (ready === OPERATOR_READY) checkStarts(file);
       variants.push({ name, argv, ready, bundleBytes: built.bytes });

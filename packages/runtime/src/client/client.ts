@@ -62,7 +62,13 @@ export class ApiClient {
         method: raw.method,
         agent,
         signal: raw.signal,
-        headers: { Accept: 'application/json', ...headers, ...(raw.contentType ? { 'Content-Type': raw.contentType } : {}) },
+        // Content-Length always with a body: Node sends a DELETE's body neither chunked nor sized otherwise, which the apiserver refuses (400).
+        headers: {
+          Accept: 'application/json',
+          ...headers,
+          ...(raw.contentType ? { 'Content-Type': raw.contentType } : {}),
+          ...(raw.body !== undefined ? { 'Content-Length': String(Buffer.byteLength(raw.body)) } : {}),
+        },
       });
       req.on('response', resolve);
       req.on('error', reject);
