@@ -30,3 +30,8 @@ bench-smoke: build build-test ## Tiny benchmark (N=1,5, short windows, one failo
 bench-exporter: build build-test ## Exporter footprint per memcached pod (idle, scrapes every 5 s and 15 s; 1 and 10 targets): bench/results/exporter.json.
 	scripts/install-deps.sh memcached
 	node .build/bench/exporter.js --out bench/results
+
+.PHONY: bench-memcached-memory
+bench-memcached-memory: build-test ## memcached's memory at full cache (-m 16 to 1024, warm and cold, tiny/small/mid values; root: a memory cgroup each) that the container limit is derived from: bench/results/memcached-memory.*.
+	scripts/install-deps.sh memcached
+	node .build/bench/memcached-memory.js --out bench/results $(BENCH_ARGS)

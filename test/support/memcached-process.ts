@@ -39,10 +39,25 @@ export async function freePort(): Promise<number> {
   });
 }
 
+export interface StartOptions {
+  /**
+   * A cgroup directory (memory-cgroup.ts) memcached runs in from its first
+   * instruction: a shell joins it, then execs memcached, so the process (the
+   * same pid) is charged for every page it ever touches.
+   */
+  cgroup?: string;
+}
+
+/** Joins the cgroup named by $0, then becomes the command in "$@". */
+const IN_CGROUP = 'echo $$ > "$0/cgroup.procs" && exec "$@"';
+
 /** Starts memcached with args; on loopback unless args name their own listeners (-l). */
-export function start(args: string[]): Server {
+export function start(args: string[], opts: StartOptions = {}): Server {
   const listen = args.includes('-l') ? [] : ['-l', '127.0.0.1'];
-  const proc = spawn(MEMCACHED, [...listen, ...args, ...RUN_AS], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const argv = [MEMCACHED, ...listen, ...args, ...RUN_AS];
+  const proc = opts.cgroup
+    ? spawn('/bin/sh', ['-c', IN_CGROUP, opts.cgroup, ...argv], { stdio: ['ignore', 'ignore', 'pipe'] })
+    : spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   proc.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));

@@ -19,10 +19,10 @@ import type {
 import type { Memcached, MemcachedSpec } from '../../api/types.js';
 import { HOSTNAME_LABEL, NODE_ROLE_PREFIX, ZONE_LABEL } from '../../topology/detect.js';
 import type { Placement } from '../../topology/types.js';
-import { DEFAULT_MEMORY_LIMIT_MB, DEFAULT_PORT, renderArgs } from './args.js';
+import { DEFAULT_MAX_CONNECTIONS, DEFAULT_MEMORY_LIMIT_MB, DEFAULT_PORT, renderArgs } from './args.js';
 import { securityVolumes, tlsEnabled } from './secret-mounts.js';
 import { crName, objectMeta, selectorLabels, serversServiceName, standardLabels } from './metadata.js';
-import { buildResources, quantityValue } from './resources.js';
+import { buildResources, containerMemoryMi, quantityValue } from './resources.js';
 
 export const CONTAINER_NAME = 'memcached';
 export const PORT_NAME = 'memcached';
@@ -203,18 +203,36 @@ export function buildContainer(spec: MemcachedSpec, placement: Placement, image:
   };
 }
 
+/** Room on the RAM disk beside the -e file: its `.meta`, written on a graceful stop (servers/changes.ts keeps the same room when it raises -m in place). */
+export const MEMORY_FILE_SLACK_MI = 16;
+/** The most a -m may be raised in place, as a multiple of the -m the pod started with. */
+export const IN_PLACE_RAISE_FACTOR = 4;
+
 /**
- * The RAM disk's size limit for memcached -m MB: the file is -m MB, and the
- * rest is room for a -m raised in place (the limit of a running pod cannot
- * change; a larger raise needs a new pod). tmpfs takes memory only as it is
- * written, and that memory is charged to the container's own limit.
+ * The RAM disk's size limit (MiB) for memcached -m memoryMB in a container
+ * whose memory limit is containerLimitMi: the -e file (-m MiB and its .meta)
+ * and room for a -m raised in place (a running pod's volumes cannot change;
+ * servers/changes.ts raises -m in place while the new -m and the slack fit
+ * the sizeLimit, else replaces the pod), but never above the container's
+ * memory limit. The kubelet mounts a memory-backed emptyDir once, when the
+ * pod starts, with the smaller of its sizeLimit and the pod's memory limit;
+ * a sizeLimit above that limit promised room the tmpfs did not have, and
+ * memcached dies of SIGBUS when its file grows past the tmpfs (a control in
+ * test/integration/memory shows it). So a raise in place is allowed only
+ * up to the limit the pod started with, and it stays within the container's
+ * limit because the operator resizes that limit to the new -m's with it.
+ * tmpfs takes memory only as it is written, charged to the container.
  */
-export function cacheVolumeMi(memoryMB: number): number {
-  return 4 * memoryMB + 16;
+export function cacheVolumeMi(memoryMB: number, containerLimitMi: number): number {
+  return Math.min(IN_PLACE_RAISE_FACTOR * memoryMB + MEMORY_FILE_SLACK_MI, Math.floor(containerLimitMi));
 }
 
-function cacheVolume(spec: MemcachedSpec): { volume: V1Volume; mount: V1VolumeMount } {
-  const sizeMi = cacheVolumeMi(spec.memoryLimitMB ?? DEFAULT_MEMORY_LIMIT_MB);
+function cacheVolume(spec: MemcachedSpec, container: V1Container): { volume: V1Volume; mount: V1VolumeMount } {
+  const memoryMB = spec.memoryLimitMB ?? DEFAULT_MEMORY_LIMIT_MB;
+  const limit = container.resources?.limits?.memory;
+  const limitBytes = limit === undefined ? undefined : quantityValue(limit);
+  const limitMi = limitBytes === undefined ? containerMemoryMi(memoryMB, spec.maxConnections ?? DEFAULT_MAX_CONNECTIONS) : limitBytes / 2 ** 20;
+  const sizeMi = cacheVolumeMi(memoryMB, limitMi);
   return {
     volume: { name: CACHE_VOLUME, emptyDir: { medium: 'Memory', sizeLimit: `${sizeMi}Mi` } },
     mount: { name: CACHE_VOLUME, mountPath: CACHE_DIR },
@@ -253,7 +271,7 @@ export function buildPodTemplate(mc: Memcached, spec: MemcachedSpec, placement: 
     containers: [buildContainer(spec, placement, spec.image ?? opts.defaultImage)],
   };
   const security = securityVolumes(mc, spec);
-  const cache = cacheVolume(spec);
+  const cache = cacheVolume(spec, podSpec.containers[0]);
   podSpec.containers[0].volumeMounts = [cache.mount, ...security.mounts];
   podSpec.volumes = [cache.volume, ...security.volumes];
   if (spec.nodeSelector && Object.keys(spec.nodeSelector).length > 0) podSpec.nodeSelector = { ...spec.nodeSelector };

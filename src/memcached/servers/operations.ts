@@ -94,10 +94,19 @@ export class ServerOperations {
   /** By pod uid: the last item count read, and the credentials that read it (an authfile rotation needs the old ones once). */
   private readonly lastItems = new Map<string, number>();
   private readonly lastSecurity = new Map<string, ConnectionSecurity>();
+  /**
+   * By Memcached uid and authfile hash: the credentials of each authfile seen.
+   * A server runs the authfile it started with (its pod's
+   * AUTHFILE_HASH_ANNOTATION) until it restarts, and asking it to restart
+   * for a new one takes the old credentials.
+   */
+  private readonly securityByAuthfile = new Map<string, ConnectionSecurity>();
 
   constructor(private readonly deps: OperationDeps) {}
 
   async run(step: ServerStep, ctx: OperationContext): Promise<OperationResult> {
+    const authfile = ctx.template.metadata?.annotations?.[AUTHFILE_HASH_ANNOTATION];
+    if (authfile && ctx.security.auth) remember(this.securityByAuthfile, `${ctx.mc.metadata.uid}/${authfile}`, ctx.security);
     switch (step.kind) {
       case 'idle':
         return {};
@@ -257,9 +266,11 @@ export class ServerOperations {
    * (unreachable, or an image without -A), the pod is replaced instead.
    */
   private async restartInPlace(ctx: OperationContext, pod: k8s.V1Pod): Promise<string> {
-    // A server that still runs the old authfile takes the credentials that last worked on it.
-    const remembered = this.lastSecurity.get(pod.metadata?.uid ?? '');
-    const attempts = remembered && remembered !== ctx.security ? [ctx.security, remembered] : [ctx.security];
+    // A server that still runs the old authfile takes its credentials: those
+    // of the authfile its pod says it runs, or those that last worked on it.
+    const runs = pod.metadata?.annotations?.[AUTHFILE_HASH_ANNOTATION];
+    const known = [runs ? this.securityByAuthfile.get(`${ctx.mc.metadata.uid}/${runs}`) : undefined, this.lastSecurity.get(pod.metadata?.uid ?? '')];
+    const attempts = [...new Set([ctx.security, ...known.filter((s): s is ConnectionSecurity => s !== undefined)])];
     let failure: Error | undefined;
     for (const security of attempts) {
       try {

@@ -108,7 +108,14 @@ export class ServerSteps {
     let failure: string | undefined;
     try {
       const port = plan.spec.containerPort ?? DEFAULT_PORT;
-      const security = step.kind === 'idle' || step.kind === 'publish' || !this.secureServing ? {} : await this.secureServing.scrapeSecurity(mc, plan.spec, port);
+      // With auth on, every pass reads the credentials (cached): the
+      // operations keep those of each authfile, which a rotation needs once.
+      const needed = step.kind !== 'idle' && step.kind !== 'publish';
+      const read = this.secureServing && (needed || plan.spec.auth) ? this.secureServing.scrapeSecurity(mc, plan.spec, port) : Promise.resolve({});
+      const security = await read.catch((err: unknown) => {
+        if (needed) throw err;
+        return {};
+      });
       result = await this.operations.run(step, {
         mc, spec: plan.spec, pods, legacyPods, template, revision: statefulSet?.status?.updateRevision, operation, security, now, signal: ctx.signal,
         deleteLegacy: (signal) => (legacy ? this.writer.delete({ ...legacy, apiVersion: 'apps/v1', kind: 'Deployment' }, signal) : Promise.resolve()),

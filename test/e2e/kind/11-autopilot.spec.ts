@@ -50,12 +50,13 @@ const EXPONENT = 0.8;
 const HIT_RATIO_SHARE = 0.95;
 
 /**
- * targetMemoryPercent 50: full of 4000-byte items and evicting, memcached -e
- * at 128 MB reads 54 to 62% (bytes over limit_maxbytes): the pages it
- * preallocates for every slab class hold none of them (docs/autopilot.md).
+ * targetMemoryPercent is left at its default (50): full of 4000-byte items
+ * and evicting, memcached -e at 128 MB reads 54 to 62% (bytes over
+ * limit_maxbytes), since the pages it preallocates for every slab class hold
+ * none of them (docs/autopilot.md); the default must grow such a cache.
  */
 const AUTOSCALING = {
-  enabled: true, minReplicas: 2, maxReplicas: 3, maxMemoryLimitMB: 256, evictionsPerSecond: '1', targetMemoryPercent: 50,
+  enabled: true, minReplicas: 2, maxReplicas: 3, maxMemoryLimitMB: 256, evictionsPerSecond: '1',
   evictingFor: '15s', scaleOutCooldown: '15s', scaleInCooldown: '60s',
 };
 const DETECTION = { enabled: true, learningPeriod: '90s' };

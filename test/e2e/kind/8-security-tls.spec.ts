@@ -329,7 +329,7 @@ describe('kind: TLS, mutual TLS, the plaintext port, auth and rotation with real
         const ready = pods.filter(isPodReady);
         const op = (await new Memcacheds(cluster.kc, ns).get(authName))?.status?.lastOperation;
         const finished = op?.type === 'WarmRestart' && op.phase === 'Succeeded' && new Date(op.startedAt) >= new Date(start.getTime() - 1000);
-        // In place (a restart) where memcached can be asked to stop, else the pod is replaced (the keep-the-cache spec counts those).
+        // In place: the operator asks each memcached to stop with the credentials of the authfile it runs.
         const each = pods.every((p) => (p.status?.containerStatuses?.[0]?.restartCount ?? 0) > (restarts.get(p.metadata!.uid!) ?? -1));
         return pods.length === 2 && ready.length === 2 && each && finished ? ready : undefined;
       },
@@ -340,6 +340,7 @@ describe('kind: TLS, mutual TLS, the plaintext port, auth and rotation with real
     const inPlace = restarted.filter((p) => restarts.has(p.metadata!.uid!)).length;
     recordResult('authRestart', { minReady: sampler.minReady(), samples: sampler.samples.length, maxGapMs: sampler.maxGapMs(), restartedInPlace: inPlace, seconds: (Date.now() - start.getTime()) / 1000 });
     expect(sampler.minReady(), 'at least one Ready pod throughout').to.be.greaterThan(0);
+    expect(inPlace, 'servers restarted in place, not replaced').to.equal(2);
     const ips = restarted.map((p) => p.status!.podIP!);
     for (const r of login('second-password', ips)) expect(r.reply, r.host).to.equal('STORED\r\nEND\r\n');
     for (const r of login('first-password', ips)) expect(r.reply, r.host).to.match(/^CLIENT_ERROR/);

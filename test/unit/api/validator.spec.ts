@@ -164,7 +164,7 @@ describe('api/validator', () => {
 
     it('fills the auto pilot\'s defaults only inside the blocks that are there', () => {
       expect(applyDefaults({ autoscaling: {} }).autoscaling).to.deep.equal({
-        enabled: false, targetMemoryPercent: 65, evictionsPerSecond: '1', evictingFor: '5m', scaleOutCooldown: '10m', scaleInCooldown: '20m',
+        enabled: false, targetMemoryPercent: 50, evictionsPerSecond: '1', evictingFor: '5m', scaleOutCooldown: '10m', scaleInCooldown: '20m',
       });
       expect(applyDefaults({ autoscaling: { anomalyDetection: {} } }).autoscaling?.anomalyDetection).to.deep.equal({ enabled: false, factor: '4', learningPeriod: '24h' });
     });

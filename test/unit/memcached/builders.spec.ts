@@ -1,8 +1,10 @@
 import { expect } from 'chai';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import type { V1PodSpec, V1StatefulSet } from '@kubernetes/client-node';
 import type { MemcachedSpec } from '../../../src/api/types.js';
 import type { Placement } from '../../../src/topology/types.js';
-import { WARM_RESTART_MIN_MB, renderArgs, warmRestartCapable } from '../../../src/memcached/children/args.js';
+import { DEFAULT_MAX_CONNECTIONS, WARM_RESTART_MIN_MB, renderArgs, warmRestartCapable } from '../../../src/memcached/children/args.js';
 import {
   CACHE_VOLUME,
   MEMORY_ANNOTATION, RAM_DISK_ANNOTATION,
@@ -14,9 +16,10 @@ import {
 } from '../../../src/memcached/children/statefulset.js';
 import { selectorLabels, standardLabels } from '../../../src/memcached/children/metadata.js';
 import { buildPodDisruptionBudget } from '../../../src/memcached/children/pdb.js';
-import { buildResources, containerMemoryMi, quantityValue } from '../../../src/memcached/children/resources.js';
+import { buildResources, containerMemoryMi, hashTablePeakMi, quantityValue } from '../../../src/memcached/children/resources.js';
 import { buildHeadlessService, buildServersService, buildService } from '../../../src/memcached/children/services.js';
 import { COMPACT, HIGHLY_AVAILABLE, SINGLE_NODE, defaulted, memcached } from './fixtures.js';
+import { repoRoot } from '../../support/cluster.js';
 
 const IMAGE = 'docker.io/library/memcached:1.6.39-alpine';
 const SELECTOR = { 'app.kubernetes.io/name': 'memcached', 'app.kubernetes.io/instance': 'cache' };
@@ -95,20 +98,59 @@ describe('memcached/args', () => {
 });
 
 describe('memcached/resources', () => {
-  it('derives the memory limit from memoryLimitMB with 25% + 32Mi headroom', () => {
-    expect(containerMemoryMi(64)).to.equal(112);
-    expect(containerMemoryMi(100)).to.equal(157);
-    expect(containerMemoryMi(1024)).to.equal(1312);
+  // memcached's hash table as it grows for memoryLimitMB full of 96-byte items: 8 bytes a bucket,
+  // doubled past 1.5 items a bucket, the old table held while it doubles.
+  const hashPeaks: [number, number][] = [
+    [8, 0.5], // 87,381 items: the first table (2^16 buckets) never doubles
+    [16, 1.5], // 2^17 buckets and the 2^16 before them
+    [32, 3],
+    [64, 6],
+    [72, 6], // 786,432 items: exactly 1.5 a bucket of 2^19, not yet doubled
+    [73, 12], // just past it: 2^20 buckets, 16.4% of -m at the peak
+    [128, 12],
+    [1024, 96],
+    [65536, 6144],
+  ];
+  for (const [memoryMB, want] of hashPeaks) {
+    it(`the hash table of a full -m ${memoryMB} peaks at ${want} MiB`, () => expect(hashTablePeakMi(memoryMB)).to.equal(want));
+  }
+
+  // ceil(1.1 × (-m + the hash table's peak)) + 16 KiB a connection + 16 MiB.
+  const limits: [number, number | undefined, number][] = [
+    [16, undefined, 52], // 1.1 × 17.5 → 20, + 16 + 16
+    [32, undefined, 71],
+    [64, undefined, 109], // the default: 1.1 × 70 = 77, + 16 + 16
+    [100, undefined, 156], // past a doubling at 72: 1.1 × 112 → 124
+    [128, undefined, 186],
+    [1024, undefined, 1264], // 1.1 × 1120 = 1232
+    [64, 16, 94], // 16 connections: a quarter of a MiB, rounded up
+    [64, 65536, 1117], // 65,536 connections: 1 GiB of read buffers
+  ];
+  for (const [memoryMB, connections, want] of limits) {
+    it(`limits -m ${memoryMB} -c ${connections ?? DEFAULT_MAX_CONNECTIONS} to ${want} MiB`, () => expect(containerMemoryMi(memoryMB, connections)).to.equal(want));
+  }
+
+  it('stays 10% above every peak measured at full cache (bench/results/memcached-memory.json)', () => {
+    const results = JSON.parse(readFileSync(path.join(repoRoot, 'bench', 'results', 'memcached-memory.json'), 'utf8')) as {
+      rows: { memoryMB: number; args: string[]; cgroup: { peakMi: number }; restart?: { peakMi: number } }[];
+    };
+    expect(results.rows.length).to.be.greaterThan(0);
+    for (const row of results.rows) {
+      const connections = Number(row.args[row.args.indexOf('-c') + 1]);
+      const peakMi = Math.max(row.cgroup.peakMi, row.restart?.peakMi ?? 0);
+      expect(containerMemoryMi(row.memoryMB, connections), `-m ${row.memoryMB} -c ${connections}`).to.be.at.least(peakMi * 1.1);
+    }
   });
 
   const cases: { name: string; spec: MemcachedSpec; profile: Placement['resourceProfile']; want: unknown }[] = [
-    { name: 'Small profile', spec: {}, profile: 'Small', want: { limits: { memory: '112Mi' }, requests: { cpu: '50m', memory: '112Mi' } } },
-    { name: 'Standard profile', spec: { memoryLimitMB: 1024 }, profile: 'Standard', want: { limits: { memory: '1312Mi' }, requests: { cpu: '250m', memory: '1312Mi' } } },
+    { name: 'Small profile', spec: {}, profile: 'Small', want: { limits: { memory: '109Mi' }, requests: { cpu: '50m', memory: '109Mi' } } },
+    { name: 'Standard profile', spec: { memoryLimitMB: 1024 }, profile: 'Standard', want: { limits: { memory: '1264Mi' }, requests: { cpu: '250m', memory: '1264Mi' } } },
+    { name: 'fewer connections, less memory', spec: { maxConnections: 16 }, profile: 'Small', want: { limits: { memory: '94Mi' }, requests: { cpu: '50m', memory: '94Mi' } } },
     {
       name: 'spec requests win over the profile',
       spec: { resources: { requests: { cpu: '1' } } },
       profile: 'Standard',
-      want: { limits: { memory: '112Mi' }, requests: { cpu: '1', memory: '112Mi' } },
+      want: { limits: { memory: '109Mi' }, requests: { cpu: '1', memory: '109Mi' } },
     },
     {
       name: 'a limit without a request becomes the request',
@@ -126,7 +168,7 @@ describe('memcached/resources', () => {
       name: 'a memory request below the derived limit keeps it',
       spec: { resources: { requests: { memory: '64Mi' } } },
       profile: 'Small',
-      want: { limits: { memory: '112Mi' }, requests: { cpu: '50m', memory: '64Mi' } },
+      want: { limits: { memory: '109Mi' }, requests: { cpu: '50m', memory: '64Mi' } },
     },
     {
       name: 'integer quantities and other resources, in sorted order',
@@ -368,11 +410,11 @@ describe('memcached/statefulset', () => {
     const spec = defaulted({ auth: { secretName: 'users' } });
     const opts = { defaultImage: IMAGE, runAsUser: OFFICIAL_IMAGE_UID, replicas: 1 };
     const plain = buildStatefulSet(memcached(spec), spec, SINGLE_NODE, opts);
-    // 64 MB: a 112Mi memory limit, under the RAM disk's 272Mi sizeLimit: the kubelet mounts 112Mi.
-    expect(plain.spec!.template.metadata!.annotations).to.deep.equal({ [MEMORY_ANNOTATION]: '64', [RAM_DISK_ANNOTATION]: '112' });
+    // 64 MB: the RAM disk's sizeLimit is the container's memory limit (a larger one would promise room the kubelet never mounts).
+    expect(plain.spec!.template.metadata!.annotations).to.deep.equal({ [MEMORY_ANNOTATION]: '64', [RAM_DISK_ANNOTATION]: String(containerMemoryMi(64)) });
     const annotations = { 'cache.example.com/authfile-hash': '0123456789abcdef' };
     const hashed = buildStatefulSet(memcached(spec), spec, SINGLE_NODE, { ...opts, podAnnotations: annotations });
-    expect(hashed.spec!.template.metadata!.annotations).to.deep.equal({ ...annotations, [MEMORY_ANNOTATION]: '64', [RAM_DISK_ANNOTATION]: '112' });
+    expect(hashed.spec!.template.metadata!.annotations).to.deep.equal({ ...annotations, [MEMORY_ANNOTATION]: '64', [RAM_DISK_ANNOTATION]: String(containerMemoryMi(64)) });
     expect(hashed.metadata).to.not.have.property('annotations');
     expect(hashed.spec!.template.spec).to.deep.equal(plain.spec!.template.spec);
   });
@@ -396,10 +438,36 @@ describe('memcached/statefulset keep the cache', () => {
 
   it('keeps the items on a RAM disk sized for -m and a raise in place', () => {
     const p = pod(build({ memoryLimitMB: 128 }, COMPACT));
-    expect(p.volumes).to.deep.equal([{ name: CACHE_VOLUME, emptyDir: { medium: 'Memory', sizeLimit: `${cacheVolumeMi(128)}Mi` } }]);
-    expect(cacheVolumeMi(128)).to.be.greaterThan(128);
+    // The container's limit (186Mi): the kubelet would size the tmpfs no larger.
+    expect(p.volumes).to.deep.equal([{ name: CACHE_VOLUME, emptyDir: { medium: 'Memory', sizeLimit: '186Mi' } }]);
     expect(p.containers[0].volumeMounts).to.deep.equal([{ name: CACHE_VOLUME, mountPath: '/cache' }]);
   });
+
+  // The kubelet mounts the tmpfs with the smaller of sizeLimit and the pod's memory limit, so the
+  // sizeLimit is never above the container's limit, and never above room for a 4× raise in place.
+  const volumes: [string, MemcachedSpec, string][] = [
+    ['the derived limit bounds it', {}, '109Mi'],
+    ['a user limit below 4× -m + 16 bounds it', { resources: { limits: { memory: '200Mi' } } }, '200Mi'],
+    ['a user limit in other units', { resources: { limits: { memory: '0.25Gi' } } }, '256Mi'],
+    ['a fractional MiB rounds down', { resources: { limits: { memory: '100000000' } } }, '95Mi'],
+    ['a large user limit: room for a 4× raise', { resources: { limits: { memory: '8Gi' } } }, '272Mi'],
+    ['a memory request above the derived limit raises both', { memoryLimitMB: 128, resources: { requests: { memory: '1Gi' } } }, '528Mi'],
+  ];
+  for (const [what, spec, want] of volumes) {
+    it(`RAM disk: ${what} (${want})`, () => {
+      const p = pod(build(spec, COMPACT));
+      expect(p.volumes?.[0]?.emptyDir?.sizeLimit).to.equal(want);
+    });
+  }
+  const sizes: [number, number, number][] = [
+    [64, 109, 109],
+    [64, 1024, 272],
+    [1024, 1264, 1264],
+    [64, 100.9, 100],
+  ];
+  for (const [memoryMB, limitMi, want] of sizes) {
+    it(`cacheVolumeMi(${memoryMB}, ${limitMi}) = ${want}`, () => expect(cacheVolumeMi(memoryMB, limitMi)).to.equal(want));
+  }
 
   const warm: { name: string; spec: MemcachedSpec; want: boolean }[] = [
     { name: 'the default 64 MB', spec: {}, want: true },

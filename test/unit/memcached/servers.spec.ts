@@ -2,7 +2,8 @@ import { expect } from 'chai';
 import type { V1Pod, V1PodTemplateSpec, V1StatefulSet } from '@kubernetes/client-node';
 import type { MemcachedSpec, ServerOperationStatus } from '../../../src/api/types.js';
 import { warmRestartCapable } from '../../../src/memcached/children/args.js';
-import { buildPodTemplate, CACHE_VOLUME, MEMORY_ANNOTATION, POD_SPEC_HASH_ANNOTATION, RAM_DISK_ANNOTATION } from '../../../src/memcached/children/statefulset.js';
+import { buildPodTemplate, CACHE_VOLUME, cacheVolumeMi, MEMORY_ANNOTATION, MEMORY_FILE_SLACK_MI, POD_SPEC_HASH_ANNOTATION, RAM_DISK_ANNOTATION } from '../../../src/memcached/children/statefulset.js';
+import { containerMemoryMi } from '../../../src/memcached/children/resources.js';
 import { AUTHFILE_HASH_ANNOTATION } from '../../../src/memcached/tls/secure-serving.js';
 import { changeFor, crowdedUnderRequired, withPodSpecHash, type ServerChange } from '../../../src/memcached/servers/changes.js';
 import { MIN_READY_SECONDS, nextStep, settleWaitMs, statefulSetReplicas, type ServerStep, type ServerWorld } from '../../../src/memcached/servers/planner.js';
@@ -75,14 +76,18 @@ describe('warm restarts need memcached -e to fit', () => {
   for (const [spec, want] of cases) it(`${JSON.stringify(spec)} → ${want}`, () => expect(warmRestartCapable(defaulted(spec))).to.equal(want));
 });
 
+/** The largest -m a pod started with the default 64 MB takes in place: its RAM disk (the container's limit) less the file's slack. */
+const LARGEST_IN_PLACE_MB = cacheVolumeMi(64, containerMemoryMi(64)) - MEMORY_FILE_SLACK_MI;
+
 describe('what a running server needs to match the template', () => {
   const base = template();
   const cases: [string, V1PodTemplateSpec, ServerChange | undefined][] = [
     ['nothing changed', base, undefined],
     ['a new image (same args)', template({ image: 'memcached:1.6-other' }), 'image'],
     ['a new authfile', template({}, { [AUTHFILE_HASH_ANNOTATION]: 'new' }), 'restart'],
-    ['memoryLimitMB raised within the RAM disk', template({ memoryLimitMB: 96 }), 'memory'],
-    ['memoryLimitMB raised beyond the RAM disk', template({ memoryLimitMB: 1024 }), 'replace'],
+    ['memoryLimitMB raised as far as the RAM disk holds', template({ memoryLimitMB: LARGEST_IN_PLACE_MB }), 'memory'],
+    ['memoryLimitMB raised a MB past the RAM disk', template({ memoryLimitMB: LARGEST_IN_PLACE_MB + 1 }), 'replace'],
+    ['memoryLimitMB raised far beyond the RAM disk', template({ memoryLimitMB: 1024 }), 'replace'],
     ['more threads (an argument)', template({ threads: 8 }), 'replace'],
     ['a CPU request', template({ resources: { requests: { cpu: '1' } } }), 'resize'],
   ];

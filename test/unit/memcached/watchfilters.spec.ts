@@ -55,7 +55,7 @@ function pod(over: PodOptions = {}): V1Pod {
           resources: { limits: { memory: '96Mi' } },
         },
       ],
-      volumes: [{ name: 'v', emptyDir: {} }, { name: 'cache', emptyDir: { medium: 'Memory', sizeLimit: '272Mi' } }],
+      volumes: [{ name: 'v', emptyDir: {} }, { name: 'cache', emptyDir: { medium: 'Memory', sizeLimit: '96Mi' } }],
     },
     status: {
       phase: 'Running',
@@ -122,7 +122,7 @@ describe('memcached/watchfilters', () => {
     expect(out.spec).to.deep.equal({
       containers: [{ name: 'memcached', image: 'memcached:1.6', ports: [{ name: 'memcached', containerPort: 11211 }], resources: { limits: { memory: '96Mi' } } }],
       nodeName: 'n1',
-      volumes: [{ name: 'cache', emptyDir: { medium: 'Memory', sizeLimit: '272Mi' } }],
+      volumes: [{ name: 'cache', emptyDir: { medium: 'Memory', sizeLimit: '96Mi' } }],
     });
     expect(projectPod(pod()).metadata?.annotations, 'no annotation of ours: none kept').to.equal(undefined);
     // The affinity a pod was scheduled with stays: a Required one keeps new pods off its node until it is replaced.

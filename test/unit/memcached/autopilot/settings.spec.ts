@@ -19,7 +19,7 @@ function settingsOf(spec: MemcachedSpec, infrastructure: 'HighlyAvailable' | 'Si
 describe('autopilot/settings', () => {
   it('takes the CRD\'s defaults: target 65%, more than 1 eviction/s for 5m, cooldowns 10m out and 20m in, no vertical scaling', () => {
     expect(settingsOf(on({ maxReplicas: 6 }))).to.deep.equal({
-      minReplicas: 2, maxReplicas: 6, targetMemoryPercent: 65, evictionsPerSecond: 1, evictingForMs: 300_000,
+      minReplicas: 2, maxReplicas: 6, targetMemoryPercent: 50, evictionsPerSecond: 1, evictingForMs: 300_000,
       scaleOutCooldownMs: 600_000, scaleInCooldownMs: 1_200_000, memoryFloorMB: 64, memoryCeilingMB: 64,
     });
   });
