@@ -17,6 +17,10 @@
 //   bundle-min     the same, minified;
 //   bundle-kc      a bundle that only loads a kubeconfig;
 //   bundle-kc-core a bundle that loads a kubeconfig and makes a CoreV1Api;
+//   bundle-thin    a bundle of only the runtime's own client (client/): it
+//                  loads the kubeconfig and sends one request;
+//   bundle-runtime a bundle of the runtime package's whole public API, not
+//                  run: what its modules still load eagerly;
 //   shipped        the image's entry point as make bundle-js builds it
 //                  (dist/bundle/main.js, hack/bundle-js.js), run likewise.
 //
@@ -27,6 +31,7 @@
 // from runs without the hook, so the hook costs nothing in it.
 //
 //   node .build/bench/import-footprint.js [--esbuild node_modules/.bin/esbuild] [--runs 5] [--out bench/results]
+//                                         [--only bare --only bundle-thin ...]  (some variants; the file is then import-footprint-only.json)
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -39,6 +44,7 @@ import { median, round } from '../test/support/stats.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const CLIENT_DIR = path.join(ROOT, 'node_modules', '@kubernetes', 'client-node', 'dist');
+const RUNTIME_DIST = path.join(ROOT, 'packages', 'runtime', 'dist');
 // Inside the worktree, so the bundle finds package.json (its version) and the CRD as dist/main.js does.
 const BUNDLE_DIR = path.join(ROOT, '.build', 'import-footprint');
 /** The image's entry point, as make bundle-js writes it. */
@@ -137,6 +143,14 @@ function writeEntries(dir: string): Record<string, string> {
     ),
     graph: entrySource([...mainImports(), `import { ${clientNames} } from '${path.join(CLIENT_DIR, 'index.js')}';`], everyClient),
     'kc-only': entrySource([`import { KubeConfig } from '${path.join(CLIENT_DIR, 'config.js')}';`], '[]'),
+    thin: `import { ApiClient, loadConnection } from '${path.join(RUNTIME_DIST, 'client', 'index.js')}';
+const client = new ApiClient(await loadConnection({ kubeconfig: process.env.FOOTPRINT_KUBECONFIG }));
+await client.get('/version').catch(() => undefined);
+globalThis.footprintClients = [client];
+process.stderr.write(${JSON.stringify(READY + '\n')});
+setInterval(() => undefined, 1 << 30);
+`,
+    runtime: `import * as runtime from '${path.join(RUNTIME_DIST, 'index.js')}';\nglobalThis.footprintClients = [runtime];\nprocess.stderr.write(${JSON.stringify(READY + '\n')});\nsetInterval(() => undefined, 1 << 30);\n`,
     'kc-core': entrySource([`import { KubeConfig, CoreV1Api } from '${path.join(CLIENT_DIR, 'index.js')}';`], '[kc.makeApiClient(CoreV1Api)]'),
   };
   const files: Record<string, string> = {};
@@ -171,17 +185,27 @@ current-context: closed
 const REQUIRE_BANNER = "import { createRequire as footprintCreateRequire } from 'node:module'; const require = footprintCreateRequire(import.meta.url);";
 
 /** Bundles entry into BUNDLE_DIR/out; returns its size and the bytes each group of inputs put into it. */
-function bundle(esbuild: string, entry: string, out: string, minify: boolean): { bytes: number; inputs: Record<string, number> } {
-  const outfile = path.join(BUNDLE_DIR, out);
-  const metafile = `${outfile}.meta.json`;
-  const args = [entry, '--bundle', '--platform=node', '--format=esm', `--outfile=${outfile}`, `--metafile=${metafile}`, `--banner:js=${REQUIRE_BANNER}`, '--log-level=error'];
+/**
+ * esbuild's bundle of `entry`, split as hack/bundle-js.js splits the
+ * shipped one: what only a dynamic import reaches goes to lazy/ chunks.
+ * Bytes and inputs are the eager file's (what a process reads at start).
+ */
+function bundle(esbuild: string, entry: string, name: string, minify: boolean): { file: string; bytes: number; inputs: Record<string, number> } {
+  const outdir = path.join(BUNDLE_DIR, name);
+  const metafile = path.join(BUNDLE_DIR, `${name}.meta.json`);
+  const args = [
+    `main=${entry}`, '--bundle', '--platform=node', '--format=esm', '--splitting', `--outdir=${outdir}`, '--chunk-names=lazy/[name]-[hash]', '--out-extension:.js=.mjs',
+    `--metafile=${metafile}`, `--banner:js=${REQUIRE_BANNER}`, '--log-level=error',
+  ];
   execFileSync(esbuild, minify ? [...args, '--minify'] : args, { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'] });
+  const file = path.join(outdir, 'main.mjs');
   const meta = JSON.parse(readFileSync(metafile, 'utf8')) as { outputs: Record<string, { inputs: Record<string, { bytesInOutput: number }> }> };
   const inputs: Record<string, number> = {};
-  for (const output of Object.values(meta.outputs)) {
-    for (const [input, { bytesInOutput }] of Object.entries(output.inputs)) inputs[inputGroup(input)] = (inputs[inputGroup(input)] ?? 0) + bytesInOutput;
+  for (const [output, { inputs: used }] of Object.entries(meta.outputs)) {
+    if (path.resolve(ROOT, output) !== file) continue;
+    for (const [input, { bytesInOutput }] of Object.entries(used)) inputs[inputGroup(input)] = (inputs[inputGroup(input)] ?? 0) + bytesInOutput;
   }
-  return { bytes: statSync(outfile).size, inputs };
+  return { file, bytes: statSync(file).size, inputs };
 }
 
 /** Which part of the dependency tree a bundled input belongs to. */
@@ -272,10 +296,12 @@ function bundleVariants(esbuild: string, entries: Record<string, string>, kubeco
       ['bundle-min', main, true, OPERATOR_READY],
       ['bundle-kc', entries['kc-only'], false, READY],
       ['bundle-kc-core', entries['kc-core'], false, READY],
+      ['bundle-thin', entries.thin, false, READY],
+      ['bundle-runtime', entries.runtime, false, READY],
     ];
     for (const [name, entry, minify, ready] of plan) {
-      const built = bundle(esbuild, entry, `${name}.mjs`, minify);
-      const file = path.join(BUNDLE_DIR, `${name}.mjs`);
+      const built = bundle(esbuild, entry, name, minify);
+      const file = built.file;
       const argv = ready === OPERATOR_READY ? [file, '--kubeconfig', kubeconfig] : [file];
       if (ready === OPERATOR_READY) checkStarts(file);
       variants.push({ name, argv, ready, bundleBytes: built.bytes });
@@ -294,7 +320,15 @@ function bundleVariants(esbuild: string, entries: Record<string, string>, kubeco
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { esbuild: { type: 'string', default: path.join(ROOT, 'node_modules', '.bin', 'esbuild') }, runs: { type: 'string', default: '5' }, out: { type: 'string', default: 'bench/results' } } });
+  const { values } = parseArgs({
+    options: {
+      esbuild: { type: 'string', default: path.join(ROOT, 'node_modules', '.bin', 'esbuild') },
+      runs: { type: 'string', default: '5' },
+      out: { type: 'string', default: 'bench/results' },
+      only: { type: 'string', multiple: true },
+    },
+  });
+  const only = values.only === undefined ? undefined : new Set(values.only);
   const runs = Number(values.runs);
   if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs ${values.runs}: want a whole number of at least 1`);
   if (!existsSync(path.join(ROOT, 'dist', 'main.js'))) throw new Error('dist/main.js is missing: run make build first');
@@ -314,7 +348,7 @@ async function main(): Promise<void> {
     ];
     const bundled = bundleVariants(values.esbuild, entries, kubeconfig);
     const rows = [];
-    for (const variant of [...variants, ...bundled.variants]) rows.push(await measure(variant, runs, kubeconfig, dir));
+    for (const variant of [...variants, ...bundled.variants]) if (!only || only.has(variant.name)) rows.push(await measure(variant, runs, kubeconfig, dir));
     const result = {
       when: new Date().toISOString(),
       node: process.version,
@@ -327,7 +361,7 @@ async function main(): Promise<void> {
       bundleInputsMB: bundled.inputs,
     };
     mkdirSync(values.out, { recursive: true });
-    writeFileSync(path.join(values.out, 'import-footprint.json'), JSON.stringify(result, null, 2) + '\n');
+    writeFileSync(path.join(values.out, only ? 'import-footprint-only.json' : 'import-footprint.json'), JSON.stringify(result, null, 2) + '\n');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

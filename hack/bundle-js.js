@@ -15,6 +15,8 @@
 //
 // Beside it, third-party-licenses.txt: the licence of every package the
 // bundle holds, which node_modules carried until the bundle replaced it.
+// Beside it too, lazy/: the chunks only a dynamic import loads (the client
+// library, for exotic auth or an apiserver without WatchList).
 //
 // Usage: node hack/bundle-js.js [--outfile dist/bundle/main.js]   (after make build)
 //        [--entry dist/main.js]   (another entry, bundled the same way: the
@@ -80,10 +82,17 @@ if (!existsSync(entry)) {
   console.error(`${path.relative(root, entry)} is missing: run make build first`);
   process.exit(1);
 }
+// The client library is imported only where the runtime's own client cannot
+// serve (exec or auth-provider credentials, an apiserver without WatchList):
+// splitting puts it in a chunk of its own (lazy/), which the process reads
+// only then, so an idle operator never holds its source.
+const outPath = path.resolve(root, outfile);
 const result = await build({
   absWorkingDir: root,
-  entryPoints: [entry],
-  outfile: path.resolve(root, outfile),
+  entryPoints: { [path.basename(outPath, '.js')]: entry },
+  outdir: path.dirname(outPath),
+  splitting: true,
+  chunkNames: 'lazy/[name]-[hash]',
   bundle: true,
   platform: 'node',
   format: 'esm',

@@ -2,14 +2,17 @@
 // Entry point: flags and environment in, a running manager out. Startup
 // only: the Memcached controller is wired in memcached/controller.ts, leader
 // election in leaderelection.ts; decisions live in options.ts and the pure modules.
-import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
-import * as k8s from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { Registry } from 'prom-client';
 import {
+  ApiClient,
   createLogger,
   errorMessage,
   installSignalHandlers,
+  kubeConfigHandle,
+  loadConnection,
+  loadLibraryKubeConfig,
   Manager,
   newIdentity,
   registerProcessMetrics,
@@ -22,20 +25,18 @@ import { OptionsError, parseOptions, usage, type Options } from './options.js';
 import { TopologyWatcher } from './topology/watcher.js';
 import { VERSION } from './version.js';
 
-/** --kubeconfig, else in-cluster config, else $KUBECONFIG / ~/.kube/config, as controller-runtime does. */
-function loadKubeConfig(opts: Options, env: NodeJS.ProcessEnv): k8s.KubeConfig {
-  const kc = new k8s.KubeConfig();
-  if (opts.kubeconfig) {
-    if (!existsSync(opts.kubeconfig)) throw new Error(`--kubeconfig ${opts.kubeconfig}: no such file`);
-    kc.loadFromFile(opts.kubeconfig);
-  } else if (inCluster(env)) {
-    kc.loadFromCluster();
-  } else {
-    kc.loadFromDefault();
-  }
-  if (!kc.getCurrentCluster()) throw new Error('no Kubernetes cluster configured: pass --kubeconfig, set KUBECONFIG, or run in a cluster');
-  // One connection pool for every API call and watch (client-node 2 builds one per request).
-  return reuseConnections(kc);
+/**
+ * --kubeconfig, else in-cluster config, else $KUBECONFIG / ~/.kube/config,
+ * as controller-runtime does; read by the runtime's own client, so the
+ * client library is loaded only for auth it does not speak (exec, OIDC) or
+ * for an apiserver without WatchList.
+ */
+async function loadKubeConfig(opts: Options, env: NodeJS.ProcessEnv): Promise<{ kc: KubeConfig; server: string }> {
+  const load = { ...(opts.kubeconfig ? { kubeconfig: opts.kubeconfig } : {}), env };
+  const connection = await loadConnection(load);
+  // One connection pool for every API call and watch of a library KubeConfig too (client-node 2 builds one per request).
+  const kc = kubeConfigHandle(new ApiClient(connection), async () => reuseConnections(await loadLibraryKubeConfig(load)));
+  return { kc, server: connection.server };
 }
 
 /** The options, or the exit code when there is nothing to run (--help, --version, a bad flag). */
@@ -56,16 +57,17 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<numbe
   const opts = parse(argv, env);
   if (typeof opts === 'number') return opts;
   const logger = createLogger(opts.logLevel);
-  let kc: k8s.KubeConfig;
+  let kc: KubeConfig;
+  let server: string;
   try {
-    kc = loadKubeConfig(opts, env);
+    ({ kc, server } = await loadKubeConfig(opts, env));
   } catch (err) {
     logger.error(errorMessage(err));
     return 2;
   }
   const identity = newIdentity(hostname());
   const watchNamespaces = opts.watchNamespaces.length > 0 ? opts.watchNamespaces : 'all';
-  logger.info('starting memcached-operator', { version: VERSION, identity, apiserver: kc.getCurrentCluster()?.server, watchNamespaces, leaderElect: opts.leaderElect });
+  logger.info('starting memcached-operator', { version: VERSION, identity, apiserver: server, watchNamespaces, leaderElect: opts.leaderElect });
   const registry = new Registry();
   registerProcessMetrics(registry);
   // The cluster's shape: sizing reads it, and so do the lease timings.

@@ -3,9 +3,10 @@
 // what it needs, the controller's watches, and the memcached exporter that
 // shares their caches, all registered with the manager. main.ts only starts
 // the process; everything about Memcacheds is wired here.
-import * as k8s from '@kubernetes/client-node';
+import type * as k8s from '@kubernetes/client-node';
 import type { Registry } from 'prom-client';
 import {
+  clientFor,
   ApiEventRecorder,
   Controller,
   errorMessage,
@@ -41,9 +42,8 @@ import { AutopilotMemory } from './autopilot/memory.js';
 import { AutopilotMetrics } from './autoscaling.js';
 import { baselineConfigMapName, storedBaselineText } from './children/baseline.js';
 import { MemcachedReconciler } from './reconciler.js';
-import { secretDigestInformerFactory, secretDigestLister } from './tls/digest-cache.js';
 import { CertificateRotator } from './tls/rotation.js';
-import { memcachedsReferencing, type SecretDigest } from './tls/secret-digest.js';
+import { digestSecret, memcachedsReferencing, type SecretDigest } from './tls/secret-digest.js';
 import { securedFetchStats, SecureServing } from './tls/secure-serving.js';
 import {
   CHILD_STATUS_COALESCE_MS,
@@ -101,8 +101,6 @@ interface Watch<T extends k8s.KubernetesObject> {
   resync: boolean;
   /** What is kept of each object; managedFields are always dropped (nothing reads them; they are often most of an object). */
   transform?: (obj: T) => T;
-  /** A list and watch of their own (Secrets: digests only, no key material). */
-  reader?: (kc: k8s.KubeConfig) => Pick<InformerOptions<T>, 'listFn' | 'clientInformerFactory'>;
 }
 
 function watch<T extends k8s.KubernetesObject>(apiVersion: string, kind: string, plural: string, extra: Partial<Watch<T>> = {}): Watch<T> {
@@ -121,7 +119,8 @@ const WATCHES = {
   pods: watch<k8s.V1Pod>('v1', 'Pod', 'pods', { transform: projectPod }),
   secrets: watch<SecretDigest>('v1', 'Secret', 'secrets', {
     owned: false,
-    reader: (kc) => ({ listFn: secretDigestLister(kc), clientInformerFactory: secretDigestInformerFactory(kc) }),
+    // Digests only, no key material: each listed page and each watch event is reduced before it is cached.
+    transform: digestSecret,
   }),
 };
 
@@ -145,17 +144,16 @@ function informerOptions<T extends k8s.KubernetesObject>(w: Watch<T>, deps: Memc
     resyncPeriodMs: w.resync ? options.resyncPeriodMs : 0,
     transform: w.transform ?? stripManagedFields,
     ...(w.owned ? { labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY}` } : {}),
-    ...w.reader?.(kubeConfig),
   };
 }
 
 function buildInformers(deps: MemcachedControllerDeps): { informers: Informers<typeof WATCHES, 'resilient'>; optional: Informers<typeof OPTIONAL_WATCHES, 'optional'> } {
-  const custom = deps.kubeConfig.makeApiClient(k8s.CustomObjectsApi);
+  const api = clientFor(deps.kubeConfig);
   const resilient = (w: Watch<k8s.KubernetesObject>) => new ResilientInformer(informerOptions(w, deps));
   const optional = (w: Watch<k8s.KubernetesObject>) =>
     new OptionalInformer({
       ...informerOptions(w, deps),
-      probe: () => custom.listClusterCustomObject({ group: MONITORING_GROUP, version: 'v1', plural: w.resource.plural, limit: 1 }),
+      probe: () => api.get(`/apis/${MONITORING_GROUP}/v1/${w.resource.plural}`, { query: { limit: 1 } }),
       probeIntervalMs: deps.options.optionalApiProbeIntervalMs,
     });
   const fromTable = <I>(table: Record<string, object>, make: (w: Watch<k8s.KubernetesObject>) => I) =>
@@ -169,12 +167,12 @@ function buildInformers(deps: MemcachedControllerDeps): { informers: Informers<t
 type MemcachedInformers = ReturnType<typeof buildInformers>;
 
 function buildSecureServing(kc: k8s.KubeConfig, secrets: ResilientInformer<SecretDigest>, events: ApiEventRecorder): SecureServing {
-  const core = kc.makeApiClient(k8s.CoreV1Api);
+  const api = clientFor(kc);
   return new SecureServing({
     secrets,
     readSecret: async (namespace, name) => {
       try {
-        return await core.readNamespacedSecret({ namespace, name });
+        return await api.get<k8s.V1Secret>(`/api/v1/namespaces/${encodeURIComponent(namespace)}/secrets/${encodeURIComponent(name)}`);
       } catch (err) {
         if (statusCode(err) === 404) return undefined;
         throw err;
@@ -327,11 +325,11 @@ export function setupMemcachedController(manager: Manager, deps: MemcachedContro
 
 /** Waits, with a clear log line, until the Memcached CRD is served. Returns false if shutdown came first. */
 export async function waitForMemcachedApi(kc: k8s.KubeConfig, logger: Logger, stopped: () => boolean): Promise<boolean> {
-  const custom = kc.makeApiClient(k8s.CustomObjectsApi);
+  const api = clientFor(kc);
   let reported = '';
   for (let attempt = 0; !stopped(); attempt++) {
     try {
-      await custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, limit: 1 });
+      await api.get(`/apis/${GROUP}/${VERSION}/${PLURAL}`, { query: { limit: 1 } });
       if (reported) logger.info('the Memcached API is available');
       return true;
     } catch (err) {

@@ -3,9 +3,9 @@
 // other actors own (an HPA's replicas aside, labels added by admission, ...)
 // are left alone. Every write first checks the reconcile's AbortSignal: once
 // leadership is lost or shutdown aborts the reconcile, nothing more is sent.
-import * as k8s from '@kubernetes/client-node';
-import { API_VERSION, GROUP, PLURAL, VERSION, type Memcached, type MemcachedStatus } from '../api/types.js';
-import { callWithDeadline } from '@memcached-operator/runtime';
+import type * as k8s from '@kubernetes/client-node';
+import { API_VERSION, PLURAL, type Memcached, type MemcachedStatus } from '../api/types.js';
+import { callWithDeadline, clientFor, statusCode, type ApiClient } from '@memcached-operator/runtime';
 
 export const FIELD_MANAGER = 'memcached-operator';
 /** Which operator instance last wrote a child; kept out of the desired-state comparison. */
@@ -42,20 +42,36 @@ function check(signal: AbortSignal): void {
  */
 export const WRITE_TIMEOUT_MS = 30_000;
 
-function bounded<T>(what: string, signal: AbortSignal, fn: (options: k8s.ConfigurationOptions) => Promise<T>): Promise<T> {
+function bounded<T>(what: string, signal: AbortSignal, fn: (callSignal: AbortSignal) => Promise<T>): Promise<T> {
   check(signal);
   return callWithDeadline(what, WRITE_TIMEOUT_MS, fn, { signal });
 }
 
-const strategicPatchHeader = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.StrategicMergePatch);
-function strategicPatch(options: k8s.ConfigurationOptions): k8s.ConfigurationOptions {
-  return { ...options, middleware: [...(strategicPatchHeader.middleware ?? []), ...(options.middleware ?? [])], middlewareMergeStrategy: 'append' };
-}
+/** The plural (URL) name of each kind the operator writes. */
+const PLURALS: Record<string, string> = {
+  ConfigMap: 'configmaps',
+  Deployment: 'deployments',
+  Memcached: PLURAL,
+  Pod: 'pods',
+  PodDisruptionBudget: 'poddisruptionbudgets',
+  PodMonitor: 'podmonitors',
+  PrometheusRule: 'prometheusrules',
+  Secret: 'secrets',
+  Service: 'services',
+  StatefulSet: 'statefulsets',
+};
 
-const mergePatchHeader = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
-/** Merge-patch content type plus the per-call abort middleware. */
-function mergePatch(options: k8s.ConfigurationOptions): k8s.ConfigurationOptions {
-  return { ...options, middleware: [...(mergePatchHeader.middleware ?? []), ...(options.middleware ?? [])], middlewareMergeStrategy: 'append' };
+/** Pure: the URL path of a namespaced object the operator writes; a kind it does not write is a programming error, said clearly. */
+export function objectPath(obj: k8s.KubernetesObject, subresource?: string): string {
+  const { apiVersion, kind } = obj;
+  const name = obj.metadata?.name;
+  const namespace = obj.metadata?.namespace;
+  const plural = kind === undefined ? undefined : PLURALS[kind];
+  if (!apiVersion || !plural || !name || !namespace) {
+    throw new Error(`cannot write ${apiVersion ?? '?'} ${kind ?? '?'} ${namespace ?? '?'}/${name ?? '?'}: the operator writes only namespaced ${Object.keys(PLURALS).join(', ')}, named`);
+  }
+  const group = apiVersion.includes('/') ? `/apis/${apiVersion}` : `/api/${apiVersion}`;
+  return `${group}/namespaces/${encodeURIComponent(namespace)}/${plural}/${encodeURIComponent(name)}${subresource ? `/${subresource}` : ''}`;
 }
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
@@ -72,17 +88,13 @@ export function mergePatchFrom(before: unknown, after: unknown): unknown {
 }
 
 export class ApiClusterWriter implements ClusterWriter {
-  private readonly objects: k8s.KubernetesObjectApi;
-  private readonly custom: k8s.CustomObjectsApi;
-  private readonly core: k8s.CoreV1Api;
+  private readonly api: ApiClient;
 
   constructor(
     kc: k8s.KubeConfig,
     private readonly identity: string,
   ) {
-    this.objects = k8s.KubernetesObjectApi.makeApiClient(kc);
-    this.custom = kc.makeApiClient(k8s.CustomObjectsApi);
-    this.core = kc.makeApiClient(k8s.CoreV1Api);
+    this.api = clientFor(kc);
   }
 
   async apply<T extends k8s.KubernetesObject>(obj: T, signal: AbortSignal): Promise<T> {
@@ -90,65 +102,49 @@ export class ApiClusterWriter implements ClusterWriter {
       ...obj,
       metadata: { ...obj.metadata, annotations: { ...obj.metadata?.annotations, [LAST_WRITER_ANNOTATION]: this.identity } },
     };
-    return bounded(`apply ${obj.kind} ${obj.metadata?.name}`, signal, () =>
-      this.objects.patch(stamped, undefined, undefined, FIELD_MANAGER, true, k8s.PatchStrategy.ServerSideApply),
+    return bounded(`apply ${obj.kind} ${obj.metadata?.name}`, signal, (callSignal) =>
+      this.api.patch<T>(objectPath(stamped), 'apply', stamped, { query: { fieldManager: FIELD_MANAGER, force: true }, signal: callSignal }),
     );
   }
 
   async delete(obj: k8s.KubernetesObject, signal: AbortSignal): Promise<void> {
     try {
-      await bounded(`delete ${obj.kind} ${obj.metadata?.name}`, signal, () => this.objects.delete(obj, undefined, undefined, undefined, undefined, 'Background', {
-        apiVersion: 'v1',
-        kind: 'DeleteOptions',
-        preconditions: { uid: obj.metadata?.uid },
-      }));
+      await bounded(`delete ${obj.kind} ${obj.metadata?.name}`, signal, (callSignal) =>
+        this.api.delete(objectPath(obj), {
+          body: { apiVersion: 'v1', kind: 'DeleteOptions', propagationPolicy: 'Background', preconditions: { uid: obj.metadata?.uid } },
+          signal: callSignal,
+        }),
+      );
     } catch (err) {
-      if (err instanceof k8s.ApiException && err.code === 404) return;
+      if (statusCode(err) === 404) return;
       throw err;
     }
   }
 
   async patchStatus(mc: Memcached, status: MemcachedStatus, signal: AbortSignal): Promise<void> {
-    await bounded(`status of ${mc.metadata.name}`, signal, (options) => this.custom.patchNamespacedCustomObjectStatus(
-      {
-        group: GROUP,
-        version: VERSION,
-        namespace: mc.metadata.namespace!,
-        plural: PLURAL,
-        name: mc.metadata.name!,
-        // status.conditions is replaced whole: a merge patch replaces lists.
-        // A key the new status drops is sent as null, or the merge would keep it.
-        body: { status: mergePatchFrom(mc.status, status) },
-        fieldManager: FIELD_MANAGER,
-      },
-      mergePatch(options),
-    ));
+    // status.conditions is replaced whole: a merge patch replaces lists.
+    // A key the new status drops is sent as null, or the merge would keep it.
+    await bounded(`status of ${mc.metadata.name}`, signal, (callSignal) =>
+      this.api.patch(objectPath({ ...mc, apiVersion: API_VERSION, kind: 'Memcached' }, 'status'), 'merge', { status: mergePatchFrom(mc.status, status) }, {
+        query: { fieldManager: FIELD_MANAGER },
+        signal: callSignal,
+      }),
+    );
   }
 
   async setFinalizers(mc: Memcached, finalizers: string[], signal: AbortSignal): Promise<Memcached> {
-    const updated: unknown = await bounded(`finalizers of ${mc.metadata.name}`, signal, (options) => this.custom.patchNamespacedCustomObject(
-      {
-        group: GROUP,
-        version: VERSION,
-        namespace: mc.metadata.namespace!,
-        plural: PLURAL,
-        name: mc.metadata.name!,
-        // The resourceVersion makes this an optimistic-concurrency write.
-        body: { apiVersion: API_VERSION, metadata: { finalizers, resourceVersion: mc.metadata.resourceVersion } },
-        fieldManager: FIELD_MANAGER,
-      },
-      mergePatch(options),
-    ));
-    return updated as Memcached;
+    // The resourceVersion makes this an optimistic-concurrency write.
+    const body = { apiVersion: API_VERSION, metadata: { finalizers, resourceVersion: mc.metadata.resourceVersion } };
+    return bounded(`finalizers of ${mc.metadata.name}`, signal, (callSignal) =>
+      this.api.patch<Memcached>(objectPath({ ...mc, apiVersion: API_VERSION, kind: 'Memcached' }), 'merge', body, { query: { fieldManager: FIELD_MANAGER }, signal: callSignal }),
+    );
   }
 
   async patchPod(pod: k8s.V1Pod, patch: object, signal: AbortSignal, subresource?: 'resize'): Promise<k8s.V1Pod> {
     const name = pod.metadata!.name!;
-    const namespace = pod.metadata!.namespace!;
     const body = { ...patch, metadata: { ...(patch as { metadata?: object }).metadata, uid: pod.metadata?.uid } };
-    const request = { name, namespace, body, fieldManager: FIELD_MANAGER };
-    return bounded(`${subresource ?? 'patch'} pod ${name}`, signal, (options) =>
-      subresource === 'resize' ? this.core.patchNamespacedPodResize(request, strategicPatch(options)) : this.core.patchNamespacedPod(request, strategicPatch(options)),
+    return bounded(`${subresource ?? 'patch'} pod ${name}`, signal, (callSignal) =>
+      this.api.patch<k8s.V1Pod>(objectPath({ ...pod, apiVersion: 'v1', kind: 'Pod' }, subresource), 'strategic', body, { query: { fieldManager: FIELD_MANAGER }, signal: callSignal }),
     );
   }
 }

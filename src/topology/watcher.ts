@@ -7,8 +7,8 @@
 // Bad input never crashes it: a missing CRD, a missing object, missing RBAC
 // or an apiserver outage each leave a sane default (count nodes) and a clear
 // warning that the reconciler reports as a condition.
-import * as k8s from '@kubernetes/client-node';
-import { errorMessage, findCondition, OptionalInformer, ResilientInformer, type Clock, type Logger, type ResourceDescriptor } from '@memcached-operator/runtime';
+import type * as k8s from '@kubernetes/client-node';
+import { clientFor, errorMessage, findCondition, OptionalInformer, ResilientInformer, type Clock, type Logger, type ResourceDescriptor } from '@memcached-operator/runtime';
 import { clusterTopology, topologyFromInfrastructure } from './detect.js';
 import type { ClusterView } from './types.js';
 
@@ -63,7 +63,7 @@ export class TopologyWatcher implements ClusterView {
 
   constructor(options: TopologyWatcherOptions) {
     this.logger = options.logger.child({ component: 'topology' });
-    const custom = options.kubeConfig.makeApiClient(k8s.CustomObjectsApi);
+    const api = clientFor(options.kubeConfig);
     const changed = (): void => this.maybeNotify();
     this.nodeInformer = new ResilientInformer<k8s.V1Node>({
       kubeConfig: options.kubeConfig,
@@ -77,7 +77,7 @@ export class TopologyWatcher implements ClusterView {
       resource: INFRASTRUCTURE_RESOURCE,
       logger: options.logger,
       resyncPeriodMs: 0,
-      probe: () => custom.listClusterCustomObject({ group: 'config.openshift.io', version: 'v1', plural: INFRASTRUCTURE_RESOURCE.plural, limit: 1 }),
+      probe: () => api.get(`/apis/config.openshift.io/v1/${INFRASTRUCTURE_RESOURCE.plural}`, { query: { limit: 1 } }),
       ...(options.probeIntervalMs !== undefined ? { probeIntervalMs: options.probeIntervalMs } : {}),
       ...(options.clock ? { clock: options.clock } : {}),
     });

@@ -1,21 +1,9 @@
 // The one way to call the apiserver with a deadline: every request gets its
 // own timeout and follows an outer AbortSignal (leadership lost, shutdown),
 // and the returned promise settles even if the client ignores the abort.
-import { Observable, type ConfigurationOptions, type ObservableMiddleware, type RequestContext, type ResponseContext } from '@kubernetes/client-node';
+// The call gets a plain AbortSignal, what the runtime's client (client/) takes.
 import { realClock, type Clock } from './clock.js';
 import { RequestTimeoutError } from './errors.js';
-
-/** Per-call client-node options that attach an AbortSignal to the HTTP request. */
-export function signalOptions(signal: AbortSignal): ConfigurationOptions {
-  const mw: ObservableMiddleware = {
-    pre: (ctx: RequestContext) => {
-      ctx.setSignal(signal);
-      return new Observable(Promise.resolve(ctx));
-    },
-    post: (ctx: ResponseContext) => new Observable(Promise.resolve(ctx)),
-  };
-  return { middleware: [mw], middlewareMergeStrategy: 'append' };
-}
 
 export interface DeadlineOptions {
   /** Aborts the call early (its reason's message is kept). */
@@ -24,14 +12,14 @@ export interface DeadlineOptions {
 }
 
 /**
- * Runs `fn` (one client-node call, given the per-call options to pass on)
+ * Runs `fn` (one API call, given the AbortSignal to pass on)
  * with a hard deadline of `timeoutMs`. Rejects with RequestTimeoutError on
  * the deadline, or with "WHAT: aborted" when `signal` aborts first.
  */
 export async function callWithDeadline<T>(
   what: string,
   timeoutMs: number,
-  fn: (options: ConfigurationOptions) => Promise<T>,
+  fn: (signal: AbortSignal) => Promise<T>,
   options: DeadlineOptions = {},
 ): Promise<T> {
   const clock = options.clock ?? realClock;
@@ -54,7 +42,7 @@ export async function callWithDeadline<T>(
   if (outer?.aborted) onOuter();
   else outer?.addEventListener('abort', onOuter, { once: true });
   try {
-    const call = fn(signalOptions(ctl.signal));
+    const call = fn(ctl.signal);
     call.catch(() => undefined); // a late rejection after the race must not go unhandled
     return await Promise.race([call, early]);
   } finally {

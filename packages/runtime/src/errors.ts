@@ -6,7 +6,6 @@
 // Retrying sends the same object and gets the same answer, so the reconciler
 // reports it (status condition, Event) and returns a TerminalError; the
 // object is reconciled again when it changes.
-import { ApiException } from '@kubernetes/client-node';
 
 /** One line describing any thrown value. */
 export function errorMessage(err: unknown): string {
@@ -44,11 +43,17 @@ function statusBody(body: unknown): ApiStatus | undefined {
   };
 }
 
-/** The apiserver's Status for a failed call (client-node ApiException or watch error), if it sent one. */
+/**
+ * The apiserver's Status for a failed call, if it sent one: the runtime
+ * client's ApiError and client-node's ApiException both carry the HTTP
+ * status as `code` and the answer as `body` (read by shape, so this module
+ * does not load the client library).
+ */
 export function apiStatus(err: unknown): ApiStatus | undefined {
-  if (err instanceof ApiException) return { ...statusBody(err.body), code: err.code };
-  if (typeof err === 'object' && err !== null && 'body' in err) return statusBody((err).body);
-  return undefined;
+  if (typeof err !== 'object' || err === null || !('body' in err)) return undefined;
+  const status = statusBody(err.body);
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'number' ? { ...status, code } : status;
 }
 
 /** HTTP status of a failed API call (ApiException, watch error or Status), if any. */
@@ -89,7 +94,7 @@ export function isTerminalError(err: unknown): err is TerminalError {
 }
 
 /**
- * fetch (undici, under client-node 2) reports a network failure, such as a
+ * fetch (undici, under client-node 2, still used for exotic auth) reports a network failure, such as a
  * refused connection while the apiserver restarts, as TypeError("fetch
  * failed") with the system error as its cause: the network, not our code.
  */

@@ -11,10 +11,12 @@
 // flaps: the repeats in between are counted and sent together. The series
 // cache is an LRU of bounded size.
 import { randomBytes } from 'node:crypto';
-import * as k8s from '@kubernetes/client-node';
+import type * as k8s from '@kubernetes/client-node';
+import type { ApiClient } from './client/client.js';
+import { clientFor } from './client/shared.js';
 import { callWithDeadline } from './call.js';
 import { realClock, type Clock } from './clock.js';
-import { errorMessage } from './errors.js';
+import { errorMessage, statusCode } from './errors.js';
 import type { Logger } from './logger.js';
 
 export type EventType = 'Normal' | 'Warning';
@@ -146,11 +148,14 @@ export function seriesPatch(count: number, lastObservedAt: number): { series: { 
 
 // --------------------------------------------------------------- recorder --
 
-const mergePatchHeader = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
-
-function withMergePatch(options: k8s.ConfigurationOptions): k8s.ConfigurationOptions {
-  return { ...options, middleware: [...(mergePatchHeader.middleware ?? []), ...(options.middleware ?? [])], middlewareMergeStrategy: 'append' };
+/** Pure: the events.k8s.io/v1 collection of a namespace, or one Event in it. */
+export function eventPath(namespace: string, name?: string): string {
+  const collection = `/apis/events.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/events`;
+  return name === undefined ? collection : `${collection}/${encodeURIComponent(name)}`;
 }
+
+/** An events.k8s.io/v1 Event as sent: plain JSON, its MicroTime fields already strings. */
+type EventBody = Omit<k8s.EventsV1Event, 'eventTime' | 'series'> & { eventTime: string; series?: { count: number; lastObservedTime: string } };
 
 interface Occurrence {
   regarding: k8s.KubernetesObject;
@@ -161,7 +166,7 @@ interface Occurrence {
 }
 
 export class ApiEventRecorder implements EventRecorder {
-  private readonly api: k8s.EventsV1Api;
+  private readonly api: ApiClient;
   private readonly correlator: EventCorrelator;
   private readonly policy: SeriesPolicy;
   private readonly clock: Clock;
@@ -171,7 +176,7 @@ export class ApiEventRecorder implements EventRecorder {
     kc: k8s.KubeConfig,
     private readonly options: ApiEventRecorderOptions,
   ) {
-    this.api = kc.makeApiClient(k8s.EventsV1Api);
+    this.api = clientFor(kc);
     this.policy = {
       windowMs: options.seriesWindowMs ?? DEFAULT_SERIES_POLICY.windowMs,
       patchIntervalMs: options.seriesPatchIntervalMs ?? DEFAULT_SERIES_POLICY.patchIntervalMs,
@@ -222,14 +227,14 @@ export class ApiEventRecorder implements EventRecorder {
     });
   }
 
-  private body(series: EventSeries, o: Occurrence, count: number): k8s.EventsV1Event {
+  private body(series: EventSeries, o: Occurrence, count: number): EventBody {
     const meta = o.regarding.metadata ?? {};
     return {
       apiVersion: 'events.k8s.io/v1',
       kind: 'Event',
       metadata: { name: series.name, namespace: series.namespace },
-      eventTime: new k8s.V1MicroTime(series.firstAt),
-      ...(count > 1 ? { series: { count, lastObservedTime: new k8s.V1MicroTime(series.lastObservedAt) } } : {}),
+      eventTime: microTime(series.firstAt),
+      ...(count > 1 ? { series: { count, lastObservedTime: microTime(series.lastObservedAt) } } : {}),
       type: o.type,
       reason: o.reason,
       action: o.action,
@@ -251,7 +256,7 @@ export class ApiEventRecorder implements EventRecorder {
     const body = this.body(series, o, count);
     const { namespace } = series;
     try {
-      await callWithDeadline('create event', this.requestTimeoutMs, (opts) => this.api.createNamespacedEvent({ namespace, body }, opts), { clock: this.clock });
+      await callWithDeadline('create event', this.requestTimeoutMs, (signal) => this.api.create(eventPath(namespace), body, { signal }), { clock: this.clock });
       return true;
     } catch (err) {
       this.warn(series, o, err);
@@ -264,12 +269,12 @@ export class ApiEventRecorder implements EventRecorder {
     const { name, namespace } = series;
     const body = seriesPatch(count, series.lastObservedAt);
     try {
-      await callWithDeadline('patch event', this.requestTimeoutMs, (opts) => this.api.patchNamespacedEvent({ name, namespace, body }, withMergePatch(opts)), {
+      await callWithDeadline('patch event', this.requestTimeoutMs, (signal) => this.api.patch(eventPath(namespace, name), 'merge', body, { signal }), {
         clock: this.clock,
       });
       return true;
     } catch (err) {
-      if (err instanceof k8s.ApiException && err.code === 404) return this.create(series, o, count);
+      if (statusCode(err) === 404) return this.create(series, o, count);
       this.warn(series, o, err);
       return false;
     }

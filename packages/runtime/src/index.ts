@@ -9,6 +9,8 @@ export { createLogger, type Logger } from './logger.js';
 export { apiMessage, errorMessage, isRejectedObject, RequestTimeoutError, statusCode, TerminalError } from './errors.js';
 export { callWithDeadline } from './call.js';
 export { reuseConnections } from './connections.js';
+// The runtime's own apiserver client (client/).
+export { ApiClient, clientFor, connectionFromKubeConfig, kubeConfigHandle, loadConnection, loadLibraryKubeConfig, useClientFor, type ApiClientOptions, type Connection, type OutgoingRequest } from './client/index.js';
 export { ApiEventRecorder, type EventRecorder, type EventType } from './events.js';
 
 // Status conditions, as apimachinery's meta helpers treat them.

@@ -7,13 +7,8 @@
 // lists come in pages of 500 as plain JSON, each page transformed as it
 // arrives (pagedlist.ts), not as one response deserialised into the client
 // library's model classes.
-import {
-  makeInformer,
-  type Informer as ClientInformer,
-  type KubeConfig,
-  type KubernetesListObject,
-  type KubernetesObject,
-} from '@kubernetes/client-node';
+import type { Informer as ClientInformer, KubeConfig, KubernetesListObject, KubernetesObject } from '@kubernetes/client-node';
+import { lazyLibraryInformer } from './libraryinformer.js';
 import type { Logger } from './logger.js';
 import { realClock, type Clock } from './clock.js';
 import type { EventHandlers, EventSource } from './source.js';
@@ -348,7 +343,7 @@ export class ResilientInformer<T extends KubernetesObject> implements EventSourc
       ? transformedListFunc(options.listFn, options.transform)
       : pagedListFunc<T>(kubeConfig, options.resource, { labelSelector: options.labelSelector, transform: options.transform, logger: this.logger });
     const factory: ClientInformerFactory<T> =
-      options.clientInformerFactory ?? ((path, list, selector) => makeInformer<T>(kubeConfig, path, list, selector));
+      options.clientInformerFactory ?? ((path, list, selector) => lazyLibraryInformer<T>(kubeConfig, path, list, selector));
     const host: StreamHost<T> = {
       resource: options.resource,
       labelSelector: options.labelSelector,

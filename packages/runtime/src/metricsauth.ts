@@ -5,7 +5,8 @@
 // cached briefly (like the kube-rbac-proxy / apiserver delegating
 // authenticator caches), so a Prometheus scraping every 15 s costs two API
 // calls per cache lifetime, not per scrape.
-import { AuthenticationV1Api, AuthorizationV1Api, type KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig, V1SubjectAccessReview, V1TokenReview } from '@kubernetes/client-node';
+import { clientFor } from './client/shared.js';
 import { realClock, type Clock } from './clock.js';
 import { callWithDeadline } from './call.js';
 import { errorMessage } from './errors.js';
@@ -134,12 +135,11 @@ export class MetricsAuthorizer {
 
 /** TokenReview and SubjectAccessReview against the apiserver, each call with a deadline. */
 export function apiReviewClient(kubeConfig: KubeConfig, timeoutMs = 10_000): ReviewClient {
-  const authn = kubeConfig.makeApiClient(AuthenticationV1Api);
-  const authz = kubeConfig.makeApiClient(AuthorizationV1Api);
+  const api = clientFor(kubeConfig);
   return {
     async reviewToken(token) {
-      const res = await callWithDeadline('create TokenReview', timeoutMs, (o) =>
-        authn.createTokenReview({ body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token } } }, o),
+      const res = await callWithDeadline('create TokenReview', timeoutMs, (signal) =>
+        api.create<V1TokenReview>('/apis/authentication.k8s.io/v1/tokenreviews', { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token } }, { signal }),
       );
       const s = res.status ?? {};
       const u = s.user;
@@ -150,16 +150,15 @@ export function apiReviewClient(kubeConfig: KubeConfig, timeoutMs = 10_000): Rev
       };
     },
     async reviewAccess(user, verb, path) {
-      const res = await callWithDeadline('create SubjectAccessReview', timeoutMs, (o) =>
-        authz.createSubjectAccessReview(
+      const res = await callWithDeadline('create SubjectAccessReview', timeoutMs, (signal) =>
+        api.create<V1SubjectAccessReview>(
+          '/apis/authorization.k8s.io/v1/subjectaccessreviews',
           {
-            body: {
-              apiVersion: 'authorization.k8s.io/v1',
-              kind: 'SubjectAccessReview',
-              spec: { user: user.username, uid: user.uid, groups: user.groups, extra: user.extra, nonResourceAttributes: { path, verb } },
-            },
+            apiVersion: 'authorization.k8s.io/v1',
+            kind: 'SubjectAccessReview',
+            spec: { user: user.username, uid: user.uid, groups: user.groups, extra: user.extra, nonResourceAttributes: { path, verb } },
           },
-          o,
+          { signal },
         ),
       );
       return { allowed: res.status?.allowed === true, ...(res.status?.reason ? { reason: res.status.reason } : {}) };

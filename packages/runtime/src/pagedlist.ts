@@ -4,13 +4,14 @@
 // whole. The client library's generic list parses each response and then
 // deserialises it again into its generated model classes (every item, every
 // nested field, timestamps into Dates), all of which the informer's
-// transform throws away. This path skips the library's serializer; the
-// KubeConfig still supplies the server, the credentials and the TLS pool.
+// transform throws away. This path goes through the runtime's own client
+// (client/), so listing loads nothing of the library.
 //
 // A continue token expires (410 Gone) once the apiserver has compacted the
 // snapshot it points into; the list then starts again from the first page,
 // as the reflector does.
-import { ApiException, HttpMethod, IsomorphicFetchHttpLibrary, RequestContext, type KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { clientFor } from './client/shared.js';
 
 /** True for 410 Gone however client-node surfaced it (HTTP status, Status object, or watch ERROR event). */
 export function isResourceExpired(err: unknown): boolean {
@@ -91,26 +92,12 @@ export function pageQuery(request: PageRequest, labelSelector?: string): string 
   return query.toString();
 }
 
-const http = new IsomorphicFetchHttpLibrary();
-
 /**
  * One page of `path` (a collection URL path) from the KubeConfig's current
- * cluster, as plain JSON. Fails with the library's ApiException on a non-2xx
+ * cluster, as plain JSON. Fails with the client's ApiError on a non-2xx
  * answer (so 410 is told apart as everywhere else), or at the deadline.
  */
 export function pageFetcher(kc: KubeConfig, path: string, labelSelector?: string, timeoutMs = 60_000): FetchPage {
-  return async (request) => {
-    const server = kc.getCurrentCluster()?.server;
-    if (!server) throw new Error('the kubeconfig has no current cluster');
-    const ctx = new RequestContext(`${server}${path}?${pageQuery(request, labelSelector)}`, HttpMethod.GET);
-    ctx.setHeaderParam('Accept', 'application/json');
-    ctx.setSignal(AbortSignal.timeout(timeoutMs));
-    await kc.applySecurityAuthentication(ctx);
-    const response = await http.send(ctx).toPromise();
-    const text = await response.body.text();
-    if (response.httpStatusCode < 200 || response.httpStatusCode > 299) {
-      throw new ApiException(response.httpStatusCode, `list ${path}: HTTP ${response.httpStatusCode}`, text, response.headers);
-    }
-    return JSON.parse(text) as RawListPage;
-  };
+  const client = clientFor(kc);
+  return (request) => client.get<RawListPage>(path, { query: Object.fromEntries(new URLSearchParams(pageQuery(request, labelSelector))), signal: AbortSignal.timeout(timeoutMs) });
 }

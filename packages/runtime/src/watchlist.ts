@@ -10,7 +10,8 @@
 // An apiserver that does not serve it (the WatchList feature off: 400 or
 // 422 for sendInitialEvents) gets the paged list instead, for the life of
 // the process.
-import { Watch, type Informer as ClientInformer, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
+import type { Informer as ClientInformer, KubeConfig, KubernetesObject } from '@kubernetes/client-node';
+import { clientFor } from './client/shared.js';
 
 export const INITIAL_EVENTS_END = 'k8s.io/initial-events-end';
 
@@ -151,14 +152,16 @@ export class StreamingListInformer<T extends KubernetesObject> implements Client
       }
     };
     const done = (err: unknown): void => void this.ended(expired ? Object.assign(new Error('resource version expired'), { code: 410 }) : err, streaming, delivered, live);
-    try {
-      this.controller = await new Watch(this.options.kubeConfig).watch(this.options.path, watchQuery(this.resourceVersion, this.options.labelSelector), onEvent, done);
-    } catch (err) {
-      done(err);
-      return;
-    }
-    if (!streaming) live();
-    if (this.stopped) this.controller.abort();
+    const controller = new AbortController();
+    this.controller = controller;
+    const watching = clientFor(this.options.kubeConfig).watch(this.options.path, watchQuery(this.resourceVersion, this.options.labelSelector), (event) => onEvent(event.type, event.object as T), {
+      signal: controller.signal,
+      onOpen: () => {
+        if (!streaming) live();
+      },
+    });
+    if (this.stopped) controller.abort();
+    await watching.then(() => done(null), done);
   }
 
   private async ended(err: unknown, streaming: boolean, delivered: boolean, live: () => void): Promise<void> {

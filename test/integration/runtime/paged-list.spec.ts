@@ -1,8 +1,8 @@
 // The informer's list against the real local apiserver, with more objects
 // than one page holds: it asks in pages of 500 with continue tokens, and its
 // cache ends with every object, transformed page by page. Requests are
-// counted on the client (a KubeConfig that records each request's URL) as
-// they leave for the apiserver. For an expired continue token, etcd is
+// counted on the client (the runtime client's beforeRequest hook records
+// each request's URL) as they leave for the apiserver. For an expired continue token, etcd is
 // compacted between two pages and the second page is asked with the token
 // pointed at a compacted revision (the apiserver's watch cache would
 // otherwise serve the real token from its snapshot for a long while): the
@@ -12,7 +12,7 @@ import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import * as k8s from '@kubernetes/client-node';
-import { createLogger, ResilientInformer } from '@memcached-operator/runtime';
+import { ApiClient, connectionFromKubeConfig, createLogger, ResilientInformer, useClientFor, type OutgoingRequest } from '@memcached-operator/runtime';
 import { clusterStateDir, createNamespace, deleteNamespace, ensureCluster } from '../../support/cluster.js';
 import { LogRecorder } from '../../support/logs.js';
 
@@ -20,15 +20,16 @@ const OBJECTS = 1_201;
 const LABEL = 'paged-list-spec';
 
 /** The same cluster and credentials; `beforeRequest` may hold or rewrite each request, whose URL is then recorded. */
-function countingConfig(kc: k8s.KubeConfig, urls: string[], beforeRequest: (context: k8s.RequestContext) => Promise<void>): k8s.KubeConfig {
+function countingConfig(kc: k8s.KubeConfig, urls: string[], beforeRequest: (request: OutgoingRequest) => Promise<void>): k8s.KubeConfig {
   const counted = new k8s.KubeConfig();
   counted.loadFromString(kc.exportConfig());
-  const apply = counted.applySecurityAuthentication.bind(counted);
-  counted.applySecurityAuthentication = async (context: k8s.RequestContext): Promise<void> => {
-    await beforeRequest(context);
-    urls.push(context.getUrl());
-    await apply(context);
-  };
+  const client = new ApiClient(connectionFromKubeConfig(counted), {
+    beforeRequest: async (request) => {
+      await beforeRequest(request);
+      urls.push(request.url.toString());
+    },
+  });
+  useClientFor(counted, client);
   return counted;
 }
 
@@ -132,8 +133,8 @@ describe('informer lists in pages on the local cluster', function () {
     const urls: string[] = [];
     let compacted = false;
     const messages = new LogRecorder();
-    const config = countingConfig(kc, urls, async (context) => {
-      const url = new URL(context.getUrl());
+    const config = countingConfig(kc, urls, async (request) => {
+      const url = request.url;
       const token = url.searchParams.get('continue');
       if (compacted || token === null) return;
       compacted = true;
@@ -141,7 +142,6 @@ describe('informer lists in pages on the local cluster', function () {
       await kc.makeApiClient(k8s.CoreV1Api).createNamespacedConfigMap({ namespace, body: { metadata: { name: 'made-between-pages', labels: { [LABEL]: 'yes' } } } });
       await compactEtcd();
       url.searchParams.set('continue', staleToken(token));
-      context.setUrl(url.toString());
     });
     const informer = informerOn(config, messages);
     informer.start();

@@ -10,34 +10,30 @@
 // the informer lists in pages instead.
 import { expect } from 'chai';
 import * as k8s from '@kubernetes/client-node';
-import { createLogger, ResilientInformer } from '@memcached-operator/runtime';
+import { ApiClient, connectionFromKubeConfig, createLogger, ResilientInformer, useClientFor } from '@memcached-operator/runtime';
 import { createNamespace, deleteNamespace, ensureCluster, eventually } from '../../support/cluster.js';
 import { LogRecorder } from '../../support/logs.js';
 
 const OBJECTS = 700;
 const LABEL = 'watch-list-spec';
 
-type Dispatcher = NonNullable<ReturnType<k8s.RequestContext['getDispatcher']>>;
-
 /**
  * The same cluster and credentials; each request's URL is recorded, and
  * `rewritePath` may change the path and query it goes out with (in the
- * connection pool's dispatch, which every request and watch goes through).
+ * runtime client's beforeRequest hook, which every request and watch goes
+ * through).
  */
 function recordingConfig(kc: k8s.KubeConfig, urls: URL[], rewritePath: (path: string) => string = (p) => p): k8s.KubeConfig {
   const recorded = new k8s.KubeConfig();
   recorded.loadFromString(kc.exportConfig());
-  const apply = recorded.applySecurityAuthentication.bind(recorded);
-  recorded.applySecurityAuthentication = async (context: k8s.RequestContext): Promise<void> => {
-    urls.push(new URL(context.getUrl()));
-    await apply(context);
-    const real = context.getDispatcher();
-    if (!real) return;
-    const rewriting = Object.create(real) as Dispatcher & { dispatch: (opts: { path: string }, handler: unknown) => boolean };
-    const dispatch = (real as unknown as { dispatch: (opts: { path: string }, handler: unknown) => boolean }).dispatch.bind(real);
-    rewriting.dispatch = (opts, handler) => dispatch({ ...opts, path: rewritePath(opts.path) }, handler);
-    context.setDispatcher(rewriting);
-  };
+  const client = new ApiClient(connectionFromKubeConfig(recorded), {
+    beforeRequest: (request) => {
+      urls.push(new URL(request.url));
+      const rewritten = new URL(rewritePath(`${request.url.pathname}${request.url.search}`), request.url);
+      request.url = rewritten;
+    },
+  });
+  useClientFor(recorded, client);
   return recorded;
 }
 

@@ -6,7 +6,9 @@
 // Pod that was evicted/preempted, and an owner Pod on a NotReady node together
 // with the lock.
 
-import { CoreV1Api, type KubeConfig, type V1ConfigMap, type V1Node, type V1Pod } from '@kubernetes/client-node';
+import type { KubeConfig, V1ConfigMap, V1Node, V1Pod } from '@kubernetes/client-node';
+import type { ApiClient } from '../client/client.js';
+import { clientFor } from '../client/shared.js';
 import type { Gauge, Registry } from 'prom-client';
 import { callWithDeadline } from '../call.js';
 import { isConditionTrue } from '../conditions.js';
@@ -84,6 +86,17 @@ export function decideLockOwner(s: LockOwnerState): LockAction {
   return { kind: 'wait', reason: 'lock is held by a running Pod' };
 }
 
+/** Pure: a core/v1 Pod's URL path. */
+function podPath(namespace: string, name: string): string {
+  return `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(name)}`;
+}
+
+/** Pure: a namespace's core/v1 ConfigMaps, or one of them. */
+function configMapPath(namespace: string, name?: string): string {
+  const collection = `/api/v1/namespaces/${encodeURIComponent(namespace)}/configmaps`;
+  return name === undefined ? collection : `${collection}/${encodeURIComponent(name)}`;
+}
+
 /** True when the Node's Ready condition is True. */
 export function isNodeReady(node: V1Node): boolean {
   return isConditionTrue(node.status?.conditions, 'Ready');
@@ -114,7 +127,7 @@ export class LeaderForLifeOutOfClusterError extends Error {
 
 export class LeaderForLife implements LeaderElector {
   readonly lockName: string;
-  private readonly core: CoreV1Api;
+  private readonly core: ApiClient;
   private readonly podName: string | undefined;
   private readonly podNamespace: string | undefined;
   private readonly skipOutOfCluster: boolean;
@@ -129,7 +142,7 @@ export class LeaderForLife implements LeaderElector {
   constructor(opts: LeaderForLifeOptions) {
     if (!opts.lockName) throw new Error('LeaderForLife: lockName (the election id) is required');
     this.lockName = opts.lockName;
-    this.core = opts.kubeConfig.makeApiClient(CoreV1Api);
+    this.core = clientFor(opts.kubeConfig);
     this.podName = opts.podName;
     this.podNamespace = opts.podNamespace;
     this.skipOutOfCluster = opts.skipOutOfCluster ?? false;
@@ -196,7 +209,7 @@ export class LeaderForLife implements LeaderElector {
     }
   }
 
-  private call<T>(what: string, fn: Parameters<typeof callWithDeadline<T>>[2], signal: AbortSignal): Promise<T> {
+  private call<T>(what: string, fn: (callSignal: AbortSignal) => Promise<T>, signal: AbortSignal): Promise<T> {
     return callWithDeadline(what, this.requestTimeoutMs, fn, { clock: this.clock, signal });
   }
 
@@ -225,7 +238,7 @@ export class LeaderForLife implements LeaderElector {
     while (!myPod) {
       if (stop.aborted) return false;
       try {
-        myPod = await this.call('get own pod', (o) => this.core.readNamespacedPod({ name: podName, namespace }, o), stop);
+        myPod = await this.call('get own pod', (signal) => this.core.get<V1Pod>(podPath(namespace, podName), { signal }), stop);
       } catch (err) {
         if (statusCode(err) === 404) {
           throw new Error(`leader-for-life election: this operator's Pod ${namespace}/${podName} does not exist`);
@@ -242,7 +255,7 @@ export class LeaderForLife implements LeaderElector {
       if (stop.aborted) return false;
       try {
         const lock = await this.readOrUndefined(
-          () => this.call('get lock', (o) => this.core.readNamespacedConfigMap({ name: this.lockName, namespace }, o), stop),
+          () => this.call('get lock', (signal) => this.core.get<V1ConfigMap>(configMapPath(namespace, this.lockName), { signal }), stop),
         );
         const state = await this.ownerState(lock, myUid, namespace, stop);
         const action = decideLockOwner(state);
@@ -254,21 +267,15 @@ export class LeaderForLife implements LeaderElector {
             try {
               await this.call(
                 'create lock',
-                (o) =>
-                  this.core.createNamespacedConfigMap(
+                (signal) =>
+                  this.core.create<V1ConfigMap>(
+                    configMapPath(namespace),
                     {
-                      namespace,
-                      body: {
-                        apiVersion: 'v1',
-                        kind: 'ConfigMap',
-                        metadata: {
-                          name: this.lockName,
-                          namespace,
-                          ownerReferences: [{ apiVersion: 'v1', kind: 'Pod', name: podName, uid: myUid }],
-                        },
-                      },
+                      apiVersion: 'v1',
+                      kind: 'ConfigMap',
+                      metadata: { name: this.lockName, namespace, ownerReferences: [{ apiVersion: 'v1', kind: 'Pod', name: podName, uid: myUid }] },
                     },
-                    o,
+                    { signal },
                   ),
                 stop,
               );
@@ -288,21 +295,15 @@ export class LeaderForLife implements LeaderElector {
               reason: action.reason,
             });
             if (owner) {
-              await this.deleteIgnoringNotFound('delete owner pod', (o) =>
-                this.core.deleteNamespacedPod(
-                  { name: owner.name, namespace, body: { preconditions: { uid: owner.uid } } },
-                  o,
-                ),
+              await this.deleteIgnoringNotFound('delete owner pod', (signal) =>
+                this.core.delete(podPath(namespace, owner.name), { body: { preconditions: { uid: owner.uid } }, signal }),
                 stop,
               );
             }
             if (action.kind === 'delete-pod-and-lock' && lock?.metadata?.uid) {
               const uid = lock.metadata.uid;
-              await this.deleteIgnoringNotFound('delete lock', (o) =>
-                this.core.deleteNamespacedConfigMap(
-                  { name: this.lockName, namespace, body: { preconditions: { uid } } },
-                  o,
-                ),
+              await this.deleteIgnoringNotFound('delete lock', (signal) =>
+                this.core.delete(configMapPath(namespace, this.lockName), { body: { preconditions: { uid } }, signal }),
                 stop,
               );
             }
@@ -332,14 +333,14 @@ export class LeaderForLife implements LeaderElector {
     const state: LockOwnerState = { lockExists: true, lockOwnerUid: owner?.uid, myPodUid: myUid };
     if (!owner || owner.uid === myUid) return state;
     const pod = await this.readOrUndefined(() =>
-      this.call('get owner pod', (o) => this.core.readNamespacedPod({ name: owner.name, namespace }, o), stop),
+      this.call('get owner pod', (signal) => this.core.get<V1Pod>(podPath(namespace, owner.name), { signal }), stop),
     );
     if (!pod || pod.metadata?.uid !== owner.uid) return state; // gone, or a new Pod with the same name
     state.ownerPod = { phase: pod.status?.phase, reason: pod.status?.reason, nodeName: pod.spec?.nodeName };
     const nodeName = pod.spec?.nodeName;
     if (nodeName) {
       try {
-        const node = await this.call('get node', (o) => this.core.readNode({ name: nodeName }, o), stop);
+        const node = await this.call('get node', (signal) => this.core.get<V1Node>(`/api/v1/nodes/${encodeURIComponent(nodeName)}`, { signal }), stop);
         state.ownerNodeReady = isNodeReady(node);
       } catch (err) {
         if (statusCode(err) === 404) state.ownerNodeReady = false;
@@ -360,7 +361,7 @@ export class LeaderForLife implements LeaderElector {
 
   private async deleteIgnoringNotFound(
     what: string,
-    fn: Parameters<typeof callWithDeadline<unknown>>[2],
+    fn: (callSignal: AbortSignal) => Promise<unknown>,
     stop: AbortSignal,
   ): Promise<void> {
     try {

@@ -14,17 +14,12 @@
 //   onStoppedLeading is called. Every API call has its own timeout and the
 //   deadline is a timer, so a hung API server cannot stall the step-down.
 
-import {
-  CoordinationV1Api,
-  V1MicroTime,
-  Watch,
-  type ConfigurationOptions,
-  type KubeConfig,
-  type V1Lease,
-  type V1LeaseSpec,
-} from '@kubernetes/client-node';
+import type { KubeConfig, V1Lease, V1LeaseSpec, V1MicroTime } from '@kubernetes/client-node';
+import type { ApiClient } from '../client/client.js';
+import { clientFor } from '../client/shared.js';
 import type { Gauge, Registry } from 'prom-client';
 import { callWithDeadline } from '../call.js';
+import { microTime } from '../events.js';
 import { realClock, sleep, type Clock } from '../clock.js';
 import { errorMessage, statusCode } from '../errors.js';
 import { ApiEventRecorder, type EventRecorder } from '../events.js';
@@ -79,7 +74,7 @@ const LEASE_API_VERSION = 'coordination.k8s.io/v1';
 
 function microString(v: unknown): string | undefined {
   if (v === undefined || v === null) return undefined;
-  if (v instanceof Date) return new V1MicroTime(v.getTime()).toISOString();
+  if (v instanceof Date) return microTime(v.getTime());
   return typeof v === 'string' ? v : JSON.stringify(v);
 }
 
@@ -99,8 +94,7 @@ export function leaseToObserved(lease: V1Lease): ObservedLease {
 }
 
 function recordToSpec(record: LeaseRecord): V1LeaseSpec {
-  // client-node passes V1MicroTime values through unserialized, so the
-  // MicroTime strings go on the wire as they are.
+  // Plain JSON: the MicroTime strings go on the wire as they are.
   return {
     holderIdentity: record.holderIdentity,
     leaseDurationSeconds: record.leaseDurationSeconds,
@@ -116,9 +110,8 @@ export class LeaseElector implements LeaderElector {
   readonly namespace: string;
   readonly name: string;
 
-  private readonly leases: CoordinationV1Api;
+  private readonly leases: ApiClient;
   private readonly events: EventRecorder;
-  private readonly watcher: Watch;
   private readonly log: Logger;
   private readonly clock: Clock;
   private readonly random: () => number;
@@ -165,7 +158,7 @@ export class LeaseElector implements LeaderElector {
     this.log = opts.logger ?? createLogger().child({ logger: 'leaderelection' });
     this.clock = opts.clock ?? realClock;
     this.random = opts.random ?? Math.random;
-    this.leases = opts.kubeConfig.makeApiClient(CoordinationV1Api);
+    this.leases = clientFor(opts.kubeConfig);
     this.events = new ApiEventRecorder(opts.kubeConfig, {
       controller: opts.reportingController ?? 'memcached-operator',
       instance: this.identity,
@@ -175,7 +168,6 @@ export class LeaseElector implements LeaderElector {
       requestTimeoutMs: this.requestTimeoutMs,
       clock: this.clock,
     });
-    this.watcher = new Watch(opts.kubeConfig);
     this.gauge = leaderGauge(opts.registry);
     this.gauge.set({ name: this.name }, 0);
   }
@@ -232,8 +224,8 @@ export class LeaseElector implements LeaderElector {
     await this.runDone;
     if (!this.everHeld) return;
     try {
-      const lease = await this.call('get lease', (o) =>
-        this.leases.readNamespacedLease({ name: this.name, namespace: this.namespace }, o),
+      const lease = await this.call('get lease', (signal) =>
+        this.leases.get<V1Lease>(this.leasePath(), { signal }),
       );
       const current = leaseToObserved(lease);
       if (current.record.holderIdentity !== this.identity) {
@@ -250,17 +242,10 @@ export class LeaseElector implements LeaderElector {
         holderIdentity: '',
         leaseDurationSeconds: 1,
         acquireTime: current.record.acquireTime,
-        renewTime: new V1MicroTime(now).toISOString(),
+        renewTime: microTime(now),
       };
-      await this.call('release lease', (o) =>
-        this.leases.replaceNamespacedLease(
-          {
-            name: this.name,
-            namespace: this.namespace,
-            body: { ...lease, spec: { ...lease.spec, ...recordToSpec(released) } },
-          },
-          o,
-        ),
+      await this.call('release lease', (signal) =>
+        this.leases.replace<V1Lease>(this.leasePath(), { ...lease, spec: { ...lease.spec, ...recordToSpec(released) } }, { signal }),
       );
       this.everHeld = false;
       this.log.info('released leader election lease', { lease: this.name, identity: this.identity });
@@ -385,7 +370,7 @@ export class LeaseElector implements LeaderElector {
     try {
       lease = await this.call(
         'get lease',
-        (o) => this.leases.readNamespacedLease({ name: this.name, namespace: this.namespace }, o),
+        (callSignal) => this.leases.get<V1Lease>(this.leasePath(), { signal: callSignal }),
         signal,
       );
     } catch (err) {
@@ -418,18 +403,11 @@ export class LeaseElector implements LeaderElector {
         case 'create':
           written = await this.call(
             'create lease',
-            (o) =>
-              this.leases.createNamespacedLease(
-                {
-                  namespace: this.namespace,
-                  body: {
-                    apiVersion: LEASE_API_VERSION,
-                    kind: 'Lease',
-                    metadata: { name: this.name, namespace: this.namespace },
-                    spec: recordToSpec(action.record),
-                  },
-                },
-                o,
+            (callSignal) =>
+              this.leases.create<V1Lease>(
+                this.leasesPath(),
+                { apiVersion: LEASE_API_VERSION, kind: 'Lease', metadata: { name: this.name, namespace: this.namespace }, spec: recordToSpec(action.record) },
+                { signal: callSignal },
               ),
             signal,
           );
@@ -446,16 +424,9 @@ export class LeaseElector implements LeaderElector {
           }
           written = await this.call(
             `${action.kind} lease`,
-            (o) =>
-              this.leases.replaceNamespacedLease(
-                {
-                  name: this.name,
-                  namespace: this.namespace,
-                  // metadata (with resourceVersion) as read: optimistic concurrency.
-                  body: { ...base, spec: { ...base.spec, ...recordToSpec(action.record) } },
-                },
-                o,
-              ),
+            (callSignal) =>
+              // metadata (with resourceVersion) as read: optimistic concurrency.
+              this.leases.replace<V1Lease>(this.leasePath(), { ...base, spec: { ...base.spec, ...recordToSpec(action.record) } }, { signal: callSignal }),
             signal,
           );
           break;
@@ -479,10 +450,18 @@ export class LeaseElector implements LeaderElector {
 
   private call<T>(
     what: string,
-    fn: (options: ConfigurationOptions) => Promise<T>,
+    fn: (callSignal: AbortSignal) => Promise<T>,
     signal?: AbortSignal,
   ): Promise<T> {
     return callWithDeadline(what, this.requestTimeoutMs, fn, { clock: this.clock, signal });
+  }
+
+  private leasesPath(): string {
+    return `/apis/${LEASE_API_VERSION}/namespaces/${encodeURIComponent(this.namespace)}/leases`;
+  }
+
+  private leasePath(): string {
+    return `${this.leasesPath()}/${encodeURIComponent(this.name)}`;
   }
 
   // ---- acquire-phase wake-ups and the watch -------------------------------
@@ -538,7 +517,7 @@ export class LeaseElector implements LeaderElector {
     if (!this.acquiring || this.currentWatch) return;
     const w: { ctl?: AbortController; done: boolean } = { done: false };
     this.currentWatch = w;
-    const path = `/apis/${LEASE_API_VERSION}/namespaces/${encodeURIComponent(this.namespace)}/leases`;
+    const path = this.leasesPath();
     const onDone = (err: unknown): void => {
       if (w.done) return;
       w.done = true;
@@ -553,25 +532,14 @@ export class LeaseElector implements LeaderElector {
         this.openWatch();
       }, delay);
     };
-    let started: Promise<AbortController>;
-    try {
-      started = this.watcher.watch(
-        path,
-        { fieldSelector: `metadata.name=${this.name}`, timeoutSeconds: 300 },
-        (type, obj) => this.onWatchEvent(type, obj),
-        onDone,
+    const ctl = new AbortController();
+    w.ctl = ctl;
+    void this.leases
+      .watch(path, { fieldSelector: `metadata.name=${this.name}`, timeoutSeconds: 300 }, (event) => this.onWatchEvent(event.type, event.object), { signal: ctl.signal })
+      .then(
+        () => onDone(null),
+        (err: unknown) => onDone(err ?? new Error('watch failed')),
       );
-    } catch (err) {
-      onDone(err ?? new Error('watch failed'));
-      return;
-    }
-    started.then(
-      (ctl) => {
-        w.ctl = ctl;
-        if (this.currentWatch !== w || w.done) ctl.abort();
-      },
-      (err: unknown) => onDone(err ?? new Error('watch failed')),
-    );
   }
 
   private closeWatch(): void {
