@@ -50,7 +50,7 @@ build: node_modules ## Compile the operator into dist/ (and the runtime package 
 # The image's entry point (hack/bundle-js.js says why). Named bundle-js:
 # make bundle is OLM's.
 .PHONY: bundle-js
-bundle-js: build ## Bundle dist/main.js and all it imports into one minified file, dist/bundle/main.js (the image runs it as dist/main.js).
+bundle-js: build ## Bundle dist/main.js and all it imports, minified, into dist/bundle/main.js (the image runs it as dist/main.js) and a lazy chunk for the client library.
 	node hack/bundle-js.js
 
 # The test sources compile against the runtime package's declarations.
