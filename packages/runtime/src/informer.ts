@@ -63,6 +63,18 @@ export function planRestart(err: unknown, consecutiveFailures: number, policy: B
   return { relist: false, delayMs: restartDelayMs(consecutiveFailures, policy) };
 }
 
+/**
+ * Failures a list/watch is expected to meet now and then, logged at info the
+ * first times: 429, the apiserver's back-pressure, which it also answers
+ * while a just-established CRD's storage initializes. Sustained, or any other
+ * failure, is an error.
+ */
+export const THROTTLED_FAILURES_AT_INFO = 3;
+
+export function restartLogLevel(err: unknown, consecutiveFailures: number): 'info' | 'error' {
+  return statusCode(err) === 429 && consecutiveFailures < THROTTLED_FAILURES_AT_INFO ? 'info' : 'error';
+}
+
 /** URL path of a resource collection, optionally within one namespace. */
 export function resourcePath(resource: ResourceDescriptor, namespace?: string): string {
   const root = resource.apiVersion.includes('/') ? `/apis/${resource.apiVersion}` : `/api/${resource.apiVersion}`;
@@ -261,6 +273,8 @@ class WatchStream<T extends KubernetesObject> {
     if (statusCode(err) === 404 && this.host.onNotFound) {
       this.log.info('list/watch answered 404: the API may have gone away', fields);
       this.host.onNotFound();
+    } else if (restartLogLevel(err, this.consecutiveFailures) === 'info') {
+      this.log.info('list/watch throttled (429); restarting', fields);
     } else {
       this.log.error('list/watch failed; restarting', fields);
     }

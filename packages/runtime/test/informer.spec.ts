@@ -6,6 +6,8 @@ import {
   ResilientInformer,
   isResourceExpired,
   planRestart,
+  restartLogLevel,
+  THROTTLED_FAILURES_AT_INFO,
   resourcePath,
   restartDelayMs,
   stripManagedFields,
@@ -118,6 +120,17 @@ describe('runtime/informer restart policy (pure)', () => {
     expect(planRestart({ statusCode: 410 }, 3)).to.deep.equal({ relist: true, delayMs: 2000 });
     expect(planRestart(new Error('connection reset'), 1)).to.deep.equal({ relist: false, delayMs: 1000 });
     expect(planRestart(new Error('connection reset'), 4)).to.deep.equal({ relist: false, delayMs: 8000 });
+  });
+
+  it('logs a throttled list/watch (429, as a just-established CRD answers) at info the first times, and any other failure as an error', () => {
+    const cases: [unknown, number, 'info' | 'error'][] = [
+      [{ statusCode: 429 }, 1, 'info'],
+      [{ code: 429 }, THROTTLED_FAILURES_AT_INFO - 1, 'info'],
+      [{ statusCode: 429 }, THROTTLED_FAILURES_AT_INFO, 'error'],
+      [{ statusCode: 500 }, 1, 'error'],
+      [new Error('connection reset'), 1, 'error'],
+    ];
+    for (const [err, failures, level] of cases) expect(restartLogLevel(err, failures), `${JSON.stringify(err)} x${failures}`).to.equal(level);
   });
 
   it('builds collection paths for core, grouped, namespaced and cluster-scoped resources', () => {
